@@ -1,0 +1,57 @@
+"""The interface every assistant engine implements (LLM agent, guided flow, FAQ)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from salonbot.booking.catalog import Salon
+    from salonbot.db.connection import Connection
+    from salonbot.whatsapp.events import InteractiveReply
+    from salonbot.whatsapp.outgoing import ButtonsMessage, ListMessage, TextMessage
+
+Engine = Literal["llm", "guided", "faq", "fixed"]
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    """One customer message, with identity taken from the channel, never from the model."""
+
+    salon: Salon
+    conversation_id: str
+    phone: str  # E.164, e.g. +79001234567
+    text: str  # text body ('' for taps without text)
+    message_type: str = "text"
+    interactive: InteractiveReply | None = None
+    message_id: str | None = None  # wamid, for idempotent effects
+    contact_name: str | None = None
+    interactive_supported: bool = True  # False for the HTTP API and terminal chat
+
+
+@dataclass
+class TurnResult:
+    messages: list[TextMessage | ListMessage | ButtonsMessage]
+    engine: Engine
+    language: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    model: str | None = None
+    model_calls: int = 0
+    booking_code: str | None = None
+    handoff: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tokens_used(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Assistant(Protocol):
+    def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
+        """Answer one customer message. Runs inside the caller's transaction: every
+        database effect commits or rolls back with the message's processing record."""
+        ...

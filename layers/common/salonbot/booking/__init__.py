@@ -1,0 +1,1 @@
+"""Booking domain: salon catalogue, availability engine, booking store."""

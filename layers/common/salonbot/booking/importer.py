@@ -1,0 +1,157 @@
+"""Create or update a salon from a validated salon file, in one transaction.
+
+Services and masters are matched by code: a re-import updates them in place, and ones
+no longer in the file are deactivated rather than deleted, so past bookings keep their
+references. Schedules and days off are replaced wholesale."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from psycopg.types.json import Jsonb
+
+if TYPE_CHECKING:
+    from salonbot.booking.salon_file import SalonFile
+    from salonbot.db.connection import Connection
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    salon_id: uuid.UUID
+    created: bool
+    revision: int
+    services: int
+    masters: int
+
+
+def _resolve_id(conn: Connection, salon: SalonFile) -> uuid.UUID:
+    if salon.id is not None:
+        return salon.id
+    if salon.whatsapp_phone_number_id:
+        row = conn.execute(
+            "SELECT id FROM salons WHERE whatsapp_phone_number_id = %s",
+            (salon.whatsapp_phone_number_id,),
+        ).fetchone()
+        if row:
+            found: uuid.UUID = row["id"]
+            return found
+    return uuid.uuid4()
+
+
+def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
+    with conn.transaction():
+        salon_id = _resolve_id(conn, salon)
+        row = conn.execute(
+            """
+            INSERT INTO salons (id, name, timezone, language, currency, address,
+                                whatsapp_phone_number_id, ai_enabled, daily_budget_usd,
+                                slot_step_minutes, min_notice_minutes, booking_horizon_days)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (id) DO UPDATE SET
+                name = EXCLUDED.name, timezone = EXCLUDED.timezone,
+                language = EXCLUDED.language, currency = EXCLUDED.currency,
+                address = EXCLUDED.address,
+                whatsapp_phone_number_id = EXCLUDED.whatsapp_phone_number_id,
+                ai_enabled = EXCLUDED.ai_enabled, daily_budget_usd = EXCLUDED.daily_budget_usd,
+                slot_step_minutes = EXCLUDED.slot_step_minutes,
+                min_notice_minutes = EXCLUDED.min_notice_minutes,
+                booking_horizon_days = EXCLUDED.booking_horizon_days,
+                revision = salons.revision + 1, updated_at = now()
+            RETURNING revision, (xmax = 0) AS created
+            """,
+            (
+                salon_id,
+                salon.name,
+                salon.timezone,
+                salon.language,
+                salon.currency,
+                salon.address,
+                salon.whatsapp_phone_number_id,
+                salon.ai_enabled,
+                salon.daily_budget_usd,
+                salon.slot_step_minutes,
+                salon.min_notice_minutes,
+                salon.booking_horizon_days,
+            ),
+        ).fetchone()
+        assert row is not None
+
+        service_ids: dict[str, int] = {}
+        for position, service in enumerate(salon.services):
+            service_row = conn.execute(
+                """
+                INSERT INTO services (salon_id, code, names, duration_minutes,
+                                      buffer_after_minutes, price, position, active)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, true)
+                ON CONFLICT (salon_id, code) DO UPDATE SET
+                    names = EXCLUDED.names, duration_minutes = EXCLUDED.duration_minutes,
+                    buffer_after_minutes = EXCLUDED.buffer_after_minutes,
+                    price = EXCLUDED.price, position = EXCLUDED.position, active = true
+                RETURNING id
+                """,
+                (
+                    salon_id,
+                    service.code,
+                    Jsonb(service.name),
+                    service.duration_minutes,
+                    service.buffer_after_minutes,
+                    service.price,
+                    position,
+                ),
+            ).fetchone()
+            assert service_row is not None
+            service_ids[service.code] = service_row["id"]
+        conn.execute(
+            "UPDATE services SET active = false WHERE salon_id = %s AND NOT (code = ANY(%s))",
+            (salon_id, list(service_ids)),
+        )
+
+        master_ids: list[int] = []
+        for position, master in enumerate(salon.masters):
+            master_row = conn.execute(
+                """
+                INSERT INTO masters (salon_id, code, name, position, active)
+                VALUES (%s, %s, %s, %s, true)
+                ON CONFLICT (salon_id, code) DO UPDATE SET
+                    name = EXCLUDED.name, position = EXCLUDED.position, active = true
+                RETURNING id
+                """,
+                (salon_id, master.code, master.name, position),
+            ).fetchone()
+            assert master_row is not None
+            master_id = master_row["id"]
+            master_ids.append(master_id)
+            conn.execute("DELETE FROM master_services WHERE master_id = %s", (master_id,))
+            conn.execute("DELETE FROM working_hours WHERE master_id = %s", (master_id,))
+            conn.execute("DELETE FROM days_off WHERE master_id = %s", (master_id,))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO master_services (master_id, service_id) VALUES (%s, %s)",
+                    [(master_id, service_ids[code]) for code in dict.fromkeys(master.services)],
+                )
+                cur.executemany(
+                    "INSERT INTO working_hours (master_id, weekday, start_time, end_time)"
+                    " VALUES (%s, %s, %s, %s)",
+                    [
+                        (master_id, weekday, shift.start, shift.end)
+                        for weekday, shifts in master.shifts().items()
+                        for shift in shifts
+                    ],
+                )
+                cur.executemany(
+                    "INSERT INTO days_off (master_id, day) VALUES (%s, %s)",
+                    [(master_id, day) for day in sorted(set(master.days_off))],
+                )
+        conn.execute(
+            "UPDATE masters SET active = false WHERE salon_id = %s AND NOT (id = ANY(%s))",
+            (salon_id, master_ids),
+        )
+    return ImportResult(
+        salon_id=salon_id,
+        created=bool(row["created"]),
+        revision=row["revision"],
+        services=len(salon.services),
+        masters=len(salon.masters),
+    )

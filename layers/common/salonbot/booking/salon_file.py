@@ -1,0 +1,212 @@
+"""The salon file (YAML or JSON) accepted by `salonbot salon import`.
+
+Unknown keys are errors and every error names its field, e.g.
+`masters[0].working_hours.mon[1]: overlaps 10:00-14:00`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from salonbot.errors import InvalidInput
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TimeRange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    start: dt.time
+    end: dt.time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_time_range(value: str) -> TimeRange:
+    match = _RANGE.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time range like 10:00-14:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
+        raise ValueError(f"{value!r} is not a valid time of day")
+    start = dt.time(h1, m1)
+    end = dt.time.max.replace(microsecond=0) if h2 == 24 else dt.time(h2, m2)
+    if end <= start:
+        raise ValueError(f"{value!r} ends before it starts")
+    return TimeRange(start=start, end=end)
+
+
+class ServiceFile(_Strict):
+    code: Code
+    name: dict[str, Text]
+    duration_minutes: int = Field(ge=5, le=720)
+    price: float = Field(ge=0)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=240)
+
+    @field_validator("name")
+    @classmethod
+    def _has_a_name(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("needs at least one language, e.g. {ru: Маникюр, en: Manicure}")
+        for lang in value:
+            if not re.fullmatch(r"[a-z]{2}", lang):
+                raise ValueError(f"{lang!r} is not a two-letter language code")
+        return value
+
+
+class MasterFile(_Strict):
+    code: Code
+    name: Text
+    services: list[Code] = Field(min_length=1)
+    working_hours: dict[str, list[str]]
+    days_off: list[dt.date] = Field(default_factory=list)
+
+    @field_validator("working_hours")
+    @classmethod
+    def _valid_week(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, ranges in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            parsed: list[TimeRange] = []
+            for index, text in enumerate(ranges):
+                try:
+                    current = parse_time_range(text)
+                except ValueError as exc:
+                    raise ValueError(f"{day}[{index}]: {exc}") from None
+                for other in parsed:
+                    if current.start < other.end and other.start < current.end:
+                        raise ValueError(f"{day}[{index}]: {current} overlaps {other}")
+                parsed.append(current)
+        return value
+
+    def shifts(self) -> dict[int, list[TimeRange]]:
+        """ISO weekday (1 = Monday) -> sorted shifts."""
+        return {
+            WEEKDAYS.index(day) + 1: sorted(
+                (parse_time_range(r) for r in ranges), key=lambda r: r.start
+            )
+            for day, ranges in self.working_hours.items()
+        }
+
+
+class SalonFile(_Strict):
+    id: uuid.UUID | None = None
+    name: Text
+    timezone: str
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "ru"
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "RUB"
+    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    whatsapp_phone_number_id: Annotated[str, StringConstraints(pattern=r"^\d{5,20}$")] | None = None
+    ai_enabled: bool = False
+    daily_budget_usd: float = Field(default=5.0, ge=0, le=100_000)
+    slot_step_minutes: int = Field(default=15, ge=5, le=240)
+    min_notice_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    booking_horizon_days: int = Field(default=30, ge=1, le=365)
+    services: list[ServiceFile] = Field(min_length=1)
+    masters: list[MasterFile] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone like Europe/Moscow") from None
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> SalonFile:
+        codes = [s.code for s in self.services]
+        for index, code in enumerate(codes):
+            if code in codes[:index]:
+                raise _FieldError(f"services[{index}].code", f"duplicate service code {code!r}")
+        known = set(codes)
+        masters = [m.code for m in self.masters]
+        for index, master in enumerate(self.masters):
+            if master.code in masters[:index]:
+                raise _FieldError(
+                    f"masters[{index}].code", f"duplicate master code {master.code!r}"
+                )
+            for position, code in enumerate(master.services):
+                if code not in known:
+                    raise _FieldError(
+                        f"masters[{index}].services[{position}]", f"unknown service code {code!r}"
+                    )
+        return self
+
+
+class _FieldError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "salon"
+
+
+def validate_salon(data: Any) -> SalonFile:
+    """Validate parsed salon data; raise InvalidInput naming the first bad field."""
+    if not isinstance(data, dict):
+        raise InvalidInput("the salon file must be a mapping of fields", field="salon")
+    try:
+        return SalonFile.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, _FieldError):
+            raise InvalidInput(cause.message, field=cause.field) from None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise InvalidInput(message, field=_field_path(tuple(error["loc"]))) from None
+
+
+def load_salon_file(path: str | Path) -> SalonFile:
+    """Read a .yaml/.yml/.json salon file and validate it."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror}", field="file") from None
+    try:
+        if file.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except (ValueError, ImportError) as exc:
+        raise InvalidInput(
+            f"not valid {file.suffix.lstrip('.') or 'YAML'}: {exc}", field="file"
+        ) from None
+    except Exception as exc:  # yaml.YAMLError has no common base outside PyYAML
+        raise InvalidInput(f"not valid YAML: {exc}", field="file") from None
+    return validate_salon(data)

@@ -1,0 +1,60 @@
+"""Settings as pydantic models, read from the environment once per container.
+
+Logic receives a `Settings` object; only `get_settings()` reads `os.environ`."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    database_url: str | None = None
+    # Secrets Manager secret (RDS-style JSON) used when DATABASE_URL is not set, in AWS.
+    db_secret_arn: str | None = None
+    db_proxy_endpoint: str | None = None
+    db_name: str = "salonbot"
+    db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
+    db_statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
+
+    openai_api_key: str | None = None
+    openai_api_key_secret_arn: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_max_tokens: int = Field(default=1000, ge=16, le=16_384)
+    openai_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    openai_timeout_s: float = Field(default=20.0, gt=0, le=300)
+    openai_max_retries: int = Field(default=2, ge=0, le=10)
+
+    whatsapp_app_secret: str | None = None
+    whatsapp_app_secret_arn: str | None = None
+    whatsapp_verify_token: str | None = None
+    whatsapp_verify_token_arn: str | None = None
+    whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
+    whatsapp_access_token: str | None = None
+    whatsapp_access_token_secret_arn: str | None = None
+
+    aws_endpoint_url: str | None = None
+    queue_url: str | None = None
+    idempotency_table: str | None = None
+    cost_table: str | None = None
+    alert_topic_arn: str | None = None
+
+    history_messages: int = Field(default=10, ge=1, le=100)
+    max_message_age_s: int = Field(default=86_400, ge=60)
+    global_daily_budget_usd: float = Field(default=50.0, ge=0)
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls.model_validate({k.lower(): v for k, v in env.items() if v != ""})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,1 @@
+"""PostgreSQL connection handling and schema migrations."""

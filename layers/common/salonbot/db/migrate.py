@@ -1,0 +1,80 @@
+"""Versioned SQL migrations.
+
+Files `migrations/NNNN_name.sql` run in order, each in its own transaction, recorded in
+`schema_migrations`. A session-level advisory lock serialises concurrent deploys: the
+second one waits, then finds nothing left to apply."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from salonbot.db.connection import Connection
+
+# Arbitrary constant: "salonbot" as a 63-bit integer key for pg_advisory_lock.
+MIGRATION_LOCK_KEY = 0x73616C6F6E626F74
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def available_migrations() -> list[Migration]:
+    folder = resources.files("salonbot.db") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text()))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration versions: {versions}")
+    return found
+
+
+def migrate(conn: Connection) -> list[Migration]:
+    """Apply pending migrations; return the ones applied by this call."""
+    conn.autocommit = True
+    applied: list[Migration] = []
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+    try:
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version integer PRIMARY KEY,
+                   name text NOT NULL,
+                   checksum text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        done = {
+            row["version"]: row["checksum"]
+            for row in conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+        }
+        for migration in available_migrations():
+            if migration.version in done:
+                if done[migration.version] != migration.checksum:
+                    raise RuntimeError(
+                        f"migration {migration.version}_{migration.name} was edited after it ran"
+                    )
+                continue
+            with conn.transaction():
+                conn.execute(migration.sql.encode())
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, migration.checksum),
+                )
+            applied.append(migration)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.autocommit = False
+    return applied

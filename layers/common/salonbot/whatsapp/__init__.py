@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API: signature check, payload models, send client."""
