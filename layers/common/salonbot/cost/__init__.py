@@ -1,0 +1,1 @@
+"""Model prices, the DynamoDB cost guard and cost estimates."""
