@@ -110,7 +110,7 @@ SELECT s.*,
   (SELECT coalesce(json_agg(json_build_object(
             'id', sv.id, 'code', sv.code, 'names', sv.names,
             'duration_minutes', sv.duration_minutes,
-            'buffer_after_minutes', sv.buffer_after_minutes, 'price', sv.price)
+            'buffer_after_minutes', sv.buffer_after_minutes, 'price', sv.price::text)
           ORDER BY sv.position, sv.code), '[]')
      FROM services sv WHERE sv.salon_id = s.id AND sv.active) AS services,
   (SELECT coalesce(json_agg(json_build_object(

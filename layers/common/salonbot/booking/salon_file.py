@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import re
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,7 +64,7 @@ class ServiceFile(_Strict):
     code: Code
     name: dict[str, Text]
     duration_minutes: int = Field(ge=5, le=720)
-    price: float = Field(ge=0)
+    price: Decimal = Field(ge=0, le=10_000_000, decimal_places=2)
     buffer_after_minutes: int = Field(default=0, ge=0, le=240)
 
     @field_validator("name")
@@ -121,7 +122,7 @@ class SalonFile(_Strict):
     address: Annotated[str, StringConstraints(max_length=500)] | None = None
     whatsapp_phone_number_id: Annotated[str, StringConstraints(pattern=r"^\d{5,20}$")] | None = None
     ai_enabled: bool = False
-    daily_budget_usd: float = Field(default=5.0, ge=0, le=100_000)
+    daily_budget_usd: Decimal = Field(default=Decimal(5), ge=0, le=100_000)
     slot_step_minutes: int = Field(default=15, ge=5, le=240)
     min_notice_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     booking_horizon_days: int = Field(default=30, ge=1, le=365)
