@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from salonbot.db.connection import Connection, connect
 from salonbot.db.migrate import migrate
 

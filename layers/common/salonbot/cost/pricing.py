@@ -57,4 +57,3 @@ def price_for(model: str) -> ModelPrice:
         if model.startswith(name + "-"):
             return PRICES[name]
     return _MOST_EXPENSIVE
-
