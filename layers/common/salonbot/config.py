@@ -47,6 +47,17 @@ class Settings(BaseModel):
     history_messages: int = Field(default=10, ge=1, le=100)
     max_message_age_s: int = Field(default=86_400, ge=60)
     global_daily_budget_usd: float = Field(default=50.0, ge=0)
+    # Cost guard: the global daily counter is split over this many DynamoDB items.
+    cost_guard_shards: int = Field(default=10, ge=1, le=100)
+    # Budget alerts: fractions of a daily budget, and an absolute daily spend in USD.
+    budget_alert_thresholds: str = "0.8,1.0"
+    cost_alert_usd: float = Field(default=50.0, ge=0)
+    slack_webhook_url: str | None = None
+    slack_webhook_secret_arn: str | None = None
+    # Retention of AI data (CleanupFunction).
+    conversation_retention_days: int = Field(default=30, ge=1)
+    message_retention_days: int = Field(default=90, ge=1)
+    cleanup_batch_size: int = Field(default=2000, ge=1, le=50_000)
     log_level: str = "INFO"
 
     @classmethod

@@ -7,6 +7,29 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 SERVICE = "salonbot"
 NAMESPACE = "Salonbot"
 
+
+# EMF metric names (namespace Salonbot, dimension service=salonbot). The dashboard and
+# alarms in template.yaml refer to these names: rename both together.
+class MetricName:
+    MESSAGES_RECEIVED = "MessagesReceived"
+    REPLIES_SENT = "RepliesSent"
+    MODEL_CALLS = "ModelCalls"
+    MODEL_FAILURES = "ModelFailures"
+    TOKENS_USED = "TokensUsed"
+    COST_USD = "CostUsd"
+    RESPONSE_TIME_MS = "ResponseTimeMs"
+    CONVERSATIONS_STARTED = "ConversationsStarted"
+    CONVERSATIONS_CONVERTED = "ConversationsConverted"  # first booking of a conversation
+    BOOKINGS_CREATED = "BookingsCreated"
+    FALLBACKS = "Fallbacks"
+    BUDGET_REFUSALS = "BudgetRefusals"
+    ERRORS = "Errors"  # total; the kind goes in ERRORS_BY_KIND with dimension `kind`
+    ERRORS_BY_KIND = "ErrorsByKind"
+    BUDGET_ALERTS_SENT = "BudgetAlertsSent"
+    CONVERSATIONS_DELETED = "ConversationsDeleted"
+    MESSAGES_DELETED = "MessagesDeleted"
+
+
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -26,3 +49,30 @@ def mask_secret(value: str | None) -> str:
     if not value:
         return ""
     return f"{value[:3]}***" if len(value) > 8 else "***"
+
+
+def count_error(kind: str) -> None:
+    """One error: in the total the error-rate alarm uses, and by kind for the dashboard."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    metrics.add_metric(name=MetricName.ERRORS, unit=MetricUnit.Count, value=1)
+    with single_metric(
+        name=MetricName.ERRORS_BY_KIND,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name="kind", value=kind)
+
+
+def correlation_ids(
+    *, message_id: str | None = None, conversation_id: str | None = None
+) -> dict[str, str]:
+    """Keys to `logger.append_keys` so every line of one message can be found together."""
+    keys: dict[str, str] = {}
+    if message_id:
+        keys["message_id"] = message_id
+    if conversation_id:
+        keys["conversation_id"] = conversation_id
+    return keys
