@@ -1,0 +1,338 @@
+"""Free slots: when a service can start, and with which master.
+
+Times are handled as absolute instants (epoch seconds), so DST cannot bend them. A shift's
+start and end are that day's local wall-clock times resolved in the salon's zone; candidate
+starts step from the shift start by the slot step in real minutes. On the night clocks go
+forward a shift spanning the gap is an hour shorter; on the night they go back the repeated
+hour is offered twice, with different UTC offsets. A local time that does not exist resolves
+with the offset in force before the change (02:30 on a spring-forward night is 03:30 summer
+time); an ambiguous one means its first occurrence.
+
+A candidate is free when the service fits inside one shift and [start, start + duration +
+buffer) overlaps no live booking's [starts_at, blocked_until): the same ranges the database's
+exclusion constraint compares, so a slot offered here is one the database accepts unless
+someone takes it first. The buffer (clean-up) may run past the end of a shift; the service
+may not.
+
+Round trips: the salon's catalogue comes from the loaded `Salon`; the live bookings of all
+relevant masters over the whole window come from one query, whatever the number of masters
+or days (none when the window holds no bookable day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from salonbot.errors import InvalidInput, SlotUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from zoneinfo import ZoneInfo
+
+    from salonbot.booking.catalog import Master, Salon, Service
+    from salonbot.db.connection import Connection
+
+# (start, end) in epoch seconds, end exclusive.
+Interval = tuple[float, float]
+BusyTimes = dict[int, list[Interval]]  # master id -> live bookings, sorted by start
+
+
+@dataclass(frozen=True)
+class Slot:
+    starts_at: dt.datetime  # timezone-aware, in the salon's timezone
+    ends_at: dt.datetime  # end of the service (without buffer)
+    master_code: str
+    master_name: str
+
+
+# --- time helpers --------------------------------------------------------------------------
+
+
+def require_aware(value: dt.datetime, field: str) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput("needs a timezone (an aware datetime)", field=field)
+    return value
+
+
+def resolve_now(salon: Salon, now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return salon.now()
+    return require_aware(now, "now").astimezone(salon.tz)
+
+
+def local_instant(day: dt.date, time: dt.time, tz: ZoneInfo) -> float:
+    return dt.datetime.combine(day, time, tzinfo=tz).timestamp()
+
+
+def day_start(day: dt.date, tz: ZoneInfo) -> float:
+    return local_instant(day, dt.time(0, 0), tz)
+
+
+def to_local(instant: float, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime.fromtimestamp(instant, tz)
+
+
+def bookable_days(salon: Salon, now: dt.datetime, days: int | None = None) -> list[dt.date]:
+    """Local days from today on, at most `days` of them, none beyond the booking horizon
+    (today counts as the first of `booking_horizon_days` days)."""
+    count = salon.booking_horizon_days if days is None else min(days, salon.booking_horizon_days)
+    today = now.astimezone(salon.tz).date()
+    return [today + dt.timedelta(days=i) for i in range(max(count, 0))]
+
+
+def in_horizon(salon: Salon, day: dt.date, now: dt.datetime) -> bool:
+    ahead = (day - now.astimezone(salon.tz).date()).days
+    return 0 <= ahead < salon.booking_horizon_days
+
+
+def shift_windows(salon: Salon, master: Master, day: dt.date) -> list[Interval]:
+    """The master's working time on a local day as instants; none on a day off."""
+    if day in master.days_off:
+        return []
+    tz = salon.tz
+    return [
+        (local_instant(day, shift.start, tz), local_instant(day, shift.end, tz))
+        for shift in master.shifts.get(day.isoweekday(), ())
+    ]
+
+
+# --- the engine ----------------------------------------------------------------------------
+
+
+def free_starts(
+    windows: Sequence[Interval],
+    busy: Sequence[Interval],
+    *,
+    duration_s: float,
+    blocked_s: float,
+    step_s: float,
+    not_before: float,
+) -> Iterator[float]:
+    """Free start instants of one master, in order. `windows` are the shifts (sorted, not
+    overlapping); `busy` the master's live bookings (sorted, not overlapping, so their ends
+    are sorted too: one forward pass serves every candidate)."""
+    i = 0
+    for window_start, window_end in windows:
+        t = window_start
+        if t < not_before:
+            t = window_start + math.ceil((not_before - window_start) / step_s) * step_s
+        while t + duration_s <= window_end:
+            while i < len(busy) and busy[i][1] <= t:
+                i += 1
+            if i < len(busy) and busy[i][0] < t + blocked_s:
+                # Jump to the first step at or after the end of the booking in the way.
+                t = window_start + math.ceil((busy[i][1] - window_start) / step_s) * step_s
+                continue
+            yield t
+            t += step_s
+
+
+def _not_before(salon: Salon, now: dt.datetime) -> float:
+    return now.timestamp() + salon.min_notice_minutes * 60
+
+
+def slots_for_day(
+    salon: Salon,
+    service: Service,
+    masters: Iterable[Master],
+    day: dt.date,
+    busy: BusyTimes,
+    now: dt.datetime,
+) -> list[Slot]:
+    """Free slots on a local day, one per start time, taken by the first master (in the
+    order given) free then. Pure: `busy` must hold the masters' bookings around that day."""
+    if not in_horizon(salon, day, now):
+        return []
+    tz = salon.tz
+    duration_s = service.duration_minutes * 60.0
+    blocked_s = duration_s + service.buffer_after_minutes * 60.0
+    step_s = salon.slot_step_minutes * 60.0
+    not_before = _not_before(salon, now)
+    first_free: dict[float, Master] = {}
+    for master in masters:
+        for start in free_starts(
+            shift_windows(salon, master, day),
+            busy.get(master.id, ()),
+            duration_s=duration_s,
+            blocked_s=blocked_s,
+            step_s=step_s,
+            not_before=not_before,
+        ):
+            first_free.setdefault(start, master)
+    return [
+        Slot(
+            starts_at=to_local(start, tz),
+            ends_at=to_local(start + duration_s, tz),
+            master_code=master.code,
+            master_name=master.name,
+        )
+        for start, master in sorted(first_free.items(), key=lambda item: item[0])
+    ]
+
+
+# --- queries -------------------------------------------------------------------------------
+
+_BUSY_SQL = """
+SELECT master_id,
+       extract(epoch FROM starts_at)::float8 AS starts,
+       extract(epoch FROM blocked_until)::float8 AS ends
+  FROM bookings
+ WHERE status = 'confirmed'
+   AND tstzrange(starts_at, blocked_until, '[)') && tstzrange(%(start)s, %(end)s, '[)')
+   AND master_id = ANY(%(masters)s)
+   AND salon_id = %(salon)s
+   AND id IS DISTINCT FROM %(exclude)s
+ ORDER BY master_id, starts_at
+"""
+
+
+def fetch_busy(
+    conn: Connection,
+    salon: Salon,
+    master_ids: Sequence[int],
+    start: float,
+    end: float,
+    *,
+    exclude_booking: int | None = None,
+) -> BusyTimes:
+    """Live bookings of the given masters overlapping [start, end), leaving out
+    `exclude_booking` (a booking being moved): one round trip."""
+    from psycopg.rows import tuple_row
+
+    busy: BusyTimes = {master_id: [] for master_id in master_ids}
+    if not master_ids or start >= end:
+        return busy
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(
+            _BUSY_SQL,
+            {
+                "start": dt.datetime.fromtimestamp(start, dt.UTC),
+                "end": dt.datetime.fromtimestamp(end, dt.UTC),
+                "masters": list(master_ids),
+                "salon": salon.id,
+                "exclude": exclude_booking,
+            },
+        )
+        for master_id, starts, ends in cur:
+            busy[master_id].append((starts, ends))
+    return busy
+
+
+def masters_for(salon: Salon, service: Service, master_code: str | None) -> list[Master]:
+    """The masters a query is about: one named master (who must do the service), or every
+    master who does it, in salon order."""
+    if master_code is None:
+        return salon.masters_for(service)
+    master = salon.master(master_code)
+    if not master.does(service):
+        raise InvalidInput(f"{master.name} does not do {service.code!r}", field="master")
+    return [master]
+
+
+def _window(salon: Salon, service: Service, days: Sequence[dt.date], now: dt.datetime) -> Interval:
+    """Where bookings can get in the way of starts on `days`: from the first bookable
+    instant to the last day's end plus one booking's length (a late start's buffer)."""
+    tz = salon.tz
+    start = max(day_start(days[0], tz), _not_before(salon, now))
+    blocked_s = (service.duration_minutes + service.buffer_after_minutes) * 60.0
+    end = day_start(days[-1] + dt.timedelta(days=1), tz) + blocked_s
+    return start, end
+
+
+def free_slots(
+    conn: Connection,
+    salon: Salon,
+    service_code: str,
+    day: dt.date,
+    master_code: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> list[Slot]:
+    """Free start times on a local day, sorted. `master_code=None` means any master who
+    does the service: one slot per start time, the first master in salon order free then."""
+    service = salon.service(service_code)
+    masters = masters_for(salon, service, master_code)
+    current = resolve_now(salon, now)
+    if not in_horizon(salon, day, current):
+        return []
+    start, end = _window(salon, service, [day], current)
+    busy = fetch_busy(conn, salon, [m.id for m in masters], start, end)
+    return slots_for_day(salon, service, masters, day, busy, current)
+
+
+def earliest_slots(
+    conn: Connection,
+    salon: Salon,
+    service_code: str,
+    master_code: str | None = None,
+    *,
+    limit: int = 5,
+    days: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[Slot]:
+    """The first `limit` free slots from now, over the next `days` local days (default and
+    maximum: the salon's booking horizon). One query fetches the whole window's bookings."""
+    if limit < 1:
+        raise InvalidInput("must be at least 1", field="limit")
+    if days is not None and days < 1:
+        raise InvalidInput("must be at least 1", field="days")
+    service = salon.service(service_code)
+    masters = masters_for(salon, service, master_code)
+    current = resolve_now(salon, now)
+    search_days = bookable_days(salon, current, days)
+    if not search_days or not masters:
+        return []
+    start, end = _window(salon, service, search_days, current)
+    busy = fetch_busy(conn, salon, [m.id for m in masters], start, end)
+    found: list[Slot] = []
+    for day in search_days:
+        found.extend(slots_for_day(salon, service, masters, day, busy, current))
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+# --- checking one requested time -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestedTime:
+    """A start time that passed every check except overlap (the database decides that)."""
+
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    blocked_until: dt.datetime
+
+
+def check_bookable(
+    salon: Salon, service: Service, master: Master, starts_at: dt.datetime, now: dt.datetime
+) -> RequestedTime:
+    """Raise SlotUnavailable unless `master` could do `service` from `starts_at`: not in the
+    past, outside the minimum notice, within the horizon, not a day off, inside one shift."""
+    tz = salon.tz
+    start = require_aware(starts_at, "starts_at").timestamp()
+    duration_s = service.duration_minutes * 60.0
+    if start < now.timestamp():
+        raise SlotUnavailable("the requested time is in the past")
+    if start < _not_before(salon, now):
+        raise SlotUnavailable(f"bookings need at least {salon.min_notice_minutes} minutes' notice")
+    local = to_local(start, tz)
+    if not in_horizon(salon, local.date(), now):
+        raise SlotUnavailable(f"bookings open at most {salon.booking_horizon_days} days ahead")
+    if local.date() in master.days_off:
+        raise SlotUnavailable(f"{master.name} has a day off on {local.date().isoformat()}")
+    windows = shift_windows(salon, master, local.date())
+    if not any(ws <= start and start + duration_s <= we for ws, we in windows):
+        raise SlotUnavailable(
+            f"{local:%Y-%m-%d %H:%M} to {to_local(start + duration_s, tz):%H:%M} is outside "
+            f"{master.name}'s working hours"
+        )
+    blocked_s = duration_s + service.buffer_after_minutes * 60.0
+    return RequestedTime(
+        starts_at=local,
+        ends_at=to_local(start + duration_s, tz),
+        blocked_until=to_local(start + blocked_s, tz),
+    )
