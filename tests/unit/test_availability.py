@@ -123,8 +123,8 @@ def test_a_booking_blocks_its_buffer_too() -> None:
         for s in slots_for_day(salon, MANICURE, salon.masters.values(), MONDAY, taken, NOW)
     ]
 
-    # Then a start must leave room for service plus buffer before 11:00 (09:50 is too
-    # early for the shift, so 10:00 is free only if it ends by 11:00 incl. buffer: no)
+    # Then a start must leave room for service and buffer before 11:00 (10:00 would
+    # block until 11:10), and nothing starts while the booking or its buffer runs
     assert "09:45" not in starts and "10:00" not in starts
     assert "10:15" not in starts and "11:00" not in starts and "12:00" not in starts
     # and the first start after it is the first step at or after 12:10
