@@ -186,6 +186,23 @@ def _bookable_masters(
     return free
 
 
+def _queue_for_master_day(
+    conn: Connection, salon: Salon, master: Master, starts_at: dt.datetime
+) -> None:
+    """Take the master's day in turn before writing a booking into it.
+
+    The exclusion constraint alone is correct, but when several transactions insert
+    overlapping rows at the same moment each may see the others' uncommitted rows and wait
+    for them: PostgreSQL then breaks the cycle with deadlock errors after a second, and
+    under load the waits run into the statement timeout. Queueing on a per-master, per-day
+    advisory lock (held to the end of the transaction) lets the first writer commit and
+    every later one meet a committed row: a clean, immediate SlotTaken."""
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(%s, %s)",
+        (master.id & 0x7FFFFFFF, starts_at.astimezone(salon.tz).date().toordinal()),
+    )
+
+
 def _slot_taken(exc: psycopg.Error) -> bool:
     return (
         isinstance(exc, pg_errors.ExclusionViolation)
@@ -209,6 +226,7 @@ def _insert(
     source: str,
     source_message_id: str | None,
 ) -> Booking:
+    _queue_for_master_day(conn, salon, master, requested.starts_at)
     for _ in range(CODE_ATTEMPTS):
         code = new_booking_code()
         try:
@@ -375,6 +393,7 @@ def move_booking(
         )
         taken: SlotTaken | None = None
         for master, requested in candidates:
+            _queue_for_master_day(conn, salon, master, requested.starts_at)
             try:
                 with conn.transaction():
                     conn.execute(
