@@ -1,0 +1,169 @@
+"""Retention of AI data: old conversations and messages are deleted in small batches.
+
+"Older than" means, for a conversation, its last activity (`last_message_at`): a
+conversation a customer wrote in yesterday is kept however long ago it started. Deleting
+a conversation deletes its messages (the foreign key cascades). A message is older than
+its `created_at`; the message rule thins long-lived conversations that are still active.
+Bookings, clients and salons are never touched.
+
+Each batch is its own short transaction: `DELETE ... WHERE id IN (SELECT ... LIMIT n
+FOR UPDATE SKIP LOCKED)` locks at most n rows and skips rows another run holds, so two
+runs at once share the work instead of waiting on each other or deleting twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from salonbot.config import Settings
+    from salonbot.db.connection import Connection
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    conversation_days: int = 30
+    message_days: int = 90
+    batch_size: int = 2000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetentionPolicy:
+        return cls(
+            conversation_days=settings.conversation_retention_days,
+            message_days=settings.message_retention_days,
+            batch_size=settings.cleanup_batch_size,
+        )
+
+
+@dataclass
+class CleanupResult:
+    messages_deleted: int = 0
+    conversations_deleted: int = 0  # their messages are in messages_cascaded
+    messages_cascaded: int = 0
+    batches: int = 0
+    complete: bool = True  # False when the deadline stopped the run early
+    seconds: float = 0.0
+
+
+# Old messages first, by id so the scan walks the primary key from the oldest rows.
+_DELETE_MESSAGES = """
+DELETE FROM ai_messages
+WHERE id IN (
+    SELECT id FROM ai_messages
+    WHERE created_at < %(cutoff)s
+    ORDER BY id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+# Conversations idle since the cutoff and not held by a staff hand-off still running.
+# Their messages go in the same statement (rather than by the cascade) to be counted.
+_DELETE_CONVERSATIONS = """
+WITH doomed AS (
+    SELECT id FROM ai_conversations
+    WHERE last_message_at < %(cutoff)s
+      AND (handoff_until IS NULL OR handoff_until < %(now)s)
+    ORDER BY last_message_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), messages AS (
+    DELETE FROM ai_messages m USING doomed WHERE m.conversation_id = doomed.id RETURNING 1
+), conversations AS (
+    DELETE FROM ai_conversations c USING doomed WHERE c.id = doomed.id RETURNING 1
+)
+SELECT (SELECT count(*) FROM conversations) AS conversations,
+       (SELECT count(*) FROM messages) AS messages
+"""
+
+
+def purge_old_ai_data(
+    conn: Connection,
+    policy: RetentionPolicy,
+    *,
+    now: dt.datetime | None = None,
+    deadline: Callable[[], bool] | None = None,
+) -> CleanupResult:
+    """Delete what the policy says is old. Cutoffs are fixed at the start, so rows that
+    age during the run wait for the next one. `deadline()` returning True stops between
+    batches (a Lambda near its timeout); the next run picks up where this one stopped."""
+    started = time.perf_counter()
+    now = now or dt.datetime.now(dt.UTC)
+    message_cutoff = now - dt.timedelta(days=policy.message_days)
+    conversation_cutoff = now - dt.timedelta(days=policy.conversation_days)
+    result = CleanupResult()
+    stop = deadline or (lambda: False)
+    conn.commit()  # batches are our own transactions, never a caller's
+
+    while True:
+        if stop():
+            result.complete = False
+            break
+        with conn.transaction():
+            cur = conn.execute(
+                _DELETE_MESSAGES, {"cutoff": message_cutoff, "limit": policy.batch_size}
+            )
+            deleted = cur.rowcount
+        result.batches += 1
+        result.messages_deleted += deleted
+        if deleted == 0:
+            break
+
+    while result.complete:
+        if stop():
+            result.complete = False
+            break
+        with conn.transaction():
+            row = conn.execute(
+                _DELETE_CONVERSATIONS,
+                {"cutoff": conversation_cutoff, "now": now, "limit": policy.batch_size},
+            ).fetchone()
+        result.batches += 1
+        conversations = int(row["conversations"]) if row else 0
+        result.conversations_deleted += conversations
+        result.messages_cascaded += int(row["messages"]) if row else 0
+        if conversations == 0:
+            break
+
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def run_cleanup(
+    settings: Settings,
+    *,
+    conn: Connection | None = None,
+    deadline: Callable[[], bool] | None = None,
+) -> CleanupResult:
+    """The scheduled cleanup: purge with the configured policy, log and count it."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from salonbot.db.connection import get_connection
+    from salonbot.observability import MetricName, logger, metrics
+
+    conn = conn or get_connection(settings)
+    result = purge_old_ai_data(conn, RetentionPolicy.from_settings(settings), deadline=deadline)
+    metrics.add_metric(
+        name=MetricName.MESSAGES_DELETED,
+        unit=MetricUnit.Count,
+        value=result.messages_deleted + result.messages_cascaded,
+    )
+    metrics.add_metric(
+        name=MetricName.CONVERSATIONS_DELETED,
+        unit=MetricUnit.Count,
+        value=result.conversations_deleted,
+    )
+    logger.info(
+        "ai data cleanup finished",
+        messages_deleted=result.messages_deleted,
+        conversations_deleted=result.conversations_deleted,
+        messages_cascaded=result.messages_cascaded,
+        batches=result.batches,
+        complete=result.complete,
+        seconds=round(result.seconds, 3),
+    )
+    return result

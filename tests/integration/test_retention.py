@@ -1,0 +1,234 @@
+"""Retention on a real PostgreSQL with 100k messages: exactly the old rows go, in batches,
+safely when two runs overlap, and bookings are never touched."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from salonbot.booking.importer import import_salon
+from salonbot.booking.salon_file import load_salon_file
+from salonbot.config import Settings
+from salonbot.db.connection import Connection, connect
+from salonbot.observability import MetricName, metrics
+from salonbot.retention import RetentionPolicy, purge_old_ai_data, run_cleanup
+from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
+
+pytestmark = pytest.mark.integration
+
+NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Scale:
+    conversations: int = 2000  # old ones, and as many recent ones
+    messages_per_side: int = 50_000  # 100k messages in all
+    ancient_in_recent: int = 10_000  # messages over 90 days old in active conversations
+
+    def expected_after(self) -> dict[str, int]:
+        return {
+            # the recent ones, edge_kept and the running hand-off
+            "conversations": self.conversations + 2,
+            # recent messages newer than 90 days, edge_kept's newer one, the hand-off's
+            "messages": self.messages_per_side - self.ancient_in_recent + 1 + 1,
+            "bookings": 2,
+            "clients": 1,
+            "old": 0,
+            "ancient": 0,
+        }
+
+
+FULL = Scale()
+SMALL = Scale(conversations=200, messages_per_side=5000, ancient_in_recent=1000)
+
+
+def _seed(conn: Connection, scale: Scale) -> None:
+    """Old conversations (idle 40 days) with their messages, recent conversations with
+    some messages older than 90 days, edge cases around the cutoffs, and bookings."""
+    import_salon(conn, load_salon_file(DEMO_SALON_FILE))
+    p = {"salon": DEMO_SALON_ID, "now": NOW, "n": scale.conversations}
+    conn.execute(
+        """
+        INSERT INTO ai_conversations (id, salon_id, phone_number, last_message_at, created_at)
+        SELECT 'old_' || g, %(salon)s, '+1000' || g,
+               %(now)s - interval '40 days', %(now)s - interval '120 days'
+        FROM generate_series(1, %(n)s) g
+        UNION ALL
+        SELECT 'new_' || g, %(salon)s, '+2000' || g,
+               %(now)s - interval '1 day', %(now)s - interval '200 days'
+        FROM generate_series(1, %(n)s) g
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO ai_messages (conversation_id, salon_id, role, content, cost, created_at)
+        SELECT 'old_' || (g %% %(n)s + 1), %(salon)s, 'user', 'old chat', 0.0001,
+               %(now)s - interval '45 days'
+        FROM generate_series(1, %(m)s) g
+        UNION ALL
+        SELECT 'new_' || (g %% %(n)s + 1), %(salon)s, 'assistant', 'reply', 0.0001,
+               CASE WHEN g <= %(ancient)s THEN %(now)s - interval '100 days'
+                    ELSE %(now)s - interval '2 days' END
+        FROM generate_series(1, %(m)s) g
+        """,
+        {**p, "m": scale.messages_per_side, "ancient": scale.ancient_in_recent},
+    )
+    # Edges: just inside and just outside the cutoffs; an old hand-off still running.
+    conn.execute(
+        """
+        INSERT INTO ai_conversations (id, salon_id, phone_number, last_message_at, handoff_until)
+        VALUES ('edge_kept', %(salon)s, '+3001', %(now)s - interval '30 days' + interval '1 minute', NULL),
+               ('edge_gone', %(salon)s, '+3002', %(now)s - interval '30 days' - interval '1 minute', NULL),
+               ('handoff', %(salon)s, '+3003', %(now)s - interval '45 days', %(now)s + interval '1 day')
+        """,  # noqa: E501
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO ai_messages (conversation_id, salon_id, role, created_at) VALUES
+            ('edge_kept', %(salon)s, 'user', %(now)s - interval '90 days' + interval '1 minute'),
+            ('edge_kept', %(salon)s, 'user', %(now)s - interval '90 days' - interval '1 minute'),
+            ('handoff', %(salon)s, 'user', %(now)s - interval '45 days')
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO clients (salon_id, phone) VALUES (%(salon)s, '+10001')
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO bookings (code, salon_id, master_id, service_id, client_id, starts_at,
+                              ends_at, blocked_until, price, created_at)
+        SELECT b.code, %(salon)s, m.id, s.id, c.id, at, at + interval '1 hour',
+               at + interval '1 hour', 1500, at
+        FROM (VALUES ('OLD1', %(now)s - interval '400 days'),
+                     ('NEW1', %(now)s + interval '2 days')) AS b(code, at),
+             masters m, services s, clients c
+        WHERE m.code = 'anna' AND s.code = 'manicure' AND c.phone = '+10001'
+        """,
+        p,
+    )
+    conn.commit()
+
+
+def _counts(conn: Connection) -> dict[str, int]:
+    row = conn.execute(
+        """
+        SELECT (SELECT count(*) FROM ai_conversations) AS conversations,
+               (SELECT count(*) FROM ai_messages) AS messages,
+               (SELECT count(*) FROM bookings) AS bookings,
+               (SELECT count(*) FROM clients) AS clients,
+               (SELECT count(*) FROM ai_conversations WHERE id LIKE 'old_%%') AS old,
+               (SELECT count(*) FROM ai_messages WHERE created_at < %(c)s) AS ancient
+        """,
+        {"c": NOW - dt.timedelta(days=90)},
+    ).fetchone()
+    assert row is not None
+    return {k: int(v) for k, v in row.items()}
+
+
+@pytest.fixture
+def seeded(db: Connection) -> Connection:
+    _seed(db, FULL)
+    return db
+
+
+@pytest.fixture
+def small(db: Connection) -> Connection:
+    _seed(db, SMALL)
+    return db
+
+
+def test_cleanup_keeps_exactly_what_it_must(seeded: Connection) -> None:
+    # Given 100k messages, half in conversations idle for 40 days
+    before = _counts(seeded)
+    assert before["messages"] == 2 * FULL.messages_per_side + 3
+    assert before["bookings"] == 2
+    # When the cleanup runs with the default policy and small batches
+    result = purge_old_ai_data(seeded, RetentionPolicy(batch_size=1000), now=NOW)
+    # Then old conversations, their messages and messages over 90 days are gone, and
+    # everything else (bookings above all) is as it was
+    assert _counts(seeded) == FULL.expected_after()
+    assert result.complete
+    assert result.messages_deleted == FULL.ancient_in_recent + 1
+    assert result.conversations_deleted == FULL.conversations + 1
+    assert result.messages_cascaded == FULL.messages_per_side
+    # Batches were bounded: no batch deleted more than 1000 rows
+    assert result.batches >= (FULL.ancient_in_recent + 1) // 1000 + (FULL.conversations + 1) // 1000
+    others = seeded.execute("SELECT id FROM ai_conversations WHERE id NOT LIKE 'new_%%'")
+    kept = {r["id"] for r in others}
+    assert kept == {"edge_kept", "handoff"}
+
+
+def test_a_second_run_finds_nothing(small: Connection) -> None:
+    purge_old_ai_data(small, RetentionPolicy(batch_size=5000), now=NOW)
+    again = purge_old_ai_data(small, RetentionPolicy(batch_size=5000), now=NOW)
+    assert (again.messages_deleted, again.conversations_deleted) == (0, 0)
+    assert _counts(small) == SMALL.expected_after()
+
+
+def test_two_runs_at_once_share_the_work(seeded: Connection, database_url: str) -> None:
+    # Given two cleanup runs started at the same moment on separate connections
+    barrier = threading.Barrier(2)
+
+    def run() -> tuple[int, int, int]:
+        with connect(database_url) as conn:
+            barrier.wait()
+            r = purge_old_ai_data(conn, RetentionPolicy(batch_size=500), now=NOW)
+            return r.messages_deleted, r.conversations_deleted, r.messages_cascaded
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: run(), range(2)))
+    # Then neither failed, nothing was deleted twice, and the end state is exact
+    assert sum(r[0] for r in results) == FULL.ancient_in_recent + 1
+    assert sum(r[1] for r in results) == FULL.conversations + 1
+    assert sum(r[2] for r in results) == FULL.messages_per_side
+    assert _counts(seeded) == FULL.expected_after()
+
+
+def test_a_deadline_stops_between_batches_and_the_next_run_finishes(
+    small: Connection,
+) -> None:
+    calls = {"n": 0}
+
+    def near_timeout() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    partial = purge_old_ai_data(
+        small, RetentionPolicy(batch_size=100), now=NOW, deadline=near_timeout
+    )
+    assert not partial.complete
+    assert partial.messages_deleted == 300
+    purge_old_ai_data(small, RetentionPolicy(batch_size=1000), now=NOW)
+    assert _counts(small) == SMALL.expected_after()
+
+
+def test_retention_periods_are_parameters(small: Connection) -> None:
+    # A 50-day conversation retention keeps the conversations idle for 40 days
+    purge_old_ai_data(
+        small, RetentionPolicy(conversation_days=50, message_days=90, batch_size=5000), now=NOW
+    )
+    assert _counts(small)["old"] == SMALL.conversations
+
+
+def test_run_cleanup_counts_deletions_as_metrics(small: Connection, database_url: str) -> None:
+    metrics.clear_metrics()
+    settings = Settings(database_url=database_url, cleanup_batch_size=5000)
+    result = run_cleanup(settings, conn=small)
+    assert result.complete
+    assert metrics.metric_set[MetricName.CONVERSATIONS_DELETED]["Value"] == [
+        float(result.conversations_deleted)
+    ]
+    assert metrics.metric_set[MetricName.MESSAGES_DELETED]["Value"] == [
+        float(result.messages_deleted + result.messages_cascaded)
+    ]
+    metrics.clear_metrics()
