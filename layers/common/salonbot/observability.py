@@ -26,6 +26,7 @@ class MetricName:
     ERRORS = "Errors"  # total; the kind goes in ERRORS_BY_KIND with dimension `kind`
     ERRORS_BY_KIND = "ErrorsByKind"
     BUDGET_ALERTS_SENT = "BudgetAlertsSent"
+    SPEND_TODAY_USD = "SpendTodayUsd"  # all salons, UTC day so far (BudgetAlertFunction)
     CONVERSATIONS_DELETED = "ConversationsDeleted"
     MESSAGES_DELETED = "MessagesDeleted"
 

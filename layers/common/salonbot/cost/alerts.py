@@ -321,8 +321,13 @@ def check_budgets(
 
     now = now or dt.datetime.now(dt.UTC)
     spends = salon_spend(conn, now)
-    spends.append(global_spend(conn, now, policy.global_budget_usd))
+    overall = global_spend(conn, now, policy.global_budget_usd)
+    spends.append(overall)
     conn.rollback()
+    # A calendar-day figure for the daily-cost alarm and the dashboard.
+    metrics.add_metric(
+        name=MetricName.SPEND_TODAY_USD, unit=MetricUnit.NoUnit, value=float(overall.spend_usd)
+    )
     sent = []
     for spend in spends:
         claimed = [t for t in policy.crossed(spend) if ledger.claim(spend.scope, spend.day, t.key)]
