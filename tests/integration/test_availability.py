@@ -216,17 +216,20 @@ def test_round_trips_do_not_grow_with_masters(db: Connection) -> None:
         )
     db.commit()
 
-    # When a day and a 30-day earliest search run for "any master" in each
+    # When a day, the first free slots and all slots of 30 days are asked for, any master
     counts = {}
     for salon in (small, big):
         # Inside an open transaction, as in the processor (a fresh one would add a BEGIN).
         db.execute("SELECT 1")
         with count_round_trips(db) as day:
             free_slots(db, salon, "manicure", MONDAY, now=NOW)
+        with count_round_trips(db) as first:
+            earliest_slots(db, salon, "manicure", limit=5, days=30, now=NOW)
         with count_round_trips(db) as month:
             earliest_slots(db, salon, "manicure", limit=500, days=30, now=NOW)
-        counts[len(salon.masters)] = (day.count, month.count)
+        counts[len(salon.masters)] = (day.count, first.count, month.count)
         db.rollback()
 
-    # Then each is one query, whatever the number of masters
-    assert counts == {2: (1, 1), 12: (1, 1)}
+    # Then a day is one query; the earliest search one query when the first days have
+    # enough slots and two otherwise, whatever the number of masters
+    assert counts == {2: (1, 1, 2), 12: (1, 1, 2)}

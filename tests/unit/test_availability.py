@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from salonbot.booking.availability import (
+    BusyIndex,
     BusyTimes,
     bookable_days,
     check_bookable,
-    free_starts,
     slots_for_day,
 )
 from salonbot.booking.catalog import Master, Salon, Service, Shift
@@ -278,19 +278,16 @@ def test_new_york_dst_nights_behave_the_same() -> None:
     ]
 
 
-def test_free_starts_walks_busy_intervals_once() -> None:
-    minute = 60.0
-    starts = list(
-        free_starts(
-            [(0.0, 300 * minute)],
-            [(60 * minute, 90 * minute), (100 * minute, 200 * minute)],
-            duration_s=30 * minute,
-            blocked_s=40 * minute,
-            step_s=20 * minute,
-            not_before=0.0,
-        )
-    )
-    assert [s / minute for s in starts] == [0, 20, 200, 220, 240, 260]
+def test_busy_index_checks_overlap_with_half_open_intervals() -> None:
+    index = BusyIndex([(60.0, 90.0), (100.0, 200.0)])
+
+    assert index.is_free(0, 60) and index.is_free(90, 100) and index.is_free(200, 300)
+    assert not index.is_free(0, 61)
+    assert not index.is_free(89, 95)
+    assert not index.is_free(95, 101)
+    assert not index.is_free(150, 160)
+    assert not index.is_free(0, 1000)
+    assert BusyIndex([]).is_free(0, 1000)
 
 
 class TestCheckBookable:

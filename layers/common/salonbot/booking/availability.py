@@ -15,12 +15,13 @@ someone takes it first. The buffer (clean-up) may run past the end of a shift; t
 may not.
 
 Round trips: the salon's catalogue comes from the loaded `Salon`; the live bookings of all
-relevant masters over the whole window come from one query, whatever the number of masters
-or days (none when the window holds no bookable day).
+relevant masters come from one query for a day, at most two for an earliest-slot search
+(the first days, then the rest if needed), whatever the number of masters or days.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING
 from salonbot.errors import InvalidInput, SlotUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Sequence
     from zoneinfo import ZoneInfo
 
     from salonbot.booking.catalog import Master, Salon, Service
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 # (start, end) in epoch seconds, end exclusive.
 Interval = tuple[float, float]
 BusyTimes = dict[int, list[Interval]]  # master id -> live bookings, sorted by start
+
+# Days the earliest-slot search fetches bookings for before it fetches the rest.
+FIRST_FETCH_DAYS = 2
 
 
 @dataclass(frozen=True)
@@ -102,36 +106,93 @@ def shift_windows(salon: Salon, master: Master, day: dt.date) -> list[Interval]:
 # --- the engine ----------------------------------------------------------------------------
 
 
-def free_starts(
-    windows: Sequence[Interval],
-    busy: Sequence[Interval],
-    *,
-    duration_s: float,
-    blocked_s: float,
-    step_s: float,
-    not_before: float,
-) -> Iterator[float]:
-    """Free start instants of one master, in order. `windows` are the shifts (sorted, not
-    overlapping); `busy` the master's live bookings (sorted, not overlapping, so their ends
-    are sorted too: one forward pass serves every candidate)."""
-    i = 0
-    for window_start, window_end in windows:
-        t = window_start
-        if t < not_before:
-            t = window_start + math.ceil((not_before - window_start) / step_s) * step_s
-        while t + duration_s <= window_end:
-            while i < len(busy) and busy[i][1] <= t:
-                i += 1
-            if i < len(busy) and busy[i][0] < t + blocked_s:
-                # Jump to the first step at or after the end of the booking in the way.
-                t = window_start + math.ceil((busy[i][1] - window_start) / step_s) * step_s
-                continue
-            yield t
-            t += step_s
+class BusyIndex:
+    """One master's live bookings as two sorted lists, for O(log n) overlap checks.
+
+    Live bookings of one master never overlap (the database guarantees it), so sorted by
+    start they are sorted by end too: the first booking ending after `t` is the only one
+    that can overlap an interval starting at `t`."""
+
+    __slots__ = ("ends", "starts")
+
+    def __init__(self, intervals: Sequence[Interval]) -> None:
+        self.starts = [start for start, _ in intervals]
+        self.ends = [end for _, end in intervals]
+
+    def is_free(self, start: float, end: float) -> bool:
+        i = bisect.bisect_right(self.ends, start)
+        return i == len(self.ends) or self.starts[i] >= end
+
+
+def index_busy(busy: BusyTimes) -> dict[int, BusyIndex]:
+    return {master_id: BusyIndex(intervals) for master_id, intervals in busy.items()}
+
+
+_NOTHING_BOOKED = BusyIndex(())
+
+
+def _grid(window: Interval, duration_s: float, step_s: float, not_before: float) -> range:
+    """Start instants on a shift's grid (every step from the shift start) at or after
+    `not_before` whose service ends inside the shift. Integral seconds: shifts start on
+    whole minutes and steps are whole minutes."""
+    window_start, window_end = int(window[0]), int(window[1])
+    step = int(step_s)
+    first = window_start
+    if first < not_before:
+        first = window_start + math.ceil((not_before - window_start) / step) * step
+    return range(first, int(window_end - duration_s) + 1, step)
 
 
 def _not_before(salon: Salon, now: dt.datetime) -> float:
     return now.timestamp() + salon.min_notice_minutes * 60
+
+
+def _free_on_day(
+    salon: Salon,
+    service: Service,
+    masters: Iterable[Master],
+    day: dt.date,
+    busy: dict[int, BusyIndex],
+    now: dt.datetime,
+    limit: int | None = None,
+) -> list[Slot]:
+    if not in_horizon(salon, day, now):
+        return []
+    duration_s = service.duration_minutes * 60
+    blocked_s = duration_s + service.buffer_after_minutes * 60
+    step_s = salon.slot_step_minutes * 60
+    not_before = _not_before(salon, now)
+    # Each master's grid starts; masters sharing a shift share its grid (computed once).
+    grids: dict[Interval, range] = {}
+    offers: list[tuple[Master, list[range], BusyIndex]] = []
+    for master in masters:
+        ranges = []
+        for window in shift_windows(salon, master, day):
+            if window not in grids:
+                grids[window] = _grid(window, duration_s, step_s, not_before)
+            ranges.append(grids[window])
+        if ranges:
+            offers.append((master, ranges, busy.get(master.id, _NOTHING_BOOKED)))
+    starts = sorted({t for grid in grids.values() for t in grid})
+    tz = salon.tz
+    found: list[Slot] = []
+    # One slot per start time: the first master (in the order given) who has it on a
+    # shift grid and is free for the service plus buffer. Usually the first one asked is.
+    for t in starts:
+        for master, ranges, index in offers:
+            if any(t in grid for grid in ranges) and index.is_free(t, t + blocked_s):
+                found.append(
+                    Slot(
+                        starts_at=to_local(t, tz),
+                        ends_at=to_local(t + duration_s, tz),
+                        master_code=master.code,
+                        master_name=master.name,
+                    )
+                )
+                break
+        if limit is not None and len(found) >= limit:
+            break
+    return found
 
 
 def slots_for_day(
@@ -144,48 +205,27 @@ def slots_for_day(
 ) -> list[Slot]:
     """Free slots on a local day, one per start time, taken by the first master (in the
     order given) free then. Pure: `busy` must hold the masters' bookings around that day."""
-    if not in_horizon(salon, day, now):
-        return []
-    tz = salon.tz
-    duration_s = service.duration_minutes * 60.0
-    blocked_s = duration_s + service.buffer_after_minutes * 60.0
-    step_s = salon.slot_step_minutes * 60.0
-    not_before = _not_before(salon, now)
-    first_free: dict[float, Master] = {}
-    for master in masters:
-        for start in free_starts(
-            shift_windows(salon, master, day),
-            busy.get(master.id, ()),
-            duration_s=duration_s,
-            blocked_s=blocked_s,
-            step_s=step_s,
-            not_before=not_before,
-        ):
-            first_free.setdefault(start, master)
-    return [
-        Slot(
-            starts_at=to_local(start, tz),
-            ends_at=to_local(start + duration_s, tz),
-            master_code=master.code,
-            master_name=master.name,
-        )
-        for start, master in sorted(first_free.items(), key=lambda item: item[0])
-    ]
+    return _free_on_day(salon, service, masters, day, index_busy(busy), now)
 
 
 # --- queries -------------------------------------------------------------------------------
 
+# One index scan per master on the exclusion constraint's own GiST index (master_id,
+# tstzrange): exact, and unaffected by how many other salons share the table.
 _BUSY_SQL = """
-SELECT master_id,
-       extract(epoch FROM starts_at)::float8 AS starts,
-       extract(epoch FROM blocked_until)::float8 AS ends
-  FROM bookings
- WHERE status = 'confirmed'
-   AND tstzrange(starts_at, blocked_until, '[)') && tstzrange(%(start)s, %(end)s, '[)')
-   AND master_id = ANY(%(masters)s)
-   AND salon_id = %(salon)s
-   AND id IS DISTINCT FROM %(exclude)s
- ORDER BY master_id, starts_at
+SELECT m.id AS master_id,
+       extract(epoch FROM b.starts_at)::float8 AS starts,
+       extract(epoch FROM b.blocked_until)::float8 AS ends
+  FROM unnest(%(masters)s::bigint[]) AS m (id)
+  JOIN LATERAL (
+        SELECT starts_at, blocked_until
+          FROM bookings
+         WHERE master_id = m.id
+           AND status = 'confirmed'
+           AND tstzrange(starts_at, blocked_until, '[)') && tstzrange(%(start)s, %(end)s, '[)')
+           AND salon_id = %(salon)s
+           AND id IS DISTINCT FROM %(exclude)s
+       ) AS b ON true
 """
 
 
@@ -215,9 +255,12 @@ def fetch_busy(
                 "salon": salon.id,
                 "exclude": exclude_booking,
             },
+            binary=True,  # float8 in binary: no text parsing of thousands of numbers
         )
         for master_id, starts, ends in cur:
             busy[master_id].append((starts, ends))
+    for intervals in busy.values():
+        intervals.sort()  # usually sorted already (index order): then this is one pass
     return busy
 
 
@@ -260,7 +303,7 @@ def free_slots(
         return []
     start, end = _window(salon, service, [day], current)
     busy = fetch_busy(conn, salon, [m.id for m in masters], start, end)
-    return slots_for_day(salon, service, masters, day, busy, current)
+    return _free_on_day(salon, service, masters, day, index_busy(busy), current)
 
 
 def earliest_slots(
@@ -274,7 +317,8 @@ def earliest_slots(
     now: dt.datetime | None = None,
 ) -> list[Slot]:
     """The first `limit` free slots from now, over the next `days` local days (default and
-    maximum: the salon's booking horizon). One query fetches the whole window's bookings."""
+    maximum: the salon's booking horizon). One query for the first days' bookings, and one
+    more for the rest of the window only when those days do not have enough slots."""
     if limit < 1:
         raise InvalidInput("must be at least 1", field="limit")
     if days is not None and days < 1:
@@ -285,14 +329,22 @@ def earliest_slots(
     search_days = bookable_days(salon, current, days)
     if not search_days or not masters:
         return []
-    start, end = _window(salon, service, search_days, current)
-    busy = fetch_busy(conn, salon, [m.id for m in masters], start, end)
+    ids = [m.id for m in masters]
     found: list[Slot] = []
-    for day in search_days:
-        found.extend(slots_for_day(salon, service, masters, day, busy, current))
-        if len(found) >= limit:
+    # Most searches end on the first days: fetch those first, the rest only if needed.
+    # At most two queries, whatever the number of masters or days.
+    for chunk in (search_days[:FIRST_FETCH_DAYS], search_days[FIRST_FETCH_DAYS:]):
+        if not chunk:
             break
-    return found[:limit]
+        start, end = _window(salon, service, chunk, current)
+        busy = index_busy(fetch_busy(conn, salon, ids, start, end))
+        for day in chunk:
+            found.extend(
+                _free_on_day(salon, service, masters, day, busy, current, limit - len(found))
+            )
+            if len(found) >= limit:
+                return found
+    return found
 
 
 # --- checking one requested time -----------------------------------------------------------
