@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -67,7 +68,9 @@ def resolve_now(salon: Salon, now: dt.datetime | None) -> dt.datetime:
     return require_aware(now, "now").astimezone(salon.tz)
 
 
+@functools.lru_cache(maxsize=4096)
 def local_instant(day: dt.date, time: dt.time, tz: ZoneInfo) -> float:
+    """A local wall-clock time as an instant (cached: masters share shift times)."""
     return dt.datetime.combine(day, time, tzinfo=tz).timestamp()
 
 
@@ -162,25 +165,27 @@ def _free_on_day(
     blocked_s = duration_s + service.buffer_after_minutes * 60
     step_s = salon.slot_step_minutes * 60
     not_before = _not_before(salon, now)
-    # Each master's grid starts; masters sharing a shift share its grid (computed once).
-    grids: dict[Interval, range] = {}
-    offers: list[tuple[Master, list[range], BusyIndex]] = []
+    # Each master's grid starts; masters with the same shifts share one set (built once).
+    grids: dict[tuple[Interval, ...], frozenset[int]] = {}
+    offers: list[tuple[Master, frozenset[int], BusyIndex]] = []
     for master in masters:
-        ranges = []
-        for window in shift_windows(salon, master, day):
-            if window not in grids:
-                grids[window] = _grid(window, duration_s, step_s, not_before)
-            ranges.append(grids[window])
-        if ranges:
-            offers.append((master, ranges, busy.get(master.id, _NOTHING_BOOKED)))
-    starts = sorted({t for grid in grids.values() for t in grid})
+        windows = tuple(shift_windows(salon, master, day))
+        if not windows:
+            continue
+        grid = grids.get(windows)
+        if grid is None:
+            grid = grids[windows] = frozenset(
+                t for window in windows for t in _grid(window, duration_s, step_s, not_before)
+            )
+        offers.append((master, grid, busy.get(master.id, _NOTHING_BOOKED)))
+    starts = sorted(frozenset().union(*grids.values()))
     tz = salon.tz
     found: list[Slot] = []
     # One slot per start time: the first master (in the order given) who has it on a
     # shift grid and is free for the service plus buffer. Usually the first one asked is.
     for t in starts:
-        for master, ranges, index in offers:
-            if any(t in grid for grid in ranges) and index.is_free(t, t + blocked_s):
+        for master, grid, index in offers:
+            if t in grid and index.is_free(t, t + blocked_s):
                 found.append(
                     Slot(
                         starts_at=to_local(t, tz),
@@ -257,7 +262,7 @@ def fetch_busy(
             },
             binary=True,  # float8 in binary: no text parsing of thousands of numbers
         )
-        for master_id, starts, ends in cur:
+        for master_id, starts, ends in cur.fetchall():
             busy[master_id].append((starts, ends))
     for intervals in busy.values():
         intervals.sort()  # usually sorted already (index order): then this is one pass
