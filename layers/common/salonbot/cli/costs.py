@@ -1,0 +1,185 @@
+"""Admin views and scheduled jobs on demand:
+`salonbot stats`, `salonbot cost-estimate`, `salonbot run cleanup|budget-alert`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from salonbot.cli.common import add_json_flag, open_connection, print_json
+from salonbot.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def register(subparsers: Any) -> None:
+    stats: argparse.ArgumentParser = subparsers.add_parser(
+        "stats", help="a salon's messages, tokens, cost, response times and bookings"
+    )
+    stats.add_argument("--salon", required=True, help="salon id")
+    stats.add_argument(
+        "--from",
+        dest="since",
+        help="YYYY-MM-DD (salon's local day) or ISO time with offset; default 30 days ago",
+    )
+    stats.add_argument(
+        "--to", dest="until", help="YYYY-MM-DD (inclusive) or ISO time with offset; default now"
+    )
+    add_json_flag(stats)
+    stats.set_defaults(handler=run_stats)
+
+    estimate: argparse.ArgumentParser = subparsers.add_parser(
+        "cost-estimate", help="monthly OpenAI cost from the price table the cost guard uses"
+    )
+    estimate.add_argument("--customers", type=int, required=True)
+    estimate.add_argument("--messages-per-customer", type=int, required=True)
+    estimate.add_argument("--model", required=True)
+    estimate.add_argument("--tokens-per-message", type=int, default=500)
+    estimate.add_argument(
+        "--completion-share",
+        default="0.2",
+        help="share of each message's tokens that are completion tokens (default 0.2)",
+    )
+    add_json_flag(estimate)
+    estimate.set_defaults(handler=run_cost_estimate)
+
+    run: argparse.ArgumentParser = subparsers.add_parser(
+        "run", help="run a scheduled job now (settings from the environment)"
+    )
+    run.add_argument("job", choices=["cleanup", "budget-alert"])
+    add_json_flag(run)
+    run.set_defaults(handler=run_job)
+
+
+def _bound(value: str | None, tz: ZoneInfo, *, end: bool, default: dt.datetime) -> dt.datetime:
+    if value is None:
+        return default
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        # A day is the salon's local day; `--to DAY` includes that day.
+        start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+        return start + dt.timedelta(days=1) if end else start
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            "expected YYYY-MM-DD or an ISO time", field="--to" if end else "--from"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from salonbot.errors import UnknownSalon
+    from salonbot.stats import salon_stats
+
+    with open_connection(args) as conn:
+        found = conn.execute(
+            "SELECT timezone FROM salons WHERE id::text = %s", (args.salon.lower(),)
+        ).fetchone()
+        if found is None:
+            raise UnknownSalon(args.salon)
+        tz = ZoneInfo(found["timezone"])
+        now = dt.datetime.now(tz)
+        until = _bound(args.until, tz, end=True, default=now)
+        since = _bound(args.since, tz, end=False, default=until - dt.timedelta(days=30))
+        stats = salon_stats(conn, args.salon, since, until)
+    if args.json:
+        print_json(stats.as_dict())
+        return 0
+    rows = [
+        ("period", f"{since.isoformat()} .. {until.isoformat()}"),
+        ("conversations", stats.conversations),
+        ("  with a booking", stats.conversations_with_booking),
+        ("  booking conversion", f"{stats.conversion_rate:.1%}"),
+        ("messages received", stats.messages_received),
+        ("replies", f"{stats.replies} ({stats.model_replies} from the model)"),
+        (
+            "tokens",
+            f"{stats.tokens_used:,} ({stats.prompt_tokens:,} prompt + "
+            f"{stats.completion_tokens:,} completion)",
+        ),
+        ("cost", f"${stats.cost_usd:.4f}"),
+        ("response time avg", _ms(stats.avg_response_time_ms)),
+        ("response time p95", _ms(stats.p95_response_time_ms)),
+        (
+            "bookings created",
+            f"{stats.bookings_created} ({stats.bookings_by_assistant} by the assistant)",
+        ),
+        ("bookings cancelled", stats.bookings_cancelled),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key.ljust(width)}  {value}")
+    return 0
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def run_cost_estimate(args: argparse.Namespace) -> int:
+    from salonbot.cost.estimate import monthly_estimate
+
+    try:
+        share = Decimal(args.completion_share)
+    except InvalidOperation as exc:
+        raise InvalidInput("not a number", field="--completion-share") from exc
+    try:
+        estimate = monthly_estimate(
+            customers=args.customers,
+            messages_per_customer=args.messages_per_customer,
+            model=args.model,
+            tokens_per_message=args.tokens_per_message,
+            completion_share=share,
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    if args.json:
+        print_json(estimate.as_dict())
+    else:
+        print(f"Monthly cost estimate: ${estimate.monthly_usd}")
+        for line in estimate.explain():
+            print(line)
+    return 0
+
+
+def run_job(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from salonbot.cli.common import database_url
+    from salonbot.config import Settings
+    from salonbot.db.connection import connect
+
+    settings = Settings.from_env()
+    url = database_url(args)
+    with connect(url, settings) as conn:
+        if args.job == "cleanup":
+            from salonbot.retention import run_cleanup
+
+            result: Any = asdict(run_cleanup(settings, conn=conn))
+        else:
+            from salonbot.cost.alerts import run_budget_alerts
+
+            result = [
+                {"scope": a.spend.scope, "subject": a.subject, "text": a.text}
+                for a in run_budget_alerts(settings, conn=conn)
+            ]
+    if args.json:
+        print_json(result)
+    elif args.job == "cleanup":
+        print(
+            f"deleted {result['conversations_deleted']} conversations "
+            f"({result['messages_cascaded']} of their messages) and "
+            f"{result['messages_deleted']} old messages in {result['batches']} batches"
+        )
+    else:
+        print(f"{len(result)} alert(s) sent")
+        for alert in result:
+            print(alert["text"], end="\n\n")
+    return 0

@@ -1,0 +1,121 @@
+"""Usage figures of one salon over a time window, in one query: messages, tokens, cost,
+response times, bookings and booking conversion (conversations with a booking made by
+the assistant / conversations active in the window). The window is `[since, until)`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from salonbot.errors import InvalidInput, UnknownSalon
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from salonbot.db.connection import Connection
+
+
+@dataclass(frozen=True)
+class SalonStats:
+    salon_id: str
+    since: dt.datetime
+    until: dt.datetime
+    conversations: int
+    conversations_with_booking: int
+    conversion_rate: float  # 0..1
+    messages_received: int
+    replies: int
+    model_replies: int  # replies that cost tokens
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_used: int
+    cost_usd: Decimal
+    avg_response_time_ms: float | None
+    p95_response_time_ms: float | None
+    bookings_created: int  # all sources
+    bookings_by_assistant: int
+    bookings_cancelled: int
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["since"] = self.since.isoformat()
+        data["until"] = self.until.isoformat()
+        data["cost_usd"] = str(self.cost_usd)
+        return data
+
+
+_STATS = """
+WITH m AS (
+    SELECT * FROM ai_messages
+    WHERE salon_id = %(salon)s AND created_at >= %(since)s AND created_at < %(until)s
+), b AS (
+    SELECT status, cancelled_at, created_at FROM bookings
+    WHERE salon_id = %(salon)s
+      AND (created_at >= %(since)s AND created_at < %(until)s
+           OR cancelled_at >= %(since)s AND cancelled_at < %(until)s)
+)
+SELECT
+    (SELECT count(*) FROM salons WHERE id = %(salon)s) AS salon_exists,
+    (SELECT count(DISTINCT conversation_id) FROM m) AS conversations,
+    (SELECT count(DISTINCT conversation_id) FROM m WHERE booking_code IS NOT NULL)
+        AS conversations_with_booking,
+    (SELECT count(*) FROM m WHERE role = 'user') AS messages_received,
+    (SELECT count(*) FROM m WHERE role = 'assistant') AS replies,
+    (SELECT count(*) FROM m WHERE role = 'assistant' AND tokens_used > 0) AS model_replies,
+    (SELECT coalesce(sum(prompt_tokens), 0) FROM m) AS prompt_tokens,
+    (SELECT coalesce(sum(completion_tokens), 0) FROM m) AS completion_tokens,
+    (SELECT coalesce(sum(cost), 0) FROM m) AS cost_usd,
+    (SELECT avg(response_time_ms) FROM m WHERE response_time_ms IS NOT NULL)
+        AS avg_response_time_ms,
+    (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) FROM m
+     WHERE response_time_ms IS NOT NULL) AS p95_response_time_ms,
+    (SELECT count(DISTINCT booking_code) FROM m WHERE booking_code IS NOT NULL)
+        AS bookings_by_assistant,
+    (SELECT count(*) FROM b WHERE created_at >= %(since)s AND created_at < %(until)s)
+        AS bookings_created,
+    (SELECT count(*) FROM b WHERE cancelled_at >= %(since)s AND cancelled_at < %(until)s)
+        AS bookings_cancelled
+"""
+
+
+def salon_stats(
+    conn: Connection, salon_id: uuid.UUID | str, since: dt.datetime, until: dt.datetime
+) -> SalonStats:
+    if since.tzinfo is None or until.tzinfo is None:
+        raise InvalidInput("must be timezone-aware", field="from/to")
+    if since >= until:
+        raise InvalidInput("must be before `to`", field="from")
+    try:
+        salon = uuid.UUID(str(salon_id))
+    except ValueError as exc:
+        raise InvalidInput("not a UUID", field="salon_id") from exc
+    row = conn.execute(_STATS, {"salon": salon, "since": since, "until": until}).fetchone()
+    assert row is not None
+    if not row["salon_exists"]:
+        raise UnknownSalon(str(salon))
+    conversations = int(row["conversations"])
+    with_booking = int(row["conversations_with_booking"])
+    prompt, completion = int(row["prompt_tokens"]), int(row["completion_tokens"])
+    avg, p95 = row["avg_response_time_ms"], row["p95_response_time_ms"]
+    return SalonStats(
+        salon_id=str(salon),
+        since=since,
+        until=until,
+        conversations=conversations,
+        conversations_with_booking=with_booking,
+        conversion_rate=round(with_booking / conversations, 4) if conversations else 0.0,
+        messages_received=int(row["messages_received"]),
+        replies=int(row["replies"]),
+        model_replies=int(row["model_replies"]),
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        tokens_used=prompt + completion,
+        cost_usd=Decimal(row["cost_usd"]),
+        avg_response_time_ms=round(float(avg), 1) if avg is not None else None,
+        p95_response_time_ms=round(float(p95), 1) if p95 is not None else None,
+        bookings_created=int(row["bookings_created"]),
+        bookings_by_assistant=int(row["bookings_by_assistant"]),
+        bookings_cancelled=int(row["bookings_cancelled"]),
+    )
