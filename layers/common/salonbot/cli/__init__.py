@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 COMMAND_MODULES = (
     "salonbot.cli.database",
     "salonbot.cli.salons",
+    "salonbot.cli.bookings",
     "salonbot.cli.costs",
 )
 
