@@ -314,3 +314,19 @@ def test_without_a_global_cap_only_the_salon_counts(dynamodb: Any, clock: Clock)
     assert global_total(dynamodb, "2026-03-10", 10) == Decimal(0)
     g.reconcile(r, Decimal("0.05"))
     assert counter(dynamodb, r.salon_key) == Decimal("0.05")
+
+
+def test_from_settings_builds_the_guard_only_with_a_table(dynamodb: Any) -> None:
+    from salonbot.config import Settings
+    from salonbot.cost.guard import from_settings
+
+    assert from_settings(Settings()) is None
+    g = from_settings(
+        Settings(cost_table=COST_TABLE, global_daily_budget_usd=0.5, cost_guard_shards=2),
+        client=dynamodb,
+    )
+    assert isinstance(g, DynamoCostGuard)
+    # 0.5 over 2 shards: 0.25 a shard, so 0.30 cannot be held whatever the salon budget
+    with pytest.raises(BudgetExceeded):
+        reserve(g, "too-big", "0.30", budget="10")
+    metrics.clear_metrics()

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from salonbot.config import Settings
+
 
 CENT_FRACTION = Decimal("0.00000001")  # amounts are kept to 1e-8 USD, as ai_messages.cost
 UNITS_PER_USD = 100_000_000
@@ -359,3 +361,19 @@ class DynamoCostGuard:
             amount_usd=str(amount),
         )
         raise BudgetExceeded(f"{scope} daily budget reached")
+
+
+def from_settings(
+    settings: Settings, client: DynamoDBClient | None = None
+) -> DynamoCostGuard | None:
+    """The guard the processor uses, built once per container: DynamoDB when `COST_TABLE`
+    is set (caps: each salon's budget and `GLOBAL_DAILY_BUDGET_USD` over
+    `COST_GUARD_SHARDS` shards); None when there is no table (unlimited spend)."""
+    if not settings.cost_table:
+        return None
+    return DynamoCostGuard(
+        settings.cost_table,
+        global_daily_budget_usd=Decimal(str(settings.global_daily_budget_usd)),
+        shards=settings.cost_guard_shards,
+        client=client,
+    )
