@@ -134,20 +134,3 @@ def test_budget_alert_handler_publishes_once(
         assert results[0]["alerts"][0]["thresholds"] == ["pct80"]
         received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
         assert len(received) == 1
-
-
-def test_cli_runs_the_cleanup_on_demand(
-    db: Connection, database_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from salonbot.cli import main
-
-    import_salon(db, load_salon_file(DEMO_SALON_FILE))
-    db.execute(
-        """INSERT INTO ai_conversations (id, salon_id, phone_number, last_message_at)
-           VALUES ('old', %s, '+1', now() - interval '31 days')""",
-        (DEMO_SALON_ID,),
-    )
-    db.commit()
-    assert main(["--database-url", database_url, "run", "cleanup", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["conversations_deleted"] == 1
-    metrics.clear_metrics()

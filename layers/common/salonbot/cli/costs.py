@@ -1,5 +1,4 @@
-"""Admin views and scheduled jobs on demand:
-`salonbot stats`, `salonbot cost-estimate`, `salonbot run cleanup|budget-alert`."""
+"""Admin views: `salonbot stats` and `salonbot cost-estimate`."""
 
 from __future__ import annotations
 
@@ -45,13 +44,6 @@ def register(subparsers: Any) -> None:
     )
     add_json_flag(estimate)
     estimate.set_defaults(handler=run_cost_estimate)
-
-    run: argparse.ArgumentParser = subparsers.add_parser(
-        "run", help="run a scheduled job now (settings from the environment)"
-    )
-    run.add_argument("job", choices=["cleanup", "budget-alert"])
-    add_json_flag(run)
-    run.set_defaults(handler=run_job)
 
 
 def _bound(value: str | None, tz: ZoneInfo, *, end: bool, default: dt.datetime) -> dt.datetime:
@@ -146,40 +138,4 @@ def run_cost_estimate(args: argparse.Namespace) -> int:
         print(f"Monthly cost estimate: ${estimate.monthly_usd}")
         for line in estimate.explain():
             print(line)
-    return 0
-
-
-def run_job(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from salonbot.cli.common import database_url
-    from salonbot.config import Settings
-    from salonbot.db.connection import connect
-
-    settings = Settings.from_env()
-    url = database_url(args)
-    with connect(url, settings) as conn:
-        if args.job == "cleanup":
-            from salonbot.retention import run_cleanup
-
-            result: Any = asdict(run_cleanup(settings, conn=conn))
-        else:
-            from salonbot.cost.alerts import run_budget_alerts
-
-            result = [
-                {"scope": a.spend.scope, "subject": a.subject, "text": a.text}
-                for a in run_budget_alerts(settings, conn=conn)
-            ]
-    if args.json:
-        print_json(result)
-    elif args.job == "cleanup":
-        print(
-            f"deleted {result['conversations_deleted']} conversations "
-            f"({result['messages_cascaded']} of their messages) and "
-            f"{result['messages_deleted']} old messages in {result['batches']} batches"
-        )
-    else:
-        print(f"{len(result)} alert(s) sent")
-        for alert in result:
-            print(alert["text"], end="\n\n")
     return 0
