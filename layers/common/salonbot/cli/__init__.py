@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "salonbot.cli.salons",
     "salonbot.cli.bookings",
     "salonbot.cli.costs",
+    "salonbot.cli.local",
 )
 
 

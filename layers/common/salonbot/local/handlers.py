@@ -7,6 +7,7 @@ each would have its own container."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 import threading
@@ -27,7 +28,9 @@ def load_handler(code_dir: Path, handler: str, *, module_prefix: str = "local_fn
     """The callable `handler` (`module.function`) names inside `code_dir`."""
     module_name, _, function_name = handler.rpartition(".")
     path = code_dir / (module_name.replace(".", "/") + ".py")
-    unique = f"{module_prefix}_{code_dir.name}_{module_name.replace('.', '_')}"
+    # The folder's path in the name: two projects' `functions/x/app.py` stay apart.
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    unique = f"{module_prefix}_{code_dir.name}_{module_name.replace('.', '_')}_{digest}"
     module = sys.modules.get(unique)
     if module is None:
         spec = importlib.util.spec_from_file_location(unique, path)
