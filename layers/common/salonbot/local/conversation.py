@@ -46,6 +46,8 @@ class Conversation:
     phone: CustomerPhone
     outbox: Outbox
     reply_timeout_s: float = REPLY_TIMEOUT_S
+    quiet_after_reply_s: float = QUIET_AFTER_REPLY_S
+    poll_interval_s: float = POLL_INTERVAL_S
     seen: int = 0
     last: list[Reply] = field(default_factory=list)
 
@@ -84,14 +86,14 @@ class Conversation:
         while not replies:
             if time.monotonic() > deadline:
                 raise NoReply(f"no reply within {self.reply_timeout_s:.0f} s")
-            time.sleep(POLL_INTERVAL_S)
+            time.sleep(self.poll_interval_s)
             replies = self.new_replies()
-        quiet_until = time.monotonic() + QUIET_AFTER_REPLY_S
+        quiet_until = time.monotonic() + self.quiet_after_reply_s
         while time.monotonic() < quiet_until:
-            time.sleep(POLL_INTERVAL_S * 5)
+            time.sleep(self.poll_interval_s * 5)
             more = self.new_replies()
             if more:
                 replies.extend(more)
-                quiet_until = time.monotonic() + QUIET_AFTER_REPLY_S
+                quiet_until = time.monotonic() + self.quiet_after_reply_s
         self.last = replies
         return replies
