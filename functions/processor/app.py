@@ -1,0 +1,36 @@
+"""ProcessorFunction: customer messages and delivery statuses from the SQS FIFO queue.
+
+The FIFO partial-batch processor reports failed records back to SQS; with
+`skip_group_on_error` a failure holds back only the later messages of the same customer
+(the same message group), never another customer's."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.batch import (
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
+
+from salonbot.observability import logger, metrics, tracer
+from salonbot.processing.queue import process_queue_body
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+batch = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def record_handler(record: SQSRecord) -> None:
+    process_queue_body(record.body)
+
+
+@logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=batch, context=context
+    )
