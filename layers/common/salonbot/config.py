@@ -29,6 +29,15 @@ class Settings(BaseModel):
     openai_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     openai_timeout_s: float = Field(default=20.0, gt=0, le=300)
     openai_max_retries: int = Field(default=2, ge=0, le=10)
+    # First retry waits this long, doubling after; a 429's Retry-After wins (capped).
+    openai_retry_base_s: float = Field(default=0.5, ge=0, le=30)
+    # Model calls per customer message (tool round trips included); the last one may
+    # not call tools, so the turn always ends in a reply.
+    assistant_max_model_calls: int = Field(default=4, ge=1, le=10)
+    # No new model call or retry starts once a turn has run this long.
+    assistant_deadline_s: float = Field(default=45.0, gt=0, le=900)
+    # History sent to the model: the last `history_messages`, trimmed to this estimate.
+    history_token_budget: int = Field(default=1500, ge=100, le=100_000)
 
     whatsapp_app_secret: str | None = None
     whatsapp_app_secret_arn: str | None = None
@@ -37,12 +46,19 @@ class Settings(BaseModel):
     whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
     whatsapp_access_token: str | None = None
     whatsapp_access_token_secret_arn: str | None = None
+    whatsapp_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    whatsapp_max_retries: int = Field(default=3, ge=0, le=10)
+    whatsapp_retry_base_s: float = Field(default=0.5, ge=0, le=30)
 
     aws_endpoint_url: str | None = None
     queue_url: str | None = None
     idempotency_table: str | None = None
     cost_table: str | None = None
     alert_topic_arn: str | None = None
+    # Customer messages for the salon's staff (AI off, hand-off); the alert topic if unset.
+    staff_topic_arn: str | None = None
+    # A conversation handed off to a human goes back to the assistant after this long.
+    handoff_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
 
     history_messages: int = Field(default=10, ge=1, le=100)
     max_message_age_s: int = Field(default=86_400, ge=60)
