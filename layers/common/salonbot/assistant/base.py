@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from salonbot.booking.catalog import Salon
@@ -44,6 +44,8 @@ class TurnResult:
     booking_code: str | None = None
     handoff: bool = False
     notes: list[str] = field(default_factory=list)
+    # Tool calls the engine made this turn (name, arguments, result), kept with the reply.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tokens_used(self) -> int:

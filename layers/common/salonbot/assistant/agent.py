@@ -1,0 +1,451 @@
+"""The LLM agent: OpenAI chat completions with tools over the booking core.
+
+One customer message is one turn: the system prompt, the conversation's recent history
+and the message go to the model; tool calls (parallel ones too) run against the database
+inside the caller's transaction and their results go back; the loop ends with a text
+reply or after `assistant_max_model_calls` calls (the last one may not call tools).
+
+Before every model call the estimated cost is reserved with the spend guard (which may
+refuse: `BudgetExceeded`), after it the reservation is reconciled to the reported usage,
+and released when the call failed. Transient failures (429, 5xx, timeouts, connection
+errors) are retried with backoff inside the turn's deadline; what still fails raises
+`ModelUnavailable`, unless bookings already changed this turn: then the reply is
+composed from what the database accepted, so a booking is never made silently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from salonbot.assistant.base import TurnResult
+from salonbot.assistant.language import detect_language
+from salonbot.assistant.prompt import build_system_prompt
+from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
+from salonbot.booking import store as booking_store
+from salonbot.booking.codes import ALPHABET, LENGTH
+from salonbot.conversation import store as conversations
+from salonbot.cost.guard_protocol import UnlimitedSpend
+from salonbot.cost.pricing import price_for
+from salonbot.errors import BookingNotFound, SalonbotError
+from salonbot.observability import MetricName, logger, metrics
+from salonbot.secrets import resolve_secret
+from salonbot.whatsapp.outgoing import TextMessage
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from openai import OpenAI
+    from openai.types.chat import ChatCompletion
+
+    from salonbot.assistant.base import TurnInput
+    from salonbot.booking.catalog import Salon
+    from salonbot.booking.store import Booking
+    from salonbot.config import Settings
+    from salonbot.cost.guard_protocol import SpendGuard
+    from salonbot.db.connection import Connection
+
+# A compatible server reached through OPENAI_BASE_URL may need no key; the SDK wants one.
+NO_KEY_NEEDED = "not-needed"
+# Longest wait a Retry-After header may impose inside a turn.
+MAX_RETRY_AFTER_S = 10.0
+# Characters per token when estimating a request's size for the reservation (generous:
+# Cyrillic text and JSON punctuation tokenise densely).
+CHARS_PER_TOKEN = 3
+
+_CODE_LIKE = re.compile(rf"(?<![0-9A-Za-z])[{ALPHABET}]{{{LENGTH}}}(?![0-9A-Za-z])")
+
+
+class ModelUnavailable(SalonbotError):
+    """The model gave no usable answer (after retries): the caller serves the fallback."""
+
+
+def openai_api_key(settings: Settings) -> str | None:
+    """The key from OPENAI_API_KEY or its secret; a placeholder when only OPENAI_BASE_URL
+    is set (a local or self-hosted server); None when the model is not configured."""
+    key = resolve_secret(settings.openai_api_key, settings.openai_api_key_secret_arn)
+    if key:
+        return key
+    return NO_KEY_NEEDED if settings.openai_base_url else None
+
+
+_clients: dict[tuple[str, str | None, float], OpenAI] = {}
+_clients_lock = threading.Lock()
+
+
+def openai_client(settings: Settings) -> OpenAI | None:
+    """One SDK client per container (it keeps the HTTPS connection alive); None without a
+    key. Retries are ours (bounded by the turn's deadline), so the SDK makes none."""
+    key = openai_api_key(settings)
+    if key is None:
+        return None
+    cache_key = (key, settings.openai_base_url, settings.openai_timeout_s)
+    with _clients_lock:
+        client = _clients.get(cache_key)
+        if client is None:
+            from openai import OpenAI
+
+            client = OpenAI(
+                api_key=key,
+                base_url=settings.openai_base_url,
+                timeout=settings.openai_timeout_s,
+                max_retries=0,
+            )
+            _clients[cache_key] = client
+        return client
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    calls: int = 0
+
+    def add(self, response: ChatCompletion, model: str) -> Decimal:
+        usage = response.usage
+        prompt = usage.prompt_tokens if usage else 0
+        completion = usage.completion_tokens if usage else 0
+        details = usage.prompt_tokens_details if usage else None
+        cached = (details.cached_tokens or 0) if details else 0
+        cost = price_for(model).cost(prompt, completion, cached)
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.cached_tokens += cached
+        self.cost += cost
+        self.calls += 1
+        return cost
+
+
+def _retryable(exc: Exception) -> bool:
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return False
+
+
+def _retry_after_s(exc: Exception) -> float | None:
+    import openai
+
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(header)
+        if value:
+            try:
+                return min(float(value) / divisor, MAX_RETRY_AFTER_S)
+            except ValueError:
+                continue
+    return None
+
+
+def _history_message(entry: conversations.HistoryEntry) -> dict[str, Any]:
+    if entry.role == "staff":
+        return {"role": "assistant", "content": f"(staff) {entry.content}"}
+    return {"role": entry.role, "content": entry.content}
+
+
+def _tool_call_message(message: Any) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": message.content,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.function.name, "arguments": call.function.arguments},
+            }
+            for call in message.tool_calls
+        ],
+    }
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+_DONE = {
+    "ru": {
+        "booked": "Готово! Вы записаны: {service}, {when}, мастер {master}. Код записи: {code}.",
+        "moved": "Готово! Запись перенесена: {service}, {when}, мастер {master}. Код: {code}.",
+        "cancelled": "Запись {code} ({service}, {when}) отменена.",
+        "handoff": "Передали ваш вопрос администратору салона, вам скоро ответят.",
+        "unconfirmed": "Не удалось подтвердить запись. Пожалуйста, выберите другое время.",
+    },
+    "en": {
+        "booked": "Done! You are booked: {service}, {when}, with {master}. Booking code: {code}.",
+        "moved": "Done! Your booking is moved: {service}, {when}, with {master}. Code: {code}.",
+        "cancelled": "Booking {code} ({service}, {when}) is cancelled.",
+        "handoff": "We have passed your question to the salon's staff; they will reply soon.",
+        "unconfirmed": "I could not confirm that booking. Please choose another time.",
+    },
+}
+
+
+def _phrases(language: str) -> dict[str, str]:
+    return _DONE.get(language, _DONE["en"])
+
+
+def _describe(template: str, booking: Booking, language: str) -> str:
+    names = booking.service_names
+    return template.format(
+        service=names.get(language) or next(iter(names.values()), booking.service_code),
+        when=f"{booking.starts_at:%d.%m %H:%M}",
+        master=booking.master_name,
+        code=booking.code,
+    )
+
+
+def confirmation_lines(ctx: ToolContext, language: str) -> list[str]:
+    """What the database accepted this turn, in words the customer reads."""
+    phrases = _phrases(language)
+    lines = [_describe(phrases["booked"], b, language) for b in ctx.booked]
+    lines += [_describe(phrases["moved"], b, language) for b in ctx.moved]
+    lines += [_describe(phrases["cancelled"], b, language) for b in ctx.cancelled]
+    if ctx.handoff:
+        lines.append(phrases["handoff"])
+    return lines
+
+
+class LlmAgent:
+    """`Assistant` backed by an OpenAI-compatible chat completions endpoint."""
+
+    def __init__(
+        self,
+        client: OpenAI,
+        settings: Settings,
+        *,
+        guard: SpendGuard[Any] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        prompt_builder: Callable[[Salon, dt.datetime], str] = build_system_prompt,
+        tool_specs: Sequence[dict[str, Any]] = TOOL_SPECS,
+        history_limit: int | None = None,
+        history_token_budget: int | None = None,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._guard: SpendGuard[Any] = guard or UnlimitedSpend()
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._sleep = sleep
+        self._prompt_builder = prompt_builder
+        self._tools = list(tool_specs)
+        self._history_limit = history_limit or settings.history_messages
+        self._history_budget = history_token_budget or settings.history_token_budget
+        self.model = settings.openai_model
+
+    # -- the turn ---------------------------------------------------------------------------
+
+    def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
+        deadline = time.monotonic() + self._settings.assistant_deadline_s
+        now = self._clock().astimezone(turn.salon.tz)
+        language = detect_language(turn.text, turn.salon.language)
+        ctx = ToolContext(
+            conn=conn,
+            salon=turn.salon,
+            phone=turn.phone,
+            now=now,
+            language=language,
+            message_id=turn.message_id,
+            client_name=turn.contact_name,
+        )
+        messages = self._opening(conn, turn, now)
+        usage = Usage()
+        text = ""
+        try:
+            text = self._loop(turn, ctx, messages, usage, deadline)
+        except (ModelUnavailable, SalonbotError) as exc:
+            if not (ctx.changed_bookings or ctx.handoff):
+                raise
+            # Bookings changed before the model failed: say what the database accepted.
+            logger.warning("model failed after tool effects", extra={"error": str(exc)})
+            text = ""
+        text = self._checked_reply(ctx, text, language)
+        changed = ctx.booked or ctx.moved
+        booking = changed[-1] if changed else None
+        return TurnResult(
+            messages=[TextMessage(body=text)],
+            engine="llm",
+            language=language,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost=usage.cost,
+            model=self.model,
+            model_calls=usage.calls,
+            booking_code=booking.code if booking else None,
+            handoff=ctx.handoff,
+            notes=[f"handoff: {ctx.handoff_reason}"] if ctx.handoff_reason else [],
+            tool_calls=ctx.calls,
+        )
+
+    def _opening(self, conn: Connection, turn: TurnInput, now: dt.datetime) -> list[dict[str, Any]]:
+        history = conversations.history(
+            conn, turn.conversation_id, limit=self._history_limit, token_budget=self._history_budget
+        )
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": self._prompt_builder(turn.salon, now)},
+            *(_history_message(entry) for entry in history),
+        ]
+        # The processor stores the customer's message before the turn; a direct caller may not.
+        if not history or history[-1] != conversations.HistoryEntry("user", turn.text):
+            messages.append({"role": "user", "content": turn.text})
+        return messages
+
+    def _loop(
+        self,
+        turn: TurnInput,
+        ctx: ToolContext,
+        messages: list[dict[str, Any]],
+        usage: Usage,
+        deadline: float,
+    ) -> str:
+        max_calls = self._settings.assistant_max_model_calls
+        for call in range(max_calls):
+            final = call == max_calls - 1
+            response = self._complete(turn, messages, usage, deadline, tools_allowed=not final)
+            if not response.choices:
+                raise ModelUnavailable("the model returned no choices")
+            message = response.choices[0].message
+            if message.tool_calls and not final:
+                messages.append(_tool_call_message(message))
+                for tool_call in message.tool_calls:
+                    function = getattr(tool_call, "function", None)
+                    if function is None:
+                        result: dict[str, Any] = {"ok": False, "error": "unknown_tool"}
+                    else:
+                        result = run_tool(ctx, function.name, function.arguments)
+                    messages.append(
+                        {
+                            "role": "tool",
+                            "tool_call_id": tool_call.id,
+                            "content": _compact_json(result),
+                        }
+                    )
+                continue
+            return (message.content or "").strip()
+        raise ModelUnavailable("no reply within the model call limit")  # pragma: no cover
+
+    # -- one model call ---------------------------------------------------------------------
+
+    def _estimate(self, messages: list[dict[str, Any]]) -> Decimal:
+        size = len(_compact_json(messages)) + len(_compact_json(self._tools))
+        prompt_tokens = size // CHARS_PER_TOKEN + 1
+        return price_for(self.model).cost(prompt_tokens, self._settings.openai_max_tokens)
+
+    def _complete(
+        self,
+        turn: TurnInput,
+        messages: list[dict[str, Any]],
+        usage: Usage,
+        deadline: float,
+        *,
+        tools_allowed: bool,
+    ) -> ChatCompletion:
+        import openai
+
+        settings = self._settings
+        reservation = self._guard.reserve(
+            salon_id=str(turn.salon.id),
+            timezone=turn.salon.timezone,
+            daily_budget_usd=Decimal(turn.salon.daily_budget_usd),
+            amount_usd=self._estimate(messages),
+            reservation_id=f"{turn.message_id or 'api'}:{uuid.uuid4().hex}",
+        )
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise ModelUnavailable("the turn's deadline passed")
+                metrics.add_metric(name=MetricName.MODEL_CALLS, unit="Count", value=1)
+                response: ChatCompletion = self._client.chat.completions.create(  # type: ignore[call-overload]
+                    model=self.model,
+                    messages=messages,
+                    tools=self._tools,
+                    tool_choice="auto" if tools_allowed else "none",
+                    parallel_tool_calls=True,
+                    max_tokens=settings.openai_max_tokens,
+                    temperature=settings.openai_temperature,
+                    timeout=min(settings.openai_timeout_s, remaining),
+                )
+            except (openai.OpenAIError, ModelUnavailable) as exc:
+                wait = self._backoff(attempt, exc)
+                if wait is None or time.monotonic() + wait >= deadline:
+                    self._guard.release(reservation)
+                    raise ModelUnavailable(f"model call failed: {type(exc).__name__}") from exc
+                logger.info(
+                    "model call retried",
+                    extra={"attempt": attempt + 1, "error": type(exc).__name__},
+                )
+                self._sleep(wait)
+                attempt += 1
+                continue
+            except BaseException:
+                self._guard.release(reservation)
+                raise
+            cost = usage.add(response, self.model)
+            self._guard.reconcile(reservation, cost)
+            return response
+
+    def _backoff(self, attempt: int, exc: Exception) -> float | None:
+        """Seconds to wait before retrying, or None when this failure is not retried."""
+        if attempt >= self._settings.openai_max_retries or not _retryable(exc):
+            return None
+        hinted = _retry_after_s(exc)
+        if hinted is not None:
+            return hinted
+        return float(self._settings.openai_retry_base_s * (2**attempt))
+
+    # -- the reply the customer gets ----------------------------------------------------
+
+    def _checked_reply(self, ctx: ToolContext, text: str, language: str) -> str:
+        """The model may only confirm what the database accepted: every booking made or
+        moved this turn is named with its code, and a code that is not this customer's
+        never reaches them."""
+        if text and self._names_unknown_code(ctx, text):
+            logger.warning("reply named a booking code the customer does not have")
+            metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
+            text = _phrases(language)["unconfirmed"]
+        missing = [b for b in (*ctx.booked, *ctx.moved) if b.code not in text]
+        if not text or missing:
+            extra = (
+                confirmation_lines(ctx, language)
+                if not text
+                else [
+                    _describe(
+                        _phrases(language)["booked" if b in ctx.booked else "moved"], b, language
+                    )
+                    for b in missing
+                ]
+            )
+            text = "\n\n".join(part for part in (text, *extra) if part)
+        if not text:
+            raise ModelUnavailable("the model returned an empty reply")
+        return text
+
+    def _names_unknown_code(self, ctx: ToolContext, text: str) -> bool:
+        known = ctx.known_codes()
+        for call in ctx.calls:
+            for booking in call["result"].get("bookings", ()):
+                known.add(booking["code"])
+        for candidate in _CODE_LIKE.findall(text):
+            if candidate in known or not any(ch.isdigit() for ch in candidate):
+                continue
+            try:
+                booking_store.find_booking(ctx.conn, ctx.salon, phone=ctx.phone, code=candidate)
+            except BookingNotFound:
+                return True
+            known.add(candidate)
+        return False

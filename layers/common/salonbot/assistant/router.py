@@ -1,0 +1,79 @@
+"""Which engine answers a message: the LLM agent when the salon has AI on, a model is
+configured and the spend guard allows the call; otherwise the fallback engine, so the
+customer is served without OpenAI (no key, over budget, outage) at no token cost.
+
+Conversations with staff and salons with AI off get no engine at all: the processor
+stores their messages for the staff before it ever asks the router."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from salonbot.assistant.agent import ModelUnavailable
+from salonbot.assistant.fallback import FixedReply
+from salonbot.errors import BudgetExceeded
+from salonbot.observability import MetricName, count_error, logger, metrics
+
+if TYPE_CHECKING:
+    from salonbot.assistant.base import Assistant, TurnInput, TurnResult
+    from salonbot.config import Settings
+    from salonbot.db.connection import Connection
+
+MISSING_KEY = "OPENAI_API_KEY is not configured"
+
+
+class AssistantRouter:
+    """`Assistant` that delegates each turn to the agent or the fallback."""
+
+    def __init__(self, *, agent: Assistant | None, fallback: Assistant) -> None:
+        self.agent = agent
+        self.fallback = fallback
+        self._missing_key_logged = False
+
+    def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
+        if not turn.salon.ai_enabled:
+            return self._fall_back(conn, turn, "ai_disabled")
+        if self.agent is None:
+            if not self._missing_key_logged:
+                logger.error(MISSING_KEY)
+                self._missing_key_logged = True
+            return self._fall_back(conn, turn, "no_key")
+        # The agent's database effects run in a savepoint: when the model fails the
+        # fallback starts from a clean slate (the agent itself keeps effects it reports).
+        try:
+            with conn.transaction():
+                return self.agent.respond(conn, turn)
+        except BudgetExceeded:
+            metrics.add_metric(name=MetricName.BUDGET_REFUSALS, unit=MetricUnit.Count, value=1)
+            logger.warning("daily budget reached: fallback engine answers")
+            return self._fall_back(conn, turn, "budget")
+        except ModelUnavailable as exc:
+            metrics.add_metric(name=MetricName.MODEL_FAILURES, unit=MetricUnit.Count, value=1)
+            count_error("model")
+            logger.error("model unavailable: fallback engine answers", extra={"error": str(exc)})
+            return self._fall_back(conn, turn, "model_error")
+
+    def _fall_back(self, conn: Connection, turn: TurnInput, reason: str) -> TurnResult:
+        metrics.add_metric(name=MetricName.FALLBACKS, unit=MetricUnit.Count, value=1)
+        result = self.fallback.respond(conn, turn)
+        result.notes.append(f"fallback: {reason}")
+        return result
+
+
+def fallback_engine(settings: Settings) -> Assistant:
+    """The engine that answers without the model."""
+    return FixedReply()
+
+
+def build_router(settings: Settings) -> AssistantRouter:
+    """The router the processor and the API use, built once per container."""
+    from salonbot.assistant.agent import LlmAgent, openai_client
+    from salonbot.cost.guard import from_settings
+
+    client = openai_client(settings)
+    agent = None
+    if client is not None:
+        agent = LlmAgent(client, settings, guard=from_settings(settings))
+    return AssistantRouter(agent=agent, fallback=fallback_engine(settings))

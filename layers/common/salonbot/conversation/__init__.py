@@ -1,0 +1,1 @@
+"""Conversation memory: `ai_conversations` and `ai_messages`."""

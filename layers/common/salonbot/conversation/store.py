@@ -1,0 +1,288 @@
+"""Conversations (`ai_conversations`) and their messages (`ai_messages`).
+
+One conversation per salon and customer, id `conv_<salon id>_<phone digits>` as the
+product already uses (the phone as WhatsApp's `from`: digits, no '+'). Every function
+takes the caller's connection and runs inside the caller's transaction, so a message's
+records commit or roll back with its effects.
+
+One customer message is one `user` row; one reply is one `assistant` row carrying the
+turn's tokens, cost, model, response time, booking code and the tool calls it made (as
+`tool_calls`), so counting rows counts messages and summing rows sums spend."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from salonbot.errors import NotFound
+
+if TYPE_CHECKING:
+    import datetime as dt
+    import uuid
+    from collections.abc import Sequence
+
+    from salonbot.db.connection import Connection
+
+ACTIVE, HANDOFF = "active", "handoff"
+# Rough tokens per UTF-8 byte for the history budget: ~4 bytes a token in English, and
+# Cyrillic letters are 2 bytes each at ~3 letters a token. Plus a per-message overhead.
+BYTES_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+
+
+def conversation_id(salon_id: uuid.UUID | str, phone: str) -> str:
+    return f"conv_{salon_id}_{phone.lstrip('+')}"
+
+
+def estimate_tokens(text: str) -> int:
+    return TOKENS_PER_MESSAGE + (len(text.encode()) + BYTES_PER_TOKEN - 1) // BYTES_PER_TOKEN
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    salon_id: uuid.UUID
+    phone_number: str
+    status: str
+    handoff_until: dt.datetime | None
+    language: str | None
+    state: dict[str, Any]
+    message_count: int
+    booking_count: int
+    created: bool  # this call started the conversation
+
+    def handed_off(self, now: dt.datetime) -> bool:
+        """With staff: the assistant stays quiet until released or the hand-off expires."""
+        return self.status == HANDOFF and (self.handoff_until is None or self.handoff_until > now)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    role: str  # user | assistant | staff
+    content: str
+
+
+@dataclass
+class NewMessage:
+    role: str
+    content: str
+    message_type: str = "text"
+    tool_calls: list[dict[str, Any]] | None = None
+    external_id: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: Decimal = field(default_factory=Decimal)
+    response_time_ms: int | None = None
+    model: str | None = None
+    booking_code: str | None = None
+
+
+_CONVERSATION_COLUMNS = (
+    "id, salon_id, phone_number, status, handoff_until, language, state, "
+    "message_count, booking_count"
+)
+
+
+def _from_row(row: dict[str, Any]) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        salon_id=row["salon_id"],
+        phone_number=row["phone_number"],
+        status=row["status"],
+        handoff_until=row["handoff_until"],
+        language=row["language"],
+        state=dict(row["state"] or {}),
+        message_count=row["message_count"],
+        booking_count=row["booking_count"],
+        created=bool(row.get("created", False)),
+    )
+
+
+def open_conversation(
+    conn: Connection, salon_id: uuid.UUID, phone: str, *, language: str | None = None
+) -> Conversation:
+    """The customer's conversation with the salon, created on first contact. One round
+    trip; a conversation whose hand-off expired is active again."""
+    row = conn.execute(
+        f"""
+        INSERT INTO ai_conversations AS c (id, salon_id, phone_number, language)
+        VALUES (%(id)s, %(salon)s, %(phone)s, %(language)s)
+        ON CONFLICT (id) DO UPDATE
+           SET language = coalesce(EXCLUDED.language, c.language),
+               status = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= now()
+                             THEN '{ACTIVE}' ELSE c.status END,
+               handoff_until = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= now()
+                                    THEN NULL ELSE c.handoff_until END
+        RETURNING {_CONVERSATION_COLUMNS}, (xmax = 0) AS created
+        """,
+        {
+            "id": conversation_id(salon_id, phone),
+            "salon": salon_id,
+            "phone": phone,
+            "language": language,
+        },
+    ).fetchone()
+    assert row is not None
+    return _from_row(row)
+
+
+def get_conversation(conn: Connection, conversation: str) -> Conversation:
+    row = conn.execute(
+        f"SELECT {_CONVERSATION_COLUMNS} FROM ai_conversations WHERE id = %s", (conversation,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no conversation {conversation}")
+    return _from_row(row)
+
+
+def append_messages(
+    conn: Connection, conversation: Conversation, messages: Sequence[NewMessage]
+) -> list[int]:
+    """Store messages in order and update the conversation's counters: one round trip."""
+    if not messages:
+        return []
+    rows = [
+        {
+            "role": m.role,
+            "content": m.content,
+            "message_type": m.message_type,
+            "tool_calls": m.tool_calls,
+            "external_id": m.external_id,
+            "prompt_tokens": m.prompt_tokens,
+            "completion_tokens": m.completion_tokens,
+            "cached_tokens": m.cached_tokens,
+            "cost": str(m.cost),
+            "response_time_ms": m.response_time_ms,
+            "model": m.model,
+            "booking_code": m.booking_code,
+        }
+        for m in messages
+    ]
+    result = conn.execute(
+        """
+        WITH new AS (
+            INSERT INTO ai_messages (
+                conversation_id, salon_id, role, content, message_type, tool_calls,
+                external_id, prompt_tokens, completion_tokens, cached_tokens, cost,
+                response_time_ms, model, booking_code)
+            SELECT %(conversation)s, %(salon)s, r.role, r.content, r.message_type,
+                   r.tool_calls, r.external_id, r.prompt_tokens, r.completion_tokens,
+                   r.cached_tokens, r.cost, r.response_time_ms, r.model, r.booking_code
+              FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
+                   role text, content text, message_type text, tool_calls jsonb,
+                   external_id text, prompt_tokens int, completion_tokens int,
+                   cached_tokens int, cost numeric, response_time_ms int, model text,
+                   booking_code text)) WITH ORDINALITY AS r(
+                   role, content, message_type, tool_calls, external_id, prompt_tokens,
+                   completion_tokens, cached_tokens, cost, response_time_ms, model,
+                   booking_code, ord)
+             ORDER BY ord
+            RETURNING id, tokens_used, cost, booking_code
+        ), counted AS (
+            UPDATE ai_conversations
+               SET message_count = message_count + (SELECT count(*) FROM new),
+                   total_tokens = total_tokens + (SELECT coalesce(sum(tokens_used), 0) FROM new),
+                   total_cost = total_cost + (SELECT coalesce(sum(cost), 0) FROM new),
+                   booking_count = booking_count
+                       + (SELECT count(*) FROM new WHERE booking_code IS NOT NULL),
+                   last_message_at = now(),
+                   updated_at = now()
+             WHERE id = %(conversation)s
+        )
+        SELECT id FROM new ORDER BY id
+        """,
+        {
+            "conversation": conversation.id,
+            "salon": conversation.salon_id,
+            "rows": json.dumps(rows, ensure_ascii=False, default=str),
+        },
+    ).fetchall()
+    return [row["id"] for row in result]
+
+
+def history(
+    conn: Connection, conversation: str, *, limit: int, token_budget: int
+) -> list[HistoryEntry]:
+    """The last `limit` customer, assistant and staff messages, oldest first, dropping the
+    oldest while their estimated tokens exceed `token_budget` (the newest always stays)."""
+    rows = conn.execute(
+        """
+        SELECT role, content FROM ai_messages
+         WHERE conversation_id = %s AND role IN ('user', 'assistant', 'staff')
+               AND content <> ''
+         ORDER BY id DESC
+         LIMIT %s
+        """,
+        (conversation, limit),
+    ).fetchall()
+    kept: list[HistoryEntry] = []
+    used = 0
+    for row in rows:  # newest first
+        cost = estimate_tokens(row["content"])
+        if kept and used + cost > token_budget:
+            break
+        kept.append(HistoryEntry(row["role"], row["content"]))
+        used += cost
+    kept.reverse()
+    return kept
+
+
+def start_handoff(conn: Connection, conversation: str, *, until: dt.datetime) -> None:
+    """Staff take over until `until` (or until released)."""
+    conn.execute(
+        f"UPDATE ai_conversations SET status = '{HANDOFF}', handoff_until = %s, "
+        "updated_at = now() WHERE id = %s",
+        (until, conversation),
+    )
+
+
+def release_handoff(conn: Connection, conversation: str) -> bool:
+    """Give the conversation back to the assistant; False if it was not handed off."""
+    row = conn.execute(
+        f"UPDATE ai_conversations SET status = '{ACTIVE}', handoff_until = NULL, "
+        f"updated_at = now() WHERE id = %s AND status = '{HANDOFF}' RETURNING id",
+        (conversation,),
+    ).fetchone()
+    return row is not None
+
+
+def list_handoffs(
+    conn: Connection, *, salon_id: uuid.UUID | None = None, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Conversations with staff right now, oldest hand-off first."""
+    sql = (
+        "SELECT id, salon_id, phone_number, handoff_until, last_message_at "
+        f"FROM ai_conversations WHERE status = '{HANDOFF}' "
+        "AND (handoff_until IS NULL OR handoff_until > coalesce(%s, now()))"
+    )
+    params: list[Any] = [now]
+    if salon_id is not None:
+        sql += " AND salon_id = %s"
+        params.append(salon_id)
+    return conn.execute(sql + " ORDER BY updated_at, id", params).fetchall()
+
+
+def get_state(conn: Connection, conversation: str) -> dict[str, Any]:
+    """The guided flow's dialogue state (empty for a new conversation)."""
+    row = conn.execute(
+        "SELECT state FROM ai_conversations WHERE id = %s", (conversation,)
+    ).fetchone()
+    return dict(row["state"]) if row and row["state"] else {}
+
+
+def set_state(conn: Connection, conversation: str, state: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE ai_conversations SET state = %s::jsonb, state_updated_at = now(), "
+        "updated_at = now() WHERE id = %s",
+        (json.dumps(state, ensure_ascii=False, default=str), conversation),
+    )
+
+
+def set_language(conn: Connection, conversation: str, language: str) -> None:
+    conn.execute(
+        "UPDATE ai_conversations SET language = %s WHERE id = %s AND language IS DISTINCT FROM %s",
+        (language, conversation, language),
+    )

@@ -1,0 +1,147 @@
+"""The processing ledger (`inbound_messages`): one row per customer message taken on,
+written in the transaction that holds the message's effects, and the send state of its
+reply, so that a redelivery resumes instead of repeating.
+
+`reply` is a JSON list, one item per outgoing message: `{"payload": <Cloud API body>,
+"state": "pending" | "sending" | "sent" | "failed" | "unknown", "id": <wamid>}`.
+`sending` is written (and committed) before the HTTP request; finding it on a
+redelivery means a send was interrupted with an unknown outcome, and that message is not
+sent again (at most one reply). `reply_status` sums it up: `pending` while something is
+left to send, `sent`, `failed` (refused or unknown outcome, with `reply_error`), or
+`none` (nothing to send: staff answer)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datetime as dt
+    import uuid
+
+    from salonbot.db.connection import Connection
+
+PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
+
+
+@dataclass(frozen=True)
+class PendingReply:
+    message_id: str
+    phone_number: str
+    status: str
+    items: list[dict[str, Any]]
+
+
+def claim(
+    conn: Connection,
+    *,
+    message_id: str,
+    salon_id: uuid.UUID,
+    phone: str,
+    received_at: dt.datetime,
+) -> bool:
+    """Record the message as taken on; False if it was already (a redelivery)."""
+    row = conn.execute(
+        """
+        INSERT INTO inbound_messages (message_id, salon_id, phone_number, received_at)
+        VALUES (%s, %s, %s, %s)
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING 1 AS claimed
+        """,
+        (message_id, salon_id, phone, received_at),
+    ).fetchone()
+    return row is not None
+
+
+def save_reply(
+    conn: Connection, message_id: str, conversation_id: str, payloads: list[dict[str, Any]]
+) -> None:
+    """The reply to send after commit (or none: `reply_status = 'none'`)."""
+    items = [{"payload": p, "state": PENDING} for p in payloads]
+    conn.execute(
+        """
+        UPDATE inbound_messages
+           SET conversation_id = %s, reply = %s::jsonb,
+               reply_status = CASE WHEN %s THEN 'pending' ELSE 'none' END
+         WHERE message_id = %s
+        """,
+        (conversation_id, json.dumps(items, ensure_ascii=False), bool(items), message_id),
+    )
+
+
+def pending_reply(conn: Connection, message_id: str) -> PendingReply | None:
+    row = conn.execute(
+        "SELECT message_id, phone_number, reply_status, reply FROM inbound_messages "
+        "WHERE message_id = %s",
+        (message_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return PendingReply(
+        row["message_id"], row["phone_number"], row["reply_status"], list(row["reply"] or [])
+    )
+
+
+def mark_item(
+    conn: Connection,
+    message_id: str,
+    index: int,
+    state: str,
+    *,
+    expect: str,
+    wamid: str | None = None,
+    error: str | None = None,
+    overall: str | None = None,
+) -> bool:
+    """Move reply item `index` from state `expect` to `state` (compare-and-set: a second
+    processor of the same message cannot also take it). `overall` sets `reply_status`."""
+    row = conn.execute(
+        """
+        UPDATE inbound_messages
+           SET reply = jsonb_set(
+                   jsonb_set(reply, ARRAY[%(i)s::text, 'state'], to_jsonb(%(state)s::text)),
+                   ARRAY[%(i)s::text, 'id'], coalesce(to_jsonb(%(wamid)s::text), 'null'::jsonb)),
+               reply_attempts = reply_attempts + CASE WHEN %(state)s = 'sending' THEN 1 ELSE 0 END,
+               reply_error = coalesce(%(error)s, reply_error),
+               reply_message_id = coalesce(%(wamid)s, reply_message_id),
+               reply_status = coalesce(%(overall)s, reply_status),
+               sent_at = CASE WHEN %(overall)s = 'sent' THEN now() ELSE sent_at END
+         WHERE message_id = %(message)s AND reply -> %(i)s ->> 'state' = %(expect)s
+        RETURNING 1 AS moved
+        """,
+        {
+            "i": index,
+            "state": state,
+            "wamid": wamid,
+            "error": error,
+            "overall": overall,
+            "message": message_id,
+            "expect": expect,
+        },
+    ).fetchone()
+    return row is not None
+
+
+def record_status(
+    conn: Connection,
+    *,
+    message_id: str,
+    status: str,
+    recipient: str | None,
+    error_code: int | None,
+    error_title: str | None,
+    occurred_at: dt.datetime,
+) -> bool:
+    """A delivery status of one of our messages; False when it was recorded before."""
+    row = conn.execute(
+        """
+        INSERT INTO message_statuses
+               (message_id, status, recipient, error_code, error_title, occurred_at)
+        VALUES (%s, %s, %s, %s, %s, %s)
+        ON CONFLICT (message_id, status) DO NOTHING
+        RETURNING 1 AS recorded
+        """,
+        (message_id, status, recipient, error_code, error_title, occurred_at),
+    ).fetchone()
+    return row is not None

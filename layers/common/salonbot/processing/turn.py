@@ -1,0 +1,165 @@
+"""One customer message through the conversation: the part the queue processor and the
+HTTP API share. Runs inside the caller's transaction.
+
+AI off for the salon, or the conversation with staff: the message is stored for the
+staff and they are notified; no engine answers. Otherwise the router's engine answers,
+and the customer's message and the reply are stored together (one round trip) with the
+reply's tokens, cost, model, response time, booking code and tool calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from salonbot.assistant.base import TurnInput
+from salonbot.assistant.language import detect_language
+from salonbot.conversation import store as conversations
+from salonbot.observability import MetricName, logger, metrics
+from salonbot.whatsapp.outgoing import to_plain_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from salonbot.assistant.base import Assistant, TurnResult
+    from salonbot.booking.catalog import Salon
+    from salonbot.config import Settings
+    from salonbot.db.connection import Connection
+    from salonbot.processing.staff import StaffNotifier
+    from salonbot.whatsapp.events import InteractiveReply
+
+
+@dataclass(frozen=True)
+class CustomerMessage:
+    salon: Salon
+    phone: str  # E.164
+    text: str
+    message_type: str = "text"
+    interactive: InteractiveReply | None = None
+    message_id: str | None = None
+    contact_name: str | None = None
+    interactive_supported: bool = True
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    conversation: conversations.Conversation
+    result: TurnResult | None  # None: left for the staff
+    response_time_ms: int
+
+
+def reply_text(result: TurnResult) -> str:
+    return "\n\n".join(to_plain_text(m) for m in result.messages)
+
+
+class ConversationTurn:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        assistant: Assistant,
+        staff: StaffNotifier,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._assistant = assistant
+        self._staff = staff
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def run(self, conn: Connection, message: CustomerMessage) -> TurnOutcome:
+        salon = message.salon
+        spoken = detect_language(message.text, "") or None
+        conversation = conversations.open_conversation(
+            conn, salon.id, message.phone, language=spoken
+        )
+        if conversation.created:
+            metrics.add_metric(
+                name=MetricName.CONVERSATIONS_STARTED, unit=MetricUnit.Count, value=1
+            )
+        logger.append_keys(conversation_id=conversation.id)
+        user = conversations.NewMessage(
+            role="user",
+            content=message.text,
+            message_type=message.message_type,
+            external_id=message.message_id,
+        )
+        now = self._clock()
+        if not salon.ai_enabled or conversation.handed_off(now):
+            conversations.append_messages(conn, conversation, [user])
+            reason = "ai_disabled" if not salon.ai_enabled else "with_staff"
+            self._notify_staff(message, conversation, reason)
+            return TurnOutcome(conversation, None, 0)
+
+        started = time.perf_counter()
+        result = self._assistant.respond(
+            conn,
+            TurnInput(
+                salon=salon,
+                conversation_id=conversation.id,
+                phone=message.phone,
+                text=message.text,
+                message_type=message.message_type,
+                interactive=message.interactive,
+                message_id=message.message_id,
+                contact_name=message.contact_name,
+                interactive_supported=message.interactive_supported,
+            ),
+        )
+        elapsed_ms = round((time.perf_counter() - started) * 1000)
+        reply = conversations.NewMessage(
+            role="assistant",
+            content=reply_text(result),
+            message_type=result.messages[0].type if result.messages else "text",
+            tool_calls=result.tool_calls or None,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cached_tokens=result.cached_tokens,
+            cost=result.cost,
+            response_time_ms=elapsed_ms,
+            model=result.model,
+            booking_code=result.booking_code,
+        )
+        conversations.append_messages(
+            conn, conversation, [user, reply] if result.messages else [user]
+        )
+        if result.handoff:
+            until = now + dt.timedelta(minutes=self._settings.handoff_minutes)
+            conversations.start_handoff(conn, conversation.id, until=until)
+            self._notify_staff(message, conversation, "handoff")
+        self._count(result, conversation, elapsed_ms)
+        return TurnOutcome(conversation, result, elapsed_ms)
+
+    def _notify_staff(
+        self, message: CustomerMessage, conversation: conversations.Conversation, reason: str
+    ) -> None:
+        self._staff.notify(
+            message.salon,
+            phone=message.phone,
+            text=message.text,
+            reason=reason,
+            conversation_id=conversation.id,
+            customer_name=message.contact_name,
+        )
+
+    def _count(
+        self, result: TurnResult, conversation: conversations.Conversation, elapsed_ms: int
+    ) -> None:
+        metrics.add_metric(
+            name=MetricName.RESPONSE_TIME_MS, unit=MetricUnit.Milliseconds, value=elapsed_ms
+        )
+        if result.tokens_used:
+            metrics.add_metric(
+                name=MetricName.TOKENS_USED, unit=MetricUnit.Count, value=result.tokens_used
+            )
+            metrics.add_metric(
+                name=MetricName.COST_USD, unit=MetricUnit.NoUnit, value=float(result.cost)
+            )
+        if result.booking_code:
+            metrics.add_metric(name=MetricName.BOOKINGS_CREATED, unit=MetricUnit.Count, value=1)
+            if conversation.booking_count == 0:
+                metrics.add_metric(
+                    name=MetricName.CONVERSATIONS_CONVERTED, unit=MetricUnit.Count, value=1
+                )

@@ -1,0 +1,265 @@
+"""A fake OpenAI-compatible chat completions server on 127.0.0.1, which the real `openai`
+SDK talks to over HTTP.
+
+Each test scripts it: `fake.add(step, ...)` queues what the next requests get, in order.
+A step is an `Answer` (text and/or tool calls), a `Failure` (HTTP status, e.g. 429 or
+500, with headers), `Slow` (a delay before another step), `Garbage` (a 200 that is not
+JSON), or a function of the request (`ModelRequest`) returning one of those, so a
+scripted model can read tool results and answer from them. Every request body is kept,
+with its prompt tokens counted (`tests.fakes.tokens`); reported usage uses the same
+counts. An unscripted request gets a 500 and is recorded in `unscripted`; a scripted
+function that raises gets a 500 and is recorded in `script_errors`."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.fakes.tokens import count_request, count_text
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: str | dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+    def raw_arguments(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments, ensure_ascii=False)
+
+
+@dataclass
+class Answer:
+    content: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    cached_tokens: int = 0
+    no_usage: bool = False
+
+
+@dataclass
+class Failure:
+    status: int
+    message: str = "scripted failure"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Slow:
+    seconds: float
+    then: Step
+
+
+@dataclass
+class Garbage:
+    body: bytes = b"<html>bad gateway</html>"
+
+
+@dataclass
+class ModelRequest:
+    """One request as the server received it."""
+
+    body: dict[str, Any]
+    prompt_tokens: int
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages", []))
+
+    @property
+    def system(self) -> str:
+        first = self.messages[0] if self.messages else {}
+        return str(first.get("content", "")) if first.get("role") == "system" else ""
+
+    def last_user_text(self) -> str:
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return str(message.get("content", ""))
+        return ""
+
+    def tool_results(self) -> list[dict[str, Any]]:
+        """Results of the tool calls answered at the end of the conversation, in order."""
+        results: list[dict[str, Any]] = []
+        for message in reversed(self.messages):
+            if message.get("role") != "tool":
+                break
+            results.append(json.loads(message["content"]))
+        return list(reversed(results))
+
+    def tool_result(self) -> dict[str, Any]:
+        results = self.tool_results()
+        assert results, "the request ends with no tool results"
+        return results[-1]
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [t["function"]["name"] for t in self.body.get("tools") or ()]
+
+
+Step = Answer | Failure | Slow | Garbage | Callable[[ModelRequest], "Step"]
+
+
+class FakeOpenAI:
+    def __init__(self, *, model: str = "gpt-4o-mini") -> None:
+        self.model = model
+        self.requests: list[ModelRequest] = []
+        self.unscripted: list[ModelRequest] = []
+        self.script_errors: list[str] = []
+        self._script: deque[Step] = deque()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- control --------------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAI:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def add(self, *steps: Step) -> None:
+        with self._lock:
+            self._script.extend(steps)
+
+    @property
+    def remaining(self) -> int:
+        return len(self._script)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+            self.unscripted.clear()
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = json.loads(handler.rfile.read(length) or b"{}")
+        if not handler.path.rstrip("/").endswith("/chat/completions"):
+            self._send(handler, 404, {"error": {"message": f"no route {handler.path}"}})
+            return
+        request = ModelRequest(body, count_request(body))
+        with self._lock:
+            self.requests.append(request)
+            step = self._script.popleft() if self._script else None
+        if step is None:
+            self.unscripted.append(request)
+            self._send(
+                handler, 500, {"error": {"message": "the fake model has no scripted answer"}}
+            )
+            return
+        self._play(handler, request, step)
+
+    def _play(self, handler: BaseHTTPRequestHandler, request: ModelRequest, step: Step) -> None:
+        while callable(step):
+            try:
+                step = step(request)
+            except Exception as exc:  # a broken script: make it visible, answer 500
+                self.script_errors.append(f"{type(exc).__name__}: {exc}")
+                step = Failure(500, f"the scripted step failed: {exc}")
+        if isinstance(step, Slow):
+            time.sleep(step.seconds)
+            self._play(handler, request, step.then)
+        elif isinstance(step, Failure):
+            self._send(
+                handler,
+                step.status,
+                {"error": {"message": step.message, "type": "server_error", "code": None}},
+                step.headers,
+            )
+        elif isinstance(step, Garbage):
+            self._send_raw(handler, 200, step.body, {"Content-Type": "application/json"})
+        else:
+            self._send(handler, 200, self._completion(request, step))
+
+    def _completion(self, request: ModelRequest, answer: Answer) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": answer.content}
+        completion_tokens = count_text(answer.content or "")
+        if answer.tool_calls:
+            message["tool_calls"] = []
+            for call in answer.tool_calls:
+                arguments = call.raw_arguments()
+                completion_tokens += 3 + count_text(call.name) + count_text(arguments)
+                message["tool_calls"].append(
+                    {
+                        "id": call.id or f"call_{next(self._ids)}",
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": arguments},
+                    }
+                )
+        usage = {
+            "prompt_tokens": request.prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": request.prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": answer.cached_tokens},
+        }
+        return {
+            "id": f"chatcmpl-fake-{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.body.get("model", self.model),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if answer.tool_calls else "stop",
+                }
+            ],
+            **({} if answer.no_usage else {"usage": usage}),
+        }
+
+    def _send(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self._send_raw(
+            handler, status, data, {"Content-Type": "application/json", **(headers or {})}
+        )
+
+    def _send_raw(
+        self, handler: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]
+    ) -> None:
+        try:
+            handler.send_response(status)
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test)

@@ -1,0 +1,1 @@
+"""The processor, the assistant and their fakes, on real PostgreSQL and local HTTP."""
