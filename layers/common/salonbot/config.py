@@ -62,6 +62,9 @@ class Settings(BaseModel):
 
     history_messages: int = Field(default=10, ge=1, le=100)
     max_message_age_s: int = Field(default=86_400, ge=60)
+    # Webhook: larger POST bodies get 413; seen message ids are kept longer than Meta retries.
+    webhook_max_body_bytes: int = Field(default=3 * 1024 * 1024, ge=1024, le=6 * 1024 * 1024)
+    webhook_dedupe_ttl_s: int = Field(default=8 * 86_400, ge=86_400)
     global_daily_budget_usd: float = Field(default=50.0, ge=0)
     # Cost guard: the global daily counter is split over this many DynamoDB items.
     cost_guard_shards: int = Field(default=10, ge=1, le=100)

@@ -1,4 +1,8 @@
-"""The one place that creates the Powertools Logger, Tracer and Metrics."""
+"""The one place that creates the Powertools Logger, Tracer and Metrics.
+
+The Tracer is created on first use of `tracer`: creating it imports aws_xray_sdk (about
+0.2 s, more than boto3 itself), which the webhook, whose cold start Meta waits on, never
+needs. `from salonbot.observability import tracer` works as before."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ class MetricName:
     CONVERSATIONS_CONVERTED = "ConversationsConverted"  # first booking of a conversation
     BOOKINGS_CREATED = "BookingsCreated"
     FALLBACKS = "Fallbacks"
+    ZERO_TOKEN_TURNS = "ZeroTokenTurns"  # answered by the guided flow or FAQ, no model
     BUDGET_REFUSALS = "BudgetRefusals"
     ERRORS = "Errors"  # total; the kind goes in ERRORS_BY_KIND with dimension `kind`
     ERRORS_BY_KIND = "ErrorsByKind"
@@ -29,11 +34,31 @@ class MetricName:
     SPEND_TODAY_USD = "SpendTodayUsd"  # all salons, UTC day so far (BudgetAlertFunction)
     CONVERSATIONS_DELETED = "ConversationsDeleted"
     MESSAGES_DELETED = "MessagesDeleted"
+    # WebhookFunction: events put on the queue, repeats of an accepted message id,
+    # customer messages too old to answer, requests refused with a 4xx.
+    WEBHOOK_EVENTS_ENQUEUED = "WebhookEventsEnqueued"
+    WEBHOOK_DUPLICATES = "WebhookDuplicates"
+    STALE_MESSAGES_DROPPED = "StaleMessagesDropped"
+    WEBHOOK_REJECTED = "WebhookRejected"
 
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+_tracer: Tracer | None = None
+
+
+def get_tracer() -> Tracer:
+    global _tracer
+    if _tracer is None:
+        _tracer = Tracer(service=SERVICE)
+    return _tracer
+
+
+def __getattr__(name: str) -> Tracer:
+    """`tracer`, created on first use (PEP 562)."""
+    if name == "tracer":
+        return get_tracer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def mask_phone(phone: str | None) -> str:
