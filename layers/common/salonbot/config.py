@@ -54,6 +54,11 @@ class Settings(BaseModel):
     queue_url: str | None = None
     idempotency_table: str | None = None
     cost_table: str | None = None
+    # Per-customer throttle (salon + phone): at most `customer_rate_limit` messages per
+    # `customer_rate_window_s` reach the assistant. Off when RATE_LIMIT_TABLE is unset.
+    rate_limit_table: str | None = None
+    customer_rate_limit: int = Field(default=10, ge=1, le=10_000)
+    customer_rate_window_s: int = Field(default=60, ge=1, le=86_400)
     alert_topic_arn: str | None = None
     # Customer messages for the salon's staff (AI off, hand-off); the alert topic if unset.
     staff_topic_arn: str | None = None

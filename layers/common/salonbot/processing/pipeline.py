@@ -23,6 +23,7 @@ from salonbot.errors import UnknownSalon
 from salonbot.observability import MetricName, count_error, logger, mask_phone, metrics
 from salonbot.processing import ledger, replies
 from salonbot.processing.turn import ConversationTurn, CustomerMessage
+from salonbot.throttle import throttle_from_settings, with_throttle
 from salonbot.whatsapp.events import InboundMessage
 from salonbot.whatsapp.outgoing import to_payload
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
     from salonbot.processing.staff import StaffNotifier
+    from salonbot.throttle import CustomerThrottle
     from salonbot.whatsapp.client import WhatsAppClient
     from salonbot.whatsapp.events import QueueEnvelope, StatusUpdate
 
@@ -81,10 +83,14 @@ class MessageProcessor:
         staff: StaffNotifier,
         connection: Callable[[], Connection] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
+        throttle: CustomerThrottle | None = None,
     ) -> None:
         self._settings = settings
         self._whatsapp = whatsapp
         self._connection = connection or get_connection
+        # Per-customer limit (RATE_LIMIT_TABLE): counted only for a message claimed for
+        # the first time, idempotently per message id, before the assistant runs.
+        assistant = with_throttle(assistant, throttle or throttle_from_settings(settings))
         self._turn = ConversationTurn(settings, assistant=assistant, staff=staff, clock=clock)
 
     def process(self, envelope: QueueEnvelope) -> str:
