@@ -380,7 +380,8 @@ class LlmAgent:
                     temperature=settings.openai_temperature,
                     timeout=min(settings.openai_timeout_s, remaining),
                 )
-            except (openai.OpenAIError, ModelUnavailable) as exc:
+            except (openai.OpenAIError, ModelUnavailable, ValueError) as exc:
+                # ValueError: a 200 whose body is not JSON (a proxy's error page), not retried.
                 wait = self._backoff(attempt, exc)
                 if wait is None or time.monotonic() + wait >= deadline:
                     self._guard.release(reservation)

@@ -11,6 +11,7 @@ turn's tokens, cost, model, response time, booking code and the tool calls it ma
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from salonbot.errors import NotFound
 
 if TYPE_CHECKING:
-    import datetime as dt
     import uuid
     from collections.abc import Sequence
 
@@ -102,7 +102,12 @@ def _from_row(row: dict[str, Any]) -> Conversation:
 
 
 def open_conversation(
-    conn: Connection, salon_id: uuid.UUID, phone: str, *, language: str | None = None
+    conn: Connection,
+    salon_id: uuid.UUID,
+    phone: str,
+    *,
+    language: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Conversation:
     """The customer's conversation with the salon, created on first contact. One round
     trip; a conversation whose hand-off expired is active again."""
@@ -112,9 +117,9 @@ def open_conversation(
         VALUES (%(id)s, %(salon)s, %(phone)s, %(language)s)
         ON CONFLICT (id) DO UPDATE
            SET language = coalesce(EXCLUDED.language, c.language),
-               status = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= now()
+               status = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= %(now)s
                              THEN '{ACTIVE}' ELSE c.status END,
-               handoff_until = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= now()
+               handoff_until = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= %(now)s
                                     THEN NULL ELSE c.handoff_until END
         RETURNING {_CONVERSATION_COLUMNS}, (xmax = 0) AS created
         """,
@@ -123,6 +128,7 @@ def open_conversation(
             "salon": salon_id,
             "phone": phone,
             "language": language,
+            "now": now or dt.datetime.now(dt.UTC),
         },
     ).fetchone()
     assert row is not None

@@ -72,8 +72,9 @@ class ConversationTurn:
     def run(self, conn: Connection, message: CustomerMessage) -> TurnOutcome:
         salon = message.salon
         spoken = detect_language(message.text, "") or None
+        now = self._clock()
         conversation = conversations.open_conversation(
-            conn, salon.id, message.phone, language=spoken
+            conn, salon.id, message.phone, language=spoken, now=now
         )
         if conversation.created:
             metrics.add_metric(
@@ -86,7 +87,6 @@ class ConversationTurn:
             message_type=message.message_type,
             external_id=message.message_id,
         )
-        now = self._clock()
         if not salon.ai_enabled or conversation.handed_off(now):
             conversations.append_messages(conn, conversation, [user])
             reason = "ai_disabled" if not salon.ai_enabled else "with_staff"

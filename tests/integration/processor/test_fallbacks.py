@@ -1,0 +1,270 @@
+"""When the model cannot answer (outage, 429s, timeouts, garbage, no key, over budget)
+the customer still gets a reply in their language, at zero tokens and zero cost; salons
+with AI off and conversations with staff get no AI reply and the staff are notified."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from salonbot.assistant.fallback import FIXED_REPLIES
+from salonbot.conversation import store as conversations
+from salonbot.cost.guard import DynamoCostGuard
+from salonbot.db.connection import Connection
+from salonbot.local.fake_whatsapp import FakeWhatsApp
+from salonbot.observability import MetricName, metrics
+from salonbot.processing import pipeline
+from salonbot.processing.staff import StaffNotifier
+from tests.fakes.openai_server import Answer, Failure, FakeOpenAI, Garbage, Slow, ToolCall
+from tests.integration.moto_dynamodb import COST_TABLE, create_cost_table
+from tests.integration.processor.harness import (
+    CUSTOMER,
+    build_harness,
+    import_demo_salon,
+    rows,
+    sent_texts,
+    settings_for,
+)
+
+pytestmark = pytest.mark.integration
+
+REGION = "eu-west-1"
+
+
+def _assistant_rows(conn: Connection) -> list[dict[str, Any]]:
+    return rows(
+        conn,
+        "SELECT content, prompt_tokens, completion_tokens, cost, model FROM ai_messages "
+        "WHERE role = 'assistant' ORDER BY id",
+    )
+
+
+@pytest.mark.parametrize(
+    "failures",
+    [
+        [Failure(500), Failure(502), Failure(503)],
+        [Failure(429, headers={"retry-after-ms": "5"})] * 3,
+        [Garbage()],
+        [Failure(401, "invalid api key")],
+    ],
+    ids=["5xx", "429", "garbage", "401"],
+)
+def test_a_model_outage_gets_the_fallback_reply_at_zero_cost(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp, failures: list[Any]
+) -> None:
+    # Given a model that keeps failing (2 retries allowed)
+    import_demo_salon(db)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    fake_openai.add(*failures)
+    metrics.clear_metrics()
+
+    # When a Russian customer writes
+    assert harness.say("Здравствуйте, хочу на маникюр") == pipeline.REPLIED
+
+    # Then retryable failures were retried, others not, and the fallback answered
+    assert len(fake_openai.requests) == len(failures)
+    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["ru"]]
+    assert FIXED_REPLIES["ru"].startswith("Извините, произошла ошибка...")
+    (reply,) = _assistant_rows(db)
+    assert (reply["prompt_tokens"], reply["completion_tokens"], reply["cost"]) == (0, 0, 0)
+    assert reply["model"] is None
+    assert MetricName.MODEL_FAILURES in metrics.metric_set
+    assert MetricName.FALLBACKS in metrics.metric_set
+    metrics.clear_metrics()
+
+
+def test_a_retried_429_then_success_is_a_normal_answer(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    import_demo_salon(db)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    fake_openai.add(Failure(429, headers={"retry-after-ms": "5"}), Answer("Здравствуйте!"))
+
+    harness.say("Привет")
+
+    assert sent_texts(fake_whatsapp) == ["Здравствуйте!"]
+    (reply,) = _assistant_rows(db)
+    assert reply["prompt_tokens"] == fake_openai.requests[-1].prompt_tokens
+
+
+def test_a_slow_model_times_out_and_an_english_customer_gets_the_english_fallback(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    import_demo_salon(db)
+    settings = settings_for(fake_openai, fake_whatsapp, openai_timeout_s=0.2, openai_max_retries=0)
+    harness = build_harness(db, settings)
+    fake_openai.add(Slow(1.0, Answer("too late")))
+
+    harness.say("Hello, can I book a manicure?")
+
+    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["en"]]
+
+
+def test_a_failure_after_a_booking_still_confirms_the_booking(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a model that books, then fails to word the answer
+    import_demo_salon(db)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp, openai_max_retries=0))
+    fake_openai.add(
+        Answer(tool_calls=[ToolCall("book", {"service": "manicure", "start": "2030-01-07 12:00"})]),
+        Failure(500),
+    )
+
+    harness.say("Маникюр сегодня в 12:00")
+
+    # Then the booking stands and the customer is told so, with its code
+    (booking,) = rows(db, "SELECT code FROM bookings")
+    assert sent_texts(fake_whatsapp) == [
+        f"Готово! Вы записаны: Маникюр, 07.01 12:00, мастер Анна. Код записи: {booking['code']}."
+    ]
+
+
+def test_without_a_key_the_fallback_answers_and_the_log_says_why(
+    db: Connection, fake_whatsapp: FakeWhatsApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    import_demo_salon(db)
+    harness = build_harness(db, settings_for(None, fake_whatsapp))
+    assert harness.router.agent is None
+
+    with caplog.at_level(logging.ERROR):
+        harness.say("Добрый день")
+
+    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["ru"]]
+    assert "OPENAI_API_KEY is not configured" in caplog.text
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        create_cost_table(dynamodb)
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name="salonbot-staff")["TopicArn"]
+        queue = sqs.create_queue(QueueName="staff-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        yield {"dynamodb": dynamodb, "sns": sns, "sqs": sqs, "topic": topic, "queue": queue}
+
+
+def _staff_inbox(aws: dict[str, Any]) -> list[dict[str, Any]]:
+    received = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)
+    return [json.loads(json.loads(m["Body"])["Message"]) for m in received.get("Messages", [])]
+
+
+def test_over_budget_the_model_is_not_called_and_the_fallback_answers(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp, aws: dict[str, Any]
+) -> None:
+    # Given a salon whose daily budget cannot cover one model call
+    import_demo_salon(db, daily_budget_usd=0.0001)
+    guard = DynamoCostGuard(COST_TABLE, global_daily_budget_usd=None, client=aws["dynamodb"])
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp), guard=guard)
+
+    harness.say("Хочу на маникюр")
+
+    assert fake_openai.requests == []
+    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["ru"]]
+
+
+def test_spend_is_reserved_then_reconciled_to_the_reported_cost(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp, aws: dict[str, Any]
+) -> None:
+    salon = import_demo_salon(db)
+    guard = DynamoCostGuard(COST_TABLE, global_daily_budget_usd=Decimal(50), client=aws["dynamodb"])
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp), guard=guard)
+    fake_openai.add(Answer("Здравствуйте!", cached_tokens=100))
+
+    harness.say("Привет")
+
+    (reply,) = _assistant_rows(db)
+    assert reply["cost"] > 0
+    assert guard.spent_today(str(salon.id), salon.timezone) == reply["cost"]
+    (stored,) = rows(db, "SELECT cached_tokens FROM ai_messages WHERE role = 'assistant'")
+    assert stored["cached_tokens"] == 100
+
+
+def test_ai_off_stores_the_message_for_staff_and_notifies_them(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp, aws: dict[str, Any]
+) -> None:
+    # Given a salon with AI switched off
+    salon = import_demo_salon(db, ai_enabled=False)
+    harness = build_harness(
+        db,
+        settings_for(fake_openai, fake_whatsapp),
+        staff=StaffNotifier(aws["topic"], client=aws["sns"]),
+    )
+
+    # When a customer writes
+    assert harness.say("Можно записаться на субботу?") == pipeline.NO_REPLY
+
+    # Then no model call, no reply, the message stored, the staff notified
+    assert fake_openai.requests == [] and fake_whatsapp.requests == []
+    assert rows(db, "SELECT role, content FROM ai_messages") == [
+        {"role": "user", "content": "Можно записаться на субботу?"}
+    ]
+    (note,) = _staff_inbox(aws)
+    assert note["reason"] == "ai_disabled"
+    assert (note["salon_id"], note["phone"]) == (str(salon.id), CUSTOMER)
+    assert note["text"] == "Можно записаться на субботу?"
+
+
+def test_a_handoff_silences_the_assistant_until_staff_release_it(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp, aws: dict[str, Any]
+) -> None:
+    # Given a model that hands the conversation to staff when asked for a human
+    import_demo_salon(db)
+    harness = build_harness(
+        db,
+        settings_for(fake_openai, fake_whatsapp),
+        staff=StaffNotifier(aws["topic"], client=aws["sns"]),
+    )
+    fake_openai.add(
+        Answer(tool_calls=[ToolCall("handoff", {"reason": "asks for a manager"})]),
+        Answer("Передаю ваш вопрос администратору."),
+    )
+
+    # When the customer asks for a person, then writes again
+    harness.say("Позовите администратора")
+    assert harness.say("Алло?") == pipeline.NO_REPLY
+
+    # Then only the hand-off was answered; both messages reached the staff
+    assert sent_texts(fake_whatsapp) == ["Передаю ваш вопрос администратору."]
+    assert [n["reason"] for n in _staff_inbox(aws)] == ["handoff", "with_staff"]
+    (conversation,) = rows(db, "SELECT id, status, handoff_until FROM ai_conversations")
+    assert conversation["status"] == "handoff"
+    assert conversation["handoff_until"] == harness.clock.now + dt.timedelta(hours=24)
+
+    # When staff release it, the assistant answers again
+    assert conversations.release_handoff(db, conversation["id"])
+    db.commit()
+    fake_openai.add(Answer("Чем могу помочь?"))
+    assert harness.say("Снова я") == pipeline.REPLIED
+    assert sent_texts(fake_whatsapp)[-1] == "Чем могу помочь?"
+
+
+def test_an_expired_handoff_returns_to_the_assistant(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    salon = import_demo_salon(db)
+    conversation = conversations.open_conversation(db, salon.id, CUSTOMER)
+    conversations.start_handoff(
+        db, conversation.id, until=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    )
+    db.commit()
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    fake_openai.add(Answer("Здравствуйте!"))
+
+    assert harness.say("Привет") == pipeline.REPLIED
+    (row,) = rows(db, "SELECT status, handoff_until FROM ai_conversations")
+    assert row == {"status": "active", "handoff_until": None}
