@@ -113,6 +113,9 @@ class FakeOpenAI:
         self.requests: list[ModelRequest] = []
         self.unscripted: list[ModelRequest] = []
         self.script_errors: list[str] = []
+        # GET /models (the health check): how many came, and the status they get.
+        self.model_list_requests = 0
+        self.models_status = 200
         self._script: deque[Step] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -131,6 +134,9 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 fake._handle(self)
+
+            def do_GET(self) -> None:
+                fake._handle_get(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -180,6 +186,18 @@ class FakeOpenAI:
             )
             return
         self._play(handler, request, step)
+
+    def _handle_get(self, handler: BaseHTTPRequestHandler) -> None:
+        if not handler.path.rstrip("/").endswith("/models"):
+            self._send(handler, 404, {"error": {"message": f"no route {handler.path}"}})
+            return
+        with self._lock:
+            self.model_list_requests += 1
+        if self.models_status != 200:
+            self._send(handler, self.models_status, {"error": {"message": "scripted failure"}})
+            return
+        model = {"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}
+        self._send(handler, 200, {"object": "list", "data": [model]})
 
     def _play(self, handler: BaseHTTPRequestHandler, request: ModelRequest, step: Step) -> None:
         while callable(step):

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "salonbot.cli.bookings",
     "salonbot.cli.costs",
     "salonbot.cli.local",
+    "salonbot.cli.openapi",
 )
 
 

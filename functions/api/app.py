@@ -1,0 +1,26 @@
+"""ApiFunction: the AI HTTP API (API Gateway HTTP API, payload format 2.0).
+
+`GET /api/v1/ai/health` (public), `POST /api/v1/ai/process-message` and
+`GET /api/v1/ai/stats` (JWT authorizer in the template). The routes live in
+`salonbot.api.routes`; this handler only adds logging context, metrics and tracing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from salonbot.api.routes import app
+from salonbot.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,125 @@
+"""`POST /api/v1/ai/process-message`: one synchronous turn of the same assistant the
+queue processor runs (router, conversation memory, cost guard, fallback, per-customer
+throttle), for the salon's backend and for testing.
+
+The conversation is the customer's one conversation with the salon,
+`conv_<salon id>_<phone digits>`, shared with WhatsApp: a `conversation_id` sent by the
+caller (the deployment guide's sample sends `test_conv_001`) is accepted and logged, and
+the answer names the conversation the turn was stored in. Options render as numbered
+text (no WhatsApp interactive lists over HTTP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
+
+import psycopg
+
+from salonbot.booking.catalog import load_salon
+from salonbot.db.connection import get_connection, reset_connection
+from salonbot.observability import logger, mask_phone
+from salonbot.processing.pipeline import autocommit
+from salonbot.processing.turn import ConversationTurn, CustomerMessage, reply_text
+from salonbot.throttle import ThrottledResult, throttle_from_settings, with_throttle
+
+if TYPE_CHECKING:
+    import datetime as dt
+    import uuid
+    from collections.abc import Callable
+
+    from salonbot.assistant.base import Assistant
+    from salonbot.config import Settings
+    from salonbot.db.connection import Connection
+    from salonbot.processing.staff import StaffNotifier
+    from salonbot.throttle import CustomerThrottle
+
+
+@dataclass(frozen=True)
+class ProcessedMessage:
+    conversation_id: str
+    response: str | None  # None: left for the salon's staff, or throttled silently
+    handled_by: Literal["assistant", "staff", "throttle"]
+    engine: str | None
+    tokens_used: int = 0
+    cost: Decimal = Decimal(0)
+    response_time_ms: int = 0
+    model: str | None = None
+    booking_code: str | None = None
+    throttled: bool = False
+    retry_after_s: int | None = None
+
+
+class MessageService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        assistant: Assistant,
+        staff: StaffNotifier,
+        connection: Callable[[], Connection] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        throttle: CustomerThrottle | None = None,
+    ) -> None:
+        self._connection = connection or get_connection
+        assistant = with_throttle(assistant, throttle or throttle_from_settings(settings))
+        self._turn = ConversationTurn(settings, assistant=assistant, staff=staff, clock=clock)
+
+    def process(
+        self,
+        salon_id: uuid.UUID,
+        phone: str,
+        text: str,
+        *,
+        conversation_id: str | None = None,
+        contact_name: str | None = None,
+    ) -> ProcessedMessage:
+        """Raises `UnknownSalon` for a salon that does not exist."""
+        conn = self._connection()
+        try:
+            with autocommit(conn):
+                salon = load_salon(conn, salon_id)
+                with conn.transaction():
+                    outcome = self._turn.run(
+                        conn,
+                        CustomerMessage(
+                            salon=salon,
+                            phone=phone,
+                            text=text,
+                            contact_name=contact_name,
+                            interactive_supported=False,
+                        ),
+                    )
+        except psycopg.OperationalError:
+            if conn.broken or conn.closed:
+                reset_connection()
+            raise
+        if conversation_id and conversation_id != outcome.conversation.id:
+            logger.info(
+                "caller's conversation id differs: the customer's conversation is used",
+                extra={"client_conversation_id": conversation_id[:100]},
+            )
+        result = outcome.result
+        if result is None:
+            logger.info("message left for staff", extra={"phone": mask_phone(phone)})
+            return ProcessedMessage(outcome.conversation.id, None, "staff", None)
+        if isinstance(result, ThrottledResult):
+            return ProcessedMessage(
+                outcome.conversation.id,
+                reply_text(result) if result.messages else None,
+                "throttle",
+                result.engine,
+                throttled=True,
+                retry_after_s=result.decision.retry_after_s,
+            )
+        return ProcessedMessage(
+            conversation_id=outcome.conversation.id,
+            response=reply_text(result),
+            handled_by="assistant",
+            engine=result.engine,
+            tokens_used=result.tokens_used,
+            cost=result.cost,
+            response_time_ms=outcome.response_time_ms,
+            model=result.model,
+            booking_code=result.booking_code,
+        )

@@ -1,0 +1,370 @@
+"""The routes of the AI API (Powertools `APIGatewayHttpResolver`, payload format 2.0).
+
+Request bodies and query strings are validated by pydantic: bad input gets 422 with
+every offending field named. Domain errors map to status codes by type; anything else is
+logged with its stack trace and answered with a plain 500. Every error body is JSON:
+`{"statusCode": ..., "message": ...}` (plus `detail` for 422)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from functools import lru_cache
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
+from zoneinfo import ZoneInfo
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from salonbot.booking.store import normalize_phone
+from salonbot.config import get_settings
+from salonbot.errors import InvalidInput, UnknownSalon
+from salonbot.observability import logger
+
+if TYPE_CHECKING:
+    from salonbot.api.messages import MessageService
+    from salonbot.config import Settings
+
+HEALTH = "/api/v1/ai/health"
+PROCESS_MESSAGE = "/api/v1/ai/process-message"
+STATS = "/api/v1/ai/stats"
+JWT: list[dict[str, list[str]]] = [{"jwt": []}]
+STATS_DEFAULT_DAYS = 30
+MAX_MESSAGE_CHARS = 4096
+
+app = APIGatewayHttpResolver(enable_validation=True)
+app.configure_openapi(
+    title="salonbot AI API",
+    version="1.0.0",
+    description="Health, synchronous assistant turns and usage figures of salonbot.",
+    security_schemes={
+        "jwt": HTTPBearer(
+            description="JWT checked by the API Gateway JWT authorizer", bearerFormat="JWT"
+        )
+    },
+)
+
+
+# -- models -------------------------------------------------------------------------------
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    service: Literal["ai"]
+    timestamp: str
+    openai: Literal["connected", "not_configured", "error"]
+    model: str
+    database: Literal["ok", "error", "not_configured"]
+    detail: str | None = None
+
+
+class ProcessMessageRequest(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    salon_id: uuid.UUID
+    phone_number: str = Field(
+        max_length=32, description="the customer's number, E.164", examples=["+79001234567"]
+    )
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    conversation_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="accepted for compatibility; the turn is stored in the customer's "
+        "conversation conv_<salon_id>_<phone digits>, returned as conversation_id",
+    )
+
+    @field_validator("phone_number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        try:
+            return normalize_phone(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
+
+
+class ProcessMessageResponse(BaseModel):
+    response: str | None = Field(
+        description="the reply to send the customer; null when the message was left for "
+        "the salon's staff (AI off, hand-off)"
+    )
+    tokens_used: int
+    cost: float = Field(description="USD")
+    response_time_ms: int
+    model: str | None = Field(description="the model that answered; null for the fallback")
+    booking_code: str | None = None
+    conversation_id: str
+    engine: str | None = None
+    handled_by: Literal["assistant", "staff", "throttle"]
+    throttled: bool = False
+
+
+class ErrorResponse(BaseModel):
+    statusCode: int  # the product's error shape
+    message: str
+    retry_after_s: int | None = None
+
+
+class StatsResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    salon_id: str
+    since: str = Field(alias="from")
+    until: str = Field(alias="to")
+    messages_received: int
+    replies: int
+    model_replies: int
+    conversations: int
+    conversations_with_booking: int
+    conversion_rate: float
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_used: int
+    cost: float = Field(description="USD")
+    avg_response_time_ms: float | None
+    p95_response_time_ms: float | None
+    bookings_created: int
+    bookings_by_assistant: int
+    bookings_cancelled: int
+
+
+class CustomerThrottled(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("too many messages from this customer")
+        self.retry_after_s = retry_after_s
+
+
+# -- routes -------------------------------------------------------------------------------
+
+
+@app.get(HEALTH, summary="Service health", responses={503: {"description": "database down"}})
+def get_health() -> Response[HealthResponse]:
+    from salonbot.api.health import health
+
+    body = health(get_settings())
+    return Response(
+        status_code=HTTPStatus.OK if body["status"] == "ok" else HTTPStatus.SERVICE_UNAVAILABLE,
+        content_type=content_types.APPLICATION_JSON,
+        body=HealthResponse.model_validate(body),
+    )
+
+
+@app.post(
+    PROCESS_MESSAGE,
+    summary="Answer one customer message synchronously",
+    security=JWT,
+    responses={
+        404: {"description": "unknown salon"},
+        422: {"description": "invalid request"},
+        429: {"description": "customer over the per-customer message limit"},
+    },
+)
+def process_message(request: ProcessMessageRequest) -> ProcessMessageResponse:
+    done = message_service(get_settings()).process(
+        request.salon_id,
+        request.phone_number,
+        request.message,
+        conversation_id=request.conversation_id,
+    )
+    if done.throttled and done.response is None:
+        raise CustomerThrottled(done.retry_after_s or 1)
+    return ProcessMessageResponse(
+        response=done.response,
+        tokens_used=done.tokens_used,
+        cost=float(done.cost),
+        response_time_ms=done.response_time_ms,
+        model=done.model,
+        booking_code=done.booking_code,
+        conversation_id=done.conversation_id,
+        engine=done.engine,
+        handled_by=done.handled_by,
+        throttled=done.throttled,
+    )
+
+
+@app.get(
+    STATS,
+    summary="A salon's messages, tokens, cost, response times and bookings",
+    security=JWT,
+    responses={404: {"description": "unknown salon"}, 422: {"description": "invalid query"}},
+)
+def get_stats(
+    salon_id: Annotated[uuid.UUID, Query()],
+    since: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            description="YYYY-MM-DD (salon's local day) or ISO time with offset; "
+            "default 30 days before `to`",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            alias="to", description="YYYY-MM-DD (inclusive) or ISO time with offset; default now"
+        ),
+    ] = None,
+) -> StatsResponse:
+    from salonbot.db.connection import get_connection
+    from salonbot.processing.pipeline import autocommit
+    from salonbot.stats import salon_stats
+
+    with autocommit(get_connection()) as conn:
+        found = conn.execute("SELECT timezone FROM salons WHERE id = %s", (salon_id,)).fetchone()
+        if found is None:
+            raise UnknownSalon(f"no salon {salon_id}")
+        tz = ZoneInfo(found["timezone"])
+        end = _bound(until, tz, end=True, field="to") or dt.datetime.now(tz)
+        start = _bound(since, tz, end=False, field="from") or end - dt.timedelta(
+            days=STATS_DEFAULT_DAYS
+        )
+        if start >= end:
+            raise InvalidInput("must be before `to`", field="from")
+        stats = salon_stats(conn, salon_id, start, end)
+    return StatsResponse(
+        salon_id=stats.salon_id,
+        since=stats.since.isoformat(),
+        until=stats.until.isoformat(),
+        messages_received=stats.messages_received,
+        replies=stats.replies,
+        model_replies=stats.model_replies,
+        conversations=stats.conversations,
+        conversations_with_booking=stats.conversations_with_booking,
+        conversion_rate=stats.conversion_rate,
+        prompt_tokens=stats.prompt_tokens,
+        completion_tokens=stats.completion_tokens,
+        tokens_used=stats.tokens_used,
+        cost=float(stats.cost_usd),
+        avg_response_time_ms=stats.avg_response_time_ms,
+        p95_response_time_ms=stats.p95_response_time_ms,
+        bookings_created=stats.bookings_created,
+        bookings_by_assistant=stats.bookings_by_assistant,
+        bookings_cancelled=stats.bookings_cancelled,
+    )
+
+
+def _bound(value: str | None, tz: ZoneInfo, *, end: bool, field: str) -> dt.datetime | None:
+    """A salon-local day (`to` includes it) or an ISO time with an offset."""
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+        return start + dt.timedelta(days=1) if end else start
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("must be YYYY-MM-DD or an ISO time with offset", field=field) from None
+    if moment.tzinfo is None:
+        raise InvalidInput("an ISO time needs an offset, e.g. +03:00 or Z", field=field)
+    return moment
+
+
+@lru_cache(maxsize=4)
+def message_service(settings: Settings) -> MessageService:
+    """Built once per container (per settings): the router keeps its SDK client."""
+    from salonbot.api.messages import MessageService
+    from salonbot.assistant.router import build_router
+    from salonbot.processing.staff import StaffNotifier
+
+    return MessageService(
+        settings,
+        assistant=build_router(settings),
+        staff=StaffNotifier(settings.staff_topic_arn or settings.alert_topic_arn),
+    )
+
+
+# -- errors -------------------------------------------------------------------------------
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def _handles(exc_class: type[Exception]) -> Callable[[_Handler], _Handler]:
+    """`app.exception_handler`, typed."""
+    return cast("Callable[[_Handler], _Handler]", app.exception_handler(exc_class))
+
+
+def _error(status: HTTPStatus, message: str, **extra: Any) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"statusCode": int(status), "message": message, **extra},
+    )
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in (loc or ()) if p not in ("body", "query")]
+    return ".".join(parts) or "body"
+
+
+@_handles(RequestValidationError)
+def invalid_request(exc: RequestValidationError) -> Response[Any]:
+    detail = [
+        {
+            "loc": list(e.get("loc", ())),
+            "field": _field(e.get("loc")),
+            "type": e.get("type"),
+            "msg": _message(e),
+        }
+        for e in exc.errors()
+    ]
+    fields = ", ".join(dict.fromkeys(d["field"] for d in detail))
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, f"Invalid request: {fields}", detail=detail)
+
+
+def _message(error: dict[str, Any]) -> str:
+    """pydantic's message, without the input value it may quote."""
+    kind = str(error.get("type", ""))
+    if kind == "missing":
+        return "Field required"
+    if kind == "json_invalid":
+        return "the body is not valid JSON"
+    message = str(error.get("msg", "")) or kind
+    return message.removeprefix("Value error, ")
+
+
+@_handles(InvalidInput)
+def invalid_input(exc: InvalidInput) -> Response[Any]:
+    field = exc.field or "body"
+    detail = [{"loc": [field], "field": field, "type": "value_error", "msg": exc.detail}]
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, f"Invalid request: {exc}", detail=detail)
+
+
+@_handles(UnknownSalon)
+def unknown_salon(exc: UnknownSalon) -> Response[Any]:
+    return _error(HTTPStatus.NOT_FOUND, f"Salon not found: {exc}")
+
+
+@_handles(CustomerThrottled)
+def throttled(exc: CustomerThrottled) -> Response[Any]:
+    response = _error(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        "Too many messages from this customer; the customer was already told to wait",
+        retry_after_s=exc.retry_after_s,
+    )
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
+@_handles(NotFoundError)
+def not_found(exc: NotFoundError) -> Response[Any]:
+    return _error(HTTPStatus.NOT_FOUND, f"Not found: {app.current_event.path}")
+
+
+@_handles(ServiceError)
+def service_error(exc: ServiceError) -> Response[Any]:
+    return _error(HTTPStatus(exc.status_code), str(exc.msg))
+
+
+@_handles(Exception)
+def internal_error(exc: Exception) -> Response[Any]:
+    logger.exception("request failed", extra={"path": app.current_event.path})
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")

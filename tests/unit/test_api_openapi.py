@@ -1,0 +1,36 @@
+"""The OpenAPI document the resolver emits, through `salonbot openapi`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from salonbot.cli import main
+
+
+def test_openapi_document_lists_the_routes_and_their_shapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["openapi"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    out = tmp_path / "openapi.json"
+    assert main(["openapi", "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document == printed
+    paths = document["paths"]
+    assert set(paths) == {"/api/v1/ai/health", "/api/v1/ai/process-message", "/api/v1/ai/stats"}
+    schemas = document["components"]["schemas"]
+    request = schemas["ProcessMessageRequest"]
+    assert set(request["required"]) == {"salon_id", "phone_number", "message"}
+    response = schemas["ProcessMessageResponse"]["properties"]
+    assert {"response", "tokens_used", "cost", "response_time_ms", "model", "booking_code"} <= set(
+        response
+    )
+    # Health is public; the others need the JWT
+    assert "security" not in paths["/api/v1/ai/health"]["get"]
+    assert paths["/api/v1/ai/stats"]["get"]["security"] == [{"jwt": []}]
+    assert paths["/api/v1/ai/process-message"]["post"]["security"] == [{"jwt": []}]
+    params = {p["name"] for p in paths["/api/v1/ai/stats"]["get"]["parameters"]}
+    assert params == {"salon_id", "from", "to"}
