@@ -38,6 +38,8 @@ class Settings(BaseModel):
     assistant_deadline_s: float = Field(default=45.0, gt=0, le=900)
     # History sent to the model: the last `history_messages`, trimmed to this estimate.
     history_token_budget: int = Field(default=1500, ge=100, le=100_000)
+    # The guided flow forgets a half-made booking after this long without an answer.
+    guided_state_ttl_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
 
     whatsapp_app_secret: str | None = None
     whatsapp_app_secret_arn: str | None = None

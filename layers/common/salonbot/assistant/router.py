@@ -1,18 +1,23 @@
 """Which engine answers a message: the LLM agent when the salon has AI on, a model is
-configured and the spend guard allows the call; otherwise the fallback engine, so the
-customer is served without OpenAI (no key, over budget, outage) at no token cost.
+configured and the spend guard allows the call; otherwise the fallback engine (the
+guided flow), so the customer is served without OpenAI (no key, over budget, outage) at
+no token cost. Frequent questions (prices, address, hours) are answered from the salon's
+data before either, in both modes. If the guided flow itself fails, the fixed apology is
+the last resort: a customer never meets silence.
 
 Conversations with staff and salons with AI off get no engine at all: the processor
 stores their messages for the staff before it ever asks the router."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from salonbot.assistant.agent import ModelUnavailable
 from salonbot.assistant.fallback import FixedReply
+from salonbot.assistant.faq import FaqResponder
 from salonbot.errors import BudgetExceeded
 from salonbot.observability import MetricName, count_error, logger, metrics
 
@@ -27,12 +32,25 @@ MISSING_KEY = "OPENAI_API_KEY is not configured"
 class AssistantRouter:
     """`Assistant` that delegates each turn to the agent or the fallback."""
 
-    def __init__(self, *, agent: Assistant | None, fallback: Assistant) -> None:
+    def __init__(
+        self, *, agent: Assistant | None, fallback: Assistant, faq: FaqResponder | None = None
+    ) -> None:
         self.agent = agent
         self.fallback = fallback
+        self.faq = faq
         self._missing_key_logged = False
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
+        result = self._respond(conn, turn)
+        if result.model_calls == 0 and result.tokens_used == 0:
+            metrics.add_metric(name=MetricName.ZERO_TOKEN_TURNS, unit=MetricUnit.Count, value=1)
+        return result
+
+    def _respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
+        if self.faq is not None:
+            answer = self.faq.respond(conn, turn)
+            if answer is not None:
+                return answer
         if not turn.salon.ai_enabled:
             return self._fall_back(conn, turn, "ai_disabled")
         if self.agent is None:
@@ -62,9 +80,37 @@ class AssistantRouter:
         return result
 
 
+class WithLastResort:
+    """`Assistant` that runs `engine` in a savepoint and answers with the fixed text if it
+    fails (a bug, bad data): its partial effects are undone, the customer still hears
+    back. A broken connection is not the engine's fault: it propagates, and the message
+    is retried."""
+
+    def __init__(self, engine: Assistant, last_resort: Assistant | None = None) -> None:
+        self.engine = engine
+        self.last_resort = last_resort or FixedReply()
+
+    def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
+        try:
+            with conn.transaction():
+                return self.engine.respond(conn, turn)
+        except Exception as exc:
+            if conn.broken or conn.closed:
+                raise
+            count_error("guided")
+            logger.exception("guided flow failed: fixed reply", extra={"error": str(exc)})
+            result = self.last_resort.respond(conn, turn)
+            result.notes.append("guided flow failed")
+            return result
+
+
 def fallback_engine(settings: Settings) -> Assistant:
-    """The engine that answers without the model."""
-    return FixedReply()
+    """The engine that answers without the model: the guided flow, the fixed text as its
+    last resort."""
+    from salonbot.assistant.guided import GuidedFlow
+
+    ttl = dt.timedelta(minutes=settings.guided_state_ttl_minutes)
+    return WithLastResort(GuidedFlow(state_ttl=ttl))
 
 
 def build_router(settings: Settings) -> AssistantRouter:
@@ -76,4 +122,4 @@ def build_router(settings: Settings) -> AssistantRouter:
     agent = None
     if client is not None:
         agent = LlmAgent(client, settings, guard=from_settings(settings))
-    return AssistantRouter(agent=agent, fallback=fallback_engine(settings))
+    return AssistantRouter(agent=agent, fallback=fallback_engine(settings), faq=FaqResponder())

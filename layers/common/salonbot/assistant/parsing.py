@@ -1,0 +1,552 @@
+"""What a customer's free text asks for, without a model: the intent (book, cancel, move,
+my bookings, prices, address, hours, a human, yes/no), the service, the master, the day,
+the time or part of the day, and a booking code. Russian and English.
+
+Names: services and masters are matched word by word against the salon's own names.
+A text word matches a name word when `rapidfuzz` rates them alike (typos: "manicur",
+"маникур") or when they share a long enough beginning (Russian inflections: "маникюра",
+"стрижку", "Анне", "Дмитрию"). The service with the most matched name words wins, then
+the one whose name is covered best ("маникюр" is Маникюр, not Маникюр с гель-лаком);
+a tie leaves the choice to the customer.
+
+Dates: a compact parser of its own handles the relative forms customers actually write
+("завтра в 15:00", "в пятницу после обеда", "next monday morning", "25 ноября", "tomorrow
+at 3pm") and `dateparser` is asked only about date-like text this parser leaves
+unresolved ("2030-01-25", "1st of February 2030"). Measured on the Lambda-sized
+machine: importing dateparser takes about 1.1 s and its first Russian parse another
+1.2 s (language data), +17 MB; and it answers None for "в пятницу после обеда", reads
+"20.01" as 20:01 today and cannot say whether a time was given at all ("послезавтра"
+comes back at the base time). The common forms must be instant and exact, so they are
+parsed here; the library stays for the long tail, loaded only when it is needed.
+
+Conventions: a bare hour from 1 to 7 means the afternoon ("в 3", "at 5": salons are
+closed at night); a weekday alone is its next occurrence after today; "next"/"следующий"
+with a weekday is that weekday in the next calendar week; a day and month without a
+year is the next such date from today."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from salonbot.booking.codes import ALPHABET, LENGTH
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from salonbot.booking.catalog import Salon
+
+# -- intents ---------------------------------------------------------------------------------
+
+BOOK, CANCEL, MOVE, MY_BOOKINGS = "book", "cancel", "move", "my_bookings"
+PRICES, ADDRESS, HOURS, HUMAN = "prices", "address", "hours", "human"
+MENU, GREETING, YES, NO, THANKS = "menu", "greeting", "yes", "no", "thanks"
+FAQ_INTENTS = (PRICES, ADDRESS, HOURS)
+
+# Checked in order; a text may carry several (e.g. "где вы находитесь и до скольки
+# работаете" is address and hours). Patterns run on normalised text (lower case, ё -> е).
+_INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
+    (
+        CANCEL,
+        r"\bотмен\w*|\bотказ\w*|\bне (смогу|приду|получится)\b|\bcancel\w*|\bcan'?t (make|come)",
+    ),
+    (
+        MOVE,
+        r"\bперен[еоі]с\w*|\bперезапис\w*|\bсдвин\w*|\bпоменя\w* (время|день|дату)|"
+        r"\bдругое время\b|\breschedul\w*|\bmove\b|\bpostpone\w*|"
+        r"\bchange (the |my )?(time|day|date)",
+    ),
+    (
+        MY_BOOKINGS,
+        r"\bмо[ия] запис\w*|\bмою запись|\bкогда я записан\w*|\bна когда я\b|\bмои визит\w*|"
+        r"\bmy (booking|appointment|reservation)s?\b|\bwhen is my\b|\bam i booked\b",
+    ),
+    (
+        PRICES,
+        r"\bсколько стои\w*|\bстоимост\w*|\bцен[аыуе]?\b|\bпрайс\w*|\bпочем\b|\bрасценк\w*|"
+        r"\bprices?\b|\bhow much\b|\bcost(s)?\b|\bprice list\b|\brates\b",
+    ),
+    (
+        ADDRESS,
+        r"\bгде вы\b|\bгде (находит|располож)\w*|\bадрес\w*|\bкак (вас )?(найти|добрать)\w*|"
+        r"\bнаходитесь\b|\bwhere are you\b|\baddress\b|\blocation\b|\bwhere is the salon\b|"
+        r"\bhow (do i|to) get\b|\bdirections\b",
+    ),
+    (
+        HOURS,
+        r"\bчасы работы\b|\bрежим работы\b|\bграфик\w*|\bдо скольки\b|\bво сколько (вы )?"
+        r"(открыва|закрыва|работа)\w*|\bкогда (вы )?(работаете|открыт\w*)|\bвы открыт\w*|"
+        r"\bopening hours\b|\b(your )?hours\b|\bwhen (are|do) you (open|close)\b|"
+        r"\bwhat time do you (open|close)\b|\bare you open\b",
+    ),
+    (
+        HUMAN,
+        r"\bадминистратор\w*|\bменеджер\w*|\bоператор\w*|\bживо\w+ человек\w*|\bчеловек\w*|"
+        r"\bпозвон\w*|\bпозов\w*|\bадмин\b|\bhuman\b|\bmanager\b|\boperator\b|"
+        r"\b(real|live) person\b|\bsomeone\b|\bcall me\b|\bstaff\b",
+    ),
+    (
+        BOOK,
+        r"\bзапи\w*|\bхочу\b|\bможно\b|\bсвободн\w*|\bокошк\w*|\bокн\w*|\bбронир\w*|"
+        r"\bbook\w*|\bappointment\b|\bslots?\b|\bavailab\w*|\bfree\b|\breserv\w*|"
+        r"\bi want\b|\bi'?d like\b|\bcan i\b|\bschedule\b",
+    ),
+    (MENU, r"^(меню|начать|старт|помощь|help|menu|start|restart|заново)\b"),
+    (
+        GREETING,
+        r"^(привет\w*|здравствуй\w*|добр\w+ (день|утро|вечер)|салют|hello|hi|hey|"
+        r"good (morning|afternoon|evening))\b",
+    ),
+    (
+        YES,
+        r"^(да|ага|угу|конечно|подтвержда\w*|подтвердить|ок|окей|хорошо|верно|давайте|"
+        r"yes|yep|yeah|sure|ok|okay|confirm\w*|correct)\b",
+    ),
+    (NO, r"^(нет|неа|не надо|no|nope|not now)\b"),
+    (THANKS, r"^(спасибо|благодарю|thanks|thank you|thx)\b"),
+)
+_INTENTS = tuple((name, re.compile(pattern)) for name, pattern in _INTENT_PATTERNS)
+
+# -- dates and times --------------------------------------------------------------------------
+
+_RU_MONTHS = (
+    ("январ", 1),
+    ("феврал", 2),
+    ("март", 3),
+    ("апрел", 4),
+    ("ма[йяе]", 5),
+    ("июн", 6),
+    ("июл", 7),
+    ("август", 8),
+    ("сентябр", 9),
+    ("октябр", 10),
+    ("ноябр", 11),
+    ("декабр", 12),
+)
+_EN_MONTHS = (
+    ("jan(uary)?", 1),
+    ("feb(ruary)?", 2),
+    ("mar(ch)?", 3),
+    ("apr(il)?", 4),
+    ("may", 5),
+    ("june?", 6),
+    ("july?", 7),
+    ("aug(ust)?", 8),
+    ("sep(t(ember)?)?", 9),
+    ("oct(ober)?", 10),
+    ("nov(ember)?", 11),
+    ("dec(ember)?", 12),
+)
+_MONTH = (
+    "|".join(f"(?P<m{n}>{stem}\\w*)" for stem, n in _RU_MONTHS)
+    + "|"
+    + "|".join(f"(?P<e{n}>{stem})\\b" for stem, n in _EN_MONTHS)
+)
+_DAY_NUM = r"(?P<day>[0-3]?\d)(?:-?(?:го|е|st|nd|rd|th))?"
+_DAY_MONTH = re.compile(rf"\b{_DAY_NUM}(?:\s+of)?\s+(?:{_MONTH})")
+_MONTH_DAY = re.compile(rf"(?:{_MONTH})\s+(?:the\s+)?{_DAY_NUM}\b")
+_NUMERIC_DATE = re.compile(r"\b(?P<day>[0-3]?\d)[./](?P<month>[01]?\d)(?:[./](?P<year>\d{2,4}))?\b")
+_DAY_OF_MONTH = re.compile(r"\b(?P<day>[0-3]?\d)(?:-?го\b| числа\b|st\b|nd\b|rd\b|th\b)")
+
+_WEEKDAYS = (
+    (r"понедельн\w*|\bпн\b|monday|\bmon\b", 1),
+    (r"вторн\w*|\bвт\b|tuesday|\btue\b|\btues\b", 2),
+    (r"\bсред[ауые]\b|\bср\b|wednesday|\bwed\b", 3),
+    (r"четверг\w*|\bчт\b|thursday|\bthu\b|\bthurs\b", 4),
+    (r"пятниц\w*|\bпт\b|friday|\bfri\b", 5),
+    (r"суббот\w*|\bсб\b|saturday|\bsat\b", 6),
+    (r"воскресен\w*|\bвс\b|sunday|\bsun\b", 7),
+)
+_WEEKDAY_PATTERNS = tuple((re.compile(p), n) for p, n in _WEEKDAYS)
+_NEXT_WEEK = re.compile(r"\bследующ\w*|\bnext\b")
+
+_CLOCK = re.compile(
+    r"(?<![\d.:/])(?P<h>[0-2]?\d)[:.](?P<m>[0-5]\d)(?:\s*(?P<ap>am|pm|a\.m\.|p\.m\.))?"
+)
+_AMPM = re.compile(r"(?<![\d:.])(?P<h>1[0-2]|0?[1-9])\s*(?P<ap>am|pm|a\.m\.|p\.m\.)")
+_MONTH_STEMS = "|".join(stem for stem, _ in _RU_MONTHS) + (
+    "|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+)
+_AT_HOUR = re.compile(
+    r"(?:\bв|\bк|\bна|\bс|\bat|\baround|\bby|\bfor|\bпосле|\bafter|\bдо|\bbefore)\s+"
+    r"(?P<h>[0-2]?\d)(?!\d|\s*(?:[./:]\d|-?го|числ|st\b|nd\b|rd\b|th\b|am\b|pm\b|a\.m|p\.m))"
+    rf"(?!\s+(?:{_MONTH_STEMS}))"
+    r"(?:\s*(?:час\w*|ч\b|o'?clock))?"
+    r"(?:\s+(?P<part>утра|дня|вечера|in the (?:morning|afternoon|evening)))?"
+)
+_PREFIX = re.compile(r"(?:после|after|от|from|с)\s*$")
+_SUFFIX_BEFORE = re.compile(r"(?:до|before|by)\s*$")
+
+# Parts of the day as (from, to) local times.
+MORNING = (dt.time(8, 0), dt.time(12, 0))
+AFTERNOON = (dt.time(12, 0), dt.time(17, 0))
+AFTER_LUNCH = (dt.time(13, 0), dt.time(18, 0))
+EVENING = (dt.time(17, 0), dt.time(23, 59))
+_PARTS = (
+    (
+        re.compile(r"после обеда|после полудня|во второй половине|afternoon|after lunch"),
+        AFTER_LUNCH,
+    ),
+    (re.compile(r"\bутр\w*|\bс утра|\bmorning\b|\bearly\b"), MORNING),
+    (re.compile(r"\bдн[её]м\b|\bв обед\b|\bобед\w*|\blunch\w*|\bmidday\b"), AFTERNOON),
+    (
+        re.compile(r"\bвечер\w*|\bпосле работы|\bevening\b|\bafter work\b|\btonight\b|\blate\b"),
+        EVENING,
+    ),
+)
+_NOON = re.compile(r"\bв полдень\b|\bполдень\b|\bnoon\b")
+
+_CODE = re.compile(rf"(?<![0-9A-Za-z])[{ALPHABET}]{{{LENGTH}}}(?![0-9A-Za-z])")
+_WORD = re.compile(r"[a-zа-я]+(?:'[a-z]+)?")
+_STOP_WORDS = frozenset(
+    (
+        "с",
+        "и",
+        "на",
+        "в",
+        "к",
+        "для",
+        "по",
+        "от",
+        "до",
+        "за",
+        "из",
+        "без",
+        "при",
+        "или",
+        "а",
+        "the",
+        "a",
+        "an",
+        "and",
+        "with",
+        "for",
+        "of",
+        "to",
+        "at",
+        "on",
+        "in",
+        "by",
+        "my",
+        "me",
+        "i",
+        "please",
+    )
+)
+_TRANSLIT = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z",
+        "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
+        "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch",
+        "ш": "sh", "щ": "sch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+    }
+)  # fmt: skip
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower().replace("ё", "е")).strip()
+
+
+@dataclass(frozen=True)
+class When:
+    """A day and/or a time the customer asked for; `after`/`before` narrow a day to part
+    of it ("после обеда", "morning", "после 18")."""
+
+    date: dt.date | None = None
+    time: dt.time | None = None
+    after: dt.time | None = None
+    before: dt.time | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == When()
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    intents: frozenset[str] = frozenset()
+    services: tuple[str, ...] = ()  # best matches (more than one: ambiguous)
+    master: str | None = None
+    any_master: bool = False
+    when: When = field(default_factory=When)
+    code: str | None = None
+
+    @property
+    def service(self) -> str | None:
+        return self.services[0] if len(self.services) == 1 else None
+
+
+def detect_intents(text: str) -> frozenset[str]:
+    norm = normalize(text)
+    return frozenset(name for name, pattern in _INTENTS if pattern.search(norm))
+
+
+# -- dates --------------------------------------------------------------------------------------
+
+
+def _next_date(today: dt.date, month: int, day: int, year: int | None) -> dt.date | None:
+    try:
+        if year is not None:
+            return dt.date(year, month, day)
+        candidate = dt.date(today.year, month, day)
+        if candidate < today:
+            candidate = dt.date(today.year + 1, month, day)
+        return candidate
+    except ValueError:
+        return None
+
+
+def _month_of(match: re.Match[str]) -> int | None:
+    for name, value in match.groupdict().items():
+        if value and name[0] in "me" and name[1:].isdigit():
+            return int(name[1:])
+    return None
+
+
+def _weekday_date(text: str, today: dt.date) -> dt.date | None:
+    for pattern, weekday in _WEEKDAY_PATTERNS:
+        if pattern.search(text):
+            if _NEXT_WEEK.search(text):
+                monday_next = today + dt.timedelta(days=7 - today.weekday())
+                return monday_next + dt.timedelta(days=weekday - 1)
+            ahead = (weekday - today.isoweekday()) % 7 or 7
+            return today + dt.timedelta(days=ahead)
+    return None
+
+
+def parse_date(text: str, today: dt.date) -> dt.date | None:
+    """The day a normalised text names, or None."""
+    if re.search(r"послезавтра|day after tomorrow", text):
+        return today + dt.timedelta(days=2)
+    if re.search(r"\bзавтра|\btomorrow\b|\btmrw\b|\btmr\b", text):
+        return today + dt.timedelta(days=1)
+    if re.search(r"\bсегодня|\btoday\b|\btonight\b", text):
+        return today
+    for pattern in (_DAY_MONTH, _MONTH_DAY):
+        match = pattern.search(text)
+        if match:
+            month = _month_of(match)
+            if month is not None:
+                found = _next_date(today, month, int(match["day"]), None)
+                if found is not None:
+                    return found
+    for match in _NUMERIC_DATE.finditer(text):
+        if not 1 <= int(match["month"]) <= 12 or text[match.start() - 1 : match.start()] == ":":
+            continue
+        year = int(match["year"]) if match["year"] else None
+        if year is not None and year < 100:
+            year += 2000
+        found = _next_date(today, int(match["month"]), int(match["day"]), year)
+        if found is not None:
+            return found
+    weekday = _weekday_date(text, today)
+    if weekday is not None:
+        return weekday
+    match = _DAY_OF_MONTH.search(text)
+    if match:
+        day = int(match["day"])
+        found = _next_date(today, today.month, day, None) if 1 <= day <= 31 else None
+        if found is not None and found.month != today.month:
+            # Past this month's day: next month's (not next year's).
+            month = today.month % 12 + 1
+            year = today.year + (1 if month == 1 else 0)
+            found = _next_date(today, month, day, year)
+        return found
+    return _library_date(text, today)
+
+
+_DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}|\d+(st|nd|rd|th)\b|\b\d{1,2}\s+[a-zа-я]{3,}\s+\d{4}")
+
+
+def _library_date(text: str, today: dt.date) -> dt.date | None:
+    """`dateparser` for the long tail of absolute dates; imported only for them."""
+    if not _DATE_LIKE.search(text):
+        return None
+    from dateparser.search import search_dates  # type: ignore[import-untyped]
+
+    base = dt.datetime.combine(today, dt.time(0, 0))
+    found = search_dates(
+        text,
+        languages=["ru", "en"],
+        settings={"PREFER_DATES_FROM": "future", "RELATIVE_BASE": base},
+    )
+    if not found:
+        return None
+    value: dt.datetime = found[0][1]
+    return value.date()
+
+
+# -- times ------------------------------------------------------------------------------------
+
+
+def _hour_with_part(hour: int, part: str | None) -> int:
+    if part in ("дня", "вечера", "in the afternoon", "in the evening") and hour < 12:
+        return hour + 12
+    if part in ("утра", "in the morning"):
+        return hour % 12
+    return hour + 12 if 1 <= hour <= 7 else hour
+
+
+def _ampm(hour: int, marker: str | None) -> int:
+    if marker is None:
+        return hour
+    if marker.startswith("p") and hour < 12:
+        return hour + 12
+    if marker.startswith("a") and hour == 12:
+        return 0
+    return hour
+
+
+def parse_time(text: str) -> tuple[dt.time | None, dt.time | None, dt.time | None]:
+    """(exact time, not before, not after) named in a normalised text."""
+    exact: dt.time | None = None
+    after: dt.time | None = None
+    before: dt.time | None = None
+
+    def place(value: dt.time, start: int) -> None:
+        nonlocal exact, after, before
+        head = text[:start]
+        if _PREFIX.search(head):
+            after = value
+        elif _SUFFIX_BEFORE.search(head):
+            before = value
+        elif exact is None:
+            exact = value
+
+    for match in _CLOCK.finditer(text):
+        hour, minute = int(match["h"]), int(match["m"])
+        hour = _ampm(hour, match["ap"])
+        if hour < 24:
+            separator = match.group(0)[len(match["h"])]
+            if separator == "." and match["ap"] is None and 1 <= int(match["m"]) <= 12:
+                continue  # "25.11" is a date; "15.30" and "10.00" are times
+            place(dt.time(hour, minute), match.start())
+    for match in _AMPM.finditer(text):
+        place(dt.time(_ampm(int(match["h"]), match["ap"]), 0), match.start())
+    for match in _AT_HOUR.finditer(text):
+        hour = int(match["h"])
+        if not 1 <= hour <= 23:
+            continue
+        hour = _hour_with_part(hour, match["part"])
+        keyword = match.group(0).split()[0]
+        value = dt.time(hour, 0)
+        if keyword in ("после", "after"):
+            after = after or value
+        elif keyword in ("до", "before"):
+            before = before or value
+        elif exact is None:
+            exact = value
+    if exact is None and _NOON.search(text):
+        exact = dt.time(12, 0)
+    if after is None and before is None and exact is None:
+        for pattern, (start, end) in _PARTS:
+            if pattern.search(text):
+                after, before = start, end
+                break
+    return exact, after, before
+
+
+def parse_when(text: str, now: dt.datetime) -> When:
+    """Day and time in a customer's words, relative to `now` (the salon's local time)."""
+    norm = normalize(text)
+    day = parse_date(norm, now.date())
+    exact, after, before = parse_time(norm)
+    return When(date=day, time=exact, after=after, before=before)
+
+
+# -- names ------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return [w.removesuffix("'s") for w in _WORD.findall(normalize(text))]
+
+
+def _alike(word: str, name_word: str, *, names: bool = False) -> bool:
+    from rapidfuzz.fuzz import ratio
+
+    if word == name_word:
+        return True
+    common = 0
+    for a, b in zip(word, name_word, strict=False):
+        if a != b:
+            break
+        common += 1
+    if names:
+        # Proper names decline at the end: "Анне", "Дмитрию", "Ольгой".
+        if common >= max(3, len(name_word) - 1):
+            return True
+        return len(word) >= 4 and ratio(word, name_word) >= 85
+    if common >= 4 and common >= 0.6 * len(name_word):
+        return True
+    return len(word) >= 5 and ratio(word, name_word) >= 80
+
+
+def _significant(words: Iterable[str]) -> list[str]:
+    return [w for w in words if len(w) >= 3 and w not in _STOP_WORDS]
+
+
+def match_services(text: str, salon: Salon) -> tuple[str, ...]:
+    """Codes of the services the text names best (several when it is ambiguous)."""
+    words = _significant(_words(text))
+    if not words:
+        return ()
+    best: tuple[int, float] = (0, 0.0)
+    found: list[str] = []
+    for service in salon.services.values():
+        score: tuple[int, float] = (0, 0.0)
+        for name in {*service.names.values(), service.code.replace("_", " ")}:
+            name_words = _significant(_words(name))
+            if not name_words:
+                continue
+            matched = sum(1 for nw in name_words if any(_alike(w, nw) for w in words))
+            score = max(score, (matched, matched / len(name_words)))
+        if score[0] == 0:
+            continue
+        if score > best:
+            best, found = score, [service.code]
+        elif score == best:
+            found.append(service.code)
+    return tuple(found)
+
+
+def _name_forms(name: str) -> list[str]:
+    lowered = normalize(name)
+    return [lowered, lowered.translate(_TRANSLIT)]
+
+
+def match_master(text: str, salon: Salon) -> str | None:
+    words = [w for w in _words(text) if len(w) >= 3]
+    for master in salon.masters.values():
+        for form in _name_forms(master.name):
+            first = form.split()[0]
+            if any(_alike(w, first, names=True) for w in words):
+                return master.code
+    return None
+
+
+_ANY_MASTER = re.compile(r"\bлюбо\w*|\bкто (угодно|свободен)|\bвсе равно|\bany\w*|\bwhoever\b")
+
+
+def find_code(text: str) -> str | None:
+    """A booking code the customer typed: upper case or with a digit, so that words like
+    'PLEASE' in lower case are not taken for one."""
+    for match in _CODE.finditer(text.upper()):
+        raw = text[match.start() : match.end()]
+        if raw.isupper() or any(c.isdigit() for c in raw):
+            return match.group(0)
+    return None
+
+
+def parse_message(text: str, salon: Salon, now: dt.datetime) -> ParsedMessage:
+    """Everything the guided flow can use from one free-text message."""
+    norm = normalize(text)
+    return ParsedMessage(
+        intents=detect_intents(text),
+        services=match_services(text, salon),
+        master=match_master(text, salon),
+        any_master=bool(_ANY_MASTER.search(norm)),
+        when=parse_when(text, now),
+        code=find_code(text),
+    )
