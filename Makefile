@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# SAM CLI pins boto3 exactly, so it lives in a virtualenv of its own.
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: install test lint unit dev bench clean
+.PHONY: install test lint unit dev bench sam-validate sam-build clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,5 +36,22 @@ dev: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+$(SAM_STAMP):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	touch $(SAM_STAMP)
+
+sam-validate: $(SAM_STAMP)
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
+
+# python3.13 from pyenv's build if present (its shim fails unless selected), else PATH's.
+sam-build: sam-validate $(STAMP)
+	found=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -1); \
+	  found=$${found:-$$(dirname "$$(command -v python3.13)")}; \
+	  test -x "$$found/python3.13" || { echo "sam build needs python3.13" >&2; exit 1; }; \
+	  PATH="$$found:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
+	$(BIN)/python .ci/check_layer_arch.py .aws-sam/build/CommonLayer arm64
+
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
