@@ -13,6 +13,7 @@ from salonbot.booking.store import Booking
 from salonbot.db.connection import Connection
 from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.observability import MetricName, metrics
+from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.processor.guided_harness import Customer, guided_harness
 from tests.integration.processor.harness import (
     CUSTOMER,
@@ -378,3 +379,100 @@ def test_my_bookings_lists_the_upcoming_ones(db: Connection, fake_whatsapp: Fake
     assert f"08.01 12:00 — Маникюр, мастер Анна, код {booking.code}" in customer.text
     customer.tap("08.01 12:00")
     assert customer.titles() == ["Перенести", "Отменить запись", "Меню"]
+
+
+def test_the_demo_script_books_through_the_guided_flow(
+    db: Connection, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given the choices `salonbot demo` makes (confirm when asked, else the manicure,
+    # else the first option that does not back out)
+    from salonbot.local.demo import MAX_TURNS, OPENING, pick
+
+    import_demo_salon(db)
+    customer = Customer(guided_harness(db, fake_whatsapp), fake_whatsapp)
+
+    customer.say(OPENING)
+    for _ in range(MAX_TURNS):
+        if bookings_of(db) or not customer.choices:
+            break
+        customer.tap(pick(customer.choices).title)
+
+    (booking,) = bookings_of(db)
+    assert booking["service"] == "manicure"
+    assert customer.text.startswith("Готово! Вы записаны: Маникюр")
+
+
+def test_a_failing_guided_flow_still_answers_with_the_fixed_text(
+    db: Connection, fake_whatsapp: FakeWhatsApp
+) -> None:
+    from salonbot.assistant.fallback import FIXED_REPLIES
+    from salonbot.assistant.router import WithLastResort
+
+    class Broken:
+        def respond(self, conn: Connection, turn: object) -> object:
+            conn.execute('UPDATE ai_conversations SET state = \'{"step": "x"}\'')
+            raise RuntimeError("bug")
+
+    import_demo_salon(db)
+    harness = guided_harness(db, fake_whatsapp)
+    harness.router.fallback = WithLastResort(Broken())  # type: ignore[arg-type]
+    customer = Customer(harness, fake_whatsapp)
+
+    customer.say("Хочу на маникюр")
+
+    assert customer.text == FIXED_REPLIES["ru"]
+    (conversation,) = rows(db, "SELECT state FROM ai_conversations")
+    assert conversation["state"] == {}  # the failed engine's effects were rolled back
+
+
+def test_a_model_failure_mid_turn_gets_the_guided_answer(
+    db: Connection, fake_whatsapp: FakeWhatsApp, fake_openai: FakeOpenAI
+) -> None:
+    from tests.fakes.openai_server import Failure
+
+    import_demo_salon(db)
+    customer = Customer(guided_harness(db, fake_whatsapp, fake_openai=fake_openai), fake_whatsapp)
+    fake_openai.add(Failure(500))
+
+    customer.say("Хочу на маникюр")
+
+    assert customer.titles() == ["Любой мастер", "Анна", "Мария"]
+
+
+def test_faq_is_answered_without_the_model_when_the_model_is_on(
+    db: Connection, fake_whatsapp: FakeWhatsApp, fake_openai: FakeOpenAI
+) -> None:
+    import_demo_salon(db)
+    customer = Customer(guided_harness(db, fake_whatsapp, fake_openai=fake_openai), fake_whatsapp)
+
+    customer.say("How much is a pedicure?")
+
+    assert customer.text == "Pedicure: 2800 RUB, 90 min."
+    assert fake_openai.requests == []
+
+
+def test_without_interactive_messages_options_are_numbered_and_a_number_answers(
+    db: Connection, fake_whatsapp: FakeWhatsApp
+) -> None:
+    from salonbot.processing.turn import ConversationTurn, CustomerMessage, reply_text
+
+    salon = import_demo_salon(db)
+    harness = guided_harness(db, fake_whatsapp)
+    turn = ConversationTurn(
+        harness.settings, assistant=harness.router, staff=harness.staff, clock=harness.clock
+    )
+
+    def say(text: str) -> str:
+        message = CustomerMessage(
+            salon=salon, phone=CUSTOMER, text=text, interactive_supported=False
+        )
+        with db.transaction():
+            outcome = turn.run(db, message)
+        assert outcome.result is not None
+        return reply_text(outcome.result)
+
+    first = say("маникюр")
+    assert first.splitlines()[-3:] == ["1. Любой мастер", "2. Анна", "3. Мария"]
+    assert "Ответьте номером варианта или текстом." in first
+    assert "Анна" in say("2").splitlines()[0]
+    assert say("Завтра, вт 08.01").splitlines()[-1].startswith("10. ")

@@ -148,7 +148,7 @@ _DAY_NUM = r"(?P<day>[0-3]?\d)(?:-?(?:го|е|st|nd|rd|th))?"
 _DAY_MONTH = re.compile(rf"\b{_DAY_NUM}(?:\s+of)?\s+(?:{_MONTH})")
 _MONTH_DAY = re.compile(rf"(?:{_MONTH})\s+(?:the\s+)?{_DAY_NUM}\b")
 _NUMERIC_DATE = re.compile(r"\b(?P<day>[0-3]?\d)[./](?P<month>[01]?\d)(?:[./](?P<year>\d{2,4}))?\b")
-_DAY_OF_MONTH = re.compile(r"\b(?P<day>[0-3]?\d)(?:-?го\b| числа\b|st\b|nd\b|rd\b|th\b)")
+_DAY_OF_MONTH = re.compile(r"\b(?P<day>[0-3]?\d)(?:-?го\b|-о?е\b| числа\b|st\b|nd\b|rd\b|th\b)")
 
 _WEEKDAYS = (
     (r"понедельн\w*|\bпн\b|monday|\bmon\b", 1),
@@ -171,7 +171,7 @@ _MONTH_STEMS = "|".join(stem for stem, _ in _RU_MONTHS) + (
 )
 _AT_HOUR = re.compile(
     r"(?:\bв|\bк|\bна|\bс|\bat|\baround|\bby|\bfor|\bпосле|\bafter|\bдо|\bbefore)\s+"
-    r"(?P<h>[0-2]?\d)(?!\d|\s*(?:[./:]\d|-?го|числ|st\b|nd\b|rd\b|th\b|am\b|pm\b|a\.m|p\.m))"
+    r"(?P<h>[0-2]?\d)(?!\d|\s*(?:[./:]\d|-?го|-?о?е\b|числ|st\b|nd\b|rd\b|th\b|am\b|pm\b|a\.m|p\.m))"
     rf"(?!\s+(?:{_MONTH_STEMS}))"
     r"(?:\s*(?:час\w*|ч\b|o'?clock))?"
     r"(?:\s+(?P<part>утра|дня|вечера|in the (?:morning|afternoon|evening)))?"
@@ -478,7 +478,7 @@ def _alike(word: str, name_word: str, *, names: bool = False) -> bool:
         if common >= max(3, len(name_word) - 1):
             return True
         return len(word) >= 4 and ratio(word, name_word) >= 85
-    if common >= 4 and common >= 0.6 * len(name_word):
+    if common >= 4 and common >= 0.6 * max(len(word), len(name_word)):
         return True
     return len(word) >= 5 and ratio(word, name_word) >= 80
 
