@@ -76,7 +76,7 @@ def test_no_secret_value_in_parameters_or_environment(template: Template) -> Non
             if words & {"SECRET", "TOKEN", "KEY", "PASSWORD"}:
                 assert name.endswith("_ARN"), f"{logical_id}.{name} must point at a secret"
     for name, spec in template.body["Parameters"].items():
-        if "Secret" in name or "Token" in name:
+        if "Secret" in name or name.endswith("Token"):
             assert name.endswith("SecretArn"), name
             assert spec.get("Default", "") == ""
 
