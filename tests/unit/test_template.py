@@ -155,12 +155,7 @@ def _alarm_metric_names(alarm: dict[str, Any]) -> set[str]:
 
 def test_alarms_watch_what_the_code_emits_and_notify_the_topic(template: Template) -> None:
     alarms = {lid: props(template, lid) for lid in resources(template, "AWS::CloudWatch::Alarm")}
-    by_metric = {
-        name: lid
-        for lid, alarm in alarms.items()
-        for name in _alarm_metric_names(alarm)
-        if lid != "WebhookErrorsAlarm"  # AWS/Lambda Errors, not the code's Errors
-    }
+    by_metric = {name: lid for lid, alarm in alarms.items() for name in _alarm_metric_names(alarm)}
     emitted = {v for k, v in vars(MetricName).items() if k.isupper()}
     for metric in (
         MetricName.ERRORS,
@@ -170,7 +165,7 @@ def test_alarms_watch_what_the_code_emits_and_notify_the_topic(template: Templat
         MetricName.SPEND_TODAY_USD,
     ):
         assert metric in emitted and metric in by_metric, metric
-    assert {"ApproximateNumberOfMessagesVisible", "Throttles"} <= set(by_metric)
+    assert {"ApproximateNumberOfMessagesVisible", "Throttles", "5xx"} <= set(by_metric)
     dlq_alarm = alarms[by_metric["ApproximateNumberOfMessagesVisible"]]
     assert dlq_alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}
     assert dlq_alarm["Threshold"] == 0

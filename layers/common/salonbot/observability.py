@@ -40,6 +40,7 @@ class MetricName:
     WEBHOOK_DUPLICATES = "WebhookDuplicates"
     STALE_MESSAGES_DROPPED = "StaleMessagesDropped"
     WEBHOOK_REJECTED = "WebhookRejected"
+    CUSTOMER_THROTTLED = "CustomerThrottled"  # over the per-customer message limit
 
 
 logger = Logger(service=SERVICE)

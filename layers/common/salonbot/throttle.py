@@ -34,7 +34,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from salonbot.assistant.base import TurnResult
 from salonbot.assistant.language import detect_language
-from salonbot.observability import count_error, logger, mask_phone, metrics
+from salonbot.observability import MetricName, count_error, logger, mask_phone, metrics
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from salonbot.db.connection import Connection
 
 Verdict = Literal["allow", "notice", "silent"]
-THROTTLED_METRIC = "CustomerThrottled"
+THROTTLED_METRIC = MetricName.CUSTOMER_THROTTLED
 
 NOTICES = {
     "ru": "Вы пишете очень часто 🙏 Пожалуйста, подождите минутку — и я с радостью "
