@@ -207,7 +207,8 @@ def test_a_queued_message_reaches_the_worker(stack: LocalStack) -> None:
     dynamodb = boto3.client(
         "dynamodb", endpoint_url=stack.addresses.aws_endpoint_url, region_name="eu-west-1"
     )
-    table = dynamodb.list_tables()["TableNames"][0]
+    # moto's backends are per process: other tests' tables may be listed too
+    (table,) = [name for name in dynamodb.list_tables()["TableNames"] if name.endswith("-Seen")]
     deadline = time.monotonic() + 30
     item = None
     while item is None and time.monotonic() < deadline:

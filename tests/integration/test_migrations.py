@@ -24,6 +24,8 @@ def empty_database_url(database_url: str) -> Iterator[str]:
     yield make_conninfo(**params)
     with connect(database_url) as admin:
         admin.autocommit = True
+        # Dropping waits for the server to end the test's sessions: no statement timeout.
+        admin.execute("SET statement_timeout = 0")
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
