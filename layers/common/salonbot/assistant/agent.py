@@ -63,7 +63,12 @@ _CODE_LIKE = re.compile(rf"(?<![0-9A-Za-z])[{ALPHABET}]{{{LENGTH}}}(?![0-9A-Za-z
 
 
 class ModelUnavailable(SalonbotError):
-    """The model gave no usable answer (after retries): the caller serves the fallback."""
+    """The model gave no usable answer (after retries): the caller serves the fallback.
+
+    `usage` is what the turn's successful model calls cost before it failed (a tool loop
+    that never ended in a reply is paid for): the fallback's reply records it."""
+
+    usage: Usage | None = None
 
 
 def openai_api_key(settings: Settings) -> str | None:
@@ -264,14 +269,18 @@ class LlmAgent:
         usage = Usage()
         text = ""
         try:
-            text = self._loop(turn, ctx, messages, usage, deadline)
-        except (ModelUnavailable, SalonbotError) as exc:
-            if not (ctx.changed_bookings or ctx.handoff):
-                raise
-            # Bookings changed before the model failed: say what the database accepted.
-            logger.warning("model failed after tool effects", extra={"error": str(exc)})
-            text = ""
-        text = self._checked_reply(ctx, text, language)
+            try:
+                text = self._loop(turn, ctx, messages, usage, deadline)
+            except (ModelUnavailable, SalonbotError) as exc:
+                if not (ctx.changed_bookings or ctx.handoff):
+                    raise
+                # Bookings changed before the model failed: say what the database accepted.
+                logger.warning("model failed after tool effects", extra={"error": str(exc)})
+                text = ""
+            text = self._checked_reply(ctx, text, language)
+        except ModelUnavailable as exc:
+            exc.usage = usage
+            raise
         changed = ctx.booked or ctx.moved
         booking = changed[-1] if changed else None
         return TurnResult(

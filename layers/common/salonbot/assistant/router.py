@@ -71,7 +71,18 @@ class AssistantRouter:
             metrics.add_metric(name=MetricName.MODEL_FAILURES, unit=MetricUnit.Count, value=1)
             count_error("model")
             logger.error("model unavailable: fallback engine answers", extra={"error": str(exc)})
-            return self._fall_back(conn, turn, "model_error")
+            result = self._fall_back(conn, turn, "model_error")
+            spent = exc.usage
+            if spent is not None and spent.calls:
+                # Calls that answered before the failure were paid for: the reply says so,
+                # as the cost guard already counted them.
+                result.prompt_tokens += spent.prompt_tokens
+                result.completion_tokens += spent.completion_tokens
+                result.cached_tokens += spent.cached_tokens
+                result.cost += spent.cost
+                result.model_calls += spent.calls
+                result.model = result.model or getattr(self.agent, "model", None)
+            return result
 
     def _fall_back(self, conn: Connection, turn: TurnInput, reason: str) -> TurnResult:
         metrics.add_metric(name=MetricName.FALLBACKS, unit=MetricUnit.Count, value=1)
@@ -83,8 +94,10 @@ class AssistantRouter:
 class WithLastResort:
     """`Assistant` that runs `engine` in a savepoint and answers with the fixed text if it
     fails (a bug, bad data): its partial effects are undone, the customer still hears
-    back. A broken connection is not the engine's fault: it propagates, and the message
-    is retried."""
+    back. A broken connection or a transient database error (a statement timeout behind
+    a lock, a deadlock) is not the engine's fault: it propagates, the turn rolls back and
+    the message is retried, instead of the customer getting an apology for a booking
+    that a retry would have made."""
 
     def __init__(self, engine: Assistant, last_resort: Assistant | None = None) -> None:
         self.engine = engine
@@ -95,7 +108,9 @@ class WithLastResort:
             with conn.transaction():
                 return self.engine.respond(conn, turn)
         except Exception as exc:
-            if conn.broken or conn.closed:
+            import psycopg
+
+            if conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError):
                 raise
             count_error("guided")
             logger.exception("guided flow failed: fixed reply", extra={"error": str(exc)})
