@@ -7,8 +7,12 @@ STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed
+# checkov pins many packages of its own: a virtualenv of its own too.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install test lint unit dev bench sam-validate sam-build clean
+.PHONY: install test lint unit dev bench sam-validate sam-build checkov clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,5 +57,16 @@ sam-build: sam-validate $(STAMP)
 	  PATH="$$found:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
 	$(BIN)/python .ci/check_layer_arch.py .aws-sam/build/CommonLayer arm64
 
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov
+	touch $(CHECKOV_STAMP)
+
+# Security review of the template; every skip is justified inline (checkov:skip=ID:reason).
+# --skip-download: no call to the vendor's platform, the built-in checks only.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
