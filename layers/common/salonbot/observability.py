@@ -72,6 +72,17 @@ def mask_phone(phone: str | None) -> str:
     return f"{digits[:4]}***{digits[-4:]}"
 
 
+def mask_conversation_id(conversation_id: str | None) -> str:
+    """conv_<salon>_79001234567 -> conv_<salon>_7900***4567: the id names the customer's
+    phone, so logs carry it masked like any phone number."""
+    if not conversation_id:
+        return ""
+    head, sep, phone = conversation_id.rpartition("_")
+    if not sep or not phone.isdigit() or len(phone) < 7:
+        return conversation_id
+    return f"{head}_{mask_phone(phone)}"
+
+
 def mask_secret(value: str | None) -> str:
     if not value:
         return ""
@@ -101,5 +112,5 @@ def correlation_ids(
     if message_id:
         keys["message_id"] = message_id
     if conversation_id:
-        keys["conversation_id"] = conversation_id
+        keys["conversation_id"] = mask_conversation_id(conversation_id)
     return keys

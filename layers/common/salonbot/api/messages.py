@@ -18,7 +18,7 @@ import psycopg
 
 from salonbot.booking.catalog import load_salon
 from salonbot.db.connection import get_connection, reset_connection
-from salonbot.observability import logger, mask_phone
+from salonbot.observability import logger, mask_conversation_id, mask_phone
 from salonbot.processing.pipeline import autocommit
 from salonbot.processing.turn import ConversationTurn, CustomerMessage, reply_text
 from salonbot.throttle import ThrottledResult, throttle_from_settings, with_throttle
@@ -97,7 +97,7 @@ class MessageService:
         if conversation_id and conversation_id != outcome.conversation.id:
             logger.info(
                 "caller's conversation id differs: the customer's conversation is used",
-                extra={"client_conversation_id": conversation_id[:100]},
+                extra={"client_conversation_id": mask_conversation_id(conversation_id[:100])},
             )
         result = outcome.result
         if result is None:

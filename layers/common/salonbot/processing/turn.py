@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from salonbot.assistant.base import TurnInput
 from salonbot.assistant.language import detect_language
 from salonbot.conversation import store as conversations
-from salonbot.observability import MetricName, logger, metrics
+from salonbot.observability import MetricName, correlation_ids, logger, metrics
 from salonbot.whatsapp.outgoing import to_plain_text
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class ConversationTurn:
             metrics.add_metric(
                 name=MetricName.CONVERSATIONS_STARTED, unit=MetricUnit.Count, value=1
             )
-        logger.append_keys(conversation_id=conversation.id)
+        logger.append_keys(**correlation_ids(conversation_id=conversation.id))
         user = conversations.NewMessage(
             role="user",
             content=message.text,
