@@ -1,0 +1,106 @@
+"""ProcessorFunction invoked the way Lambda's SQS event source invokes it, with the sample
+event in `events/`: the customer's message gets one reply at the send API, the delivery
+status is recorded, and a redelivery of the same batch sends nothing more."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from salonbot.booking.importer import import_salon
+from salonbot.booking.salon_file import load_salon_file
+from salonbot.config import get_settings
+from salonbot.db.connection import Connection, reset_connection
+from salonbot.local.fake_whatsapp import FakeWhatsApp, start_fake_whatsapp
+from salonbot.observability import metrics
+from salonbot.processing import queue
+from tests.conftest import DEMO_SALON_FILE
+from tests.integration.test_scheduled_handlers import FakeContext, event, load_handler
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def fake_whatsapp() -> Iterator[FakeWhatsApp]:
+    fake = start_fake_whatsapp(out=None)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def processor_env(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, fake_whatsapp: FakeWhatsApp
+) -> Iterator[None]:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "COST_TABLE", "RATE_LIMIT_TABLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("WHATSAPP_API_BASE_URL", fake_whatsapp.url)
+    monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", "EAAG-sample-event-token")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+
+    def reset() -> None:
+        get_settings.cache_clear()
+        queue.default_processor.cache_clear()
+        reset_connection()
+        metrics.clear_metrics()
+
+    reset()
+    yield
+    reset()
+
+
+def invoke(sample: dict[str, Any]) -> dict[str, Any]:
+    handler = load_handler("processor")
+    result: dict[str, Any] = handler.lambda_handler(sample, FakeContext())
+    return result
+
+
+def test_the_sample_sqs_event_is_answered_once(
+    db: Connection, processor_env: None, fake_whatsapp: FakeWhatsApp
+) -> None:
+    import_salon(db, load_salon_file(DEMO_SALON_FILE))
+    db.commit()
+    sample = event("sqs-customer-message.json")
+    message = json.loads(sample["Records"][0]["body"])["event"]
+    status = json.loads(sample["Records"][1]["body"])["event"]
+
+    # When Lambda delivers the batch
+    assert invoke(sample) == {"batchItemFailures": []}
+
+    # Then the customer got the salon's answer (the guided flow: no model configured)
+    replies = fake_whatsapp.sent_to(message["wa_id"])
+    assert len(replies) == 1
+    assert "аникюр" in json.dumps(replies[0].as_dict(), ensure_ascii=False)
+    stored = db.execute(
+        "SELECT count(*) AS n FROM ai_messages WHERE external_id = %s", (message["message_id"],)
+    ).fetchone()
+    assert stored is not None and stored["n"] == 1
+    recorded = db.execute(
+        "SELECT status FROM message_statuses WHERE message_id = %s", (status["message_id"],)
+    ).fetchall()
+    assert [r["status"] for r in recorded] == ["delivered"]
+
+    # When SQS delivers the same batch again, nothing more is sent
+    assert invoke(sample) == {"batchItemFailures": []}
+    assert len(fake_whatsapp.sent_to(message["wa_id"])) == 1
+
+
+def test_a_batch_that_cannot_reach_the_database_fails_whole(
+    db: Connection, processor_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a database the processor cannot reach
+    monkeypatch.setenv("DATABASE_URL", "postgresql://salonbot@127.0.0.1:9/none?connect_timeout=1")
+    get_settings.cache_clear()
+    queue.default_processor.cache_clear()
+    reset_connection()
+    sample = event("sqs-customer-message.json")
+
+    # Then the invocation fails as a whole (Lambda's Errors metric moves) and SQS makes
+    # every record of the batch visible again, to be retried or redriven to the DLQ
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        invoke(sample)
