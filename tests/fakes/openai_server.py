@@ -128,6 +128,10 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm the body
+            # waits for the client's delayed ACK of the headers (40 ms on Linux) on
+            # kept-alive connections, a stall real API servers (TCP_NODELAY) never add.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

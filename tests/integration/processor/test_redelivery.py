@@ -112,7 +112,7 @@ def test_a_crash_after_commit_sends_the_saved_reply_without_asking_the_model(
     fake_openai.add(*_book_and_confirm())
     body = harness.body("Маникюр сегодня в 12:00")
 
-    def dies(*args: Any) -> str:
+    def dies(*args: Any, **kwargs: Any) -> str:
         raise Crash
 
     with monkeypatch.context() as patched:

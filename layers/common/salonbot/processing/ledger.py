@@ -55,9 +55,15 @@ def claim(
 
 
 def save_reply(
-    conn: Connection, message_id: str, conversation_id: str, payloads: list[dict[str, Any]]
-) -> None:
-    """The reply to send after commit (or none: `reply_status = 'none'`)."""
+    conn: Connection,
+    message_id: str,
+    conversation_id: str,
+    payloads: list[dict[str, Any]],
+    *,
+    phone: str,
+) -> PendingReply:
+    """The reply to send after commit (or none: `reply_status = 'none'`), returned as
+    `pending_reply` would read it back once committed."""
     items = [{"payload": p, "state": PENDING} for p in payloads]
     conn.execute(
         """
@@ -68,6 +74,7 @@ def save_reply(
         """,
         (conversation_id, json.dumps(items, ensure_ascii=False), bool(items), message_id),
     )
+    return PendingReply(message_id, phone, PENDING if items else "none", items)
 
 
 def pending_reply(conn: Connection, message_id: str) -> PendingReply | None:

@@ -122,6 +122,7 @@ class MessageProcessor:
                 },
             )
             return DROPPED
+        saved: ledger.PendingReply | None = None
         with conn.transaction():
             claimed = ledger.claim(
                 conn,
@@ -148,10 +149,15 @@ class MessageProcessor:
                     if outcome.result is not None
                     else []
                 )
-                ledger.save_reply(conn, message.message_id, outcome.conversation.id, payloads)
+                saved = ledger.save_reply(
+                    conn, message.message_id, outcome.conversation.id, payloads, phone=message.phone
+                )
         if not claimed:
             logger.info("message seen before: resuming its reply")
-        status = replies.deliver(conn, self._whatsapp, message.message_id, message.phone_number_id)
+        # A reply committed just now is sent as saved, not read back (one round trip less).
+        status = replies.deliver(
+            conn, self._whatsapp, message.message_id, message.phone_number_id, saved=saved
+        )
         return {ledger.SENT: REPLIED, "none": NO_REPLY}.get(status, REPLY_FAILED)
 
     def _status(self, conn: Connection, status: StatusUpdate) -> str:

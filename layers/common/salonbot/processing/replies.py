@@ -24,11 +24,21 @@ class ReplyNotSent(Exception):
     """The reply could not be sent now but may be later: the queue message is retried."""
 
 
-def deliver(conn: Connection, client: WhatsAppClient, message_id: str, phone_number_id: str) -> str:
+def deliver(
+    conn: Connection,
+    client: WhatsAppClient,
+    message_id: str,
+    phone_number_id: str,
+    *,
+    saved: ledger.PendingReply | None = None,
+) -> str:
     """Send what is left of the message's reply; the resulting `reply_status`.
 
-    Expects an autocommit connection: every state change is committed on its own."""
-    reply = ledger.pending_reply(conn, message_id)
+    `saved` is the reply this process has just committed (`ledger.save_reply`), which
+    then is not read back; without it (a redelivery) the ledger is read. Every state
+    change is still a compare-and-set on the ledger row. Expects an autocommit
+    connection: every state change is committed on its own."""
+    reply = saved if saved is not None else ledger.pending_reply(conn, message_id)
     if reply is None or reply.status in (ledger.SENT, ledger.FAILED, "none"):
         return reply.status if reply else "none"
     last = len(reply.items) - 1
