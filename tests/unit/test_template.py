@@ -171,16 +171,18 @@ def test_alarms_watch_what_the_code_emits_and_notify_the_topic(template: Templat
     assert dlq_alarm["Threshold"] == 0
     assert alarms[by_metric["ResponseTimeMs"]]["ExtendedStatistic"] == "p95"
     assert alarms[by_metric["ResponseTimeMs"]]["Threshold"] == 3000
-    error_rate = alarms[by_metric["Errors"]]
+    error_rate = alarms["ErrorRateAlarm"]
     assert error_rate["Threshold"] == 5
     assert any("100 * errors / messages" in q.get("Expression", "") for q in error_rate["Metrics"])
     for lid, alarm in alarms.items():
         assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}], lid
     # every metric on the dashboard is one the code emits or an AWS one
-    body = props(template, "Dashboard")["DashboardBody"]["Fn::Sub"]
+    body = props(template, "SalonbotDashboard")["DashboardBody"]["Fn::Sub"]
     for metric in (MetricName.COST_USD, MetricName.TOKENS_USED, MetricName.BOOKINGS_CREATED):
         assert f'"{metric}"' in body
     assert MetricName.CONVERSATIONS_CONVERTED in body
+    for lid in ("CleanupFunctionErrorsAlarm", "BudgetAlertFunctionErrorsAlarm"):
+        assert alarms[lid]["Namespace"] == "AWS/Lambda" and alarms[lid]["Threshold"] == 0
 
 
 def test_log_groups_have_retention_and_every_function_uses_one(template: Template) -> None:
