@@ -142,7 +142,19 @@ class CustomerThrottled(Exception):
 # -- routes -------------------------------------------------------------------------------
 
 
-@app.get(HEALTH, summary="Service health", responses={503: {"description": "database down"}})
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """A documented response: its description and JSON body model."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+@app.get(
+    HEALTH,
+    summary="Service health",
+    responses={
+        200: _json(HealthResponse, "healthy"),
+        503: _json(HealthResponse, "degraded: the database is down"),
+    },
+)
 def get_health() -> Response[HealthResponse]:
     from salonbot.api.health import health
 
@@ -159,9 +171,10 @@ def get_health() -> Response[HealthResponse]:
     summary="Answer one customer message synchronously",
     security=JWT,
     responses={
-        404: {"description": "unknown salon"},
-        422: {"description": "invalid request"},
-        429: {"description": "customer over the per-customer message limit"},
+        200: _json(ProcessMessageResponse, "the reply"),
+        404: _json(ErrorResponse, "unknown salon"),
+        422: _json(ErrorResponse, "invalid request"),
+        429: _json(ErrorResponse, "customer over the per-customer message limit"),
     },
 )
 def process_message(request: ProcessMessageRequest) -> ProcessMessageResponse:
@@ -191,7 +204,11 @@ def process_message(request: ProcessMessageRequest) -> ProcessMessageResponse:
     STATS,
     summary="A salon's messages, tokens, cost, response times and bookings",
     security=JWT,
-    responses={404: {"description": "unknown salon"}, 422: {"description": "invalid query"}},
+    responses={
+        200: _json(StatsResponse, "the salon's figures"),
+        404: _json(ErrorResponse, "unknown salon"),
+        422: _json(ErrorResponse, "invalid query"),
+    },
 )
 def get_stats(
     salon_id: Annotated[uuid.UUID, Query()],
@@ -352,6 +369,14 @@ def throttled(exc: CustomerThrottled) -> Response[Any]:
     )
     response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
+
+
+@_handles(UnicodeDecodeError)
+def undecodable_body(exc: UnicodeDecodeError) -> Response[Any]:
+    """A body that is not UTF-8 (API Gateway passes such bodies base64-encoded): the
+    caller's mistake, as malformed JSON is."""
+    detail = [{"loc": ["body"], "field": "body", "type": "json_invalid", "msg": "not UTF-8"}]
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid request: body", detail=detail)
 
 
 @_handles(NotFoundError)
