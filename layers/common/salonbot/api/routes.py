@@ -28,6 +28,8 @@ from salonbot.errors import InvalidInput, UnknownSalon
 from salonbot.observability import logger
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
     from salonbot.api.messages import MessageService
     from salonbot.config import Settings
 
@@ -142,7 +144,7 @@ class CustomerThrottled(Exception):
 # -- routes -------------------------------------------------------------------------------
 
 
-def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+def _json(model: type[BaseModel], description: str) -> OpenAPIResponse:
     """A documented response: its description and JSON body model."""
     return {"description": description, "content": {"application/json": {"model": model}}}
 
