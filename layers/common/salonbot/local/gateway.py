@@ -34,6 +34,13 @@ log = logging.getLogger("salonbot.local.gateway")
 LOCAL_PREFIX = "/_local/"
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 resets connections when a burst of webhooks
+    # arrives faster than the accepting thread (which shares the GIL) takes them.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass
 class Gateway:
     functions: list[LocalFunction]
@@ -117,8 +124,7 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s " + format, self.address_string(), *args)
 
-        self._server = ThreadingHTTPServer((self.host, self.port), _Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((self.host, self.port), _Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="gateway", daemon=True
         )
