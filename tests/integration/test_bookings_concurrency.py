@@ -18,15 +18,19 @@ from tests.integration.salon_builder import BERLIN_SALON_ID, MONDAY, NOW, at, be
 ATTEMPTS = 24
 
 
-def race(database_url: str, attempt: Callable[[Connection, Salon, int], Booking]) -> list[Any]:
-    """Run `attempt` from ATTEMPTS threads, each with its own connection, released at once.
-    Returns each thread's Booking or exception."""
-    connections = [connect(database_url) for _ in range(ATTEMPTS)]
+def race(
+    database_url: str,
+    attempt: Callable[[Connection, Salon, int], Booking],
+    attempts: int = ATTEMPTS,
+) -> list[Any]:
+    """Run `attempt` from `attempts` threads, each with its own connection, released at
+    once. Returns each thread's Booking or exception."""
+    connections = [connect(database_url) for _ in range(attempts)]
     salons = [load_salon(conn, BERLIN_SALON_ID) for conn in connections]
     for conn in connections:
         conn.commit()
-    start = threading.Barrier(ATTEMPTS)
-    results: list[Any] = [None] * ATTEMPTS
+    start = threading.Barrier(attempts)
+    results: list[Any] = [None] * attempts
 
     def run(index: int) -> None:
         start.wait()
@@ -35,7 +39,7 @@ def race(database_url: str, attempt: Callable[[Connection, Salon, int], Booking]
         except Exception as exc:
             results[index] = exc
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(ATTEMPTS)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(attempts)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -88,6 +92,40 @@ def test_same_and_overlapping_times_with_one_master_leave_exactly_one_booking(
     assert outcome(results) == Counter({"Booking": 1, "SlotTaken": ATTEMPTS - 1})
     winner = next(r for r in results if isinstance(r, Booking))
     assert [row["code"] for row in live_bookings(db)] == [winner.code]
+
+
+def test_fifty_customers_for_five_slots_leave_exactly_five_bookings(
+    db: Connection, database_url: str
+) -> None:
+    # Given five separate times of anna's Monday (a manicure blocks 70 minutes)
+    berlin_salon(db)
+    db.commit()
+    slots = [
+        at(MONDAY, 10),
+        at(MONDAY, 11, 15),
+        at(MONDAY, 12, 30),
+        at(MONDAY, 15),
+        at(MONDAY, 16, 15),
+    ]
+
+    # When 50 customers race for them at once, ten for each
+    results = race(
+        database_url,
+        lambda conn, salon, i: create_booking(
+            conn,
+            salon,
+            phone=phone(i),
+            service_code="manicure",
+            master_code="anna",
+            starts_at=slots[i % len(slots)],
+            now=NOW,
+        ),
+        attempts=50,
+    )
+
+    # Then exactly five bookings exist, one per slot, and the other 45 got SlotTaken
+    assert outcome(results) == Counter({"Booking": 5, "SlotTaken": 45})
+    assert sorted(row["starts_at"] for row in live_bookings(db)) == slots
 
 
 def test_any_master_race_fills_each_master_once(db: Connection, database_url: str) -> None:
