@@ -3,9 +3,10 @@
 - cold import of each `functions/*/app.py` in a fresh interpreter (wall time of the
   import, median of several runs, interleaved) beside a bare `import boto3` measured in
   the same run: boto3 is the floor of the webhook's cold start;
-- the webhook's import closure: no openai, no psycopg, no X-Ray SDK;
+- the webhook's import closure: no openai, no psycopg, no X-Ray SDK, no pydantic;
 - a fresh interpreter's import plus its first signed POST (AWS clients are created on
-  the first request, so this is the cold start Meta waits on, less Lambda's own);
+  the first request, so this is the cold start Meta waits on, less Lambda's own), and
+  that the first request does not import pydantic either;
 - warm handler latency for a signed text message, the real handler with its Powertools
   decorators, SQS FIFO and DynamoDB on a moto server over loopback HTTP."""
 
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "layers" / "common"
 FUNCTIONS = ROOT / "functions"
 RUNS = 9
-HEAVY = ("openai", "psycopg", "aws_xray_sdk")
+HEAVY = ("openai", "psycopg", "aws_xray_sdk", "pydantic")
 
 _IMPORT = """
 import json, sys, time
@@ -52,7 +53,8 @@ from salonbot.local.handlers import LambdaContext
 event = json.loads(sys.stdin.read())
 context = LambdaContext("WebhookFunction", 256, 10, "arn:aws:lambda:eu-west-1:1:function:w")
 status = app.lambda_handler(event, context)["statusCode"]
-print(json.dumps({{"ms": (time.perf_counter() - started) * 1000, "status": status}}))
+elapsed = time.perf_counter() - started
+print(json.dumps({{"ms": elapsed * 1000, "status": status, "pydantic": "pydantic" in sys.modules}}))
 """
 
 
@@ -122,11 +124,11 @@ def _import_rows() -> list[Row]:
             )
         )
     if "webhook" in heavy:
-        clean = not (set(heavy["webhook"]) & {"openai", "psycopg"})
+        clean = not (set(heavy["webhook"]) & {"openai", "psycopg", "pydantic"})
         rows.append(
             Row(
                 AREA,
-                "webhook import closure without openai and psycopg",
+                "webhook import closure without openai, psycopg and pydantic",
                 "yes" if clean else f"NO: {heavy['webhook']}",
                 "yes",
             )
@@ -252,23 +254,25 @@ def _first_request_row(env: dict[str, str]) -> Row:
 
     code = _FIRST_REQUEST.format(layer=str(LAYER), folder=str(FUNCTIONS / "webhook"))
     samples = []
+    pydantic = False
     for _ in range(5):
         event = _signed_text_event(LOCAL_APP_SECRET)
         result = _python(code, env={**os.environ, **env}, stdin=json.dumps(event))
         if result["status"] != 200:
             raise RuntimeError(f"first request answered {result['status']}")
         samples.append(result["ms"])
+        pydantic = pydantic or result["pydantic"]
     return Row(
         AREA,
         "cold import + first signed POST (fresh interpreter)",
         f"{statistics.median(samples):.0f} ms",
         "",
-        "median of 5; includes creating the SQS and DynamoDB clients; moto over loopback",
+        "median of 5; includes creating the SQS and DynamoDB clients; moto over loopback; "
+        f"pydantic {'loaded' if pydantic else 'not loaded'}",
     )
 
 
 def _warm_rows(env: dict[str, str]) -> list[Row]:
-    from salonbot.config import get_settings
     from salonbot.inbound.wiring import default_endpoint, default_intake
     from salonbot.local.environment import LOCAL_APP_SECRET
     from salonbot.local.handlers import LambdaContext, load_handler
@@ -278,7 +282,6 @@ def _warm_rows(env: dict[str, str]) -> list[Row]:
     os.environ.update(env)
     level = logger.log_level
     logger.setLevel("WARNING")
-    get_settings.cache_clear()
     default_endpoint.cache_clear()
     default_intake.cache_clear()
     try:
@@ -315,7 +318,6 @@ def _warm_rows(env: dict[str, str]) -> list[Row]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        get_settings.cache_clear()
         default_endpoint.cache_clear()
         default_intake.cache_clear()
     ordered = sorted(samples)

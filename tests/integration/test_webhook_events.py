@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 
-from salonbot.config import get_settings
 from salonbot.inbound.wiring import default_endpoint, default_intake
 from salonbot.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
 from salonbot.local.handlers import LambdaContext, load_handler
@@ -39,7 +38,6 @@ def moto_url() -> Iterator[str]:
 
 
 def _clear_caches() -> None:
-    get_settings.cache_clear()
     default_endpoint.cache_clear()
     default_intake.cache_clear()
 

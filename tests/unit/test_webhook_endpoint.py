@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from salonbot.inbound.http import WebhookEndpoint, WebhookSecrets
 from salonbot.inbound.intake import WebhookIntake
-from salonbot.whatsapp.events import QueueEnvelope
+from salonbot.whatsapp.events import InboundMessage, QueueEnvelope
 from salonbot.whatsapp.signature import sign
 from tests.conftest import REPO_ROOT
 from tests.fakes.meta_webhook import (
@@ -229,15 +229,34 @@ def test_any_request_gets_2xx_or_4xx_and_only_signed_ones_enqueue(
         assert stack.queue.sent == []
 
 
-def test_the_webhook_imports_neither_openai_nor_psycopg_nor_the_xray_sdk() -> None:
+def test_the_webhook_imports_neither_openai_nor_psycopg_nor_the_xray_sdk_nor_pydantic() -> None:
     code = (
         "import runpy, sys; "
         "sys.path[:0] = ['layers/common']; "
         "runpy.run_path('functions/webhook/app.py'); "
-        "print(sorted(m for m in ('openai', 'psycopg', 'aws_xray_sdk', 'salonbot.db') "
-        "if m in sys.modules))"
+        "print(sorted(m for m in ('openai', 'psycopg', 'aws_xray_sdk', 'salonbot.db', "
+        "'pydantic', 'pydantic_core', 'salonbot.config') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_a_message_over_the_queue_s_size_limit_is_trimmed_not_lost() -> None:
+    stack = Stack()
+    long_text = message(message_id="wamid.LONG", content={"body": "я" * 200_000})
+    big_media = message("document", {"id": "d1", "caption": "файл", "pages": ["x" * 300_000]})
+    big_media["id"] = "wamid.BIG"
+    body = body_of(payload(change_value([long_text, big_media])))
+    assert stack.handle(post_event(body))["statusCode"] == 200
+    text, media = (QueueEnvelope.model_validate_json(m.body).event for m in stack.queue.sent)
+    assert all(len(m.body.encode()) < 256 * 1024 for m in stack.queue.sent)
+    assert isinstance(text, InboundMessage) and isinstance(media, InboundMessage)
+    assert (text.message_id, text.text, text.payload) == (
+        "wamid.LONG",
+        "я" * 4096,
+        {"trimmed": True},
+    )
+    assert (text.contact_name, text.wa_id) == ("Анна", "79001234567")
+    assert (media.message_id, media.text, media.payload) == ("wamid.BIG", "файл", {"trimmed": True})

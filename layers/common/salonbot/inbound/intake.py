@@ -8,7 +8,6 @@ what is not on the queue yet."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,12 +18,12 @@ from salonbot.inbound.dedupe import Claim, SeenMessages, dedupe_key
 from salonbot.inbound.enqueue import MAX_BATCH_BYTES, EventQueue, QueueMessage
 from salonbot.inbound.errors import DedupeUnavailable, MessageInProgress, QueueUnavailable
 from salonbot.observability import MetricName, count_error, logger, metrics
-from salonbot.whatsapp.events import InboundMessage, QueueEnvelope, StatusUpdate
+from salonbot.whatsapp.webhook import DeliveryStatus, queue_body
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from salonbot.whatsapp.webhook import ParsedWebhook
+    from salonbot.whatsapp.webhook import ParsedWebhook, WebhookEvent
 
 # Meta caps a text at 4096 characters; an envelope over SQS's limit keeps this much.
 _TRIMMED_TEXT = 4096
@@ -63,12 +62,12 @@ class WebhookIntake:
         seen_here: set[str] = set()
         busy = False
         for event in parsed.events:
-            if isinstance(event, StatusUpdate):
+            if isinstance(event, DeliveryStatus):
                 # The processor records statuses idempotently: no durable claim needed.
                 outgoing.append(queue_message(event, now))
                 claims.append(None)
                 continue
-            if now - event.timestamp.timestamp() > self._max_age_s:
+            if now - event.timestamp > self._max_age_s:
                 result.stale += 1
                 continue
             key = dedupe_key(event.message_id)
@@ -135,21 +134,14 @@ class WebhookIntake:
             logger.warning("invalid webhook items skipped", extra={"invalid": result.invalid})
 
 
-def queue_message(event: InboundMessage | StatusUpdate, now: float) -> QueueMessage:
+def queue_message(event: WebhookEvent, now: float) -> QueueMessage:
     """The SQS message for one event (an envelope within SQS's size limit)."""
-    envelope = QueueEnvelope(event=event, enqueued_at=dt.datetime.fromtimestamp(now, tz=dt.UTC))
-    body = envelope.model_dump_json()
-    if len(body.encode()) > _MAX_BODY_BYTES and isinstance(event, InboundMessage):
-        trimmed = event.model_copy(
-            update={
-                "text": event.text[:_TRIMMED_TEXT] if event.text else event.text,
-                "payload": {"trimmed": True},
-                "contact_name": (event.contact_name or "")[:256] or None,
-            }
+    body = queue_body(event, now)
+    if len(body.encode()) > _MAX_BODY_BYTES and not isinstance(event, DeliveryStatus):
+        trimmed = event._replace(
+            text=event.text[:_TRIMMED_TEXT] if event.text else event.text,
+            payload={"trimmed": True},
+            contact_name=(event.contact_name or "")[:256] or None,
         )
-        body = QueueEnvelope(event=trimmed, enqueued_at=envelope.enqueued_at).model_dump_json()
-    if isinstance(event, InboundMessage):
-        deduplication_id = event.message_id
-    else:
-        deduplication_id = f"{event.message_id}:{event.status}"
-    return QueueMessage(body=body, group_id=event.group_id, deduplication_id=deduplication_id)
+        body = queue_body(trimmed, now)
+    return QueueMessage(body=body, group_id=event.group_id, deduplication_id=event.deduplication_id)

@@ -1,17 +1,18 @@
 """The webhook endpoint as deployed: settings, secrets and AWS clients, once per
-container. AWS clients are created on the first signed POST, not at import."""
+container. AWS clients are created on the first signed POST, not at import; the settings
+are `WebhookSettings` (no pydantic on this function's cold start)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from salonbot.config import Settings, get_settings
 from salonbot.errors import ConfigurationError
 from salonbot.inbound.dedupe import DynamoSeenMessages
 from salonbot.inbound.enqueue import SqsEventQueue
 from salonbot.inbound.http import WebhookEndpoint, WebhookSecrets
 from salonbot.inbound.intake import WebhookIntake
+from salonbot.inbound.settings import WebhookSettings
 from salonbot.secrets import resolve_secret
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def _client_config() -> Config:
     )
 
 
-def build_intake(settings: Settings) -> WebhookIntake:
+def build_intake(settings: WebhookSettings) -> WebhookIntake:
     if not settings.queue_url:
         raise ConfigurationError("QUEUE_URL is not set")
     if not settings.idempotency_table:
@@ -47,7 +48,7 @@ def build_intake(settings: Settings) -> WebhookIntake:
     )
 
 
-def webhook_secrets(settings: Settings) -> WebhookSecrets:
+def webhook_secrets(settings: WebhookSettings) -> WebhookSecrets:
     """Resolved per request: Secrets Manager values are cached (and so rotate)."""
     return WebhookSecrets(
         app_secret=resolve_secret(settings.whatsapp_app_secret, settings.whatsapp_app_secret_arn),
@@ -59,12 +60,12 @@ def webhook_secrets(settings: Settings) -> WebhookSecrets:
 
 @lru_cache(maxsize=1)
 def default_intake() -> WebhookIntake:
-    return build_intake(get_settings())
+    return build_intake(WebhookSettings.from_env())
 
 
 @lru_cache(maxsize=1)
 def default_endpoint() -> WebhookEndpoint:
-    settings = get_settings()
+    settings = WebhookSettings.from_env()
     return WebhookEndpoint(
         intake=default_intake,
         secrets=lambda: webhook_secrets(settings),

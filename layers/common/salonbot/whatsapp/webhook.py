@@ -2,23 +2,32 @@
 
 One POST carries entries, each with changes; a `messages` change carries the salon's
 number (`metadata.phone_number_id`), the customers' profiles, their messages and the
-delivery statuses of our replies. Each message and status becomes one `QueueEvent`.
+delivery statuses of our replies. Each message and status becomes one event, and each
+event one queue body: the JSON of `salonbot.whatsapp.events.QueueEnvelope`, which the
+processor validates.
 
 Parsing is strict at the top (not a WhatsApp payload: the request is refused) and
-lenient below: a message or status that does not validate is skipped and counted, so one
-odd item never makes Meta retry, for days, the good ones posted with it. Message types
-this code does not know yet are kept, with their type-specific content in `payload`."""
+lenient below: a message or status that does not have the expected shape is skipped and
+counted, so one odd item never makes Meta retry, for days, the good ones posted with it.
+Message types this code does not know yet are kept, with their type-specific content in
+`payload`.
+
+Plain Python on purpose: Meta waits on the webhook's cold start, and importing pydantic
+and building models with it added about two thirds of boto3's own import time. The
+checks are the ones the pydantic models made, in pydantic's lax mode (a timestamp may be
+a string of digits; a field Meta may omit may be absent or null where the model allowed
+it, never of another type). `tests/unit/test_whatsapp_webhook.py` compares this parser
+with those models (`tests/unit/pydantic_webhook_reference.py`) on generated payloads."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import json
+import math
+import re
+from typing import Any, NamedTuple
 
 from salonbot.errors import InvalidInput
-from salonbot.whatsapp.events import InboundMessage, InteractiveReply, StatusUpdate
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
@@ -26,194 +35,279 @@ MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 # Keys of a message common to every type; everything else is type-specific content.
 _ENVELOPE_KEYS = frozenset({"from", "id", "timestamp", "type"})
 
-Id = Annotated[str, Field(min_length=1, max_length=512)]
+MAX_ID_LENGTH = 512  # message ids and the salon's phone number id
+MAX_WORD_LENGTH = 64  # sender, message type, status
 # Seconds since the epoch, as Meta sends it (a string of digits); bounded to datetime's range.
-UnixTime = Annotated[int, Field(ge=0, le=253_402_300_799)]
+MAX_UNIX_TIME = 253_402_300_799
+# JSON nested deeper than this (counting non-empty arrays and objects) is refused, as the
+# queue's consumer would refuse it.
+MAX_JSON_DEPTH = 200
+
+_NOT_WHATSAPP = "not a WhatsApp webhook payload"
+_MISSING: Any = object()
+# An integer as text: digits with single underscores between them, an optional sign and
+# an optional fraction of zeros; surrounded by any Unicode white space.
+_INT_TEXT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_INT64 = 2**63
 
 
-class _Meta(BaseModel):
-    # Meta adds fields over time; what this code does not read is ignored.
-    model_config = ConfigDict(extra="ignore")
+class _Invalid(Exception):
+    """This item does not have the shape its event needs."""
 
 
-class Change(_Meta):
-    field: str
-    value: dict[str, Any] = Field(default_factory=dict)
+class Reply(NamedTuple):
+    """A tap on a list row or a reply button (or a template quick-reply button)."""
 
-
-class Entry(_Meta):
-    id: str = ""
-    changes: list[Change] = Field(default_factory=list)
-
-
-class WebhookPayload(_Meta):
-    object: Literal["whatsapp_business_account"]
-    entry: list[Entry]
-
-
-class Metadata(_Meta):
-    phone_number_id: Id
-    display_phone_number: str = ""
-
-
-class Profile(_Meta):
-    name: str | None = None
-
-
-class Contact(_Meta):
-    wa_id: str = ""
-    profile: Profile | None = None
-
-
-class MessagesValue(_Meta):
-    """The `value` of a `messages` change; items are validated one by one."""
-
-    metadata: Metadata
-    contacts: list[Contact] = Field(default_factory=list)
-    messages: list[Any] = Field(default_factory=list)
-    statuses: list[Any] = Field(default_factory=list)
-
-
-class TextBody(_Meta):
-    body: str
-
-
-class ReplyRow(_Meta):
+    kind: str  # list_reply, button_reply, button
     id: str
-    title: str = ""
-    description: str | None = None
+    title: str
+    description: str | None
 
 
-class Interactive(_Meta):
-    type: str
-    button_reply: ReplyRow | None = None
-    list_reply: ReplyRow | None = None
+# The events are named tuples, not dataclasses: creating those classes at import costs
+# several times more, on a cold start Meta waits on. Fields in the queue models' order.
+class CustomerMessage(NamedTuple):
+    """A customer's message: `salonbot.whatsapp.events.InboundMessage` on the queue."""
+
+    phone_number_id: str  # the salon's WhatsApp number (metadata)
+    message_id: str  # wamid, unique per message
+    wa_id: str  # the customer's WhatsApp id (digits)
+    timestamp: int  # when the customer sent it, seconds since the epoch
+    type: str  # text, interactive, button, image, audio, ...
+    text: str | None  # text body, or caption of media
+    interactive: Reply | None
+    contact_name: str | None
+    # Type-specific content for non-text types (location, media id, reaction, ...).
+    payload: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return "message"
+
+    @property
+    def group_id(self) -> str:
+        """SQS FIFO message group: one customer of one salon."""
+        return f"{self.phone_number_id}:{self.wa_id}"
+
+    @property
+    def deduplication_id(self) -> str:
+        return self.message_id
+
+    def as_json(self) -> dict[str, Any]:
+        """The queue's `InboundMessage`, field for field."""
+        reply = self.interactive
+        return {
+            "kind": "message",
+            **self._asdict(),
+            "timestamp": iso_time(self.timestamp),
+            "interactive": None if reply is None else reply._asdict(),
+        }
 
 
-class QuickReplyButton(_Meta):
-    """A tap on a template's quick-reply button (type `button`)."""
+class DeliveryStatus(NamedTuple):
+    """The delivery status of one of our messages: `StatusUpdate` on the queue."""
 
-    payload: str | None = None
-    text: str = ""
+    phone_number_id: str
+    message_id: str  # wamid of our outgoing message
+    status: str  # sent, delivered, read, failed, ...
+    recipient_id: str | None
+    timestamp: int  # seconds since the epoch
+    error_code: int | None  # of the first error Meta reports
+    error_title: str | None
 
+    @property
+    def kind(self) -> str:
+        return "status"
 
-class Message(_Meta):
-    from_: Annotated[str, Field(alias="from", min_length=1, max_length=64)]
-    id: Id
-    timestamp: UnixTime
-    type: Annotated[str, Field(min_length=1, max_length=64)]
-    text: TextBody | None = None
-    interactive: Interactive | None = None
-    button: QuickReplyButton | None = None
+    @property
+    def group_id(self) -> str:
+        return f"{self.phone_number_id}:{self.recipient_id or 'status'}"
 
+    @property
+    def deduplication_id(self) -> str:
+        return f"{self.message_id}:{self.status}"
 
-class StatusError(_Meta):
-    code: int | None = None
-    title: str | None = None
-    message: str | None = None
-
-
-class Status(_Meta):
-    id: Id
-    status: Annotated[str, Field(min_length=1, max_length=64)]
-    timestamp: UnixTime
-    recipient_id: str | None = None
-    errors: list[StatusError] = Field(default_factory=list)
+    def as_json(self) -> dict[str, Any]:
+        """The queue's `StatusUpdate`, field for field."""
+        return {"kind": "status", **self._asdict(), "timestamp": iso_time(self.timestamp)}
 
 
-@dataclass
+WebhookEvent = CustomerMessage | DeliveryStatus
+
+
 class ParsedWebhook:
-    events: list[InboundMessage | StatusUpdate] = field(default_factory=list)
-    invalid: int = 0  # messages, statuses or `messages` changes that did not validate
-    ignored: int = 0  # changes of other fields (templates, account updates, ...)
+    __slots__ = ("events", "ignored", "invalid")
+
+    def __init__(self) -> None:
+        self.events: list[WebhookEvent] = []
+        self.invalid = 0  # messages, statuses or `messages` changes without the expected shape
+        self.ignored = 0  # changes of other fields (templates, account updates, ...)
 
 
 def parse_webhook(body: bytes | str) -> ParsedWebhook:
     """The queue events of one webhook body. Raises `InvalidInput` when the body is not
     JSON or not a WhatsApp Business Account payload."""
-    try:
-        payload = WebhookPayload.model_validate_json(body)
-    except ValidationError as exc:
-        raise InvalidInput("not a WhatsApp webhook payload", field=_first_location(exc)) from exc
+    changes = _changes(load_json(body))
     parsed = ParsedWebhook()
-    for entry in payload.entry:
-        for change in entry.changes:
-            if change.field != MESSAGES_FIELD:
-                parsed.ignored += 1
-                continue
-            _parse_messages_change(change.value, parsed)
+    for change in changes:
+        if change["field"] != MESSAGES_FIELD:
+            parsed.ignored += 1
+            continue
+        _parse_messages_change(change.get("value", {}), parsed)
     return parsed
 
 
-def _first_location(exc: ValidationError) -> str | None:
-    errors = exc.errors()
-    if not errors or not errors[0]["loc"]:
-        return None
-    return ".".join(str(part) for part in errors[0]["loc"])
-
-
-def _parse_messages_change(raw: dict[str, Any], parsed: ParsedWebhook) -> None:
+def load_json(body: bytes | str) -> Any:
+    """Strict JSON: UTF-8, no lone surrogate escapes, at most `MAX_JSON_DEPTH` deep
+    (NaN and Infinity are read, and written to the queue as null)."""
     try:
-        value = MessagesValue.model_validate(raw)
-    except ValidationError:
+        text = body.decode() if isinstance(body, bytes) else body
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise InvalidInput(_NOT_WHATSAPP) from exc
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(data) > MAX_JSON_DEPTH:
+        raise InvalidInput(_NOT_WHATSAPP)
+    if not isinstance(body, bytes) or _SURROGATE_ESCAPE.search(text):
+        try:  # json pairs surrogate escapes; any left alone cannot be encoded
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            raise InvalidInput(_NOT_WHATSAPP) from exc
+    return data
+
+
+def _depth(data: Any) -> int:
+    """Nesting of non-empty arrays and objects (iterative: any depth json reads)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not node or not isinstance(node, dict | list):
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                break
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def _changes(data: Any) -> list[dict[str, Any]]:
+    """Every change of every entry, after checking the whole envelope: one that is not
+    Meta's refuses the request (`InvalidInput` naming the first wrong field)."""
+    if not isinstance(data, dict):
+        raise InvalidInput(_NOT_WHATSAPP)
+    if data.get("object") != WHATSAPP_OBJECT:
+        raise InvalidInput(_NOT_WHATSAPP, field="object")
+    entries = data.get("entry")
+    if not isinstance(entries, list):
+        raise InvalidInput(_NOT_WHATSAPP, field="entry")
+    changes: list[dict[str, Any]] = []
+    for n, entry in enumerate(entries):
+        where = f"entry.{n}"
+        if not isinstance(entry, dict):
+            raise InvalidInput(_NOT_WHATSAPP, field=where)
+        if not isinstance(entry.get("id", ""), str):
+            raise InvalidInput(_NOT_WHATSAPP, field=f"{where}.id")
+        items = entry.get("changes", [])
+        if not isinstance(items, list):
+            raise InvalidInput(_NOT_WHATSAPP, field=f"{where}.changes")
+        for m, change in enumerate(items):
+            at = f"{where}.changes.{m}"
+            if not isinstance(change, dict):
+                raise InvalidInput(_NOT_WHATSAPP, field=at)
+            if not isinstance(change.get("field"), str):
+                raise InvalidInput(_NOT_WHATSAPP, field=f"{at}.field")
+            if not isinstance(change.get("value", {}), dict):
+                raise InvalidInput(_NOT_WHATSAPP, field=f"{at}.value")
+            changes.append(change)
+    return changes
+
+
+def _parse_messages_change(value: dict[str, Any], parsed: ParsedWebhook) -> None:
+    """One `messages` change. Without the salon's number, or with contacts, messages or
+    statuses that are not lists, the whole change is skipped (counted once)."""
+    try:
+        metadata = _object(value.get("metadata", _MISSING))
+        phone_number_id = _text(metadata.get("phone_number_id", _MISSING), 1, MAX_ID_LENGTH)
+        _text(metadata.get("display_phone_number", ""))
+        names = _contact_names(_list(value.get("contacts", [])))
+        messages = _list(value.get("messages", []))
+        statuses = _list(value.get("statuses", []))
+    except _Invalid:
         parsed.invalid += 1
         return
-    phone_number_id = value.metadata.phone_number_id
-    names = {c.wa_id: c.profile.name for c in value.contacts if c.profile and c.profile.name}
-    for item in value.messages:
+    for item in messages:
         try:
-            parsed.events.append(inbound_message(item, phone_number_id, names))
-        except (ValidationError, TypeError):
+            parsed.events.append(customer_message(item, phone_number_id, names))
+        except _Invalid:
             parsed.invalid += 1
-    for item in value.statuses:
+    for item in statuses:
         try:
-            parsed.events.append(status_update(item, phone_number_id))
-        except (ValidationError, TypeError):
+            parsed.events.append(delivery_status(item, phone_number_id))
+        except _Invalid:
             parsed.invalid += 1
 
 
-def _utc(seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+def _contact_names(contacts: list[Any]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for raw in contacts:
+        contact = _object(raw)
+        wa_id = _text(contact.get("wa_id", ""))
+        profile = _optional_object(contact.get("profile"))
+        name = _optional_text(profile.get("name")) if profile is not None else None
+        if name:
+            names[wa_id] = name
+    return names
 
 
-def inbound_message(
+def customer_message(
     raw: Any, phone_number_id: str, names: dict[str, str] | None = None
-) -> InboundMessage:
-    """One of Meta's message objects as the processor reads it. Raises `ValidationError`
-    (or `TypeError` for a non-object) when it is not a message."""
-    if not isinstance(raw, dict):
-        raise TypeError("a message is a JSON object")
-    message = Message.model_validate(raw)
-    kind = message.type
+) -> CustomerMessage:
+    """One of Meta's message objects as the processor reads it. Raises `_Invalid` when it
+    is not a message (no sender, id, time or type, or a known part of the wrong shape)."""
+    message = _object(raw)
+    sender = _text(message.get("from", _MISSING), 1, MAX_WORD_LENGTH)
+    message_id = _text(message.get("id", _MISSING), 1, MAX_ID_LENGTH)
+    timestamp = _unix_time(message.get("timestamp", _MISSING))
+    kind = _text(message.get("type", _MISSING), 1, MAX_WORD_LENGTH)
+    # The parts this code reads are checked whatever the type says.
+    text_part = _optional_object(message.get("text"))
+    body = _text(text_part.get("body", _MISSING)) if text_part is not None else None
+    interactive_part = _optional_object(message.get("interactive"))
+    reply_kind: str | None = None
+    rows: dict[str, Reply | None] = {}
+    if interactive_part is not None:
+        reply_kind = _text(interactive_part.get("type", _MISSING))
+        for row_kind in ("button_reply", "list_reply"):
+            rows[row_kind] = _reply_row(row_kind, interactive_part.get(row_kind))
+    button_part = _optional_object(message.get("button"))
+    button_payload: str | None = None
+    button_text = ""
+    if button_part is not None:
+        button_payload = _optional_text(button_part.get("payload"))
+        button_text = _text(button_part.get("text", ""))
+
     text: str | None = None
-    interactive: InteractiveReply | None = None
+    interactive: Reply | None = None
     payload: dict[str, Any] = {}
-    content = raw.get(kind)
-    if kind == "text" and message.text is not None:
-        text = message.text.body
-    elif kind == "interactive" and message.interactive is not None:
-        reply_kind = message.interactive.type
-        row = (
-            message.interactive.button_reply
-            if reply_kind == "button_reply"
-            else message.interactive.list_reply
-            if reply_kind == "list_reply"
-            else None
-        )
+    content = message.get(kind)
+    if kind == "text" and body is not None:
+        text = body
+    elif kind == "interactive" and interactive_part is not None:
+        row = rows.get(reply_kind or "")
         if row is not None:
-            interactive = InteractiveReply(
-                kind="button_reply" if reply_kind == "button_reply" else "list_reply",
-                id=row.id,
-                title=row.title,
-                description=row.description,
-            )
+            interactive = row
         else:  # e.g. a WhatsApp Flow's nfm_reply: kept for the processor
             payload = dict(content) if isinstance(content, dict) else {}
-    elif kind == "button" and message.button is not None:
-        button = message.button
-        interactive = InteractiveReply(
-            kind="button", id=button.payload or button.text, title=button.text
-        )
+    elif kind == "button" and button_part is not None:
+        interactive = Reply("button", button_payload or button_text, button_text, None)
     elif kind in MEDIA_TYPES and isinstance(content, dict):
         payload = dict(content)
         caption = content.get("caption")
@@ -224,34 +318,147 @@ def inbound_message(
         payload = dict(content)  # location, reaction, order, ... and future types
     else:
         # Unknown shape: keep every type-specific key rather than lose what was said.
-        payload = {k: v for k, v in raw.items() if k not in _ENVELOPE_KEYS and k != "context"}
-    if isinstance(raw.get("context"), dict):
-        payload["context"] = raw["context"]
-    return InboundMessage(
+        payload = {k: v for k, v in message.items() if k not in _ENVELOPE_KEYS and k != "context"}
+    if isinstance(message.get("context"), dict):
+        payload["context"] = message["context"]
+    return CustomerMessage(
         phone_number_id=phone_number_id,
-        message_id=message.id,
-        wa_id=message.from_,
-        timestamp=_utc(message.timestamp),
+        message_id=message_id,
+        wa_id=sender,
+        timestamp=timestamp,
         type=kind,
         text=text,
         interactive=interactive,
-        contact_name=(names or {}).get(message.from_),
+        contact_name=(names or {}).get(sender),
         payload=payload,
     )
 
 
-def status_update(raw: Any, phone_number_id: str) -> StatusUpdate:
-    """One of Meta's status objects (sent, delivered, read, failed, ...)."""
-    if not isinstance(raw, dict):
-        raise TypeError("a status is a JSON object")
-    status = Status.model_validate(raw)
-    error = status.errors[0] if status.errors else None
-    return StatusUpdate(
-        phone_number_id=phone_number_id,
-        message_id=status.id,
-        status=status.status,
-        recipient_id=status.recipient_id,
-        timestamp=_utc(status.timestamp),
-        error_code=error.code if error else None,
-        error_title=(error.title or error.message) if error else None,
+def _reply_row(kind: str, raw: Any) -> Reply | None:
+    row = _optional_object(raw)
+    if row is None:
+        return None
+    return Reply(
+        kind,
+        _text(row.get("id", _MISSING)),
+        _text(row.get("title", "")),
+        _optional_text(row.get("description")),
     )
+
+
+def delivery_status(raw: Any, phone_number_id: str) -> DeliveryStatus:
+    """One of Meta's status objects (sent, delivered, read, failed, ...), with its first
+    error. Raises `_Invalid` when it is not a status."""
+    status = _object(raw)
+    message_id = _text(status.get("id", _MISSING), 1, MAX_ID_LENGTH)
+    state = _text(status.get("status", _MISSING), 1, MAX_WORD_LENGTH)
+    timestamp = _unix_time(status.get("timestamp", _MISSING))
+    recipient_id = _optional_text(status.get("recipient_id"))
+    errors = []
+    for raw_error in _list(status.get("errors", [])):
+        error = _object(raw_error)
+        errors.append(
+            (
+                _optional_int(error.get("code")),
+                _optional_text(error.get("title")),
+                _optional_text(error.get("message")),
+            )
+        )
+    code, title, detail = errors[0] if errors else (None, None, None)
+    return DeliveryStatus(
+        phone_number_id=phone_number_id,
+        message_id=message_id,
+        status=state,
+        timestamp=timestamp,
+        recipient_id=recipient_id,
+        error_code=code,
+        error_title=(title or detail) if errors else None,
+    )
+
+
+def iso_time(seconds: float) -> str:
+    """UTC, ISO 8601 with `Z`, as the queue's models write their datetimes."""
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def queue_body(event: WebhookEvent, enqueued_at: float) -> str:
+    """The SQS message body for one event: `QueueEnvelope` as JSON."""
+    envelope = {"event": event.as_json(), "enqueued_at": iso_time(enqueued_at)}
+    try:
+        return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or Infinity somewhere in a payload: null, as JSON has no such
+        return json.dumps(_finite(envelope), ensure_ascii=False, separators=(",", ":"))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def lax_int(value: Any) -> int:
+    """An integer from JSON or the environment: an int (or bool), an integral float
+    within 64 bits, or text such as `" 1_700_000_000 "` or `"42.0"`. Raises ValueError."""
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and -_INT64 < value < _INT64:
+            return int(value)
+        raise ValueError("not an integer")
+    if isinstance(value, str):
+        number = value.strip(_WHITESPACE)
+        if _INT_TEXT.fullmatch(number):
+            return int(number.split(".")[0])  # too many digits: ValueError
+        raise ValueError("not an integer")
+    raise ValueError("not an integer")
+
+
+def _unix_time(value: Any) -> int:
+    try:
+        seconds = lax_int(value)
+    except ValueError as exc:
+        raise _Invalid from exc
+    if not 0 <= seconds <= MAX_UNIX_TIME:
+        raise _Invalid
+    return seconds
+
+
+def _optional_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return lax_int(value)
+    except ValueError as exc:
+        raise _Invalid from exc
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid
+    return value
+
+
+def _optional_object(value: Any) -> dict[str, Any] | None:
+    return None if value is None else _object(value)
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Invalid
+    return value
+
+
+def _text(value: Any, min_length: int = 0, max_length: int | None = None) -> str:
+    if not isinstance(value, str) or len(value) < min_length:
+        raise _Invalid
+    if max_length is not None and len(value) > max_length:
+        raise _Invalid
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
