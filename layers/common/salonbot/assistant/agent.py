@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from salonbot.assistant.base import TurnResult
 from salonbot.assistant.language import detect_language
-from salonbot.assistant.prompt import build_system_prompt
+from salonbot.assistant.prompt import RULES, build_system_prompt
 from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
 from salonbot.booking import store as booking_store
 from salonbot.booking.codes import ALPHABET, LENGTH
@@ -58,6 +58,13 @@ MAX_RETRY_AFTER_S = 10.0
 # Characters per token when estimating a request's size for the reservation (generous:
 # Cyrillic text and JSON punctuation tokenise densely).
 CHARS_PER_TOKEN = 3
+
+# Sentences of the system prompt's instructions: a reply quoting one leaks the prompt.
+_PROMPT_FRAGMENTS = tuple(
+    sentence.strip().casefold()
+    for sentence in (*RULES.split(". "), "You are the WhatsApp booking assistant")
+    if len(sentence.strip()) >= 30
+)
 
 _CODE_LIKE = re.compile(rf"(?<![0-9A-Za-z])[{ALPHABET}]{{{LENGTH}}}(?![0-9A-Za-z])")
 
@@ -187,6 +194,8 @@ _DONE = {
         "cancelled": "Запись {code} ({service}, {when}) отменена.",
         "handoff": "Передали ваш вопрос администратору салона, вам скоро ответят.",
         "unconfirmed": "Не удалось подтвердить запись. Пожалуйста, выберите другое время.",
+        "refused": "Я помогаю только с записью в салон: услуги, цены, свободное время, "
+        "запись, перенос и отмена.",
     },
     "en": {
         "booked": "Done! You are booked: {service}, {when}, with {master}. Booking code: {code}.",
@@ -194,6 +203,8 @@ _DONE = {
         "cancelled": "Booking {code} ({service}, {when}) is cancelled.",
         "handoff": "We have passed your question to the salon's staff; they will reply soon.",
         "unconfirmed": "I could not confirm that booking. Please choose another time.",
+        "refused": "I can only help with salon bookings: services, prices, free times, "
+        "booking, moving and cancelling.",
     },
 }
 
@@ -424,6 +435,11 @@ class LlmAgent:
         """The model may only confirm what the database accepted: every booking made or
         moved this turn is named with its code, and a code that is not this customer's
         never reaches them."""
+        if text and self._reveals_internals(text):
+            # A prompt injection the model obeyed: the instructions or a key never go out.
+            logger.warning("reply would reveal the instructions or a secret: refused")
+            metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
+            text = _phrases(language)["refused"]
         if text and self._names_unknown_code(ctx, text):
             logger.warning("reply named a booking code the customer does not have")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
@@ -444,6 +460,20 @@ class LlmAgent:
         if not text:
             raise ModelUnavailable("the model returned an empty reply")
         return text
+
+    def _reveals_internals(self, text: str) -> bool:
+        """The reply quotes the system prompt's instructions or holds a configured secret."""
+        folded = " ".join(text.split()).casefold()
+        if any(fragment in folded for fragment in _PROMPT_FRAGMENTS):
+            return True
+        settings = self._settings
+        secrets = (
+            openai_api_key(settings),
+            settings.whatsapp_app_secret,
+            settings.whatsapp_verify_token,
+            settings.whatsapp_access_token,
+        )
+        return any(s and len(s) >= 8 and s != NO_KEY_NEEDED and s in text for s in secrets)
 
     def _names_unknown_code(self, ctx: ToolContext, text: str) -> bool:
         known = ctx.known_codes()
