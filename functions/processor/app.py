@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import (
 
 from salonbot.observability import logger, metrics, tracer
 from salonbot.processing.queue import process_queue_body
+from salonbot.processing.time_budget import check_record_start, invocation
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -24,6 +25,7 @@ batch = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 def record_handler(record: SQSRecord) -> None:
+    check_record_start()
     process_queue_body(record.body)
 
 
@@ -31,6 +33,7 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=batch, context=context
-    )
+    with invocation(context.get_remaining_time_in_millis()):
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=batch, context=context
+        )

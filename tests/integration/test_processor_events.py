@@ -18,6 +18,7 @@ from salonbot.db.connection import Connection, reset_connection
 from salonbot.local.fake_whatsapp import FakeWhatsApp, start_fake_whatsapp
 from salonbot.observability import metrics
 from salonbot.processing import queue
+from salonbot.processing.time_budget import MIN_RECORD_S
 from tests.conftest import DEMO_SALON_FILE
 from tests.integration.test_scheduled_handlers import FakeContext, event, load_handler
 
@@ -104,3 +105,29 @@ def test_a_batch_that_cannot_reach_the_database_fails_whole(
     # every record of the batch visible again, to be retried or redriven to the DLQ
     with pytest.raises(BatchProcessingError, match="All records failed"):
         invoke(sample)
+
+
+def test_records_are_handed_back_untried_when_the_invocation_is_nearly_over(
+    db: Connection, processor_env: None, fake_whatsapp: FakeWhatsApp
+) -> None:
+    import_salon(db, load_salon_file(DEMO_SALON_FILE))
+    db.commit()
+    sample = event("sqs-customer-message.json")
+    message = json.loads(sample["Records"][0]["body"])["event"]
+    handler = load_handler("processor")
+
+    # When Lambda gives the batch less time than a record needs to start
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        handler.lambda_handler(sample, FakeContext(remaining_ms=int(MIN_RECORD_S * 1000) - 500))
+
+    # Then nothing was processed or sent: SQS delivers the records again
+    assert fake_whatsapp.sent_to(message["wa_id"]) == []
+    claimed = db.execute(
+        "SELECT count(*) AS n FROM inbound_messages WHERE message_id = %s",
+        (message["message_id"],),
+    ).fetchone()
+    assert claimed is not None and claimed["n"] == 0
+
+    # and with time to spare, the same batch is answered
+    assert handler.lambda_handler(sample, FakeContext()) == {"batchItemFailures": []}
+    assert len(fake_whatsapp.sent_to(message["wa_id"])) == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.observability import MetricName, metrics
 from salonbot.processing import pipeline
 from salonbot.processing.staff import StaffNotifier
+from salonbot.processing.time_budget import RESERVE_S, invocation
 from tests.fakes.openai_server import Answer, Failure, FakeOpenAI, Garbage, Slow, ToolCall
 from tests.integration.moto_dynamodb import COST_TABLE, create_cost_table
 from tests.integration.processor.harness import (
@@ -268,3 +270,22 @@ def test_an_expired_handoff_returns_to_the_assistant(
     assert harness.say("Привет") == pipeline.REPLIED
     (row,) = rows(db, "SELECT status, handoff_until FROM ai_conversations")
     assert row == {"status": "active", "handoff_until": None}
+
+
+def test_a_nearly_spent_invocation_cuts_the_model_short_and_still_answers(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a model slower than what is left of the Lambda invocation after the reserve
+    import_demo_salon(db)
+    settings = settings_for(fake_openai, fake_whatsapp, openai_timeout_s=10, openai_max_retries=3)
+    harness = build_harness(db, settings)
+    fake_openai.add(Slow(5.0, Answer("too late")))
+
+    # When the message is processed with RESERVE_S + 1 s of the invocation left
+    started = time.monotonic()
+    with invocation(int((RESERVE_S + 1) * 1000)):
+        harness.say("Hello, can I book a manicure?")
+
+    # Then the model call was given up within that second and the customer answered
+    assert time.monotonic() - started < 3.0
+    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["en"]]

@@ -35,6 +35,7 @@ from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.cost.pricing import price_for
 from salonbot.errors import BookingNotFound, SalonbotError
 from salonbot.observability import MetricName, logger, metrics
+from salonbot.processing.time_budget import model_deadline
 from salonbot.secrets import resolve_secret
 from salonbot.whatsapp.outgoing import TextMessage
 
@@ -264,7 +265,7 @@ class LlmAgent:
     # -- the turn ---------------------------------------------------------------------------
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
-        deadline = time.monotonic() + self._settings.assistant_deadline_s
+        deadline = model_deadline(time.monotonic() + self._settings.assistant_deadline_s)
         now = self._clock().astimezone(turn.salon.tz)
         language = detect_language(turn.text, turn.salon.language)
         ctx = ToolContext(
