@@ -41,6 +41,7 @@ class MetricName:
     STALE_MESSAGES_DROPPED = "StaleMessagesDropped"
     WEBHOOK_REJECTED = "WebhookRejected"
     CUSTOMER_THROTTLED = "CustomerThrottled"  # over the per-customer message limit
+    API_REQUESTS = "ApiRequests"  # calls of the AI HTTP API (ApiFunction)
 
 
 logger = Logger(service=SERVICE)

@@ -4,6 +4,7 @@ the assistant / conversations active in the window). The window is `[since, unti
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -12,9 +13,32 @@ from typing import TYPE_CHECKING, Any
 from salonbot.errors import InvalidInput, UnknownSalon
 
 if TYPE_CHECKING:
-    import datetime as dt
+    from zoneinfo import ZoneInfo
 
     from salonbot.db.connection import Connection
+
+
+def window_bound(
+    value: str, tz: ZoneInfo, *, end: bool, field: str, naive_is_local: bool
+) -> dt.datetime:
+    """One end of a stats window: a salon-local day (an end includes that day) or an ISO
+    time. A time without an offset is salon-local when `naive_is_local`, else refused."""
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+        return start + dt.timedelta(days=1) if end else start
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("must be YYYY-MM-DD or an ISO time", field=field) from None
+    if moment.tzinfo is not None:
+        return moment
+    if not naive_is_local:
+        raise InvalidInput("an ISO time needs an offset, e.g. +03:00 or Z", field=field)
+    return moment.replace(tzinfo=tz)
 
 
 @dataclass(frozen=True)

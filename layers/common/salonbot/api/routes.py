@@ -26,6 +26,7 @@ from salonbot.booking.store import normalize_phone
 from salonbot.config import get_settings
 from salonbot.errors import InvalidInput, UnknownSalon
 from salonbot.observability import logger
+from salonbot.stats import window_bound
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -271,20 +272,7 @@ def _bound(value: str | None, tz: ZoneInfo, *, end: bool, field: str) -> dt.date
     """A salon-local day (`to` includes it) or an ISO time with an offset."""
     if not value:
         return None
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        pass
-    else:
-        start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
-        return start + dt.timedelta(days=1) if end else start
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput("must be YYYY-MM-DD or an ISO time with offset", field=field) from None
-    if moment.tzinfo is None:
-        raise InvalidInput("an ISO time needs an offset, e.g. +03:00 or Z", field=field)
-    return moment
+    return window_bound(value, tz, end=end, field=field, naive_is_local=False)
 
 
 @lru_cache(maxsize=4)

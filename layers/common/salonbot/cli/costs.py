@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from salonbot.cli.common import add_json_flag, open_connection, print_json
 from salonbot.errors import InvalidInput
+from salonbot.stats import window_bound
 
 if TYPE_CHECKING:
     import argparse
@@ -47,23 +48,11 @@ def register(subparsers: Any) -> None:
 
 
 def _bound(value: str | None, tz: ZoneInfo, *, end: bool, default: dt.datetime) -> dt.datetime:
+    """A salon-local day (`--to DAY` includes it) or an ISO time, local when naive."""
     if value is None:
         return default
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        pass
-    else:
-        # A day is the salon's local day; `--to DAY` includes that day.
-        start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
-        return start + dt.timedelta(days=1) if end else start
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(
-            "expected YYYY-MM-DD or an ISO time", field="--to" if end else "--from"
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    field = "--to" if end else "--from"
+    return window_bound(value, tz, end=end, field=field, naive_is_local=True)
 
 
 def run_stats(args: argparse.Namespace) -> int:
