@@ -21,6 +21,7 @@ from salonbot.booking.catalog import Master, Salon, Service, Shift
 from salonbot.booking.codes import (
     ALPHABET,
     is_booking_code,
+    looks_like_code,
     new_booking_code,
     normalize_booking_code,
 )
@@ -340,3 +341,10 @@ def test_booking_codes_are_short_unambiguous_and_forgiving_to_type() -> None:
     assert normalize_booking_code(" #a7k-2qx ") == "A7K2QX"
     assert is_booking_code("a7k 2qx")
     assert not is_booking_code("A7K2Q0") and not is_booking_code("A7K2Q")
+
+
+def test_codes_mix_letters_and_digits_so_words_and_numbers_are_never_codes() -> None:
+    codes = [new_booking_code() for _ in range(2000)]
+    assert all(looks_like_code(c) for c in codes)
+    assert not looks_like_code("PLEASE") and not looks_like_code("234567")
+    assert looks_like_code("A7K2QX") and not looks_like_code("A7K2Q")

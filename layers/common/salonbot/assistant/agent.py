@@ -29,7 +29,7 @@ from salonbot.assistant.language import detect_language
 from salonbot.assistant.prompt import RULES, build_system_prompt
 from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
 from salonbot.booking import store as booking_store
-from salonbot.booking.codes import ALPHABET, LENGTH
+from salonbot.booking.codes import ALPHABET, LENGTH, looks_like_code
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.cost.pricing import price_for
@@ -482,7 +482,7 @@ class LlmAgent:
             for booking in call["result"].get("bookings", ()):
                 known.add(booking["code"])
         for candidate in _CODE_LIKE.findall(text):
-            if candidate in known or not any(ch.isdigit() for ch in candidate):
+            if candidate in known or not looks_like_code(candidate):
                 continue
             try:
                 booking_store.find_booking(ctx.conn, ctx.salon, phone=ctx.phone, code=candidate)

@@ -15,7 +15,21 @@ _VALID = re.compile(f"^[{ALPHABET}]{{{LENGTH}}}$")
 
 
 def new_booking_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    """A random code with at least one letter and one digit, so no word ("PLEASE") or
+    number ("234567") in a reply is ever mistaken for a code."""
+    while True:
+        code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+        if looks_like_code(code):
+            return code
+
+
+def looks_like_code(candidate: str) -> bool:
+    """A `LENGTH`-character token of the alphabet mixing letters and digits."""
+    return (
+        bool(_VALID.match(candidate))
+        and any(ch.isdigit() for ch in candidate)
+        and any(ch.isalpha() for ch in candidate)
+    )
 
 
 def normalize_booking_code(text: str) -> str:
