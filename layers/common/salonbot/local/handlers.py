@@ -1,9 +1,10 @@
 """Load the very `functions/*/app.py` handlers by path and invoke them with a Lambda-like
 context. Every function's module is called `app`, so each is imported under a unique name.
 
-One invocation runs at a time across the whole stack: the functions share this process
-(and the package's per-container caches, such as the database connection), where in AWS
-each would have its own container."""
+One invocation runs at a time per function, as with one warm container each. The
+functions that reach PostgreSQL share one lock besides: in AWS each has its own
+container, here they share this process and the package's per-container database
+connection. So a webhook is acknowledged while the processor works, as in AWS."""
 
 from __future__ import annotations
 
@@ -21,7 +22,20 @@ if TYPE_CHECKING:
 
     from salonbot.local.functions import FunctionSpec
 
-_invocation_lock = threading.RLock()
+# A function whose environment names a database shares the database lock.
+DATABASE_SETTINGS = ("DATABASE_URL", "DB_SECRET_ARN")
+DATABASE_LOCK = "database"
+
+_locks: dict[str, threading.RLock] = {}
+_locks_guard = threading.Lock()
+
+
+def invocation_lock(spec: FunctionSpec) -> threading.RLock:
+    """The lock one invocation of this function holds."""
+    uses_database = any(spec.environment.get(name) is not None for name in DATABASE_SETTINGS)
+    key = DATABASE_LOCK if uses_database else spec.logical_id
+    with _locks_guard:
+        return _locks.setdefault(key, threading.RLock())
 
 
 def load_handler(code_dir: Path, handler: str, *, module_prefix: str = "local_fn") -> Any:
@@ -98,5 +112,5 @@ class LocalFunction:
 
     def invoke(self, event: Any) -> Any:
         handler = self.handler()
-        with _invocation_lock:
+        with invocation_lock(self.spec):
             return handler(event, self.context())
