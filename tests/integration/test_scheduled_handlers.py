@@ -33,6 +33,7 @@ class FakeContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:salonbot-test"
     aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    log_stream_name: str = "2026/11/26/[$LATEST]c6af9ac67b6111e69a4193e812345678"
     remaining_ms: int = 300_000
 
     def get_remaining_time_in_millis(self) -> int:

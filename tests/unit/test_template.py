@@ -35,6 +35,7 @@ FUNCTIONS = {
     "ProcessorFunction": "functions/processor/",
     "CleanupFunction": "functions/cleanup/",
     "BudgetAlertFunction": "functions/budget_alert/",
+    "AdminFunction": "functions/admin/",
 }
 
 
@@ -235,5 +236,14 @@ def test_database_functions_join_the_vpc_when_given(template: Template) -> None:
     ):
         vpc = props(template, logical_id)["VpcConfig"]["Fn::If"]
         assert vpc[0] == "InVpc"
-    for endpoint in ("SqsEndpoint", "SecretsManagerEndpoint", "DynamoDbEndpoint"):
+    for endpoint in ("SqsEndpoint", "SecretsManagerEndpoint", "DynamoDbEndpoint", "S3Endpoint"):
         assert template.resources[endpoint]["Condition"] == "InVpc"
+
+
+def test_every_deploy_with_a_database_runs_the_migrations(template: Template) -> None:
+    migrations = template.resources["DatabaseMigrations"]
+    assert migrations["Type"] == "Custom::DatabaseMigrations"
+    assert migrations["Condition"] == "HasDatabaseSecret"
+    assert migrations["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["AdminFunction", "Arn"]}
+    # a new layer version (new code or migrations) makes CloudFormation send an Update
+    assert migrations["Properties"]["LayerVersion"] == {"Ref": "CommonLayer"}

@@ -192,6 +192,11 @@ def validate_salon(data: Any) -> SalonFile:
 
 def load_salon_file(path: str | Path) -> SalonFile:
     """Read a .yaml/.yml/.json salon file and validate it."""
+    return validate_salon(read_salon_data(path))
+
+
+def read_salon_data(path: str | Path) -> Any:
+    """The parsed, not yet validated, content of a .yaml/.yml/.json salon file."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -210,4 +215,4 @@ def load_salon_file(path: str | Path) -> SalonFile:
         ) from None
     except Exception as exc:  # yaml.YAMLError has no common base outside PyYAML
         raise InvalidInput(f"not valid YAML: {exc}", field="file") from None
-    return validate_salon(data)
+    return data

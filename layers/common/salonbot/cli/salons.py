@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from salonbot.cli.common import add_json_flag, open_connection, print_json, print_table
+from salonbot.cli.remote import FUNCTION_HELP
 
 if TYPE_CHECKING:
     import argparse
@@ -17,6 +18,7 @@ def register(subparsers: Any) -> None:
         "import", help="create or update a salon from a YAML or JSON file"
     )
     importer.add_argument("file")
+    importer.add_argument("--function", metavar="NAME", help=FUNCTION_HELP)
     add_json_flag(importer)
     importer.set_defaults(handler=run_import)
     listing = actions.add_parser("list", help="list salons")
@@ -25,19 +27,29 @@ def register(subparsers: Any) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from salonbot.booking.importer import import_salon
-    from salonbot.booking.salon_file import load_salon_file
+    from salonbot.booking.salon_file import read_salon_data, validate_salon
 
-    salon = load_salon_file(args.file)
-    with open_connection(args) as conn:
-        result = import_salon(conn, salon)
-    if args.json:
-        print_json(result.__dict__)
+    data = read_salon_data(args.file)
+    salon = validate_salon(data)  # refused here, before anything is sent or written
+    if args.function:
+        from salonbot.cli.remote import invoke_admin
+
+        answer = invoke_admin(args.function, {"action": "import_salon", "salon": data})
+        result = {key: answer[key] for key in ("salon_id", "created", "revision")}
+        result |= {key: answer[key] for key in ("services", "masters")}
     else:
-        verb = "created" if result.created else "updated"
+        from salonbot.booking.importer import import_salon
+
+        with open_connection(args) as conn:
+            imported = import_salon(conn, salon)
+        result = {**imported.__dict__, "salon_id": str(imported.salon_id)}
+    if args.json:
+        print_json(result)
+    else:
+        verb = "created" if result["created"] else "updated"
         print(
-            f"{verb} salon {result.salon_id} (revision {result.revision}): "
-            f"{result.services} services, {result.masters} masters"
+            f"{verb} salon {result['salon_id']} (revision {result['revision']}): "
+            f"{result['services']} services, {result['masters']} masters"
         )
     return 0
 

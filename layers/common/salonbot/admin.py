@@ -1,0 +1,143 @@
+"""AdminFunction: the database work a deploy needs, inside the VPC where the database is.
+
+- As a CloudFormation custom resource (`Custom::DatabaseMigrations`), every `sam deploy`
+  that changes the layer applies the pending migrations before the stack completes; a
+  failure fails the deploy (and CloudFormation rolls back). Deleting the stack never
+  touches the data.
+- Invoked directly (`aws lambda invoke`, or `salonbot salon import FILE --function NAME`):
+  `{"action": "migrate"}` or `{"action": "import_salon", "salon": {...salon file...}}`.
+  Bad input is answered with `{"ok": false, "error": ..., "field": ...}` and writes nothing.
+
+Migrations run on a connection of their own without a statement timeout, so a long index
+build is not cut at the functions' usual 5 s; the advisory lock in `salonbot.db.migrate`
+keeps two deploys from applying a migration twice."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+from salonbot.errors import InvalidInput
+from salonbot.observability import logger
+
+PHYSICAL_ID = "salonbot-database-migrations"
+RESPONSE_ATTEMPTS = 3
+REASON_MAX = 1000
+
+
+def handle(event: dict[str, Any], log_stream: str = "") -> dict[str, Any]:
+    if "RequestType" in event and "ResponseURL" in event:
+        return custom_resource(event, log_stream)
+    return action(event)
+
+
+# -- direct invocations -------------------------------------------------------------------
+
+
+def action(event: dict[str, Any]) -> dict[str, Any]:
+    name = event.get("action")
+    try:
+        if name == "migrate":
+            return {"ok": True, "applied": run_migrations()}
+        if name == "import_salon":
+            return {"ok": True, **import_salon(event.get("salon"))}
+        raise InvalidInput("expected 'migrate' or 'import_salon'", field="action")
+    except InvalidInput as exc:
+        logger.warning("admin action refused", extra={"action": name, "field": exc.field})
+        return {"ok": False, "error": exc.detail, "field": exc.field}
+
+
+def run_migrations() -> list[str]:
+    from salonbot.db.migrate import migrate
+
+    with _admin_connection() as conn:
+        applied = migrate(conn)
+    names = [f"{m.version:04d}_{m.name}" for m in applied]
+    logger.info("migrations applied", extra={"applied": names})
+    return names
+
+
+def import_salon(data: Any) -> dict[str, Any]:
+    from salonbot.booking.importer import import_salon as import_into
+    from salonbot.booking.salon_file import validate_salon
+
+    salon = validate_salon(data)
+    with _admin_connection() as conn:
+        result = import_into(conn, salon)
+    logger.info("salon imported", extra={"salon_id": str(result.salon_id)})
+    return {
+        "salon_id": str(result.salon_id),
+        "created": result.created,
+        "revision": result.revision,
+        "services": result.services,
+        "masters": result.masters,
+    }
+
+
+def _admin_connection() -> Any:
+    from salonbot.config import get_settings
+    from salonbot.db.connection import connect, resolve_dsn
+
+    settings = get_settings()
+    conn = connect(resolve_dsn(settings), settings)
+    conn.execute("SET statement_timeout = 0")
+    conn.commit()
+    return conn
+
+
+# -- CloudFormation custom resource -------------------------------------------------------
+
+
+def custom_resource(event: dict[str, Any], log_stream: str = "") -> dict[str, Any]:
+    """Apply migrations on Create and Update, nothing on Delete; always answer
+    CloudFormation (a custom resource that never answers hangs the stack for an hour)."""
+    request = event["RequestType"]
+    applied: list[str] = []
+    try:
+        if request in ("Create", "Update"):
+            applied = run_migrations()
+        status, reason = "SUCCESS", f"{request}: {len(applied)} migration(s) applied"
+    except Exception as exc:
+        logger.exception("database migrations failed")
+        status, reason = "FAILED", f"migrations failed: {type(exc).__name__}: {exc}"
+    if log_stream:
+        reason += f"; log stream {log_stream}"
+    body = {
+        "Status": status,
+        "Reason": reason[:REASON_MAX],
+        "PhysicalResourceId": event.get("PhysicalResourceId") or PHYSICAL_ID,
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "NoEcho": False,
+        "Data": {"Applied": len(applied), "Migrations": ",".join(applied)},
+    }
+    send_response(event["ResponseURL"], body)
+    return body
+
+
+def send_response(url: str, body: dict[str, Any]) -> None:
+    """PUT the result to CloudFormation's pre-signed S3 URL (no content type: the
+    signature does not cover one)."""
+    payload = json.dumps(body).encode()
+    request = urllib.request.Request(
+        url,
+        data=payload,
+        method="PUT",
+        headers={"Content-Type": "", "Content-Length": str(len(payload))},
+    )
+    for attempt in range(1, RESPONSE_ATTEMPTS + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
+            return
+        except OSError as exc:
+            logger.warning(
+                "custom resource response failed",
+                extra={"attempt": attempt, "error": type(exc).__name__},
+            )
+            if attempt == RESPONSE_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
