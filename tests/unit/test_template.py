@@ -182,8 +182,11 @@ def test_alarms_watch_what_the_code_emits_and_notify_the_topic(template: Templat
     for metric in (MetricName.COST_USD, MetricName.TOKENS_USED, MetricName.BOOKINGS_CREATED):
         assert f'"{metric}"' in body
     assert MetricName.CONVERSATIONS_CONVERTED in body
-    for lid in ("CleanupFunctionErrorsAlarm", "BudgetAlertFunctionErrorsAlarm"):
-        assert alarms[lid]["Namespace"] == "AWS/Lambda" and alarms[lid]["Threshold"] == 0
+    # every function has an error alarm of its own
+    for function in FUNCTIONS:
+        alarm = alarms[f"{function}ErrorsAlarm"]
+        assert alarm["Namespace"] == "AWS/Lambda" and alarm["Threshold"] == 0
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
 
 
 def test_log_groups_have_retention_and_every_function_uses_one(template: Template) -> None:
