@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from salonbot.booking.catalog import Salon, load_salon
-from salonbot.booking.store import Booking, create_booking, move_booking
+from salonbot.booking.store import PENDING_WAIT_MS, Booking, create_booking, move_booking
 from salonbot.db.connection import Connection, connect
 from salonbot.errors import SlotTaken
 from tests.integration.salon_builder import BERLIN_SALON_ID, MONDAY, NOW, at, berlin_salon
@@ -215,3 +218,58 @@ def test_moves_racing_onto_one_time_leave_one_winner_and_the_rest_unchanged(
     )
     assert times == expected
     assert all(isinstance(r, Booking | SlotTaken) for r in results)
+
+
+def test_a_pending_booking_does_not_hold_the_masters_day_for_other_times(
+    db: Connection, database_url: str
+) -> None:
+    # Given customer A booked anna at 10:00 in a turn that has not committed yet (the
+    # assistant may still be wording its answer with the model)
+    berlin_salon(db)
+    db.commit()
+    pending, other = connect(database_url), connect(database_url)
+    try:
+        salon = load_salon(pending, BERLIN_SALON_ID)
+        with pending.transaction():
+            create_booking(
+                pending, salon, phone=phone(1), service_code="manicure",
+                starts_at=at(MONDAY, 10), master_code="anna", now=NOW,
+            )  # fmt: skip
+
+            # When B books anna the same day at another time, B does not wait for A
+            started = time.monotonic()
+            later = create_booking(
+                other, load_salon(other, BERLIN_SALON_ID), phone=phone(2),
+                service_code="manicure", starts_at=at(MONDAY, 15), master_code="anna",
+                now=NOW,
+            )  # fmt: skip
+            other.commit()
+            assert time.monotonic() - started < 1.0
+            assert later.master_code == "anna"
+
+            # When C asks for A's pending time, C is told it is taken after a short wait,
+            # not failed by the statement timeout
+            started = time.monotonic()
+            with pytest.raises(SlotTaken):
+                create_booking(
+                    other, load_salon(other, BERLIN_SALON_ID), phone=phone(3),
+                    service_code="manicure", starts_at=at(MONDAY, 10, 30),
+                    master_code="anna", now=NOW,
+                )  # fmt: skip
+            waited = time.monotonic() - started
+            assert PENDING_WAIT_MS / 1000 - 0.2 < waited < PENDING_WAIT_MS / 1000 + 2
+            # and C's connection is usable afterwards: nothing of C's is left behind
+            other.rollback()
+            assert other.execute(
+                "SELECT count(*) AS n FROM pg_locks WHERE locktype = "
+                "'advisory' AND pid = pg_backend_pid()"
+            ).fetchone() == {"n": 0}
+        pending.commit()
+    finally:
+        pending.close()
+        other.close()
+    # Then A's and B's bookings stand
+    assert sorted(b["starts_at"] for b in live_bookings(db)) == [
+        at(MONDAY, 10),
+        at(MONDAY, 15),
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from salonbot.errors import BookingNotFound, InvalidInput, SlotTaken, SlotUnavai
 if TYPE_CHECKING:
     import datetime as dt
     import uuid
+    from collections.abc import Iterator
     from decimal import Decimal
 
     from salonbot.booking.catalog import Master, Salon, Service
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 
 LIVE = "confirmed"
 OVERLAP_CONSTRAINT = "bookings_no_overlap"
+# How long a write waits on another customer's pending booking of the same time.
+PENDING_WAIT_MS = 2000
 CODE_CONSTRAINT = "bookings_code_key"
 SOURCE_MESSAGE_CONSTRAINT = "bookings_source_message_id_key"
 CODE_ATTEMPTS = 8
@@ -186,20 +190,45 @@ def _bookable_masters(
     return free
 
 
-def _queue_for_master_day(
+@contextmanager
+def _master_day_turn(
     conn: Connection, salon: Salon, master: Master, starts_at: dt.datetime
-) -> None:
-    """Take the master's day in turn before writing a booking into it.
+) -> Iterator[None]:
+    """Take the master's day in turn for one write, and give it back right after.
 
     The exclusion constraint alone is correct, but when several transactions insert
     overlapping rows at the same moment each may see the others' uncommitted rows and wait
-    for them: PostgreSQL then breaks the cycle with deadlock errors after a second, and
-    under load the waits run into the statement timeout. Queueing on a per-master, per-day
-    advisory lock (held to the end of the transaction) lets the first writer commit and
-    every later one meet a committed row: a clean, immediate SlotTaken."""
-    conn.execute(
-        "SELECT pg_advisory_xact_lock(%s, %s)",
-        (master.id & 0x7FFFFFFF, starts_at.astimezone(salon.tz).date().toordinal()),
+    for them: PostgreSQL then breaks the cycle with deadlock errors after a second. A
+    per-master, per-day advisory lock around the write statement queues the writers, so
+    each meets at most one pending row. The lock is session-level and released as soon as
+    the statement is done, never held while the turn goes on (a model call may follow), so
+    other customers booking other times that day never wait on this one.
+
+    A write that meets another customer's booking still pending (not yet committed) waits
+    at most `PENDING_WAIT_MS` and is then refused as taken: that time is being booked."""
+    key = (master.id & 0x7FFFFFFF, starts_at.astimezone(salon.tz).date().toordinal())
+    # In a savepoint of its own: a wait that times out leaves the caller's transaction
+    # usable (and holds nothing). The timeout stays set for the write that follows.
+    with conn.transaction():
+        conn.execute(f"SET LOCAL lock_timeout = {PENDING_WAIT_MS}")
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
+    try:
+        yield
+    finally:
+        try:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+            conn.execute("SET LOCAL lock_timeout = 0")
+        except psycopg.Error:
+            # The session cannot answer: closing it is the only way to free its lock.
+            conn.close()
+            raise
+
+
+def _refused_write(exc: psycopg.Error) -> bool:
+    """A write refused for a competing booking: an overlap, one still pending past the
+    wait, or PostgreSQL breaking a wait cycle between two writers."""
+    return _slot_taken(exc) or isinstance(
+        exc, (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected)
     )
 
 
@@ -226,11 +255,11 @@ def _insert(
     source: str,
     source_message_id: str | None,
 ) -> Booking:
-    _queue_for_master_day(conn, salon, master, requested.starts_at)
     for _ in range(CODE_ATTEMPTS):
         code = new_booking_code()
         try:
-            with conn.transaction():
+            # The write's savepoint ends before the day is given back.
+            with _master_day_turn(conn, salon, master, requested.starts_at), conn.transaction():
                 row = conn.execute(
                     """
                     INSERT INTO bookings (code, salon_id, master_id, service_id, client_id,
@@ -253,8 +282,12 @@ def _insert(
                         source_message_id,
                     ),
                 ).fetchone()
-        except pg_errors.ExclusionViolation as exc:
-            if _slot_taken(exc):
+        except (
+            pg_errors.ExclusionViolation,
+            pg_errors.LockNotAvailable,
+            pg_errors.DeadlockDetected,
+        ) as exc:
+            if _refused_write(exc):
                 raise SlotTaken(
                     f"{master.name} is already booked at {requested.starts_at:%Y-%m-%d %H:%M}"
                 ) from exc
@@ -393,9 +426,11 @@ def move_booking(
         )
         taken: SlotTaken | None = None
         for master, requested in candidates:
-            _queue_for_master_day(conn, salon, master, requested.starts_at)
             try:
-                with conn.transaction():
+                with (
+                    _master_day_turn(conn, salon, master, requested.starts_at),
+                    conn.transaction(),
+                ):
                     conn.execute(
                         """
                         UPDATE bookings
@@ -411,8 +446,12 @@ def move_booking(
                             row["id"],
                         ),
                     )
-            except pg_errors.ExclusionViolation as exc:
-                if not _slot_taken(exc):
+            except (
+                pg_errors.ExclusionViolation,
+                pg_errors.LockNotAvailable,
+                pg_errors.DeadlockDetected,
+            ) as exc:
+                if not _refused_write(exc):
                     raise
                 taken = SlotTaken(
                     f"{master.name} is already booked at {requested.starts_at:%Y-%m-%d %H:%M}"
