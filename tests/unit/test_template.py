@@ -174,7 +174,10 @@ def test_alarms_watch_what_the_code_emits_and_notify_the_topic(template: Templat
     assert alarms[by_metric["ResponseTimeMs"]]["Threshold"] == 3000
     error_rate = alarms["ErrorRateAlarm"]
     assert error_rate["Threshold"] == 5
-    assert any("100 * errors / messages" in q.get("Expression", "") for q in error_rate["Metrics"])
+    assert any(
+        "100 * FILL(errors, 0) / FILL(messages, 0)" in q.get("Expression", "")
+        for q in error_rate["Metrics"]
+    )
     for lid, alarm in alarms.items():
         assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}], lid
     # every metric on the dashboard is one the code emits or an AWS one
@@ -240,7 +243,32 @@ def test_database_functions_join_the_vpc_when_given(template: Template) -> None:
         vpc = props(template, logical_id)["VpcConfig"]["Fn::If"]
         assert vpc[0] == "InVpc"
     for endpoint in ("SqsEndpoint", "SecretsManagerEndpoint", "DynamoDbEndpoint", "S3Endpoint"):
-        assert template.resources[endpoint]["Condition"] == "InVpc"
+        assert template.resources[endpoint]["Condition"] == "WithVpcEndpoints"
+    # the endpoints admit the functions' own security group, whatever the VPC's range
+    ingress = props(template, "EndpointSecurityGroup")["SecurityGroupIngress"][0]
+    assert ingress["SourceSecurityGroupId"] == {"Fn::Select": [0, {"Ref": "SecurityGroupIds"}]}
+
+
+def test_the_webhook_has_throttling_of_its_own(template: Template) -> None:
+    routes = props(template, "HttpApi")["RouteSettings"]
+    assert routes["POST /webhook"]["ThrottlingRateLimit"] == {"Ref": "WebhookThrottleRatePerSecond"}
+    assert template.body["Parameters"]["WebhookThrottleRatePerSecond"]["Default"] >= 100
+
+
+def test_functions_update_after_the_migrations(template: Template) -> None:
+    for logical_id in (
+        "ApiFunction",
+        "ProcessorFunction",
+        "CleanupFunction",
+        "BudgetAlertFunction",
+    ):
+        variables = props(template, logical_id)["Environment"]["Variables"]
+        assert variables["SCHEMA_REVISION"] == {
+            "Fn::If": ["HasDatabaseSecret", {"Ref": "DatabaseMigrations"}, ""]
+        }
+    migrations = props(template, "DatabaseMigrations")
+    assert migrations["ServiceTimeout"] <= 3600
+    assert props(template, "AdminFunction")["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
 
 
 def test_every_deploy_with_a_database_runs_the_migrations(template: Template) -> None:

@@ -25,6 +25,7 @@ from salonbot.observability import logger
 PHYSICAL_ID = "salonbot-database-migrations"
 RESPONSE_ATTEMPTS = 3
 REASON_MAX = 1000
+ADMIN_LOCK_TIMEOUT_S = 120
 
 
 def handle(event: dict[str, Any], log_stream: str = "") -> dict[str, Any]:
@@ -82,7 +83,10 @@ def _admin_connection() -> Any:
 
     settings = get_settings()
     conn = connect(resolve_dsn(settings), settings)
+    # No statement timeout for long migrations, but a bounded wait for locks (another
+    # deploy's migration, a busy table), so the function answers before it times out.
     conn.execute("SET statement_timeout = 0")
+    conn.execute(f"SET lock_timeout = '{ADMIN_LOCK_TIMEOUT_S}s'")
     conn.commit()
     return conn
 

@@ -17,6 +17,10 @@ class Settings(BaseModel):
     # Secrets Manager secret (RDS-style JSON) used when DATABASE_URL is not set, in AWS.
     db_secret_arn: str | None = None
     db_proxy_endpoint: str | None = None
+    # The database's host when the secret has none (RDS-managed master secrets).
+    db_host: str | None = None
+    # Set by the stack only to order deploys (functions update after the migrations).
+    schema_revision: str | None = None
     db_name: str = "salonbot"
     db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
     db_statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)

@@ -37,7 +37,13 @@ def resolve_dsn(settings: Settings) -> str:
 
         raw = parameters.get_secret(settings.db_secret_arn, max_age=300)
         secret = json.loads(raw if isinstance(raw, str) else raw.decode())
-        host = settings.db_proxy_endpoint or secret["host"]
+        # An RDS-managed master secret holds only the credentials: the host comes from
+        # the stack (DatabaseProxyEndpoint, else DatabaseHost).
+        host = settings.db_proxy_endpoint or settings.db_host or secret.get("host")
+        if not host:
+            raise ConfigurationError(
+                "the database secret has no host: set DB_HOST (stack parameter DatabaseHost)"
+            )
         return psycopg.conninfo.make_conninfo(
             host=host,
             port=str(secret.get("port", 5432)),
