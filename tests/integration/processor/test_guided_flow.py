@@ -476,3 +476,31 @@ def test_without_interactive_messages_options_are_numbered_and_a_number_answers(
     assert "Ответьте номером варианта или текстом." in first
     assert "Анна" in say("2").splitlines()[0]
     assert say("Завтра, вт 08.01").splitlines()[-1].startswith("10. ")
+
+
+def test_a_yes_to_the_models_offer_never_confirms_an_older_guided_question(
+    db: Connection, fake_whatsapp: FakeWhatsApp, fake_openai: FakeOpenAI
+) -> None:
+    from tests.fakes.openai_server import Answer, Failure
+
+    import_demo_salon(db)
+    customer = Customer(guided_harness(db, fake_whatsapp, fake_openai=fake_openai), fake_whatsapp)
+    # Given the guided flow asked to confirm Monday 10:00 with Anna during an outage
+    fake_openai.add(Failure(500))
+    customer.say("Хочу на маникюр к Анне сегодня в 10:00")
+    assert customer.titles()[0] == "Подтвердить"
+    assert "07.01 10:00" in customer.text
+    # and the model, back, offered another time
+    fake_openai.add(Answer("Могу предложить среду в 15:00 у Марии. Записать?"))
+    customer.say("А в среду можно?")
+    assert customer.text.startswith("Могу предложить среду")
+
+    # When the customer says yes just as the model fails again
+    fake_openai.add(Failure(500))
+    customer.say("Да")
+
+    # Then the guided flow does not book the question it asked before the model answered
+    assert bookings_of(db) == []
+    assert "Готово" not in customer.text
+    (conversation,) = rows(db, "SELECT state FROM ai_conversations")
+    assert conversation["state"].get("step") != "confirm"

@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from salonbot.assistant.agent import ModelUnavailable
 from salonbot.assistant.fallback import FixedReply
 from salonbot.assistant.faq import FaqResponder
+from salonbot.conversation import store as conversations
 from salonbot.errors import BudgetExceeded
 from salonbot.observability import MetricName, count_error, logger, metrics
 
@@ -62,7 +63,7 @@ class AssistantRouter:
         # fallback starts from a clean slate (the agent itself keeps effects it reports).
         try:
             with conn.transaction():
-                return self.agent.respond(conn, turn)
+                result = self.agent.respond(conn, turn)
         except BudgetExceeded:
             metrics.add_metric(name=MetricName.BUDGET_REFUSALS, unit=MetricUnit.Count, value=1)
             logger.warning("daily budget reached: fallback engine answers")
@@ -83,6 +84,10 @@ class AssistantRouter:
                 result.model_calls += spent.calls
                 result.model = result.model or getattr(self.agent, "model", None)
             return result
+        # The model answered: a question the guided flow asked before (during an outage) is
+        # stale, so a "yes" meant for the model's offer never confirms the guided one.
+        conversations.clear_state(conn, turn.conversation_id)
+        return result
 
     def _fall_back(self, conn: Connection, turn: TurnInput, reason: str) -> TurnResult:
         metrics.add_metric(name=MetricName.FALLBACKS, unit=MetricUnit.Count, value=1)

@@ -287,6 +287,16 @@ def set_state(conn: Connection, conversation: str, state: dict[str, Any]) -> Non
     )
 
 
+def clear_state(conn: Connection, conversation: str) -> None:
+    """Forget the guided flow's dialogue (another engine answered the customer since it
+    asked its question). Writes only when there is something to forget."""
+    conn.execute(
+        "UPDATE ai_conversations SET state = '{}'::jsonb, state_updated_at = now(), "
+        "updated_at = now() WHERE id = %s AND state <> '{}'::jsonb",
+        (conversation,),
+    )
+
+
 def set_language(conn: Connection, conversation: str, language: str) -> None:
     conn.execute(
         "UPDATE ai_conversations SET language = %s WHERE id = %s AND language IS DISTINCT FROM %s",
