@@ -14,6 +14,7 @@ from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.processing.pipeline import REPLIED
 from tests.fakes.openai_server import Answer, FakeOpenAI, ModelRequest, ToolCall
 from tests.integration.processor.harness import (
+    CUSTOMER,
     MOSCOW,
     NOW,
     OTHER_CUSTOMER,
@@ -274,3 +275,61 @@ def test_a_booking_the_model_forgets_to_mention_is_confirmed_with_its_code(
     assert booking["source_message_id"].endswith("#0")
     (stored,) = rows(db, "SELECT booking_code FROM ai_messages WHERE role = 'assistant'")
     assert stored["booking_code"] == booking["code"]
+
+
+@pytest.mark.parametrize(
+    ("message", "claim", "refusal"),
+    [
+        (
+            "Запишите на 10:00",
+            "Отлично, вы записаны на маникюр в 10:00 к Анне!",
+            "Не удалось подтвердить запись. Пожалуйста, выберите другое время.",
+        ),
+        (
+            "Book me at ten please",
+            "Great, I've booked you for a manicure at 10:00 with Anna.",
+            "I could not confirm that booking. Please choose another time.",
+        ),
+    ],
+    ids=["ru", "en"],
+)
+def test_a_booked_claim_without_a_booking_never_reaches_the_customer(
+    db: Connection,
+    fake_openai: FakeOpenAI,
+    fake_whatsapp: FakeWhatsApp,
+    message: str,
+    claim: str,
+    refusal: str,
+) -> None:
+    # Given a model that says "booked" without ever calling `book`
+    import_demo_salon(db)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    fake_openai.add(Answer(claim))
+
+    # When the customer asks to book
+    assert harness.say(message) == REPLIED
+
+    # Then nothing was booked and the customer is not told otherwise
+    assert bookings_of(db) == []
+    assert sent_texts(fake_whatsapp) == [refusal]
+
+
+def test_a_recap_of_the_customers_existing_booking_is_kept(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given the customer's own booking
+    salon = import_demo_salon(db)
+    mine = store.create_booking(
+        db, salon, phone=CUSTOMER, service_code="manicure",
+        starts_at=dt.datetime(2030, 1, 8, 15, 0, tzinfo=MOSCOW), master_code="anna", now=NOW,
+    )  # fmt: skip
+    db.commit()
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    recap = f"Вы записаны на маникюр 08.01 в 15:00 к Анне, код записи {mine.code}."
+    fake_openai.add(Answer(recap))
+
+    # When the customer asks what they are booked for
+    harness.say("На когда я записана?")
+
+    # Then the truthful recap, naming the booking's code, reaches them unchanged
+    assert sent_texts(fake_whatsapp) == [recap]

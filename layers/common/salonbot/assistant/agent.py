@@ -68,6 +68,13 @@ _PROMPT_FRAGMENTS = tuple(
 )
 
 _CODE_LIKE = re.compile(rf"(?<![0-9A-Za-z])[{ALPHABET}]{{{LENGTH}}}(?![0-9A-Za-z])")
+# A reply telling the customer they are booked (Russian and English).
+_CLAIMS_BOOKED = re.compile(
+    r"(?<!\w)вы\s+записаны|запись\s+подтвержден|записал[аи]?\s+вас"
+    r"|\byou(?:['’]re|\s+are)\s+booked|\bbooking\s+(?:is\s+)?confirmed"
+    r"|\bI(?:['’]ve|\s+have)\s+booked",
+    re.IGNORECASE,
+)
 
 
 class ModelUnavailable(SalonbotError):
@@ -434,8 +441,9 @@ class LlmAgent:
 
     def _checked_reply(self, ctx: ToolContext, text: str, language: str) -> str:
         """The model may only confirm what the database accepted: every booking made or
-        moved this turn is named with its code, and a code that is not this customer's
-        never reaches them."""
+        moved this turn is named with its code, a code that is not this customer's never
+        reaches them, and "you are booked" with nothing booked is only said of a booking
+        the customer has (named by its code)."""
         if text and self._reveals_internals(text):
             # A prompt injection the model obeyed: the instructions or a key never go out.
             logger.warning("reply would reveal the instructions or a secret: refused")
@@ -443,6 +451,10 @@ class LlmAgent:
             text = _phrases(language)["refused"]
         if text and self._names_unknown_code(ctx, text):
             logger.warning("reply named a booking code the customer does not have")
+            metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
+            text = _phrases(language)["unconfirmed"]
+        if text and not (ctx.booked or ctx.moved) and self._claims_unmade_booking(text):
+            logger.warning("reply says booked but nothing was booked this turn")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
             text = _phrases(language)["unconfirmed"]
         missing = [b for b in (*ctx.booked, *ctx.moved) if b.code not in text]
@@ -475,6 +487,15 @@ class LlmAgent:
             settings.whatsapp_access_token,
         )
         return any(s and len(s) >= 8 and s != NO_KEY_NEEDED and s in text for s in secrets)
+
+    @staticmethod
+    def _claims_unmade_booking(text: str) -> bool:
+        """The reply says "you are booked" without naming a booking code. Called after
+        `_names_unknown_code`, so a code it names is one of the customer's: a recap of an
+        existing booking is true."""
+        if not _CLAIMS_BOOKED.search(text):
+            return False
+        return not any(looks_like_code(c) for c in _CODE_LIKE.findall(text))
 
     def _names_unknown_code(self, ctx: ToolContext, text: str) -> bool:
         known = ctx.known_codes()
