@@ -333,3 +333,49 @@ def test_a_recap_of_the_customers_existing_booking_is_kept(
 
     # Then the truthful recap, naming the booking's code, reaches them unchanged
     assert sent_texts(fake_whatsapp) == [recap]
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:00+05:00", "9999-12-31T23:00-05:00"])
+@pytest.mark.parametrize("tool", ["book", "move"])
+def test_a_start_at_the_edge_of_the_calendar_is_an_argument_error_not_a_crash(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp, tool: str, start: str
+) -> None:
+    # Given the customer's booking and a model that books or moves it to an absurd time
+    salon = import_demo_salon(db)
+    mine = store.create_booking(
+        db, salon, phone=CUSTOMER, service_code="manicure",
+        starts_at=dt.datetime(2030, 1, 8, 15, 0, tzinfo=MOSCOW), master_code="anna", now=NOW,
+    )  # fmt: skip
+    db.commit()
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    arguments = {"service": "manicure"} if tool == "book" else {"code": mine.code}
+    fake_openai.add(_call(tool, {**arguments, "start": start}), _echo_result)
+
+    # When the customer writes
+    assert harness.say("Запишите меня") == REPLIED
+
+    # Then the model was told the arguments are wrong, within the same turn
+    assert len(fake_openai.requests) == 2
+    result = fake_openai.requests[-1].tool_result()
+    assert result["ok"] is False and result["error"] == "invalid_arguments"
+    assert sent_texts(fake_whatsapp)[-1].startswith("Результат:")
+    # and the bookings are as they were
+    (booking,) = bookings_of(db)
+    assert booking["starts_at"] == mine.starts_at
+
+
+def test_a_start_years_away_is_refused_as_an_argument(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    import_demo_salon(db)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    fake_openai.add(
+        _call("book", {"service": "manicure", "start": "2035-01-07 10:00"}), _echo_result
+    )
+
+    harness.say("Запишите меня")
+
+    result = fake_openai.requests[-1].tool_result()
+    assert result["error"] == "invalid_arguments"
+    assert "start: Value error, must be within 2 years of 2030-01-07" in result["message"]
+    assert bookings_of(db) == []

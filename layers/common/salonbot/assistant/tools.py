@@ -16,7 +16,14 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from salonbot.booking import availability, store
 from salonbot.errors import (
@@ -39,6 +46,8 @@ if TYPE_CHECKING:
 
 EARLIEST_LIMIT = 5
 ALTERNATIVES = 3
+# A start this many years before or after the current one is refused as an argument.
+YEARS_AROUND_NOW = 2
 
 
 # -- arguments ----------------------------------------------------------------------------
@@ -54,6 +63,17 @@ def _local_start(value: str) -> dt.datetime:
     except ValueError:
         raise ValueError("must be 'YYYY-MM-DD HH:MM'") from None
     return parsed
+
+
+def _near_now(value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+    """A start within `YEARS_AROUND_NOW` years of the turn's "now" (the validation
+    context's `now`, else the clock): far years are not bookings, and the extremes
+    overflow when converted to the salon's timezone."""
+    context = info.context if isinstance(info.context, dict) else {}
+    now = context.get("now") or dt.datetime.now(dt.UTC)
+    if abs(value.year - now.year) > YEARS_AROUND_NOW:
+        raise ValueError(f"must be within {YEARS_AROUND_NOW} years of {now:%Y-%m-%d}")
+    return value
 
 
 class NoArgs(_Args):
@@ -76,6 +96,11 @@ class BookArgs(_Args):
     def _parse_start(cls, value: object) -> object:
         return _local_start(value) if isinstance(value, str) else value
 
+    @field_validator("start")
+    @classmethod
+    def _start_near_now(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        return _near_now(value, info)
+
 
 class MoveArgs(_Args):
     code: str = Field(min_length=1, max_length=40)
@@ -86,6 +111,11 @@ class MoveArgs(_Args):
     @classmethod
     def _parse_start(cls, value: object) -> object:
         return _local_start(value) if isinstance(value, str) else value
+
+    @field_validator("start")
+    @classmethod
+    def _start_near_now(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        return _near_now(value, info)
 
 
 class CancelArgs(_Args):
@@ -421,10 +451,14 @@ def _run(ctx: ToolContext, name: str, raw_arguments: str | None) -> dict[str, An
     if not isinstance(data, dict):
         return _error("invalid_arguments", "arguments must be a JSON object")
     try:
-        args = tool.args.model_validate(data)
+        args = tool.args.model_validate(data, context={"now": ctx.now})
     except ValidationError as exc:
         return _error("invalid_arguments", "; ".join(_validation_problems(exc)))
     try:
         return tool.run(ctx, args)
     except SalonbotError as exc:
         return _error(_error_kind(exc), str(exc))
+    except (ValueError, OverflowError) as exc:
+        # A value the checks let through that the code cannot use (a date out of range
+        # once converted): the model is told, the turn goes on.
+        return _error("invalid_arguments", f"arguments out of range: {exc}")
