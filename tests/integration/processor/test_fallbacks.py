@@ -14,11 +14,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from salonbot.assistant.fallback import FIXED_REPLIES
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard import DynamoCostGuard
+from salonbot.cost.guard_protocol import UnlimitedReservation, UnlimitedSpend
 from salonbot.db.connection import Connection
 from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.observability import MetricName, metrics
@@ -289,3 +291,86 @@ def test_a_nearly_spent_invocation_cuts_the_model_short_and_still_answers(
     # Then the model call was given up within that second and the customer answered
     assert time.monotonic() - started < 3.0
     assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["en"]]
+
+
+class _FailingGuard(UnlimitedSpend):
+    """A spend guard whose store throttles the operations named in `failing`."""
+
+    def __init__(self, *failing: str) -> None:
+        self.failing = set(failing)
+        self.calls: list[str] = []
+
+    def _maybe_fail(self, operation: str) -> None:
+        self.calls.append(operation)
+        if operation in self.failing:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                "TransactWriteItems",
+            )
+
+    def reserve(self, **kwargs: Any) -> UnlimitedReservation:
+        self._maybe_fail("reserve")
+        return super().reserve(**kwargs)
+
+    def reconcile(self, reservation: UnlimitedReservation, actual_usd: Decimal) -> None:
+        self._maybe_fail("reconcile")
+
+    def release(self, reservation: UnlimitedReservation) -> None:
+        self._maybe_fail("release")
+
+
+def test_a_throttled_cost_guard_gets_the_fallback_reply_without_a_model_call(
+    db: Connection,
+    fake_openai: FakeOpenAI,
+    fake_whatsapp: FakeWhatsApp,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a cost guard whose table throttles every reservation
+    import_demo_salon(db)
+    guard = _FailingGuard("reserve")
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp), guard=guard)
+
+    # When a customer writes
+    with caplog.at_level(logging.ERROR):
+        assert harness.say("Хочу на маникюр") == pipeline.REPLIED
+
+    # Then the model was not called, the fallback answered and the failure was logged
+    assert fake_openai.requests == []
+    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["ru"]]
+    assert "cost guard reserve failed" in caplog.text
+    metrics.clear_metrics()
+
+
+@pytest.mark.parametrize(
+    ("failing", "steps", "expected"),
+    [
+        ("reconcile", [Answer("Здравствуйте!")], "Здравствуйте!"),
+        ("release", [Failure(401, "invalid api key")], FIXED_REPLIES["ru"]),
+    ],
+    ids=["reconcile", "release"],
+)
+def test_a_cost_guard_failure_after_the_model_call_keeps_the_turns_answer(
+    db: Connection,
+    fake_openai: FakeOpenAI,
+    fake_whatsapp: FakeWhatsApp,
+    caplog: pytest.LogCaptureFixture,
+    failing: str,
+    steps: list[Any],
+    expected: str,
+) -> None:
+    # Given a cost guard that throttles after the model call
+    import_demo_salon(db)
+    guard = _FailingGuard(failing)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp), guard=guard)
+    fake_openai.add(*steps)
+
+    # When a customer writes
+    with caplog.at_level(logging.ERROR):
+        assert harness.say("Привет") == pipeline.REPLIED
+
+    # Then the one model call's outcome is answered, and the failure logged, not retried
+    assert guard.calls == ["reserve", failing]
+    assert len(fake_openai.requests) == 1
+    assert sent_texts(fake_whatsapp) == [expected]
+    assert f"cost guard {failing} failed" in caplog.text
+    metrics.clear_metrics()

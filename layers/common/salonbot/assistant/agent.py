@@ -33,8 +33,8 @@ from salonbot.booking.codes import ALPHABET, LENGTH, looks_like_code
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.cost.pricing import price_for
-from salonbot.errors import BookingNotFound, SalonbotError
-from salonbot.observability import MetricName, logger, metrics
+from salonbot.errors import BookingNotFound, BudgetExceeded, SalonbotError
+from salonbot.observability import MetricName, count_error, logger, metrics
 from salonbot.processing.time_budget import model_deadline
 from salonbot.secrets import resolve_secret
 from salonbot.whatsapp.outgoing import TextMessage
@@ -384,13 +384,22 @@ class LlmAgent:
         import openai
 
         settings = self._settings
-        reservation = self._guard.reserve(
-            salon_id=str(turn.salon.id),
-            timezone=turn.salon.timezone,
-            daily_budget_usd=Decimal(turn.salon.daily_budget_usd),
-            amount_usd=self._estimate(messages),
-            reservation_id=f"{turn.message_id or 'api'}:{uuid.uuid4().hex}",
-        )
+        try:
+            reservation = self._guard.reserve(
+                salon_id=str(turn.salon.id),
+                timezone=turn.salon.timezone,
+                daily_budget_usd=Decimal(turn.salon.daily_budget_usd),
+                amount_usd=self._estimate(messages),
+                reservation_id=f"{turn.message_id or 'api'}:{uuid.uuid4().hex}",
+            )
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            # The guard's store is throttled or down: no call without a reservation, but
+            # the customer is still answered, by the fallback engine.
+            count_error("cost_guard")
+            logger.exception("cost guard reserve failed: no model call")
+            raise ModelUnavailable(f"cost guard unavailable: {type(exc).__name__}") from exc
         attempt = 0
         while True:
             remaining = deadline - time.monotonic()
@@ -412,7 +421,7 @@ class LlmAgent:
                 # ValueError: a 200 whose body is not JSON (a proxy's error page), not retried.
                 wait = self._backoff(attempt, exc)
                 if wait is None or time.monotonic() + wait >= deadline:
-                    self._guard.release(reservation)
+                    self._settle(self._guard.release, reservation)
                     raise ModelUnavailable(f"model call failed: {type(exc).__name__}") from exc
                 logger.info(
                     "model call retried",
@@ -422,11 +431,23 @@ class LlmAgent:
                 attempt += 1
                 continue
             except BaseException:
-                self._guard.release(reservation)
+                self._settle(self._guard.release, reservation)
                 raise
             cost = usage.add(response, self.model)
-            self._guard.reconcile(reservation, cost)
+            # The call is paid for and answered: a guard failure now must not cost the
+            # answer (a retried message would pay for a second call).
+            self._settle(self._guard.reconcile, reservation, cost)
             return response
+
+    @staticmethod
+    def _settle(action: Callable[..., None], *args: Any) -> None:
+        """Reconcile or release a reservation; a failure is logged and counted, never
+        raised. The held estimate then stays counted: spend is over-counted, never under."""
+        try:
+            action(*args)
+        except Exception:
+            count_error("cost_guard")
+            logger.exception(f"cost guard {action.__name__} failed: the turn goes on")
 
     def _backoff(self, attempt: int, exc: Exception) -> float | None:
         """Seconds to wait before retrying, or None when this failure is not retried."""
