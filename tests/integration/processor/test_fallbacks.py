@@ -31,6 +31,7 @@ from tests.fakes.openai_server import Answer, Failure, FakeOpenAI, Garbage, Slow
 from tests.integration.moto_dynamodb import COST_TABLE, create_cost_table
 from tests.integration.processor.harness import (
     CUSTOMER,
+    NOW,
     build_harness,
     import_demo_salon,
     rows,
@@ -373,4 +374,40 @@ def test_a_cost_guard_failure_after_the_model_call_keeps_the_turns_answer(
     assert len(fake_openai.requests) == 1
     assert sent_texts(fake_whatsapp) == [expected]
     assert f"cost guard {failing} failed" in caplog.text
+    metrics.clear_metrics()
+
+
+@pytest.mark.parametrize("situation", ["ai_disabled", "with_staff"])
+def test_a_failed_staff_notification_keeps_the_message_for_staff(
+    db: Connection,
+    fake_openai: FakeOpenAI,
+    fake_whatsapp: FakeWhatsApp,
+    aws: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    situation: str,
+) -> None:
+    # Given a message for staff (AI off, or the conversation handed off) and an SNS topic
+    # that refuses the publish
+    salon = import_demo_salon(db, ai_enabled=situation != "ai_disabled")
+    if situation == "with_staff":
+        conversation = conversations.open_conversation(db, salon.id, CUSTOMER, now=NOW)
+        conversations.start_handoff(db, conversation.id, until=NOW + dt.timedelta(hours=1))
+        db.commit()
+    missing_topic = aws["topic"] + "-deleted"
+    harness = build_harness(
+        db,
+        settings_for(fake_openai, fake_whatsapp),
+        staff=StaffNotifier(missing_topic, client=aws["sns"]),
+    )
+
+    # When the customer writes
+    with caplog.at_level(logging.ERROR):
+        assert harness.say("Можно записаться на субботу?") == pipeline.NO_REPLY
+
+    # Then the message is stored for the staff, and the failure logged without the phone
+    assert rows(db, "SELECT role, content FROM ai_messages") == [
+        {"role": "user", "content": "Можно записаться на субботу?"}
+    ]
+    assert "staff notification failed" in caplog.text
+    assert CUSTOMER not in caplog.text and CUSTOMER.lstrip("+") not in caplog.text
     metrics.clear_metrics()

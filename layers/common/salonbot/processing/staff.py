@@ -1,7 +1,8 @@
 """Telling the salon's staff that a customer's message waits for a human: AI is off for
 the salon, or the conversation was handed off. One SNS message per customer message,
-published before the message's transaction commits (a failed publish retries the whole
-message; a crash after publishing may notify twice, never zero times)."""
+published before the message's transaction commits (a crash after publishing may notify
+twice). Publishing is best effort: the turn logs and counts a failed publish
+(`staff_notify`) and keeps the message, which staff still find in the database."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 HTTP API share. Runs inside the caller's transaction.
 
 AI off for the salon, or the conversation with staff: the message is stored for the
-staff and they are notified; no engine answers. Otherwise the router's engine answers,
+staff and they are notified (best effort: a failed notification never loses the stored
+message); no engine answers. Otherwise the router's engine answers,
 and the customer's message and the reply are stored together (one round trip) with the
 reply's tokens, cost, model, response time, booking code and tool calls."""
 
@@ -18,7 +19,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from salonbot.assistant.base import TurnInput
 from salonbot.assistant.language import detect_language
 from salonbot.conversation import store as conversations
-from salonbot.observability import MetricName, correlation_ids, logger, metrics
+from salonbot.observability import (
+    MetricName,
+    correlation_ids,
+    count_error,
+    logger,
+    mask_phone,
+    metrics,
+)
 from salonbot.whatsapp.outgoing import to_plain_text
 
 if TYPE_CHECKING:
@@ -135,14 +143,23 @@ class ConversationTurn:
     def _notify_staff(
         self, message: CustomerMessage, conversation: conversations.Conversation, reason: str
     ) -> None:
-        self._staff.notify(
-            message.salon,
-            phone=message.phone,
-            text=message.text,
-            reason=reason,
-            conversation_id=conversation.id,
-            customer_name=message.contact_name,
-        )
+        """Best effort: the message is stored for the staff whatever happens here, so a
+        failed notification is logged and counted, and never rolls the message back."""
+        try:
+            self._staff.notify(
+                message.salon,
+                phone=message.phone,
+                text=message.text,
+                reason=reason,
+                conversation_id=conversation.id,
+                customer_name=message.contact_name,
+            )
+        except Exception:
+            count_error("staff_notify")
+            logger.exception(
+                "staff notification failed: message kept for staff",
+                extra={"reason": reason, "phone": mask_phone(message.phone)},
+            )
 
     def _count(
         self, result: TurnResult, conversation: conversations.Conversation, elapsed_ms: int
