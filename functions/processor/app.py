@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from salonbot.observability import logger, metrics, tracer
+from salonbot.observability import count_error, logger, metrics, tracer
 from salonbot.processing.queue import process_queue_body
 from salonbot.processing.time_budget import check_record_start, invocation
 
@@ -26,7 +26,16 @@ batch = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 def record_handler(record: SQSRecord) -> None:
     check_record_start()
-    process_queue_body(record.body)
+    try:
+        process_queue_body(record.body)
+    except Exception:
+        # The batch processor logs a failed record only at debug level: a message that
+        # fails on every receive would hold back its customer's group unseen.
+        count_error("processing")
+        logger.exception(
+            "record failed: returned to the queue", extra={"sqs_message_id": record.message_id}
+        )
+        raise
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId")

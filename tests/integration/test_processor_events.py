@@ -5,6 +5,7 @@ status is recorded, and a redelivery of the same batch sends nothing more."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,3 +132,30 @@ def test_records_are_handed_back_untried_when_the_invocation_is_nearly_over(
     # and with time to spare, the same batch is answered
     assert handler.lambda_handler(sample, FakeContext()) == {"batchItemFailures": []}
     assert len(fake_whatsapp.sent_to(message["wa_id"])) == 1
+
+
+def test_a_failed_record_is_logged_with_its_id_and_without_the_phone(
+    db: Connection,
+    processor_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a database the processor cannot reach
+    monkeypatch.setenv("DATABASE_URL", "postgresql://salonbot@127.0.0.1:9/none?connect_timeout=1")
+    get_settings.cache_clear()
+    queue.default_processor.cache_clear()
+    reset_connection()
+    sample = event("sqs-customer-message.json")
+    record = sample["Records"][0]
+    phone = json.loads(record["body"])["event"]["wa_id"]
+
+    # When Lambda delivers the batch and every record fails
+    with caplog.at_level(logging.ERROR), pytest.raises(BatchProcessingError):
+        invoke(sample)
+
+    # Then the failure is logged at error level, by message id, with no phone in clear (the
+    # record behind it in the customer's group is skipped, not tried)
+    (failure,) = [r for r in caplog.records if r.getMessage().startswith("record failed")]
+    assert failure.levelno == logging.ERROR and failure.exc_info
+    assert failure.__dict__["sqs_message_id"] == record["messageId"]
+    assert phone not in caplog.text and phone not in repr(failure.__dict__)

@@ -153,7 +153,11 @@ def _parse_messages_change(raw: dict[str, Any], parsed: ParsedWebhook) -> None:
         parsed.invalid += 1
         return
     phone_number_id = value.metadata.phone_number_id
-    names = {c.wa_id: c.profile.name for c in value.contacts if c.profile and c.profile.name}
+    names = {
+        c.wa_id: _without_nul(c.profile.name)
+        for c in value.contacts
+        if c.profile and c.profile.name and _without_nul(c.profile.name)
+    }
     for item in value.messages:
         try:
             parsed.events.append(inbound_message(item, phone_number_id, names))
@@ -184,7 +188,7 @@ def inbound_message(
     payload: dict[str, Any] = {}
     content = raw.get(kind)
     if kind == "text" and message.text is not None:
-        text = message.text.body
+        text = _without_nul(message.text.body)
     elif kind == "interactive" and message.interactive is not None:
         reply_kind = message.interactive.type
         row = (
@@ -211,7 +215,7 @@ def inbound_message(
     elif kind in MEDIA_TYPES and isinstance(content, dict):
         payload = dict(content)
         caption = content.get("caption")
-        text = caption if isinstance(caption, str) and caption else None
+        text = _without_nul(caption) or None if isinstance(caption, str) else None
     elif kind == "contacts" and isinstance(content, list):
         payload = {"contacts": content}
     elif isinstance(content, dict) and kind not in ("text", "interactive", "button"):
@@ -249,3 +253,8 @@ def status_update(raw: Any, phone_number_id: str) -> StatusUpdate:
         error_code=error.code if error else None,
         error_title=(error.title or error.message) if error else None,
     )
+
+
+def _without_nul(text: str) -> str:
+    """NUL characters dropped: PostgreSQL text cannot store them."""
+    return text.replace("\x00", "")

@@ -521,3 +521,27 @@ def test_any_bytes_parse_or_are_invalid_input(body: bytes) -> None:
     with contextlib.suppress(InvalidInput):
         parse_webhook(body)
     assert outcome(parse_webhook, body) == outcome(reference.parse_webhook, body)
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "text"),
+    [
+        (message(content={"body": "При\u0000вет\u0000"}), "Ан\u0000на", "Привет"),
+        (message("image", {"id": "1", "caption": "ди\u0000зайн"}), "\u0000Анна", "дизайн"),
+        (message("image", {"id": "1", "caption": "\u0000"}), "\u0000", None),
+    ],
+    ids=["text", "caption", "only-nul"],
+)
+def test_nul_characters_are_dropped_from_texts_captions_and_names(
+    raw: dict[str, Any], name: str, text: str | None
+) -> None:
+    contacts = [{"profile": {"name": name}, "wa_id": CUSTOMER}]
+    body = body_of(payload(change_value([raw], contacts=contacts)))
+
+    (event,) = parse_webhook(body).events
+
+    assert isinstance(event, CustomerMessage)
+    assert event.text == text
+    assert event.contact_name == (None if name == "\u0000" else "Анна")
+    assert "\\u0000" not in queue_body(event, NOW).split('"payload"')[0]
+    assert queued(event) == reference.parse_webhook(body).events[0]

@@ -248,3 +248,27 @@ def test_history_is_trimmed_to_the_token_budget(
     last = fake_openai.requests[-1]
     assert [m["role"] for m in last.messages] == ["system", "assistant", "user"]
     assert last.messages[-1]["content"] == "короткий вопрос"
+
+
+def test_nul_characters_never_keep_a_message_from_being_stored(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a queued message (enqueued before the webhook dropped NULs) with NUL in its
+    # text and sender's name, and a model whose reply and tool call carry one too
+    import_demo_salon(db)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    body = harness.body("Хочу на маникюр\u0000").replace("Мария", "Ма\\u0000рия")
+    fake_openai.add(
+        Answer(tool_calls=[ToolCall("slots", {"service": "manicure\u0000"})]),
+        Answer("Есть время\u0000 в понедельник."),
+    )
+
+    # When it is processed
+    assert harness.process(body) == REPLIED
+
+    # Then it is stored and answered, without the NULs, on the first attempt
+    stored = rows(db, "SELECT role, content FROM ai_messages ORDER BY id")
+    assert stored == [
+        {"role": "user", "content": "Хочу на маникюр"},
+        {"role": "assistant", "content": "Есть время в понедельник."},
+    ]

@@ -362,7 +362,8 @@ class LlmAgent:
                         }
                     )
                 continue
-            return (message.content or "").strip()
+            # NUL: PostgreSQL cannot store it, and the reply must be stored to be sent.
+            return (message.content or "").replace("\x00", "").strip()
         raise ModelUnavailable("no reply within the model call limit")  # pragma: no cover
 
     # -- one model call ---------------------------------------------------------------------

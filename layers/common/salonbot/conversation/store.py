@@ -203,10 +203,22 @@ def append_messages(
         {
             "conversation": conversation.id,
             "salon": conversation.salon_id,
-            "rows": json.dumps(rows, ensure_ascii=False, default=str),
+            "rows": json.dumps(_without_nul(rows), ensure_ascii=False, default=str),
         },
     ).fetchall()
     return [row["id"] for row in result]
+
+
+def _without_nul(value: Any) -> Any:
+    """`value` with NUL characters dropped from every string: PostgreSQL text and jsonb
+    cannot hold them, and a message that cannot be stored fails on every retry."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def history(

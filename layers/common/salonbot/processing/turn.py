@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -59,6 +59,19 @@ class TurnOutcome:
     response_time_ms: int
 
 
+def _without_nul(message: CustomerMessage) -> CustomerMessage:
+    """PostgreSQL text cannot hold NUL: a message keeping one would fail on every
+    delivery, so it is dropped from what the customer wrote and their name."""
+    name = message.contact_name
+    if "\x00" not in message.text and not (name and "\x00" in name):
+        return message
+    return replace(
+        message,
+        text=message.text.replace("\x00", ""),
+        contact_name=(name.replace("\x00", "") or None) if name else name,
+    )
+
+
 def reply_text(result: TurnResult) -> str:
     return "\n\n".join(to_plain_text(m) for m in result.messages)
 
@@ -78,6 +91,7 @@ class ConversationTurn:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def run(self, conn: Connection, message: CustomerMessage) -> TurnOutcome:
+        message = _without_nul(message)
         salon = message.salon
         spoken = detect_language(message.text, "") or None
         now = self._clock()
