@@ -232,3 +232,78 @@ def test_run_cleanup_counts_deletions_as_metrics(small: Connection, database_url
         float(result.messages_deleted + result.messages_cascaded)
     ]
     metrics.clear_metrics()
+
+
+def _seed_ledger(conn: Connection, now: dt.datetime = NOW) -> None:
+    """Ledger rows and delivery statuses 100, 20 and 10 days old, finished or not."""
+    import_salon(conn, load_salon_file(DEMO_SALON_FILE))
+    conn.execute(
+        """
+        INSERT INTO inbound_messages (message_id, salon_id, phone_number, received_at,
+                                      processed_at, reply, reply_status)
+        SELECT 'wamid.' || st || '.' || age, %(salon)s, '+79001234567', at, at,
+               '[{"payload": {"text": {"body": "Готово! Вы записаны"}}}]'::jsonb, st
+        FROM unnest(ARRAY['sent', 'none', 'failed', 'pending']) st,
+             unnest(ARRAY[100, 20, 10]) age,
+             LATERAL (SELECT %(now)s - make_interval(days => age) AS at) t
+        """,
+        {"salon": DEMO_SALON_ID, "now": now},
+    )
+    conn.execute(
+        """
+        INSERT INTO message_statuses (message_id, status, recipient, occurred_at, recorded_at)
+        SELECT 'wamid.out.' || age, st, '+79001234567', at, at
+        FROM unnest(ARRAY['sent', 'delivered', 'read']) st,
+             unnest(ARRAY[100, 20, 10]) age,
+             LATERAL (SELECT %(now)s - make_interval(days => age) AS at) t
+        """,
+        {"now": now},
+    )
+    conn.commit()
+
+
+def _ledger(conn: Connection) -> set[str]:
+    return {r["message_id"] for r in conn.execute("SELECT message_id FROM inbound_messages")}
+
+
+def _statuses(conn: Connection) -> set[str]:
+    rows = conn.execute("SELECT message_id, status FROM message_statuses")
+    return {f"{r['message_id']}:{r['status']}" for r in rows}
+
+
+def test_finished_ledger_rows_and_statuses_follow_the_message_retention(db: Connection) -> None:
+    _seed_ledger(db)
+    result = purge_old_ai_data(db, RetentionPolicy(message_days=90, batch_size=2), now=NOW)
+    # Finished replies over 90 days old go; a pending one is kept whatever its age
+    assert _ledger(db) == {
+        f"wamid.{st}.{age}" for st in ("sent", "none", "failed") for age in (20, 10)
+    } | {"wamid.pending.100", "wamid.pending.20", "wamid.pending.10"}
+    assert _statuses(db) == {
+        f"wamid.out.{age}:{st}" for st in ("sent", "delivered", "read") for age in (20, 10)
+    }
+    assert (result.ledger_deleted, result.statuses_deleted) == (3, 3)
+    assert result.complete
+
+
+def test_ledger_rows_are_kept_14_days_even_with_a_shorter_message_retention(
+    db: Connection,
+) -> None:
+    _seed_ledger(db)
+    result = purge_old_ai_data(db, RetentionPolicy(message_days=5, batch_size=1000), now=NOW)
+    # A late redelivery must still find its ledger row: 10-day-old rows stay
+    assert {m for m in _ledger(db) if not m.startswith("wamid.pending")} == {
+        f"wamid.{st}.10" for st in ("sent", "none", "failed")
+    }
+    assert {s.split(":")[0] for s in _statuses(db)} == {"wamid.out.10"}
+    assert (result.ledger_deleted, result.statuses_deleted) == (6, 6)
+    assert db.execute("SELECT count(*) AS n FROM salons").fetchone() == {"n": 1}
+
+
+def test_run_cleanup_counts_ledger_and_status_deletions(db: Connection, database_url: str) -> None:
+    _seed_ledger(db, dt.datetime.now(dt.UTC))
+    metrics.clear_metrics()
+    result = run_cleanup(Settings(database_url=database_url), conn=db)
+    assert (result.ledger_deleted, result.statuses_deleted) == (3, 3)
+    assert metrics.metric_set[MetricName.LEDGER_ROWS_DELETED]["Value"] == [3.0]
+    assert metrics.metric_set[MetricName.STATUSES_DELETED]["Value"] == [3.0]
+    metrics.clear_metrics()

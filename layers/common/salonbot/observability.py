@@ -34,6 +34,8 @@ class MetricName:
     SPEND_TODAY_USD = "SpendTodayUsd"  # all salons, UTC day so far (BudgetAlertFunction)
     CONVERSATIONS_DELETED = "ConversationsDeleted"
     MESSAGES_DELETED = "MessagesDeleted"
+    LEDGER_ROWS_DELETED = "LedgerRowsDeleted"  # inbound_messages with a finished reply
+    STATUSES_DELETED = "StatusesDeleted"  # message_statuses
     # WebhookFunction: events put on the queue, repeats of an accepted message id,
     # customer messages too old to answer, requests refused with a 4xx.
     WEBHOOK_EVENTS_ENQUEUED = "WebhookEventsEnqueued"

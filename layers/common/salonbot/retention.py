@@ -4,7 +4,10 @@
 conversation a customer wrote in yesterday is kept however long ago it started. Deleting
 a conversation deletes its messages (the foreign key cascades). A message is older than
 its `created_at`; the message rule thins long-lived conversations that are still active.
-Bookings, clients and salons are never touched.
+The processing ledger (`inbound_messages`: phone numbers and full reply texts) and the
+delivery statuses (`message_statuses`) follow the message retention, but never sooner
+than `LEDGER_MIN_DAYS`; only ledger rows whose reply is finished (`sent`, `none`,
+`failed`) go. Bookings, clients and salons are never touched.
 
 Each batch is its own short transaction: `DELETE ... WHERE id IN (SELECT ... LIMIT n
 FOR UPDATE SKIP LOCKED)` locks at most n rows and skips rows another run holds, so two
@@ -24,6 +27,12 @@ if TYPE_CHECKING:
     from salonbot.db.connection import Connection
 
 
+# A ledger row (and a status) is kept at least this long whatever the message retention:
+# a late SQS or Meta redelivery of a message must still find its ledger row, or it would
+# be processed, and answered, a second time.
+LEDGER_MIN_DAYS = 14
+
+
 @dataclass(frozen=True)
 class RetentionPolicy:
     conversation_days: int = 30
@@ -38,12 +47,18 @@ class RetentionPolicy:
             batch_size=settings.cleanup_batch_size,
         )
 
+    @property
+    def ledger_days(self) -> int:
+        return max(self.message_days, LEDGER_MIN_DAYS)
+
 
 @dataclass
 class CleanupResult:
     messages_deleted: int = 0
     conversations_deleted: int = 0  # their messages are in messages_cascaded
     messages_cascaded: int = 0
+    ledger_deleted: int = 0  # inbound_messages rows with a finished reply
+    statuses_deleted: int = 0  # message_statuses rows
     batches: int = 0
     complete: bool = True  # False when the deadline stopped the run early
     seconds: float = 0.0
@@ -81,6 +96,51 @@ SELECT (SELECT count(*) FROM conversations) AS conversations,
 """
 
 
+# Ledger rows whose reply is finished; a `pending` one is still being answered.
+_DELETE_LEDGER = """
+DELETE FROM inbound_messages
+WHERE message_id IN (
+    SELECT message_id FROM inbound_messages
+    WHERE processed_at < %(cutoff)s
+      AND reply_status IN ('sent', 'none', 'failed')
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+_DELETE_STATUSES = """
+DELETE FROM message_statuses
+WHERE (message_id, status) IN (
+    SELECT message_id, status FROM message_statuses
+    WHERE recorded_at < %(cutoff)s
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+
+def _delete_in_batches(
+    conn: Connection,
+    sql: str,
+    params: dict[str, object],
+    result: CleanupResult,
+    stop: Callable[[], bool],
+) -> int:
+    """Run a batched DELETE until it deletes nothing or `stop()`; the rows deleted."""
+    total = 0
+    while result.complete:
+        if stop():
+            result.complete = False
+            break
+        with conn.transaction():
+            deleted = conn.execute(sql, params).rowcount
+        result.batches += 1
+        total += deleted
+        if deleted == 0:
+            break
+    return total
+
+
 def purge_old_ai_data(
     conn: Connection,
     policy: RetentionPolicy,
@@ -95,6 +155,7 @@ def purge_old_ai_data(
     now = now or dt.datetime.now(dt.UTC)
     message_cutoff = now - dt.timedelta(days=policy.message_days)
     conversation_cutoff = now - dt.timedelta(days=policy.conversation_days)
+    ledger_cutoff = now - dt.timedelta(days=policy.ledger_days)
     result = CleanupResult()
     stop = deadline or (lambda: False)
     conn.commit()  # batches are our own transactions, never a caller's
@@ -129,6 +190,10 @@ def purge_old_ai_data(
         if conversations == 0:
             break
 
+    ledger = {"cutoff": ledger_cutoff, "limit": policy.batch_size}
+    result.ledger_deleted = _delete_in_batches(conn, _DELETE_LEDGER, ledger, result, stop)
+    result.statuses_deleted = _delete_in_batches(conn, _DELETE_STATUSES, ledger, result, stop)
+
     result.seconds = time.perf_counter() - started
     return result
 
@@ -157,11 +222,19 @@ def run_cleanup(
         unit=MetricUnit.Count,
         value=result.conversations_deleted,
     )
+    metrics.add_metric(
+        name=MetricName.LEDGER_ROWS_DELETED, unit=MetricUnit.Count, value=result.ledger_deleted
+    )
+    metrics.add_metric(
+        name=MetricName.STATUSES_DELETED, unit=MetricUnit.Count, value=result.statuses_deleted
+    )
     logger.info(
         "ai data cleanup finished",
         messages_deleted=result.messages_deleted,
         conversations_deleted=result.conversations_deleted,
         messages_cascaded=result.messages_cascaded,
+        ledger_deleted=result.ledger_deleted,
+        statuses_deleted=result.statuses_deleted,
         batches=result.batches,
         complete=result.complete,
         seconds=round(result.seconds, 3),
