@@ -504,3 +504,37 @@ def test_a_yes_to_the_models_offer_never_confirms_an_older_guided_question(
     assert "Готово" not in customer.text
     (conversation,) = rows(db, "SELECT state FROM ai_conversations")
     assert conversation["state"].get("step") != "confirm"
+
+
+def test_a_tap_under_an_older_confirmation_never_books_the_newer_time(
+    db: Connection, fake_whatsapp: FakeWhatsApp
+) -> None:
+    from salonbot.whatsapp.events import InteractiveReply
+
+    import_demo_salon(db)
+    harness = guided_harness(db, fake_whatsapp)
+    customer = Customer(harness, fake_whatsapp)
+    # Given a confirmation of 10:00, and then, after the customer asked for 16:00, of 16:00
+    customer.say("Хочу на маникюр к Анне завтра в 10:00")
+    assert "08.01 10:00" in customer.text
+    old_yes = customer.choice("Подтвердить")
+    customer.say("А можно завтра в 16:00?")
+    assert "08.01 16:00" in customer.text
+    assert customer.titles()[0] == "Подтвердить"
+
+    # When the customer taps "Подтвердить" under the 10:00 message
+    stale = InteractiveReply.model_validate(
+        {"kind": old_yes.kind, "id": old_yes.id, "title": old_yes.title}
+    )
+    harness.process(harness.body(None, phone=CUSTOMER, interactive=stale))
+    customer._collect()
+
+    # Then nothing is booked and the current question (16:00) is asked again, in Russian
+    assert bookings_of(db) == []
+    assert "прошлому варианту" in customer.text
+    assert "08.01 16:00" in customer.text
+    assert customer.titles() == ["Подтвердить", "Другое время", "Отменить"]
+    # and the 16:00 button, or a typed yes, books 16:00
+    customer.say("да")
+    (booking,) = bookings_of(db)
+    assert booking["starts_at"] == dt.datetime(2030, 1, 8, 16, 0, tzinfo=MOSCOW)

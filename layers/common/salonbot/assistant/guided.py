@@ -222,8 +222,14 @@ class _Dialog:
             start, _, master = value.partition("|")
             st.update(start=start, slot_master=master)
             self.confirm()
-        elif choice == "ok" and st.get("start"):
-            self.commit()
+        elif kind == "ok" and st.get("start"):
+            # A confirm button names the slot it confirms: a tap under an older
+            # confirmation (another time asked for since) must not book the newer one.
+            if value == self._confirm_slot():
+                self.commit()
+            else:
+                self.say(self.t["confirm_stale"])
+                self.confirm()
         elif choice == "no":
             self.decline()
         elif kind == "bk":
@@ -569,11 +575,16 @@ class _Dialog:
         self.ask_buttons(
             body,
             [
-                Option(id="ok", title=self.t["confirm_yes"]),
+                Option(id=f"ok:{self._confirm_slot()}", title=self.t["confirm_yes"]),
                 Option(id="otherday:", title=self.t["confirm_other"]),
                 Option(id="no", title=no),
             ],
         )
+
+    def _confirm_slot(self) -> str:
+        """The slot the confirmation asks about, as its button id carries it
+        ("<iso start>|<master code>", far within WhatsApp's 200-character id limit)."""
+        return f"{self.state.get('start') or ''}|{self.state.get('slot_master') or ''}"
 
     def commit(self) -> None:
         """Book (or move) what the customer confirmed; only the store's answer counts."""
