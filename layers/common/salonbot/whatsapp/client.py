@@ -3,10 +3,17 @@
 Outcomes are told apart because the processor must never send a reply twice:
 - accepted: the message id (wamid) WhatsApp gave it;
 - `SendRetryable`: certainly not accepted (5xx, rate limits 130429/131056, connection
-  refused) and retries with backoff ran out: safe to try again later;
+  refused) and retries with backoff ran out, or the invocation has too little time left
+  for the next wait and request: safe to try again later;
 - `SendRejected`: refused for good (131047 outside the 24-hour window, other 4xx);
 - `SendOutcomeUnknown`: the request may have reached WhatsApp (read timeout, connection
   dropped mid-response): not retried, since a retry could deliver it twice.
+
+Inside a budgeted invocation (`salonbot.processing.time_budget`) a retry is only waited
+for when the wait and a full request still fit before the function ends (less
+`BUDGET_MARGIN_S`), and each request's timeout is bounded by the time left: the function
+never times out in a backoff with the reply item committed as `sending`, which a
+redelivery could not send again.
 
 Only the processor imports this module (the webhook's imports stay light). The access
 token and phone numbers never appear in logs in clear."""
@@ -18,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from salonbot.errors import ConfigurationError, SalonbotError
 from salonbot.observability import logger, mask_phone
+from salonbot.processing.time_budget import remaining_s
 from salonbot.secrets import resolve_secret
 from salonbot.whatsapp.outgoing import to_payload
 
@@ -32,6 +40,10 @@ if TYPE_CHECKING:
 RATE_LIMIT_CODES = frozenset({4, 80007, 130429, 131056})
 OUTSIDE_WINDOW = 131047
 MAX_RETRY_AFTER_S = 30.0
+# Kept back from the invocation's end for recording the send's outcome.
+BUDGET_MARGIN_S = 2.0
+# A request is not started with less time than this before the margin.
+MIN_REQUEST_S = 1.0
 
 
 class SendFailed(SalonbotError):
@@ -94,6 +106,7 @@ class WhatsAppClient:
         self._token_for = token_for or (lambda pnid: access_token_for(settings, pnid))
         self._retries = settings.whatsapp_max_retries
         self._retry_base_s = settings.whatsapp_retry_base_s
+        self._timeout_s = settings.whatsapp_timeout_s
         self._sleep = sleep
 
     def send(
@@ -110,8 +123,21 @@ class WhatsAppClient:
         to = mask_phone(str(payload.get("to", "")))
         attempt = 0
         while True:
+            left = _usable_s()
+            if left is not None and left < MIN_REQUEST_S:
+                # Nothing was sent in this attempt: WhatsApp certainly did not take it.
+                logger.warning(
+                    "WhatsApp send left for a later delivery",
+                    extra={"to": to, "attempt": attempt + 1, "left_s": round(left, 2)},
+                )
+                raise SendRetryable(f"{left:.1f} s left in the invocation: send not attempted")
             try:
-                response = self._http.post(url, json=payload, headers=headers)
+                if left is None:
+                    response = self._http.post(url, json=payload, headers=headers)
+                else:
+                    response = self._http.post(
+                        url, json=payload, headers=headers, timeout=min(self._timeout_s, left)
+                    )
             except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
                 failure: SendFailed = SendRetryable(f"cannot reach WhatsApp: {type(exc).__name__}")
                 retry_after = None
@@ -136,6 +162,26 @@ class WhatsAppClient:
                 )
                 raise failure
             wait = retry_after if retry_after is not None else self._retry_base_s * 2**attempt
+            left = _usable_s()
+            if left is not None and left < wait + self._timeout_s:
+                # The function would end during the wait or the next request; stop while
+                # the failure is still certain, so a redelivery sends the message.
+                logger.warning(
+                    "WhatsApp send retry left for a later delivery",
+                    extra={
+                        "to": to,
+                        "attempt": attempt + 1,
+                        "status": failure.status,
+                        "wait_s": wait,
+                        "left_s": round(left, 2),
+                    },
+                )
+                raise SendRetryable(
+                    f"{failure}; {left:.1f} s left in the invocation, too little to wait "
+                    f"{wait:.1f} s and retry",
+                    status=failure.status,
+                    code=failure.code,
+                )
             logger.info(
                 "WhatsApp send retried",
                 extra={"to": to, "attempt": attempt + 1, "status": failure.status},
@@ -170,3 +216,9 @@ class WhatsAppClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _usable_s() -> float | None:
+    """Seconds a send may still use in this invocation, or None without a budget."""
+    left = remaining_s()
+    return None if left is None else left - BUDGET_MARGIN_S
