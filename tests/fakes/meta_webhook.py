@@ -139,24 +139,28 @@ class MemorySeenMessages:
     """The seen-ids table in memory, with the DynamoDB version's states."""
 
     records: dict[str, str] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def claim(self, key: str, now: float) -> Claim:
+    def claim(self, key: str, now: float, owner: str) -> Claim:
         with self.lock:
             state = self.records.get(key)
             if state is None:
                 self.records[key] = "IN_PROGRESS"
+                self.owners[key] = owner
                 return Claim.CLAIMED
             return Claim.DUPLICATE if state == "COMPLETED" else Claim.BUSY
 
-    def complete(self, key: str, now: float) -> None:
+    def complete(self, key: str, now: float, owner: str) -> None:
         with self.lock:
-            self.records[key] = "COMPLETED"
+            if self.owners.get(key) == owner:
+                self.records[key] = "COMPLETED"
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, owner: str) -> None:
         with self.lock:
-            if self.records.get(key) == "IN_PROGRESS":
+            if self.records.get(key) == "IN_PROGRESS" and self.owners.get(key) == owner:
                 del self.records[key]
+                del self.owners[key]
 
 
 @dataclass

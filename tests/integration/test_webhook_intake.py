@@ -17,7 +17,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
-from salonbot.inbound.dedupe import DynamoSeenMessages
+from salonbot.inbound.dedupe import Claim, DynamoSeenMessages
 from salonbot.inbound.enqueue import SqsEventQueue
 from salonbot.inbound.http import WebhookEndpoint, WebhookSecrets
 from salonbot.inbound.intake import WebhookIntake
@@ -384,3 +384,34 @@ def test_oversized_malformed_and_mistyped_bodies_get_4xx(aws: Aws) -> None:
     assert answer["statusCode"] == 400 and "Traceback" not in answer["body"]
     assert post(endpoint, text_payload(), content_type="text/plain") == 415
     assert aws.sends == Counter() and aws.records() == {}
+
+
+def test_a_late_release_or_completion_leaves_a_newer_claim_of_the_id_alone(aws: Aws) -> None:
+    seen = DynamoSeenMessages(aws.table, client=aws.dynamodb, lease_s=30, busy_waits=())
+    key = "wamid#wamid.LEASE"
+    # Given request A's claim lapsed (30 s lease) and request B has claimed the id since
+    assert seen.claim(key, NOW, "owner-a") is Claim.CLAIMED
+    assert seen.claim(key, NOW + 10, "owner-b") is Claim.BUSY
+    assert seen.claim(key, NOW + 31, "owner-b") is Claim.CLAIMED
+
+    # When A, still running, fails to enqueue and releases, or enqueued and completes
+    seen.release(key, "owner-a")
+    seen.complete(key, NOW + 32, "owner-a")
+
+    # Then B's claim is intact: a third request is still kept out while B works
+    item = aws.dynamodb.get_item(TableName=aws.table, Key={"id": {"S": key}})["Item"]
+    assert (item["status"]["S"], item["owner"]["S"]) == ("IN_PROGRESS", "owner-b")
+    assert seen.claim(key, NOW + 33, "owner-c") is Claim.BUSY
+    # and B settles it
+    seen.complete(key, NOW + 34, "owner-b")
+    assert aws.records() == {key: "COMPLETED"}
+    assert seen.claim(key, NOW + 35, "owner-c") is Claim.DUPLICATE
+
+
+def test_a_release_frees_only_its_own_claim(aws: Aws) -> None:
+    seen = DynamoSeenMessages(aws.table, client=aws.dynamodb, busy_waits=())
+    key = "wamid#wamid.RELEASE"
+    assert seen.claim(key, NOW, "owner-a") is Claim.CLAIMED
+    seen.release(key, "owner-a")
+    assert aws.records() == {}
+    assert seen.claim(key, NOW + 1, "owner-b") is Claim.CLAIMED

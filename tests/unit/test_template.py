@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from salonbot.config import Settings
+from salonbot.inbound.dedupe import DEFAULT_LEASE_S
 from salonbot.local.template import Template
 from salonbot.observability import MetricName
 
@@ -278,3 +279,10 @@ def test_every_deploy_with_a_database_runs_the_migrations(template: Template) ->
     assert migrations["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["AdminFunction", "Arn"]}
     # a new layer version (new code or migrations) makes CloudFormation send an Update
     assert migrations["Properties"]["LayerVersion"] == {"Ref": "CommonLayer"}
+
+
+def test_the_webhook_ends_before_its_dedupe_lease_lapses(template: Template) -> None:
+    # A claim is only taken over after its lease: a request still running must hold it.
+    timeout = props(template, "WebhookFunction")["Timeout"]
+    assert isinstance(timeout, int | float)
+    assert timeout < DEFAULT_LEASE_S

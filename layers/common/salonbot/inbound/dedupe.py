@@ -7,8 +7,13 @@ marked COMPLETED once the queue has it; the record lives for `ttl_s`, longer tha
 retries. A claim that fails to enqueue is released, and a lease left by a crashed
 invocation lapses, so neither blocks Meta's next delivery.
 
+Each claim carries its request's random token (`owner`), and release and complete are
+conditional on it: a request whose lease lapsed and whose id another request has since
+claimed cannot delete or overwrite that newer claim.
+
 The layout is Powertools idempotency's: partition key `id`, TTL attribute `expiration`
-(epoch seconds), `status`, and `in_progress_expiration` (epoch milliseconds)."""
+(epoch seconds), `status`, and `in_progress_expiration` (epoch milliseconds); `owner` is
+ours."""
 
 from __future__ import annotations
 
@@ -30,7 +35,8 @@ IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
 # Meta retries for 7 days; a day more covers its last attempt and clock skew.
 DEFAULT_TTL_S = 8 * 24 * 3600
-# Longer than the webhook function's timeout: a live claim is never taken over.
+# Longer than the webhook function's timeout (template.yaml, checked by a unit test): a
+# live request's claim is never taken over.
 DEFAULT_LEASE_S = 30.0
 # How long a request waits for another one holding the same id to finish (seconds).
 DEFAULT_BUSY_WAITS = (0.05, 0.1, 0.2, 0.4)
@@ -45,6 +51,7 @@ _NAMES = {
     "#status": "status",
     "#lease": "in_progress_expiration",
 }
+_OWNED = "#owner = :me"
 
 
 class Claim(Enum):
@@ -56,11 +63,11 @@ class Claim(Enum):
 class SeenMessages(Protocol):
     """What the intake needs from the record of seen message ids."""
 
-    def claim(self, key: str, now: float) -> Claim: ...
+    def claim(self, key: str, now: float, owner: str) -> Claim: ...
 
-    def complete(self, key: str, now: float) -> None: ...
+    def complete(self, key: str, now: float, owner: str) -> None: ...
 
-    def release(self, key: str) -> None: ...
+    def release(self, key: str, owner: str) -> None: ...
 
 
 def dedupe_key(message_id: str) -> str:
@@ -89,8 +96,9 @@ class DynamoSeenMessages:
         self._busy_waits = tuple(busy_waits)
         self._sleep = sleep
 
-    def claim(self, key: str, now: float) -> Claim:
-        found = self._put_in_progress(key, now)
+    def claim(self, key: str, now: float, owner: str) -> Claim:
+        """Claim `key` for the request `owner` (a random token, one per request)."""
+        found = self._put_in_progress(key, now, owner)
         if found is None:
             return Claim.CLAIMED
         for wait in self._busy_waits:
@@ -98,14 +106,16 @@ class DynamoSeenMessages:
                 return Claim.DUPLICATE
             self._sleep(wait)
             now += wait
-            found = self._put_in_progress(key, now)
+            found = self._put_in_progress(key, now, owner)
             if found is None:
                 return Claim.CLAIMED
         if found.get("status", {}).get("S") == COMPLETED:
             return Claim.DUPLICATE
         return Claim.BUSY
 
-    def complete(self, key: str, now: float) -> None:
+    def complete(self, key: str, now: float, owner: str) -> None:
+        """Mark `owner`'s claim accepted. If another request has taken the id over (this
+        one's lease lapsed), its record is left alone: that request settles it."""
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -113,21 +123,33 @@ class DynamoSeenMessages:
                     "id": {"S": key},
                     "status": {"S": COMPLETED},
                     "expiration": {"N": str(int(now + self._ttl_s))},
+                    "owner": {"S": owner},
                 },
+                ConditionExpression=_OWNED,
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":me": {"S": owner}},
             )
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise DedupeUnavailable(f"cannot mark {key} accepted") from exc
+            logger.warning("claim taken over by another request; not marked accepted here")
+        except BotoCoreError as exc:
             raise DedupeUnavailable(f"cannot mark {key} accepted") from exc
 
-    def release(self, key: str) -> None:
-        """Forget an unfinished claim so Meta's next delivery is enqueued. Best effort:
-        if this fails too, the lease lapses after `lease_s`."""
+    def release(self, key: str, owner: str) -> None:
+        """Forget `owner`'s unfinished claim so Meta's next delivery is enqueued; a newer
+        request's claim of the same id is left alone. Best effort: if this fails too,
+        the lease lapses after `lease_s`."""
         try:
             self._client.delete_item(
                 TableName=self._table,
                 Key={"id": {"S": key}},
-                ConditionExpression="#status = :in_progress",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":in_progress": {"S": IN_PROGRESS}},
+                ConditionExpression=f"#status = :in_progress AND {_OWNED}",
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":in_progress": {"S": IN_PROGRESS},
+                    ":me": {"S": owner},
+                },
             )
         except ClientError as exc:
             if _error_code(exc) != "ConditionalCheckFailedException":
@@ -135,7 +157,7 @@ class DynamoSeenMessages:
         except BotoCoreError:
             logger.warning("claim not released; its lease will lapse", exc_info=True)
 
-    def _put_in_progress(self, key: str, now: float) -> dict[str, Any] | None:
+    def _put_in_progress(self, key: str, now: float, owner: str) -> dict[str, Any] | None:
         """None when claimed; else the record that holds the id."""
         try:
             self._client.put_item(
@@ -145,6 +167,7 @@ class DynamoSeenMessages:
                     "status": {"S": IN_PROGRESS},
                     "expiration": {"N": str(int(now + self._ttl_s))},
                     "in_progress_expiration": {"N": str(int((now + self._lease_s) * 1000))},
+                    "owner": {"S": owner},
                 },
                 ConditionExpression=_CLAIM_CONDITION,
                 ExpressionAttributeNames=_NAMES,

@@ -8,6 +8,7 @@ what is not on the queue yet."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -56,6 +57,7 @@ class WebhookIntake:
     def accept(self, parsed: ParsedWebhook) -> IntakeResult:
         """Raises `IntakeUnavailable` when some event is not durably on the queue."""
         now = self._clock()
+        owner = secrets.token_hex(16)  # this request's claims
         result = IntakeResult(invalid=parsed.invalid, ignored=parsed.ignored)
         outgoing: list[QueueMessage] = []
         claims: list[str | None] = []  # per outgoing message: its claimed key, if any
@@ -76,9 +78,9 @@ class WebhookIntake:
                 continue
             seen_here.add(key)
             try:
-                claim = self._seen.claim(key, now)
+                claim = self._seen.claim(key, now, owner)
             except DedupeUnavailable:
-                self._release(claims)
+                self._release(claims, owner)
                 raise
             if claim is Claim.DUPLICATE:
                 result.duplicates += 1
@@ -91,11 +93,11 @@ class WebhookIntake:
         for position, claimed in enumerate(claims):
             if position in failed:
                 if claimed is not None:
-                    self._seen.release(claimed)
+                    self._seen.release(claimed, owner)
             else:
                 result.enqueued += 1
                 if claimed is not None:
-                    self._complete(claimed, now)
+                    self._complete(claimed, now, owner)
         self._count(result)
         if failed:
             count_error("webhook_enqueue_failed")
@@ -104,14 +106,14 @@ class WebhookIntake:
             raise MessageInProgress("a message id is being enqueued by another request")
         return result
 
-    def _release(self, claims: list[str | None]) -> None:
+    def _release(self, claims: list[str | None], owner: str) -> None:
         for key in claims:
             if key is not None:
-                self._seen.release(key)
+                self._seen.release(key, owner)
 
-    def _complete(self, key: str, now: float) -> None:
+    def _complete(self, key: str, now: float, owner: str) -> None:
         try:
-            self._seen.complete(key, now)
+            self._seen.complete(key, now, owner)
         except DedupeUnavailable:
             # The event is on the queue: answering 5xx would only add a repeat. The claim's
             # lease lapses; a later repeat is caught by SQS (5 min) or the processor's ledger.
