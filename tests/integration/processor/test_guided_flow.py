@@ -538,3 +538,34 @@ def test_a_tap_under_an_older_confirmation_never_books_the_newer_time(
     customer.say("да")
     (booking,) = bookings_of(db)
     assert booking["starts_at"] == dt.datetime(2030, 1, 8, 16, 0, tzinfo=MOSCOW)
+
+
+def test_an_english_customer_who_answers_10_00_is_answered_in_english(
+    db: Connection, fake_whatsapp: FakeWhatsApp, fake_openai: FakeOpenAI
+) -> None:
+    from tests.fakes.openai_server import Answer, Failure
+
+    import_demo_salon(db)
+    customer = Customer(guided_harness(db, fake_whatsapp, fake_openai=fake_openai), fake_whatsapp)
+    # Given an English conversation with the model
+    fake_openai.add(Answer("Sure! What time tomorrow would suit you?"))
+    customer.say("Hi, I'd like a manicure with Anna tomorrow")
+
+    # When the model is out and the customer's answers carry no words
+    def offline(text: str | None = None, tap: str | None = None) -> None:
+        fake_openai.add(Failure(500))
+        customer.tap(tap) if tap else customer.say(text)
+
+    offline("10:00")
+    # Then the guided flow answers in the conversation's language, not the salon's
+    assert customer.text.startswith("Which service?")
+    offline(tap="Manicure")
+    offline(tap="Анна")
+    offline(tap="Tomorrow")
+    offline("10:00")
+    assert customer.titles()[0] == "Confirm"
+    assert "Manicure, 08.01 10:00" in customer.text
+    offline(tap="Confirm")
+    (booking,) = bookings_of(db)
+    assert customer.text.startswith("Done!")
+    assert booking["code"] in customer.text

@@ -274,7 +274,7 @@ class LlmAgent:
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
         deadline = model_deadline(time.monotonic() + self._settings.assistant_deadline_s)
         now = self._clock().astimezone(turn.salon.tz)
-        language = detect_language(turn.text, turn.salon.language)
+        language = detect_language(turn.text, turn.default_language)
         ctx = ToolContext(
             conn=conn,
             salon=turn.salon,

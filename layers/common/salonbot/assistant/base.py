@@ -28,6 +28,14 @@ class TurnInput:
     message_id: str | None = None  # wamid, for idempotent effects
     contact_name: str | None = None
     interactive_supported: bool = True  # False for the HTTP API and terminal chat
+    # The language the conversation last used (`ai_conversations.language`); None: unknown.
+    conversation_language: str | None = None
+
+    @property
+    def default_language(self) -> str:
+        """The language for a message without a language signal of its own ("10:00", "2",
+        an emoji, a tap): the conversation's, else the salon's."""
+        return self.conversation_language or self.salon.language
 
 
 @dataclass

@@ -29,7 +29,7 @@ class FixedReply:
     """`Assistant` that always answers with the fixed text."""
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
-        language = detect_language(turn.text, turn.salon.language)
+        language = detect_language(turn.text, turn.default_language)
         return TurnResult(
             messages=[TextMessage(body=fixed_reply(language))], engine="fixed", language=language
         )

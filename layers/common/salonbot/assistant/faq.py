@@ -222,6 +222,6 @@ class FaqResponder:
         question = faq_question(turn.text, salon, salon.now())
         if question is None:
             return None
-        language = detect_language(turn.text, salon.language)
+        language = detect_language(turn.text, turn.default_language)
         body = self.answers.answer(salon, question.topics, language, question.services)
         return TurnResult(messages=[TextMessage(body=body)], engine="faq", language=language)

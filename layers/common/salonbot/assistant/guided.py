@@ -92,7 +92,7 @@ class GuidedFlow:
         now = self._clock()
         saved = conversations.get_state(conn, turn.conversation_id)
         state, expired = _fresh_state(saved, now, self.state_ttl)
-        language = _language(turn, saved.get("lang") or turn.salon.language)
+        language = _language(turn, saved.get("lang") or turn.default_language)
         dialog = _Dialog(conn, turn, state, now.astimezone(turn.salon.tz), language, self.faq)
         dialog.run(expired=expired)
         dialog.state.update({"v": STATE_VERSION, "at": now.isoformat(), "lang": language})

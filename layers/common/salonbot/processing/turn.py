@@ -93,7 +93,11 @@ class ConversationTurn:
     def run(self, conn: Connection, message: CustomerMessage) -> TurnOutcome:
         message = _without_nul(message)
         salon = message.salon
-        spoken = detect_language(message.text, "") or None
+        # Only the customer's own words say which language they speak: a tap's text is our
+        # own option title (a master's name may be Cyrillic in an English chat) and
+        # "[voice]" is a placeholder for a media message.
+        own_words = message.interactive is None and message.text != f"[{message.message_type}]"
+        spoken = (detect_language(message.text, "") or None) if own_words else None
         now = self._clock()
         conversation = conversations.open_conversation(
             conn, salon.id, message.phone, language=spoken, now=now
@@ -128,6 +132,7 @@ class ConversationTurn:
                 message_id=message.message_id,
                 contact_name=message.contact_name,
                 interactive_supported=message.interactive_supported,
+                conversation_language=conversation.language,
             ),
         )
         elapsed_ms = round((time.perf_counter() - started) * 1000)
