@@ -143,40 +143,14 @@ def _free_port() -> int:
 
 
 def _signed_text_event(app_secret: str) -> dict[str, Any]:
+    from salonbot.local.customer import CustomerPhone
     from salonbot.local.functions import HttpRoute
     from salonbot.local.http_api import Request, RouteMatch, build_event
     from salonbot.whatsapp.signature import sign
 
-    data = {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "100000000000000",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "79000000001",
-                                "phone_number_id": "100000000000001",
-                            },
-                            "contacts": [{"profile": {"name": "Ольга"}, "wa_id": "79001234567"}],
-                            "messages": [
-                                {
-                                    "from": "79001234567",
-                                    "id": f"wamid.bench.{uuid.uuid4().hex}",
-                                    "timestamp": str(int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": "Привет! Хочу записаться на маникюр"},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    # The body `salonbot chat` posts: a fresh message id each time, so none is a repeat.
+    phone = CustomerPhone("", app_secret, "100000000000001", name="Ольга")
+    data = phone.text_payload("Привет! Хочу записаться на маникюр")
     body = json.dumps(data, ensure_ascii=False).encode()
     headers = [
         ("Content-Type", "application/json"),

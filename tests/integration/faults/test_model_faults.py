@@ -5,7 +5,6 @@ and the customer gets the guided flow's answer instead of silence or an apology.
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 import struct
 import threading
@@ -18,25 +17,18 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from salonbot.assistant.agent import LlmAgent, openai_client
-from salonbot.assistant.faq import FaqAnswers, FaqResponder
-from salonbot.assistant.guided import GuidedFlow
-from salonbot.assistant.router import AssistantRouter, WithLastResort
 from salonbot.config import Settings
 from salonbot.cost.guard import DynamoCostGuard
 from salonbot.db.connection import Connection
 from salonbot.local.fake_whatsapp import FakeWhatsApp
-from salonbot.processing.pipeline import REPLIED, MessageProcessor
-from salonbot.processing.staff import StaffNotifier
-from salonbot.whatsapp.client import WhatsAppClient
+from salonbot.processing.pipeline import REPLIED
 from tests.conftest import REPO_ROOT
 from tests.fakes.openai_server import Answer, Failure, FakeOpenAI, Slow, ToolCall
 from tests.integration.faults.conftest import TEMPLATE
 from tests.integration.moto_dynamodb import COST_TABLE, create_cost_table
-from tests.integration.processor.guided_harness import Customer
+from tests.integration.processor.guided_harness import Customer, production_harness
 from tests.integration.processor.harness import (
     Clock,
-    Harness,
     import_demo_salon,
     rows,
     settings_for,
@@ -85,31 +77,6 @@ def dynamodb() -> Iterator[Any]:
         yield client
 
 
-def _harness(conn: Connection, settings: Settings, guard: DynamoCostGuard, clock: Clock) -> Harness:
-    """As production wires it: FAQ, the agent under the cost guard, the guided flow."""
-    client = openai_client(settings)
-    assert client is not None
-    answers = FaqAnswers()
-    router = AssistantRouter(
-        agent=LlmAgent(client, settings, guard=guard, clock=clock),
-        fallback=WithLastResort(
-            GuidedFlow(state_ttl=dt.timedelta(minutes=30), clock=clock, faq=answers)
-        ),
-        faq=FaqResponder(answers),
-    )
-    whatsapp = WhatsAppClient(settings)
-    staff = StaffNotifier(None)
-    processor = MessageProcessor(
-        settings,
-        assistant=router,
-        whatsapp=whatsapp,
-        staff=staff,
-        connection=lambda: conn,
-        clock=clock,
-    )
-    return Harness(conn, settings, clock, whatsapp, router, staff, processor)
-
-
 def _reservations(dynamodb: Any) -> list[dict[str, Any]]:
     items = dynamodb.scan(TableName=COST_TABLE)["Items"]
     return [i for i in items if i["pk"]["S"].startswith("resv#")]
@@ -151,7 +118,7 @@ def test_a_model_fault_is_bounded_settles_its_spend_and_the_guided_flow_answers(
     if resetting is not None:
         settings = settings.model_copy(update={"openai_base_url": resetting.url})
     guard = DynamoCostGuard(COST_TABLE, global_daily_budget_usd=Decimal(50), client=dynamodb)
-    harness = _harness(db, settings, guard, Clock())
+    harness = production_harness(db, settings, clock=Clock(), guard=guard)
     fake_openai.add(*steps)
     customer = Customer(harness, fake_whatsapp)
 
@@ -211,7 +178,7 @@ def test_the_turn_deadline_bounds_a_slow_model_whatever_the_retries(
         assistant_deadline_s=1.0,
     )
     guard = DynamoCostGuard(COST_TABLE, global_daily_budget_usd=None, client=dynamodb)
-    harness = _harness(db, settings, guard, Clock())
+    harness = production_harness(db, settings, clock=Clock(), guard=guard)
     fake_openai.add(*[Slow(2.0, Answer("too late"))] * 10)
     customer = Customer(harness, fake_whatsapp)
 

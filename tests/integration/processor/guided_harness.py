@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from salonbot.assistant.agent import LlmAgent, openai_client
 from salonbot.assistant.faq import FaqAnswers, FaqResponder
 from salonbot.assistant.guided import GuidedFlow
 from salonbot.assistant.router import AssistantRouter, WithLastResort
-from salonbot.cost.guard_protocol import UnlimitedSpend
+from salonbot.config import Settings
+from salonbot.cost.guard_protocol import SpendGuard, UnlimitedSpend
 from salonbot.db.connection import Connection
 from salonbot.local.customer import Choice, Reply, reply_from_payload
 from salonbot.local.fake_whatsapp import FakeWhatsApp
-from salonbot.processing.pipeline import MessageProcessor
-from salonbot.processing.staff import StaffNotifier
-from salonbot.whatsapp.client import WhatsAppClient
 from salonbot.whatsapp.events import InteractiveReply
 from tests.fakes.openai_server import FakeOpenAI
-from tests.integration.processor.harness import CUSTOMER, Clock, Harness, settings_for
+from tests.integration.processor.harness import CUSTOMER, Clock, Harness, settings_for, wire
 
 STATE_TTL = dt.timedelta(minutes=30)
 
@@ -35,27 +34,31 @@ def guided_harness(
 ) -> Harness:
     """Like production: FAQ first, the agent when a model is configured, else the guided
     flow (the fixed text as its last resort)."""
-    clock = clock or Clock()
     settings = settings_for(fake_openai, fake_whatsapp, openai_max_retries=max_retries)
+    return production_harness(conn, settings, clock=clock or Clock(), faq=faq)
+
+
+def production_harness(
+    conn: Connection,
+    settings: Settings,
+    *,
+    clock: Clock,
+    guard: SpendGuard[Any] | None = None,
+    faq: FaqAnswers | None = None,
+) -> Harness:
+    """The router as production builds it (FAQ, the agent under `guard` when a model is
+    configured, the guided flow with the fixed text as last resort) inside the processor."""
     client = openai_client(settings)
-    agent = LlmAgent(client, settings, guard=UnlimitedSpend(), clock=clock) if client else None
+    agent = (
+        LlmAgent(client, settings, guard=guard or UnlimitedSpend(), clock=clock) if client else None
+    )
     answers = faq or FaqAnswers()
     router = AssistantRouter(
         agent=agent,
         fallback=WithLastResort(GuidedFlow(state_ttl=STATE_TTL, clock=clock, faq=answers)),
         faq=FaqResponder(answers),
     )
-    whatsapp = WhatsAppClient(settings)
-    staff = StaffNotifier(None)
-    processor = MessageProcessor(
-        settings,
-        assistant=router,
-        whatsapp=whatsapp,
-        staff=staff,
-        connection=lambda: conn,
-        clock=clock,
-    )
-    return Harness(conn, settings, clock, whatsapp, router, staff, processor)
+    return wire(conn, settings, router, clock=clock)
 
 
 @dataclass

@@ -139,6 +139,19 @@ def build_harness(
         else None
     )
     router = AssistantRouter(agent=agent, fallback=FixedReply())
+    return wire(conn, settings, router, clock=clock, staff=staff, whatsapp=whatsapp)
+
+
+def wire(
+    conn: Connection,
+    settings: Settings,
+    router: AssistantRouter,
+    *,
+    clock: Clock,
+    staff: StaffNotifier | None = None,
+    whatsapp: WhatsAppClient | None = None,
+) -> Harness:
+    """The processor around `router`, on the test's connection and clock."""
     whatsapp = whatsapp or WhatsAppClient(settings)
     staff = staff or StaffNotifier(None)
     processor = MessageProcessor(
