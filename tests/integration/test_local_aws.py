@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from salonbot.local.aws_resources import AwsClients, ResourceBuilder
 from salonbot.local.functions import SqsSource
-from salonbot.local.moto_server import MotoServer
 from salonbot.local.poller import QueuePoller
 from salonbot.local.template import Resolver, Template, load_yaml
 
@@ -73,14 +71,6 @@ Resources:
     Type: AWS::CloudWatch::Alarm
     Properties: {AlarmActions: [!Ref AlertTopic]}
 """
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = MotoServer()
-    url = server.start()
-    yield url
-    server.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from salonbot.inbound.wiring import default_endpoint, default_intake
 from salonbot.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
 from salonbot.local.handlers import LambdaContext, load_handler
-from salonbot.local.moto_server import FAKE_CREDENTIALS, MotoServer
+from salonbot.local.moto_server import FAKE_CREDENTIALS
 from salonbot.whatsapp.events import InboundMessage, QueueEnvelope, StatusUpdate
 from salonbot.whatsapp.signature import is_valid_signature
 from tests.conftest import REPO_ROOT
@@ -27,14 +27,6 @@ REGION = "eu-west-1"
 # The samples carry fixed timestamps (March 2026); a real deployment drops messages
 # older than a day, so the tests (like `sam local invoke`) raise the limit.
 TEN_YEARS_S = 10 * 365 * 86_400
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = MotoServer()
-    url = server.start()
-    yield url
-    server.stop()
 
 
 def _clear_caches() -> None:

@@ -21,7 +21,7 @@ from salonbot.inbound.dedupe import Claim, DynamoSeenMessages
 from salonbot.inbound.enqueue import SqsEventQueue
 from salonbot.inbound.http import WebhookEndpoint, WebhookSecrets
 from salonbot.inbound.intake import WebhookIntake
-from salonbot.local.moto_server import FAKE_CREDENTIALS, MotoServer
+from salonbot.local.moto_server import FAKE_CREDENTIALS
 from salonbot.observability import MetricName, metrics
 from salonbot.whatsapp.events import InboundMessage, QueueEnvelope, StatusUpdate
 from tests.fakes.meta_webhook import (
@@ -46,14 +46,6 @@ ATTEMPTS = 2
 FAST = Config(
     retries={"mode": "standard", "total_max_attempts": ATTEMPTS}, connect_timeout=1, read_timeout=5
 )
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = MotoServer()
-    url = server.start()
-    yield url
-    server.stop()
 
 
 def client(service: str, url: str) -> Any:

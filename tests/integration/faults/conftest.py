@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,6 @@ import pytest
 from salonbot.local.aws_resources import AwsClients, ResourceBuilder
 from salonbot.local.functions import FunctionSpec, SqsSource
 from salonbot.local.handlers import LocalFunction
-from salonbot.local.moto_server import MotoServer
 from salonbot.local.poller import BatchOutcome, QueuePoller
 from salonbot.local.template import Resolver, Template
 from salonbot.processing import queue as processing_queue
@@ -30,14 +29,6 @@ REGION = "eu-west-1"
 TEMPLATE = Template.load(REPO_ROOT / "template.yaml")
 # Seconds a failed message stays invisible; the template's 360 s would make tests wait.
 TEST_VISIBILITY_TIMEOUT_S = 1
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = MotoServer()
-    url = server.start()
-    yield url
-    server.stop()
 
 
 @dataclass

@@ -21,8 +21,7 @@ from tests.integration.processor.harness import (
 )
 from tests.integration.test_webhook_intake import DAY, Aws, Clock, post, webhook
 
-# The moto server and the queue and table per test, as the webhook's own tests build them.
-moto_url = intake.moto_url
+# The queue and table per test, as the webhook's own tests build them.
 aws = intake.aws
 
 pytestmark = pytest.mark.integration
