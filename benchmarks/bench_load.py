@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -33,6 +32,7 @@ from typing import Any
 from benchmarks.harness import Row
 from salonbot.local.customer import CustomerPhone
 from tests.e2e.stack_process import REPO_ROOT, StackProcess
+from tests.integration.racing import race
 
 AREA = "load"
 SALONS = 20
@@ -278,33 +278,22 @@ def slot_race(database_url: str, salon_id: str, racers: int, slots: int) -> tupl
             break
     if len(chosen) < slots:
         raise RuntimeError(f"only {len(chosen)} separate free slots for the race")
-    connections = [connect(database_url) for _ in range(racers)]
-    gate = threading.Barrier(racers)
-    results: list[Any] = [None] * racers
 
-    def attempt(index: int) -> None:
-        conn = connections[index]
-        gate.wait()
-        try:
-            results[index] = create_booking(
-                conn,
-                salon,
-                phone=f"+7992{index:07d}",
-                service_code="manicure",
-                master_code="anna",
-                starts_at=chosen[index % slots],
-                now=now,
-            )
-        except SlotTaken as exc:
-            results[index] = exc
+    def attempt(conn: Any, racers_salon: Any, index: int) -> Any:
+        return create_booking(
+            conn,
+            racers_salon,
+            phone=f"+7992{index:07d}",
+            service_code="manicure",
+            master_code="anna",
+            starts_at=chosen[index % slots],
+            now=now,
+        )
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for conn in connections:
-        conn.close()
+    results = race(database_url, attempt, racers, salon_id=uuid.UUID(salon_id))
+    unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, SlotTaken)]
+    if unexpected:
+        raise unexpected[0]
     with connect(database_url) as conn:
         rows = conn.execute(
             """SELECT starts_at FROM bookings b JOIN masters m ON m.id = b.master_id

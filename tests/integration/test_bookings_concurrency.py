@@ -4,52 +4,18 @@ overlapping times; the database's exclusion constraint lets exactly one win per 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from salonbot.booking.catalog import Salon, load_salon
+from salonbot.booking.catalog import load_salon
 from salonbot.booking.store import PENDING_WAIT_MS, Booking, create_booking, move_booking
 from salonbot.db.connection import Connection, connect
 from salonbot.errors import SlotTaken
+from tests.integration.racing import ATTEMPTS, race
 from tests.integration.salon_builder import BERLIN_SALON_ID, MONDAY, NOW, at, berlin_salon
-
-ATTEMPTS = 24
-
-
-def race(
-    database_url: str,
-    attempt: Callable[[Connection, Salon, int], Booking],
-    attempts: int = ATTEMPTS,
-) -> list[Any]:
-    """Run `attempt` from `attempts` threads, each with its own connection, released at
-    once. Returns each thread's Booking or exception."""
-    connections = [connect(database_url) for _ in range(attempts)]
-    salons = [load_salon(conn, BERLIN_SALON_ID) for conn in connections]
-    for conn in connections:
-        conn.commit()
-    start = threading.Barrier(attempts)
-    results: list[Any] = [None] * attempts
-
-    def run(index: int) -> None:
-        start.wait()
-        try:
-            results[index] = attempt(connections[index], salons[index], index)
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for conn in connections:
-        conn.close()
-    return results
 
 
 def phone(index: int) -> str:
