@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from salonbot.booking.catalog import Salon
     from salonbot.db.connection import Connection
     from salonbot.whatsapp.events import InteractiveReply
@@ -30,6 +32,9 @@ class TurnInput:
     interactive_supported: bool = True  # False for the HTTP API and terminal chat
     # The language the conversation last used (`ai_conversations.language`); None: unknown.
     conversation_language: str | None = None
+    # The guided flow's saved dialogue as the turn opened (and locked) the conversation;
+    # None when the caller did not load it (then the engines read it themselves).
+    guided_state: Mapping[str, Any] | None = None
 
     @property
     def default_language(self) -> str:

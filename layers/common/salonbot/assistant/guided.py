@@ -90,7 +90,11 @@ class GuidedFlow:
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
         now = self._clock()
-        saved = conversations.get_state(conn, turn.conversation_id)
+        saved = (
+            dict(turn.guided_state)
+            if turn.guided_state is not None
+            else conversations.get_state(conn, turn.conversation_id)
+        )
         state, expired = _fresh_state(saved, now, self.state_ttl)
         language = _language(turn, saved.get("lang") or turn.default_language)
         dialog = _Dialog(conn, turn, state, now.astimezone(turn.salon.tz), language, self.faq)

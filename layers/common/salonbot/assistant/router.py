@@ -86,7 +86,8 @@ class AssistantRouter:
             return result
         # The model answered: a question the guided flow asked before (during an outage) is
         # stale, so a "yes" meant for the model's offer never confirms the guided one.
-        conversations.clear_state(conn, turn.conversation_id)
+        if turn.guided_state is None or turn.guided_state:
+            conversations.clear_state(conn, turn.conversation_id)
         return result
 
     def _fall_back(self, conn: Connection, turn: TurnInput, reason: str) -> TurnResult:

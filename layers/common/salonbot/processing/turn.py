@@ -133,6 +133,7 @@ class ConversationTurn:
                 contact_name=message.contact_name,
                 interactive_supported=message.interactive_supported,
                 conversation_language=conversation.language,
+                guided_state=conversation.state,
             ),
         )
         elapsed_ms = round((time.perf_counter() - started) * 1000)
