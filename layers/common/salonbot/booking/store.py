@@ -224,12 +224,19 @@ def _master_day_turn(
             raise
 
 
+# What a competing booking makes a write fail with: an overlap, one still pending past
+# the wait, or PostgreSQL breaking a wait cycle between two writers.
+_COMPETING_WRITE_ERRORS = (
+    pg_errors.ExclusionViolation,
+    pg_errors.LockNotAvailable,
+    pg_errors.DeadlockDetected,
+)
+
+
 def _refused_write(exc: psycopg.Error) -> bool:
-    """A write refused for a competing booking: an overlap, one still pending past the
-    wait, or PostgreSQL breaking a wait cycle between two writers."""
-    return _slot_taken(exc) or isinstance(
-        exc, (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected)
-    )
+    """The write lost to a competing booking (an exclusion violation of another
+    constraint is not one)."""
+    return not isinstance(exc, pg_errors.ExclusionViolation) or _slot_taken(exc)
 
 
 def _slot_taken(exc: psycopg.Error) -> bool:
@@ -282,11 +289,7 @@ def _insert(
                         source_message_id,
                     ),
                 ).fetchone()
-        except (
-            pg_errors.ExclusionViolation,
-            pg_errors.LockNotAvailable,
-            pg_errors.DeadlockDetected,
-        ) as exc:
+        except _COMPETING_WRITE_ERRORS as exc:
             if _refused_write(exc):
                 raise SlotTaken(
                     f"{master.name} is already booked at {requested.starts_at:%Y-%m-%d %H:%M}"
@@ -446,11 +449,7 @@ def move_booking(
                             row["id"],
                         ),
                     )
-            except (
-                pg_errors.ExclusionViolation,
-                pg_errors.LockNotAvailable,
-                pg_errors.DeadlockDetected,
-            ) as exc:
+            except _COMPETING_WRITE_ERRORS as exc:
                 if not _refused_write(exc):
                     raise
                 taken = SlotTaken(
