@@ -352,6 +352,39 @@ def earliest_slots(
     return found
 
 
+def slots_by_day(
+    conn: Connection,
+    salon: Salon,
+    service_code: str,
+    days: Sequence[dt.date],
+    master_code: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+    exclude_booking: int | None = None,
+    limit_days: int | None = None,
+) -> dict[dt.date, list[Slot]]:
+    """Free slots per local day over `days` (sorted; days outside the horizon are left out)
+    with one bookings query, `exclude_booking` (a booking being moved) counted as free. Days
+    without a free slot are absent; at most `limit_days` days with slots are returned."""
+    service = salon.service(service_code)
+    masters = masters_for(salon, service, master_code)
+    current = resolve_now(salon, now)
+    wanted = [day for day in days if in_horizon(salon, day, current)]
+    if not wanted or not masters:
+        return {}
+    start, end = _window(salon, service, wanted, current)
+    ids = [m.id for m in masters]
+    busy = index_busy(fetch_busy(conn, salon, ids, start, end, exclude_booking=exclude_booking))
+    found: dict[dt.date, list[Slot]] = {}
+    for day in wanted:
+        free = _free_on_day(salon, service, masters, day, busy, current)
+        if free:
+            found[day] = free
+            if limit_days is not None and len(found) >= limit_days:
+                break
+    return found
+
+
 # --- checking one requested time -----------------------------------------------------------
 
 
