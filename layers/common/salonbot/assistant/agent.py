@@ -28,8 +28,8 @@ from salonbot.assistant.base import TurnResult
 from salonbot.assistant.language import detect_language
 from salonbot.assistant.prompt import RULES, build_system_prompt
 from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
-from salonbot.booking import store as booking_store
 from salonbot.booking.codes import ALPHABET, LENGTH, looks_like_code
+from salonbot.booking.desk import PostgresDesk
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.cost.pricing import price_for
@@ -276,10 +276,7 @@ class LlmAgent:
         now = self._clock().astimezone(turn.salon.tz)
         language = detect_language(turn.text, turn.default_language)
         ctx = ToolContext(
-            conn=conn,
-            salon=turn.salon,
-            phone=turn.phone,
-            now=now,
+            desk=PostgresDesk(conn, turn.salon, turn.phone, now),
             language=language,
             message_id=turn.message_id,
             client_name=turn.contact_name,
@@ -528,7 +525,7 @@ class LlmAgent:
             if candidate in known or not looks_like_code(candidate):
                 continue
             try:
-                booking_store.find_booking(ctx.conn, ctx.salon, phone=ctx.phone, code=candidate)
+                ctx.desk.find(candidate)
             except BookingNotFound:
                 return True
             known.add(candidate)
