@@ -1,8 +1,8 @@
 """Per-customer throttle: at most `customer_rate_limit` messages per
 `customer_rate_window_s` seconds from one customer of one salon reach the assistant.
 
-The first message over the limit gets one polite notice (in the customer's language,
-Russian by default) and no model call; later ones in the same window get no reply at
+The first message over the limit gets one polite notice (the catalogue's `throttled`, in
+the customer's language) and no model call; later ones in the same window get no reply at
 all. The customer's message is still stored in the conversation either way.
 
 Counting is a fixed window in DynamoDB (table `RATE_LIMIT_TABLE`, partition key `pk`,
@@ -35,6 +35,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from salonbot.assistant.base import TurnResult
 from salonbot.assistant.language import detect_language
 from salonbot.observability import MetricName, count_error, logger, mask_phone, metrics
+from salonbot.texts import phrases
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:
@@ -48,17 +49,6 @@ if TYPE_CHECKING:
 
 Verdict = Literal["allow", "notice", "silent"]
 THROTTLED_METRIC = MetricName.CUSTOMER_THROTTLED
-
-NOTICES = {
-    "ru": "Вы пишете очень часто 🙏 Пожалуйста, подождите минутку — и я с радостью "
-    "продолжу помогать вам.",
-    "en": "You're sending messages very quickly 🙏 Please wait a minute and I'll be glad "
-    "to keep helping you.",
-}
-
-
-def notice_text(language: str) -> str:
-    return NOTICES.get(language, NOTICES["ru"])
 
 
 @dataclass(frozen=True)
@@ -202,7 +192,9 @@ class ThrottledAssistant:
         )
         language = detect_language(turn.text, "") or _conversation_language(conn, turn)
         messages: list[Any] = (
-            [TextMessage(body=notice_text(language))] if decision.verdict == "notice" else []
+            [TextMessage(body=phrases(language, turn.salon.language)["throttled"])]
+            if decision.verdict == "notice"
+            else []
         )
         return ThrottledResult(
             messages=messages,

@@ -35,9 +35,11 @@ from salonbot.errors import (
     UnknownMaster,
     UnknownService,
 )
+from salonbot.texts import phrases
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from decimal import Decimal
 
     from salonbot.booking.availability import Slot
     from salonbot.booking.catalog import Salon
@@ -204,9 +206,9 @@ def _when(value: dt.datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M}"
 
 
-def _price(ctx: ToolContext, amount: object) -> str:
-    text = str(amount)
-    return f"{text[:-3] if text.endswith('.00') else text} {ctx.salon.currency}"
+def _price(ctx: ToolContext, amount: Decimal) -> str:
+    # The model quotes it to the customer: written as the customer's catalogue writes it.
+    return phrases(ctx.language, ctx.salon.language).money(amount, ctx.salon.currency)
 
 
 def _booking(ctx: ToolContext, booking: Booking) -> dict[str, Any]:
