@@ -13,12 +13,12 @@ import pytest
 from moto import mock_aws
 
 from salonbot.api import messages
+from salonbot.assistant.throttle import CustomerThrottle
 from salonbot.booking.importer import import_salon
 from salonbot.booking.salon_file import load_salon_file
 from salonbot.config import Settings, get_settings
 from salonbot.db.connection import Connection
 from salonbot.texts import phrases
-from salonbot.throttle import CustomerThrottle
 from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
 from tests.integration.api.conftest import Api
 from tests.integration.moto_dynamodb import create_cost_table
