@@ -405,8 +405,8 @@ def test_the_demo_script_books_through_the_guided_flow(
 def test_a_failing_guided_flow_still_answers_with_the_fixed_text(
     db: Connection, fake_whatsapp: FakeWhatsApp
 ) -> None:
-    from salonbot.assistant.fallback import FIXED_REPLIES
     from salonbot.assistant.router import WithLastResort
+    from salonbot.texts import phrases
 
     class Broken:
         def respond(self, conn: Connection, turn: object) -> object:
@@ -420,7 +420,7 @@ def test_a_failing_guided_flow_still_answers_with_the_fixed_text(
 
     customer.say("Хочу на маникюр")
 
-    assert customer.text == FIXED_REPLIES["ru"]
+    assert customer.text == phrases("ru")["fixed_reply"]
     (conversation,) = rows(db, "SELECT state FROM ai_conversations")
     assert conversation["state"] == {}  # the failed engine's effects were rolled back
 

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from salonbot.assistant.base import TurnResult
 from salonbot.assistant.faq import FaqAnswers, shared_answers
-from salonbot.assistant.guided_texts import WEEKDAYS, phrases
 from salonbot.assistant.language import detect_language
 from salonbot.assistant.parsing import (
     ADDRESS,
@@ -52,6 +51,7 @@ from salonbot.errors import (
     SlotTaken,
     SlotUnavailable,
 )
+from salonbot.texts import WEEKDAYS, phrases
 from salonbot.whatsapp.outgoing import ButtonsMessage, ListMessage, Option, TextMessage
 
 if TYPE_CHECKING:
@@ -856,9 +856,7 @@ class _Dialog:
 
 
 def _price(service: Service, salon: Salon) -> str:
-    from salonbot.assistant.faq import format_price
-
-    return format_price(service.price, salon.currency)
+    return phrases(salon.language).money(service.price, salon.currency)
 
 
 def _has_words(text: str) -> bool:

@@ -17,13 +17,13 @@ import psycopg
 from aws_lambda_powertools.metrics import MetricUnit
 from psycopg.pq import TransactionStatus
 
+from salonbot.assistant.throttle import throttle_from_settings, with_throttle
 from salonbot.booking.catalog import load_salon_by_phone_number_id
 from salonbot.db.connection import get_connection, reset_connection
 from salonbot.errors import UnknownSalon
 from salonbot.observability import MetricName, count_error, logger, mask_phone, metrics
 from salonbot.processing import ledger, replies
 from salonbot.processing.turn import ConversationTurn, CustomerMessage
-from salonbot.throttle import throttle_from_settings, with_throttle
 from salonbot.whatsapp.events import InboundMessage
 from salonbot.whatsapp.outgoing import to_payload
 
@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from salonbot.assistant.base import Assistant
+    from salonbot.assistant.throttle import CustomerThrottle
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
     from salonbot.processing.staff import StaffNotifier
-    from salonbot.throttle import CustomerThrottle
     from salonbot.whatsapp.client import WhatsAppClient
     from salonbot.whatsapp.events import QueueEnvelope, StatusUpdate
 

@@ -15,9 +15,11 @@ from salonbot.errors import (
     UnknownMaster,
     UnknownService,
 )
+from salonbot.texts import phrases
 
 if TYPE_CHECKING:
     import datetime as dt
+    from decimal import Decimal
 
     from salonbot.assistant.tools.context import ToolContext
     from salonbot.assistant.tools.definition import Result
@@ -32,9 +34,9 @@ def when(value: dt.datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M}"
 
 
-def price(ctx: ToolContext, amount: object) -> str:
-    text = str(amount)
-    return f"{text[:-3] if text.endswith('.00') else text} {ctx.salon.currency}"
+def price(ctx: ToolContext, amount: Decimal) -> str:
+    # The model quotes it to the customer: written as the customer's catalogue writes it.
+    return phrases(ctx.language, ctx.salon.language).money(amount, ctx.salon.currency)
 
 
 def booking_summary(ctx: ToolContext, booking: Booking) -> dict[str, Any]:

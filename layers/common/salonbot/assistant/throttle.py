@@ -1,9 +1,11 @@
 """Per-customer throttle: at most `customer_rate_limit` messages per
 `customer_rate_window_s` seconds from one customer of one salon reach the assistant.
 
-The first message over the limit gets one polite notice (in the customer's language,
-Russian by default) and no model call; later ones in the same window get no reply at
-all. The customer's message is still stored in the conversation either way.
+It wraps the router, as the router's `WithLastResort` wraps the guided flow. The first
+message over the limit gets one polite notice (the catalogue's `throttled`, in the
+language of the customer's words, else the conversation's, else the salon's) and no
+model call; later ones in the same window get no reply at all. The customer's message is
+still stored in the conversation either way.
 
 Counting is a fixed window in DynamoDB (table `RATE_LIMIT_TABLE`, partition key `pk`,
 TTL attribute `expires_at`): one item per customer and window,
@@ -35,6 +37,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from salonbot.assistant.base import TurnResult
 from salonbot.assistant.language import detect_language
 from salonbot.observability import MetricName, count_error, logger, mask_phone, metrics
+from salonbot.texts import phrases
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:
@@ -48,17 +51,6 @@ if TYPE_CHECKING:
 
 Verdict = Literal["allow", "notice", "silent"]
 THROTTLED_METRIC = MetricName.CUSTOMER_THROTTLED
-
-NOTICES = {
-    "ru": "Вы пишете очень часто 🙏 Пожалуйста, подождите минутку — и я с радостью "
-    "продолжу помогать вам.",
-    "en": "You're sending messages very quickly 🙏 Please wait a minute and I'll be glad "
-    "to keep helping you.",
-}
-
-
-def notice_text(language: str) -> str:
-    return NOTICES.get(language, NOTICES["ru"])
 
 
 @dataclass(frozen=True)
@@ -200,10 +192,10 @@ class ThrottledAssistant:
             "customer over the message limit: no assistant",
             extra={"verdict": decision.verdict, "phone": mask_phone(turn.phone)},
         )
-        language = detect_language(turn.text, "") or _conversation_language(conn, turn)
-        messages: list[Any] = (
-            [TextMessage(body=notice_text(language))] if decision.verdict == "notice" else []
-        )
+        # The turn already knows the conversation's language: no query for it.
+        language = detect_language(turn.text, turn.default_language)
+        notice = phrases(language, turn.salon.language)["throttled"]
+        messages: list[Any] = [TextMessage(body=notice)] if decision.verdict == "notice" else []
         return ThrottledResult(
             messages=messages,
             engine="fixed",
@@ -211,14 +203,6 @@ class ThrottledAssistant:
             notes=[f"throttled: {decision.verdict}"],
             decision=decision,
         )
-
-
-def _conversation_language(conn: Connection, turn: TurnInput) -> str:
-    row = conn.execute(
-        "SELECT language FROM ai_conversations WHERE id = %s", (turn.conversation_id,)
-    ).fetchone()
-    language = row["language"] if row else None
-    return str(language or turn.salon.language or "ru")
 
 
 def with_throttle(assistant: Assistant, throttle: CustomerThrottle | None) -> Assistant:
