@@ -19,7 +19,7 @@ from salonbot.db.connection import Connection, reset_connection
 from salonbot.local.fake_whatsapp import FakeWhatsApp, start_fake_whatsapp
 from salonbot.observability import metrics
 from salonbot.processing import queue
-from salonbot.processing.time_budget import MIN_RECORD_S
+from salonbot.time_budget import MIN_RECORD_S
 from tests.conftest import DEMO_SALON_FILE
 from tests.integration.test_scheduled_handlers import FakeContext, event, load_handler
 

@@ -26,7 +26,7 @@ from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.observability import MetricName, metrics
 from salonbot.processing import pipeline
 from salonbot.processing.staff import StaffNotifier
-from salonbot.processing.time_budget import RESERVE_S, invocation
+from salonbot.time_budget import RESERVE_S, invocation
 from tests.fakes.openai_server import Answer, Failure, FakeOpenAI, Garbage, Slow, ToolCall
 from tests.integration.moto_dynamodb import COST_TABLE, create_cost_table
 from tests.integration.processor.harness import (
