@@ -14,9 +14,9 @@ from moto import mock_aws
 
 from salonbot.assistant.base import TurnInput, TurnResult
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp, start_fake_whatsapp
 from salonbot.processing.pipeline import MessageProcessor
 from salonbot.throttle import NOTICES, CustomerThrottle, throttle_from_settings
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp, start_fake_whatsapp
 from tests.integration.moto_dynamodb import create_cost_table
 from tests.integration.processor.harness import (
     CUSTOMER,
