@@ -15,9 +15,9 @@ from moto import mock_aws
 from salonbot.assistant.base import TurnInput, TurnResult
 from salonbot.assistant.throttle import CustomerThrottle, throttle_from_settings
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp, start_fake_whatsapp
 from salonbot.processing.pipeline import MessageProcessor
 from salonbot.texts import phrases
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp, start_fake_whatsapp
 from tests.integration.moto_dynamodb import create_cost_table
 from tests.integration.processor.harness import (
     CUSTOMER,

@@ -18,8 +18,8 @@ import pytest
 
 from salonbot.config import Settings
 from salonbot.inbound.dedupe import DEFAULT_LEASE_S
-from salonbot.local.template import Template
 from salonbot.observability import MetricName
+from salonbot_dev.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 

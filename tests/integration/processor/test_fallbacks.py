@@ -21,12 +21,12 @@ from salonbot.conversation import store as conversations
 from salonbot.cost.guard import DynamoCostGuard
 from salonbot.cost.guard_protocol import UnlimitedReservation, UnlimitedSpend
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.observability import MetricName, metrics
 from salonbot.processing import pipeline
 from salonbot.processing.staff import StaffNotifier
-from salonbot.processing.time_budget import RESERVE_S, invocation
 from salonbot.texts import phrases
+from salonbot.time_budget import RESERVE_S, invocation
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import Answer, Failure, FakeOpenAI, Garbage, Slow, ToolCall
 from tests.integration.moto_dynamodb import COST_TABLE, create_cost_table
 from tests.integration.processor.harness import (

@@ -18,9 +18,8 @@ import psycopg
 
 from salonbot.assistant.throttle import ThrottledResult, throttle_from_settings, with_throttle
 from salonbot.booking.catalog import load_salon
-from salonbot.db.connection import get_connection, reset_connection
+from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.observability import logger, mask_conversation_id, mask_phone
-from salonbot.processing.pipeline import autocommit
 from salonbot.processing.turn import ConversationTurn, CustomerMessage, reply_text
 
 if TYPE_CHECKING:

@@ -35,9 +35,9 @@ from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.cost.pricing import price_for
 from salonbot.errors import BookingNotFound, BudgetExceeded, SalonbotError
 from salonbot.observability import MetricName, count_error, logger, metrics
-from salonbot.processing.time_budget import model_deadline
 from salonbot.secrets import resolve_secret
 from salonbot.texts import phrases
+from salonbot.time_budget import model_deadline
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable
 
-    from salonbot.local.conversation import Conversation
-    from salonbot.local.customer import Choice, Reply
+    from salonbot_dev.fakes.conversation import Conversation
+    from salonbot_dev.fakes.customer import Choice, Reply
 
 OPENING = "Здравствуйте! Хочу записаться на маникюр"
 # Titles a decided customer taps first, in order of preference (lower case prefixes).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from salonbot.cli.common import open_connection
-from salonbot.cli.remote import FUNCTION_HELP
+from salonbot_dev.cli.common import open_connection
+from salonbot_dev.cli.remote import FUNCTION_HELP
 
 if TYPE_CHECKING:
     import argparse
@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
 
 def run_migrate(args: argparse.Namespace) -> int:
     if args.function:
-        from salonbot.cli.remote import invoke_admin
+        from salonbot_dev.cli.remote import invoke_admin
 
         names = list(invoke_admin(args.function, {"action": "migrate"})["applied"])
     else:

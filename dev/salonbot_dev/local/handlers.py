@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from salonbot.local.functions import FunctionSpec
+    from salonbot_dev.local.functions import FunctionSpec
 
 # A function whose environment names a database shares the database lock.
 DATABASE_SETTINGS = ("DATABASE_URL", "DB_SECRET_ARN")

@@ -7,9 +7,9 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from salonbot.cli.common import add_json_flag, open_connection, print_json
 from salonbot.errors import InvalidInput
 from salonbot.stats import window_bound
+from salonbot_dev.cli.common import add_json_flag, open_connection, print_json
 
 if TYPE_CHECKING:
     import argparse

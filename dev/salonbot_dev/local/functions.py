@@ -7,12 +7,12 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from salonbot.local.template import TemplateError
+from salonbot_dev.local.template import TemplateError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from salonbot.local.template import Resolver
+    from salonbot_dev.local.template import Resolver
 
 FUNCTION = "AWS::Serverless::Function"
 

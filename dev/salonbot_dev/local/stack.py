@@ -14,22 +14,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from salonbot.errors import ConfigurationError
-from salonbot.local.aws_resources import QUEUE, AwsClients, CreatedResource, ResourceBuilder
-from salonbot.local.database import LocalDatabase, prepare
-from salonbot.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN, handler_environment
-from salonbot.local.functions import read_functions
-from salonbot.local.gateway import Gateway
-from salonbot.local.handlers import LocalFunction
-from salonbot.local.moto_server import FAKE_CREDENTIALS, MotoServer
-from salonbot.local.poller import QueuePoller
-from salonbot.local.schedules import ScheduleRunner
-from salonbot.local.state import STACK_FILE, StackAddresses
-from salonbot.local.template import Resolver, Template
+from salonbot_dev.local.aws_resources import QUEUE, AwsClients, CreatedResource, ResourceBuilder
+from salonbot_dev.local.database import LocalDatabase, prepare
+from salonbot_dev.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN, handler_environment
+from salonbot_dev.local.functions import read_functions
+from salonbot_dev.local.gateway import Gateway
+from salonbot_dev.local.handlers import LocalFunction
+from salonbot_dev.local.moto_server import FAKE_CREDENTIALS, MotoServer
+from salonbot_dev.local.poller import QueuePoller
+from salonbot_dev.local.schedules import ScheduleRunner
+from salonbot_dev.local.state import STACK_FILE, StackAddresses
+from salonbot_dev.local.template import Resolver, Template
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-log = logging.getLogger("salonbot.local")
+log = logging.getLogger("salonbot_dev.local")
 
 DEFAULT_REGION = "eu-west-1"
 DATABASE_URL_FILE = "database_url"
@@ -180,10 +180,9 @@ class LocalStack:
         return url
 
     def _start_fake_whatsapp(self) -> str:
-        import importlib
+        from salonbot_dev.fakes.whatsapp import start_fake_whatsapp
 
-        fake = importlib.import_module("salonbot.local.fake_whatsapp")
-        server = fake.start_fake_whatsapp(host=self.options.host, out=self.out)
+        server = start_fake_whatsapp(host=self.options.host, out=self.out)
         self._exit.callback(server.stop)
         return str(server.url)
 

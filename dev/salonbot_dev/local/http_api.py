@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 if TYPE_CHECKING:
-    from salonbot.local.functions import HttpRoute
+    from salonbot_dev.local.functions import HttpRoute
 
 # Content types whose body API Gateway passes as text; everything else is base64.
 _TEXT_TYPES = re.compile(

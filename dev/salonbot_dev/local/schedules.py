@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from salonbot.local.functions import ScheduleSource
+    from salonbot_dev.local.functions import ScheduleSource
 
-log = logging.getLogger("salonbot.local.schedules")
+log = logging.getLogger("salonbot_dev.local.schedules")
 
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 _DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]

@@ -5,7 +5,8 @@ The processor takes up to ten records per invocation and a model turn may take u
 out part-way, and records never tried would count a receive toward the DLQ. The handler
 opens a budget from the Lambda context; a record that starts with too little time left is
 handed back to SQS untried, and a turn's model calls stop in time to answer from the
-guided flow, commit and send."""
+guided flow, commit and send. It sits on the ground floor, beside `errors`, because the
+handler, the assistant and the WhatsApp client all read it."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from salonbot.local.http_api import (
+from salonbot_dev.local.http_api import (
     INTERNAL_ERROR,
     NOT_FOUND,
     Request,
@@ -27,10 +27,10 @@ from salonbot.local.http_api import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from salonbot.local.functions import HttpRoute
-    from salonbot.local.handlers import LocalFunction
+    from salonbot_dev.local.functions import HttpRoute
+    from salonbot_dev.local.handlers import LocalFunction
 
-log = logging.getLogger("salonbot.local.gateway")
+log = logging.getLogger("salonbot_dev.local.gateway")
 LOCAL_PREFIX = "/_local/"
 
 

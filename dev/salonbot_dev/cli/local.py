@@ -9,13 +9,13 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from salonbot.cli.common import LOCAL_STATE_DIR, add_json_flag, print_json
 from salonbot.errors import NotFound
+from salonbot_dev.cli.common import LOCAL_STATE_DIR, add_json_flag, print_json
 
 if TYPE_CHECKING:
     import argparse
 
-    from salonbot.local.state import StackAddresses
+    from salonbot_dev.local.state import StackAddresses
 
 
 def register(subparsers: Any) -> None:
@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_local(args: argparse.Namespace) -> int:
-    from salonbot.local.stack import LocalStack, StackOptions, find_project_root
+    from salonbot_dev.local.stack import LocalStack, StackOptions, find_project_root
 
     root = find_project_root()
     salon_file = (root / args.salon_file) if args.salon_file else None
@@ -84,7 +84,7 @@ def run_local(args: argparse.Namespace) -> int:
 
 
 def _addresses() -> StackAddresses:
-    from salonbot.local.state import StackAddresses
+    from salonbot_dev.local.state import StackAddresses
 
     return StackAddresses.read(LOCAL_STATE_DIR)
 
@@ -108,8 +108,8 @@ def _salon_number(addresses: StackAddresses, salon_id: str | None) -> tuple[str,
 def _conversation(
     addresses: StackAddresses, phone: str, salon_id: str | None, name: str = "Local customer"
 ) -> Any:
-    from salonbot.local.conversation import Conversation, Outbox
-    from salonbot.local.customer import CustomerPhone
+    from salonbot_dev.fakes.conversation import Conversation, Outbox
+    from salonbot_dev.fakes.customer import CustomerPhone
 
     _, number_id = _salon_number(addresses, salon_id)
     customer = CustomerPhone(
@@ -123,7 +123,7 @@ def _conversation(
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from salonbot.local.conversation import NoReply
+    from salonbot_dev.fakes.conversation import NoReply
 
     addresses = _addresses()
     conversation = _conversation(addresses, args.phone, args.salon, args.name)
@@ -156,7 +156,7 @@ def run_chat(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from salonbot.local.demo import demo_phone, describe_booking, find_booking, play
+    from salonbot_dev.local.demo import demo_phone, describe_booking, find_booking, play
 
     addresses = _addresses()
     phone = args.phone or demo_phone()

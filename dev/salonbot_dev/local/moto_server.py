@@ -30,7 +30,7 @@ class MotoServer:
     def start(self) -> str:
         from moto.server import ThreadedMotoServer
 
-        from salonbot.local.moto_sqs import speed_up_moto_sqs
+        from salonbot_dev.local.moto_sqs import speed_up_moto_sqs
 
         speed_up_moto_sqs()
         # One line per request is noise next to the messages the stack prints.

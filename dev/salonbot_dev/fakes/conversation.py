@@ -11,10 +11,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from salonbot.local.customer import Reply, reply_from_payload
+from salonbot_dev.fakes.customer import Reply, reply_from_payload
 
 if TYPE_CHECKING:
-    from salonbot.local.customer import Choice, CustomerPhone
+    from salonbot_dev.fakes.customer import Choice, CustomerPhone
 
 # How long the salon has to answer, and how long a burst of replies may pause between
 # its messages before the turn is taken as complete.

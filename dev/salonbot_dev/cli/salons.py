@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from salonbot.cli.common import add_json_flag, open_connection, print_json, print_table
-from salonbot.cli.remote import FUNCTION_HELP
+from salonbot_dev.cli.common import add_json_flag, open_connection, print_json, print_table
+from salonbot_dev.cli.remote import FUNCTION_HELP
 
 if TYPE_CHECKING:
     import argparse
@@ -32,7 +32,7 @@ def run_import(args: argparse.Namespace) -> int:
     data = read_salon_data(args.file)
     salon = validate_salon(data)  # refused here, before anything is sent or written
     if args.function:
-        from salonbot.cli.remote import invoke_admin
+        from salonbot_dev.cli.remote import invoke_admin
 
         answer = invoke_admin(args.function, {"action": "import_salon", "salon": data})
         result = {key: answer[key] for key in ("salon_id", "created", "revision")}

@@ -8,10 +8,10 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from salonbot.local.template import TemplateError
+from salonbot_dev.local.template import TemplateError
 
 if TYPE_CHECKING:
-    from salonbot.local.template import Resolver
+    from salonbot_dev.local.template import Resolver
 
 QUEUE = "AWS::SQS::Queue"
 TABLE = "AWS::DynamoDB::Table"

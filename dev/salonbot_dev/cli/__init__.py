@@ -1,4 +1,5 @@
-"""The `salonbot` command line: admin commands and the local stack.
+"""The `salonbot` command line: admin commands (on a database, or through a deployed
+stack's AdminFunction with `--function`) and the local stack's commands.
 
 Each area registers its subcommands from its own module, so the entry point stays a
 table of contents. Output that is data has a `--json` form."""
@@ -17,12 +18,12 @@ if TYPE_CHECKING:
 
 # Modules that each define `register(subparsers)`.
 COMMAND_MODULES = (
-    "salonbot.cli.database",
-    "salonbot.cli.salons",
-    "salonbot.cli.bookings",
-    "salonbot.cli.costs",
-    "salonbot.cli.local",
-    "salonbot.cli.openapi",
+    "salonbot_dev.cli.database",
+    "salonbot_dev.cli.salons",
+    "salonbot_dev.cli.bookings",
+    "salonbot_dev.cli.costs",
+    "salonbot_dev.cli.local",
+    "salonbot_dev.cli.openapi",
 )
 
 

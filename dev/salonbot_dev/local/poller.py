@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from salonbot.local.functions import SqsSource
+    from salonbot_dev.local.functions import SqsSource
 
-log = logging.getLogger("salonbot.local.poller")
+log = logging.getLogger("salonbot_dev.local.poller")
 
 # Long-poll wait per receive; also how long stopping the poller may take.
 RECEIVE_WAIT_S = 1

@@ -10,8 +10,8 @@ import argparse
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from salonbot.cli.common import add_json_flag, open_connection, print_json, print_table
 from salonbot.errors import InvalidInput
+from salonbot_dev.cli.common import add_json_flag, open_connection, print_json, print_table
 
 if TYPE_CHECKING:
     from salonbot.booking.availability import Slot

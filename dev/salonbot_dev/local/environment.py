@@ -15,9 +15,9 @@ from salonbot.config import Settings
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from salonbot.local.functions import FunctionSpec
+    from salonbot_dev.local.functions import FunctionSpec
 
-log = logging.getLogger("salonbot.local")
+log = logging.getLogger("salonbot_dev.local")
 
 # Documented local secrets: `salonbot chat` signs with the app secret, Meta's webhook
 # verification (GET /webhook) is answered for the verify token.

@@ -24,7 +24,7 @@ def _forget_dead_handles(pgdata: Path) -> None:
     handles = pgdata / ".handle_pids.json"
     if not handles.exists():
         return
-    from salonbot.local.state import process_alive
+    from salonbot_dev.local.state import process_alive
 
     pids = [pid for pid in json.loads(handles.read_text() or "[]") if process_alive(pid)]
     handles.write_text(json.dumps(pids))
