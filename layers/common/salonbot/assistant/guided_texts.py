@@ -48,6 +48,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm_no": "Отменить",
         "booked": "Готово! Вы записаны: {service}, {when}, мастер {master}. Код записи: {code}.",
         "slot_taken": "Увы, это время только что заняли. Вот что свободно:",
+        "client_busy": "В это время у вас уже есть запись. Вот другое свободное время:",
+        "booking_limit": "У вас уже максимум предстоящих записей: {limit}. "
+        "Можно перенести или отменить одну из них.",
         "declined": "Хорошо, ничего не меняю. Напишите «меню», если понадоблюсь.",
         "no_bookings": "У вас нет предстоящих записей.",
         "my_bookings": "Ваши записи:",
@@ -115,6 +118,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm_no": "Cancel",
         "booked": "Done! You are booked: {service}, {when}, master {master}. Booking code: {code}.",
         "slot_taken": "Sorry, that time was just taken. Here is what is free:",
+        "client_busy": "You already have a booking at that time. Here is what else is free:",
+        "booking_limit": "You already have the most upcoming bookings allowed: {limit}. "
+        "You can move or cancel one of them.",
         "declined": "Okay, nothing changed. Write “menu” whenever you need me.",
         "no_bookings": "You have no upcoming bookings.",
         "my_bookings": "Your bookings:",
