@@ -282,13 +282,12 @@ class MemoryDesk:
     ) -> None:
         """`ClientBusy` when the service from `starts_at` overlaps another of the
         customer's live, not yet over bookings (start to end, without the buffer)."""
-        ends_at = starts_at + dt.timedelta(minutes=service.duration_minutes)
+        # Instants, as the database compares them (aware arithmetic is wall-clock).
+        start = starts_at.timestamp()
+        end = start + service.duration_minutes * 60
         for booking in self.upcoming():
-            if (
-                booking.id != exclude
-                and booking.starts_at < ends_at
-                and starts_at < booking.ends_at
-            ):
+            ours = booking.starts_at.timestamp(), booking.ends_at.timestamp()
+            if booking.id != exclude and ours[0] < end and start < ours[1]:
                 raise ClientBusy(
                     f"the customer already has booking {booking.code} "
                     f"{booking.starts_at:%Y-%m-%d %H:%M}-{booking.ends_at:%H:%M} at that time",

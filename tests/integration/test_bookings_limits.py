@@ -23,7 +23,7 @@ from salonbot.booking.store import (
 from salonbot.db.connection import Connection
 from salonbot.errors import BookingLimitReached, ClientBusy, SlotTaken
 from tests.integration.racing import race
-from tests.integration.salon_builder import MONDAY, NOW, TUESDAY, at, berlin_salon
+from tests.integration.salon_builder import FALL_BACK, MONDAY, NOW, TUESDAY, at, berlin_salon
 
 ALICE = "+4915100000001"
 BRUNO = "+4915100000002"
@@ -310,3 +310,23 @@ def test_the_stores_own_check_missed_the_constraint_still_answers_client_busy(
 
     # Then the constraint's violation is the same clear refusal, and nothing changed
     assert [r["starts_at"] for r in live_rows(db)] == [at(MONDAY, 12), at(TUESDAY, 12)]
+
+
+def test_in_the_repeated_hour_of_a_dst_night_times_are_instants(db: Connection) -> None:
+    # Given Alice has bob at the second 02:00 of the autumn night (winter time, 01:00 UTC)
+    salon = berlin_salon(db, min_notice_minutes=0, booking_horizon_days=365)
+    early = at(FALL_BACK, 0)
+    haircut = book(
+        db, salon, at(FALL_BACK, 2, fold=1), service_code="haircut", master_code="bob", now=early
+    )
+
+    # When she books anna at the first 02:00 (summer time, 00:00-01:00 UTC), then anna at
+    # the second 02:30 (01:30 UTC, inside the haircut)
+    manicure = book(db, salon, at(FALL_BACK, 2), master_code="anna", now=early)
+    with pytest.raises(ClientBusy) as overlapping:
+        book(db, salon, at(FALL_BACK, 2, 30, fold=1), master_code="anna", now=early)
+
+    # Then the first is booked, ending as the haircut starts (the same wall time, an hour
+    # apart), and the second is refused for the haircut
+    assert manicure.ends_at.timestamp() == haircut.starts_at.timestamp()
+    assert overlapping.value.booking_code == haircut.code

@@ -214,8 +214,9 @@ def _client_busy(salon: Salon, overlapping: dict[str, Any]) -> ClientBusy:
 
 
 def _service_end(service: Service, starts_at: dt.datetime) -> dt.datetime:
-    """When the service ends, as `check_bookable` computes it (elapsed time)."""
-    return starts_at + dt.timedelta(minutes=service.duration_minutes)
+    """When the service ends, as `check_bookable` computes it: elapsed time, so a start in
+    the repeated hour of a DST night ends after it (aware arithmetic is wall-clock)."""
+    return starts_at.astimezone(dt.UTC) + dt.timedelta(minutes=service.duration_minutes)
 
 
 def _bookable_masters(

@@ -82,9 +82,13 @@ def _localize(ctx: ToolContext, value: dt.datetime) -> dt.datetime:
 
 
 def _clear_of(slots: Sequence[Slot], own: Sequence[Booking]) -> list[Slot]:
-    """The slots that overlap none of the customer's own bookings."""
+    """The slots that overlap none of the customer's own bookings (as instants: in a DST
+    night two wall times are equal)."""
+    busy = [(b.starts_at.timestamp(), b.ends_at.timestamp()) for b in own]
     return [
-        s for s in slots if all(b.ends_at <= s.starts_at or s.ends_at <= b.starts_at for b in own)
+        s
+        for s in slots
+        if all(e <= s.starts_at.timestamp() or s.ends_at.timestamp() <= b for b, e in busy)
     ]
 
 
