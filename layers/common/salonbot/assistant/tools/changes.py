@@ -119,10 +119,10 @@ def _alternatives(
     return [f"{when(s.starts_at)} {s.master_code}" for s in earliest[:ALTERNATIVES]]
 
 
-def _one_per_message(kind: str, done: Sequence[Booking], code: str | None = None) -> Result | None:
-    """The refusal of a second change of this kind in one message, or None. `code`: the
-    booking a move or cancel is about (the one already changed may be changed again)."""
-    if not done or (code is not None and normalize_booking_code(code) in {b.code for b in done}):
+def _one_per_message(kind: str, done: Sequence[Booking], code: str) -> Result | None:
+    """The refusal of a second move or cancel in one message, or None. `code`: the booking
+    this call is about (the one already changed may be changed again)."""
+    if not done or normalize_booking_code(code) in {b.code for b in done}:
         return None
     return error(
         "one_per_message",
