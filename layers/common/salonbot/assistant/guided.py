@@ -45,7 +45,9 @@ from salonbot.assistant.parsing import (
 from salonbot.booking import availability, store
 from salonbot.conversation import store as conversations
 from salonbot.errors import (
+    BookingLimitReached,
     BookingNotFound,
+    ClientBusy,
     InvalidInput,
     NotFound,
     SlotTaken,
@@ -627,9 +629,15 @@ class _Dialog:
                 self.record("book", {"service": st["service"], "start": st["start"]}, booking)
                 self.say(self._describe(self.t["booked"], booking))
                 self.booking_code = booking.code
+        except BookingLimitReached as exc:
+            # No other time would help: her bookings, each with move and cancel.
+            self.record("book", st, None, str(exc))
+            self.say(self.t["booking_limit"].format(limit=exc.limit))
+            self.my_bookings()
+            return
         except (SlotTaken, SlotUnavailable) as exc:
             self.record("move" if st.get("flow") == "move" else "book", st, None, str(exc))
-            self.say(self.t["slot_taken"])
+            self.say(self.t["client_busy" if isinstance(exc, ClientBusy) else "slot_taken"])
             st.update(day=start.date().isoformat(), page=0)
             for key in ("start", "wanted", "after", "before"):
                 st.pop(key, None)
