@@ -10,8 +10,8 @@ Parsing is strict at the top (not a WhatsApp payload: the request is refused) an
 lenient below: a message or status that does not have the expected shape is skipped and
 counted, so one odd item never makes Meta retry, for days, the good ones posted with it.
 Message types this code does not know yet are kept, with their type-specific content in
-`payload`. Text bodies, captions and contact names lose any NUL character (PostgreSQL text
-cannot hold one).
+`payload`. Text bodies, captions and contact names go through `salonbot.clean_text` (no
+NUL, which PostgreSQL cannot hold, nor other control characters).
 
 Plain Python on purpose: Meta waits on the webhook's cold start, and importing pydantic
 and building models with it added about two thirds of boto3's own import time. The
@@ -28,6 +28,7 @@ import math
 import re
 from typing import Any, NamedTuple
 
+from salonbot.clean_text import clean_text
 from salonbot.errors import InvalidInput
 from salonbot.lax import lax_int
 
@@ -256,7 +257,7 @@ def _contact_names(contacts: list[Any]) -> dict[str, str]:
         wa_id = _text(contact.get("wa_id", ""))
         profile = _optional_object(contact.get("profile"))
         name = _optional_text(profile.get("name")) if profile is not None else None
-        name = _without_nul(name) if name else name
+        name = clean_text(name) if name else name
         if name:
             names[wa_id] = name
     return names
@@ -294,7 +295,7 @@ def customer_message(
     payload: dict[str, Any] = {}
     content = message.get(kind)
     if kind == "text" and body is not None:
-        text = _without_nul(body)
+        text = clean_text(body)
     elif kind == "interactive" and interactive_part is not None:
         row = rows.get(reply_kind or "")
         if row is not None:
@@ -306,7 +307,7 @@ def customer_message(
     elif kind in MEDIA_TYPES and isinstance(content, dict):
         payload = dict(content)
         caption = content.get("caption")
-        text = (_without_nul(caption) or None) if isinstance(caption, str) else None
+        text = (clean_text(caption) or None) if isinstance(caption, str) else None
     elif kind == "contacts" and isinstance(content, list):
         payload = {"contacts": content}
     elif isinstance(content, dict) and kind not in ("text", "interactive", "button"):
@@ -440,9 +441,3 @@ def _text(value: Any, min_length: int = 0, max_length: int | None = None) -> str
 
 def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
-
-
-def _without_nul(text: str) -> str:
-    """The text without NUL characters, which PostgreSQL text cannot store: a message
-    keeping one would fail on every delivery and hold back its customer's queue."""
-    return text.replace("\x00", "") if "\x00" in text else text
