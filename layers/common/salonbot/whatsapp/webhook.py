@@ -10,8 +10,9 @@ Parsing is strict at the top (not a WhatsApp payload: the request is refused) an
 lenient below: a message or status that does not have the expected shape is skipped and
 counted, so one odd item never makes Meta retry, for days, the good ones posted with it.
 Message types this code does not know yet are kept, with their type-specific content in
-`payload`. Text bodies, captions and contact names go through `salonbot.clean_text` (no
-NUL, which PostgreSQL cannot hold, nor other control characters).
+`payload`. Text bodies, captions, contact names and the titles of tapped options go
+through `salonbot.clean_text` (no NUL, which PostgreSQL cannot hold, nor other control
+characters); lone surrogate escapes refuse the whole body.
 
 Plain Python on purpose: Meta waits on the webhook's cold start, and importing pydantic
 and building models with it added about two thirds of boto3's own import time. The
@@ -66,7 +67,7 @@ class Reply(NamedTuple):
 
 # The events are named tuples, not dataclasses: creating those classes at import costs
 # several times more, on a cold start Meta waits on. Fields in the queue models' order.
-class CustomerMessage(NamedTuple):
+class MessageEvent(NamedTuple):
     """A customer's message: `salonbot.whatsapp.events.InboundMessage` on the queue."""
 
     phone_number_id: str  # the salon's WhatsApp number (metadata)
@@ -132,7 +133,7 @@ class DeliveryStatus(NamedTuple):
         return {"kind": "status", **self._asdict(), "timestamp": iso_time(self.timestamp)}
 
 
-WebhookEvent = CustomerMessage | DeliveryStatus
+WebhookEvent = MessageEvent | DeliveryStatus
 
 
 class ParsedWebhook:
@@ -265,7 +266,7 @@ def _contact_names(contacts: list[Any]) -> dict[str, str]:
 
 def customer_message(
     raw: Any, phone_number_id: str, names: dict[str, str] | None = None
-) -> CustomerMessage:
+) -> MessageEvent:
     """One of Meta's message objects as the processor reads it. Raises `_Invalid` when it
     is not a message (no sender, id, time or type, or a known part of the wrong shape)."""
     message = _object(raw)
@@ -303,7 +304,7 @@ def customer_message(
         else:  # e.g. a WhatsApp Flow's nfm_reply: kept for the processor
             payload = dict(content) if isinstance(content, dict) else {}
     elif kind == "button" and button_part is not None:
-        interactive = Reply("button", button_payload or button_text, button_text, None)
+        interactive = Reply("button", button_payload or button_text, clean_text(button_text), None)
     elif kind in MEDIA_TYPES and isinstance(content, dict):
         payload = dict(content)
         caption = content.get("caption")
@@ -317,7 +318,7 @@ def customer_message(
         payload = {k: v for k, v in message.items() if k not in _ENVELOPE_KEYS and k != "context"}
     if isinstance(message.get("context"), dict):
         payload["context"] = message["context"]
-    return CustomerMessage(
+    return MessageEvent(
         phone_number_id=phone_number_id,
         message_id=message_id,
         wa_id=sender,
@@ -334,11 +335,12 @@ def _reply_row(kind: str, raw: Any) -> Reply | None:
     row = _optional_object(raw)
     if row is None:
         return None
+    description = _optional_text(row.get("description"))
     return Reply(
         kind,
-        _text(row.get("id", _MISSING)),
-        _text(row.get("title", "")),
-        _optional_text(row.get("description")),
+        _text(row.get("id", _MISSING)),  # our own option id: matched exactly, never cleaned
+        clean_text(_text(row.get("title", ""))),
+        None if description is None else clean_text(description),
     )
 
 
