@@ -501,7 +501,8 @@ def test_faq_is_answered_without_the_model_when_the_model_is_on(
 def test_without_interactive_messages_options_are_numbered_and_a_number_answers(
     db: Connection, fake_whatsapp: FakeWhatsApp
 ) -> None:
-    from salonbot.processing.turn import ConversationTurn, CustomerMessage, reply_text
+    from salonbot.processing.turn import ConversationTurn, reply_text
+    from salonbot.whatsapp.events import CustomerMessage
 
     salon = import_demo_salon(db)
     harness = guided_harness(db, fake_whatsapp)
@@ -511,10 +512,10 @@ def test_without_interactive_messages_options_are_numbered_and_a_number_answers(
 
     def say(text: str) -> str:
         message = CustomerMessage(
-            salon=salon, phone=CUSTOMER, text=text, interactive_supported=False
+            wa_id=CUSTOMER.lstrip("+"), timestamp=harness.clock.now, text=text
         )
         with db.transaction():
-            outcome = turn.run(db, message)
+            outcome = turn.run(db, salon, message, interactive_supported=False)
         assert outcome.result is not None
         return reply_text(outcome.result)
 
