@@ -3,7 +3,8 @@ signed webhooks (guided flow, no OpenAI key), the booking is in PostgreSQL, the 
 are at the fake WhatsApp send API, a redelivered webhook gets no second reply, the
 deployment guide's curl lines work with a token from `salonbot token`, the gateway
 refuses what API Gateway would (no token, a bad or expired one, another salon's, one
-without the route's scope), and stopping leaves nothing behind."""
+without the route's scope), a retried request with its Idempotency-Key gets the first
+answer, and stopping leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -211,6 +212,27 @@ def test_the_gateway_and_the_function_wall_the_tenants(
             "statusCode": 403,
             "message": "Forbidden: the token is not for this salon",
         }
+
+
+def test_a_retry_with_its_idempotency_key_gets_the_first_answer(
+    stack: StackProcess, addresses: StackAddresses
+) -> None:
+    process = f"{addresses.gateway_url}/api/v1/ai/process-message"
+    token = salonbot_token(stack, "--salon", str(DEMO_SALON_ID), "--scope", "ai:write")
+    request = {**GUIDE_REQUEST, "phone_number": "+79005550202"}
+    keyed = {**bearer(token), "Idempotency-Key": "e2e-retry-1"}
+    first = http(process, body=request, headers=keyed)
+    again = http(process, body=request, headers=keyed)
+    assert first[0] == 200 and again == first
+    status, raw = http(process, body={**request, "message": "Отмена"}, headers=keyed)
+    assert status == 422 and "Idempotency-Key" in json.loads(raw)["message"]
+    with psycopg.connect(addresses.database_url) as conn:
+        stored = conn.execute(
+            "SELECT count(*) FROM ai_messages m JOIN ai_conversations c "
+            "ON c.id = m.conversation_id WHERE c.phone_number = %s AND m.role = 'user'",
+            ("+79005550202",),
+        ).fetchone()
+    assert stored == (1,)
 
 
 def test_stopping_leaves_nothing_behind(stack: StackProcess) -> None:

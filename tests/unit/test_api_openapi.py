@@ -40,3 +40,5 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
     assert all(word in scheme["description"] for word in ("salon_id", "salon_ids", "ai:admin"))
     params = {p["name"] for p in stats["parameters"]}
     assert params == {"salon_id", "from", "to"}
+    (key,) = process["parameters"]
+    assert (key["name"].lower(), key["in"], key["required"]) == ("idempotency-key", "header", False)

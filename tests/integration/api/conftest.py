@@ -106,9 +106,20 @@ class Api:
     def health(self) -> Reply:
         return self.invoke(sample_event("api-health.json"))
 
-    def process(self, body: Any, *, raw: str | None = None, claims: Any = SAMPLE) -> Reply:
+    def process(
+        self,
+        body: Any,
+        *,
+        raw: str | None = None,
+        key: str | None = None,
+        claims: Any = SAMPLE,
+    ) -> Reply:
+        """The sample request with this body, its `Idempotency-Key` only when `key`."""
         event = copy.deepcopy(sample_event("api-process-message.json"))
         event["body"] = raw if raw is not None else json.dumps(body, ensure_ascii=False)
+        event["headers"].pop("idempotency-key", None)
+        if key is not None:
+            event["headers"]["idempotency-key"] = key
         return self.invoke(event if claims is SAMPLE else with_claims(event, claims))
 
     def stats(self, query: dict[str, str], *, claims: Any = SAMPLE) -> Reply:

@@ -49,6 +49,7 @@ def sample_for(route: str) -> dict[str, Any]:
     for path in sorted((REPO_ROOT / "events").glob("api-*.json")):
         event: dict[str, Any] = json.loads(path.read_text())
         if event.get("routeKey") == route:
+            event["headers"].pop("idempotency-key", None)
             return event
     raise AssertionError(f"no sample event in events/ for {route}")
 

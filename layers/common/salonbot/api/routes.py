@@ -22,9 +22,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from salonbot.api import idempotency
 from salonbot.api.auth import AI_ADMIN, AI_READ, AI_WRITE, Caller, jwt_claims, require
 from salonbot.booking.store import normalize_phone
 from salonbot.config import get_settings
@@ -208,21 +209,37 @@ def get_health() -> Response[HealthResponse]:
         200: _json(ProcessMessageResponse, "the reply"),
         **AUTH_ERRORS,
         404: _json(ErrorResponse, "unknown salon"),
-        422: _json(ErrorResponse, "invalid request"),
+        422: _json(
+            ErrorResponse, "invalid request, or an Idempotency-Key used for another request"
+        ),
         429: _json(ErrorResponse, "customer over the per-customer message limit"),
     },
 )
-def process_message(request: ProcessMessageRequest) -> ProcessMessageResponse:
+def process_message(
+    request: ProcessMessageRequest,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            max_length=idempotency.MAX_KEY_LENGTH + 2,  # + the quotes of "key"
+            pattern=r"^[!-~]+$",
+            description="makes a retry safe: the same key (for the same salon) gets the "
+            "first request's answer, and nothing is booked twice; the key with another "
+            "body is a 422. Printable ASCII, up to 255 characters",
+        ),
+    ] = None,
+) -> Response[ProcessMessageResponse]:
     authorize(AI_WRITE, request.salon_id)
     done = message_service(get_settings()).process(
         request.salon_id,
         request.phone_number,
         request.message,
         conversation_id=request.conversation_id,
+        idempotency_key=idempotency_key,
     )
     if done.throttled and done.response is None:
         raise CustomerThrottled(done.retry_after_s or 1)
-    return ProcessMessageResponse(
+    body = ProcessMessageResponse(
         response=done.response,
         tokens_used=done.tokens_used,
         cost=float(done.cost),
@@ -233,6 +250,13 @@ def process_message(request: ProcessMessageRequest) -> ProcessMessageResponse:
         engine=done.engine,
         handled_by=done.handled_by,
         throttled=done.throttled,
+    )
+    headers = {"Idempotent-Replayed": "true"} if done.replayed else None
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=headers,
     )
 
 
@@ -342,7 +366,7 @@ def _error(status: HTTPStatus, message: str, **extra: Any) -> Response[Any]:
 
 
 def _field(loc: Any) -> str:
-    parts = [str(p) for p in (loc or ()) if p not in ("body", "query")]
+    parts = [str(p) for p in (loc or ()) if p not in ("body", "query", "header")]
     return ".".join(parts) or "body"
 
 
