@@ -1,8 +1,9 @@
 """`Idempotency-Key` on process-message: a retry (same salon, same key) gets the first
-answer and books nothing twice, even while the first is still running; the key with
-another body is a 422; the key is the salon's own (another salon's same key is another
-request). The message service is driven with the fake model on the processor tests'
-fixed clock (a scripted booking), and the handler for the header's plumbing."""
+answer and books nothing twice, even while the first is still running (it waits a
+little, then gets a 409); the key with another body is a 422; the key is the salon's own
+(another salon's same key is another request). The message service is driven with the
+fake model on the processor tests' fixed clock (a scripted booking), and the handler for
+the header's plumbing."""
 
 from __future__ import annotations
 
@@ -136,6 +137,32 @@ def test_a_retry_while_the_first_is_running_waits_for_its_answer(
     assert answers["first"].booking_code is not None
     assert answers["retry"] == ProcessedMessage(**{**answers["first"].__dict__, "replayed": True})
     assert len(bookings(db)) == 1 and user_messages(db) == 1
+
+
+def test_a_retry_past_the_wait_is_told_the_first_is_in_progress(
+    api: Api, demo: uuid.UUID, db: Connection, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from salonbot.api import idempotency
+
+    monkeypatch.setattr(idempotency, "LOCK_WAIT_MS", 100)
+    # Given a first request with the key that has claimed it and is not done
+    with connect(database_url) as first:
+        idempotency.claim(
+            first,
+            idempotency.message_id(DEMO_SALON_ID, KEY),
+            salon_id=DEMO_SALON_ID,
+            phone=CUSTOMER,
+            received_at=Clock()(),
+        )
+        # When the retry comes: 409 with Retry-After, and no turn of its own
+        reply = api.process(_body(), key=KEY)
+        assert reply.status == 409, reply.body
+        assert reply.headers["retry-after"] == "1"
+        assert reply.body["message"].startswith("Conflict: a request with this Idempotency-Key")
+        first.rollback()
+    assert user_messages(db) == 0
+    # Once the first is gone (it failed), the key is free
+    assert api.process(_body(), key=KEY).status == 200
 
 
 def test_the_key_with_another_body_is_refused_and_changes_nothing(

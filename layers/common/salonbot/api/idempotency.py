@@ -4,7 +4,9 @@ A request with a key is a customer message whose id is `api:<salon id>:<key>`: i
 `inbound_messages` row is claimed in the transaction of the turn, as the queue
 processor claims a WhatsApp message id, and holds the answer given. So a retry (same
 salon, same key) finds the row and gets the first answer without a second turn; a
-retry racing the first request waits on the row until the first commits; the id is also
+retry racing the first request waits on the row until the first commits (at most
+`LOCK_WAIT_MS`, then 409: still in progress, as the IETF draft on the header has it); the
+id is also
 the turn's message id, which makes its bookings idempotent (`source_message_id`) and its
 stored user message unique (`ai_messages.external_id`). The same key with a different
 body is refused (422), as the IETF draft on the header suggests.
@@ -26,9 +28,13 @@ import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from salonbot.errors import InvalidInput
+import psycopg
+
+from salonbot.errors import InvalidInput, RequestInProgress
+from salonbot.processing import ledger
 
 if TYPE_CHECKING:
+    import datetime as dt
     import uuid
 
     from salonbot.api.messages import ProcessedMessage
@@ -37,6 +43,10 @@ if TYPE_CHECKING:
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 PREFIX = "api:"
+# How long a retry waits for a first request with its key still running (under the
+# statement timeout): long enough for the common case, a caller that timed out just as
+# its answer was ready.
+LOCK_WAIT_MS = 2000
 
 
 def normalize_key(raw: str) -> str:
@@ -62,6 +72,29 @@ def fingerprint(**request: Any) -> str:
     the message id)."""
     text = json.dumps(request, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def claim(
+    conn: Connection,
+    message_id: str,
+    *,
+    salon_id: uuid.UUID,
+    phone: str,
+    received_at: dt.datetime,
+) -> bool:
+    """Claim the key's ledger row in the caller's transaction: True for the first
+    request, False when one with the key committed before (see `recall`). A first
+    request still running holds the row: wait for it, at most `LOCK_WAIT_MS`, else
+    `RequestInProgress` (the caller's transaction is then aborted)."""
+    conn.execute(f"SET LOCAL lock_timeout = {int(LOCK_WAIT_MS)}")
+    try:
+        claimed = ledger.claim(
+            conn, message_id=message_id, salon_id=salon_id, phone=phone, received_at=received_at
+        )
+    except psycopg.errors.LockNotAvailable as exc:
+        raise RequestInProgress("a request with this Idempotency-Key is in progress") from exc
+    conn.execute("SET LOCAL lock_timeout = 0")
+    return claimed
 
 
 def remember(

@@ -23,7 +23,6 @@ from salonbot.assistant.throttle import ThrottledResult, throttle_from_settings,
 from salonbot.booking.catalog import load_salon
 from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.observability import logger, mask_conversation_id, mask_phone
-from salonbot.processing import ledger
 from salonbot.processing.turn import ConversationTurn, CustomerMessage, reply_text
 
 if TYPE_CHECKING:
@@ -88,8 +87,9 @@ class MessageService:
         contact_name: str | None = None,
         idempotency_key: str | None = None,
     ) -> ProcessedMessage:
-        """Raises `UnknownSalon` for a salon that does not exist, and `InvalidInput` for
-        an idempotency key used before for a different request."""
+        """Raises `UnknownSalon` for a salon that does not exist, `InvalidInput` for an
+        idempotency key used before for a different request, and `RequestInProgress`
+        while the request first sent with the key is still running."""
         # (message id, request fingerprint) of a keyed request
         keyed: tuple[str, str] | None = None
         if idempotency_key is not None:
@@ -108,9 +108,9 @@ class MessageService:
                 salon = load_salon(conn, salon_id)
                 try:
                     with conn.transaction():
-                        if keyed is not None and not ledger.claim(
+                        if keyed is not None and not idempotency.claim(
                             conn,
-                            message_id=keyed[0],
+                            keyed[0],
                             salon_id=salon.id,
                             phone=phone,
                             received_at=self._clock(),

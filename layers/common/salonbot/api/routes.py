@@ -29,7 +29,13 @@ from salonbot.api import idempotency
 from salonbot.api.auth import AI_ADMIN, AI_READ, AI_WRITE, Caller, jwt_claims, require
 from salonbot.booking.store import normalize_phone
 from salonbot.config import get_settings
-from salonbot.errors import Forbidden, InvalidInput, Unauthenticated, UnknownSalon
+from salonbot.errors import (
+    Forbidden,
+    InvalidInput,
+    RequestInProgress,
+    Unauthenticated,
+    UnknownSalon,
+)
 from salonbot.observability import logger
 from salonbot.stats import window_bound
 
@@ -209,6 +215,7 @@ def get_health() -> Response[HealthResponse]:
         200: _json(ProcessMessageResponse, "the reply"),
         **AUTH_ERRORS,
         404: _json(ErrorResponse, "unknown salon"),
+        409: _json(ErrorResponse, "the request first sent with this Idempotency-Key is running"),
         422: _json(
             ErrorResponse, "invalid request, or an Idempotency-Key used for another request"
         ),
@@ -418,6 +425,13 @@ def forbidden(exc: Forbidden) -> Response[Any]:
 @_handles(UnknownSalon)
 def unknown_salon(exc: UnknownSalon) -> Response[Any]:
     return _error(HTTPStatus.NOT_FOUND, f"Salon not found: {exc}")
+
+
+@_handles(RequestInProgress)
+def in_progress(exc: RequestInProgress) -> Response[Any]:
+    response = _error(HTTPStatus.CONFLICT, f"Conflict: {exc}")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 @_handles(CustomerThrottled)
