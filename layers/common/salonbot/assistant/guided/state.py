@@ -79,9 +79,13 @@ class GuidedState(BaseModel):
             setattr(self, name, fields[name].get_default(call_default_factory=True))
 
     def to_json(self, *, at: dt.datetime, language: str) -> dict[str, Any]:
-        """The stored form, stamped with the version, the time and the language."""
-        self.v, self.at, self.lang = STATE_VERSION, at, language
-        return self.model_dump(mode="json", exclude_none=True)
+        """The stored form, stamped with the version, the time and the language; choices
+        not made are left out, as they always were."""
+        choices = self.model_dump(mode="json", exclude_defaults=True, exclude=_STAMP)
+        return {"v": STATE_VERSION, "at": at.isoformat(), "lang": language, **choices}
+
+
+_STAMP = {"v", "at", "lang"}  # written by to_json itself
 
 
 def load_state(
