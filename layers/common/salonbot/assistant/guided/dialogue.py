@@ -55,7 +55,7 @@ def step(
 ) -> Outcome:
     """Answer one message. `expired`: the customer's previous dialogue was dropped, so a
     tap or a number answers a question no longer open. `state` itself is left as it was."""
-    dialog = _Dialog(state.model_copy(deep=True), message, desk)
+    dialog = _Dialog(state.copy_for_step(), message, desk)
     dialog.run(expired=expired)
     return dialog.out
 

@@ -69,14 +69,24 @@ class GuidedState(BaseModel):
 
     def clear(self) -> None:
         """Forget everything: the next message starts a new dialogue."""
-        for name, field in type(self).model_fields.items():
-            setattr(self, name, field.get_default(call_default_factory=True))
+        self.forget(*_DEFAULTS)
 
     def forget(self, *names: str) -> None:
         """Drop some choices (back to their defaults)."""
-        fields = type(self).model_fields
         for name in names:
-            setattr(self, name, fields[name].get_default(call_default_factory=True))
+            default = _DEFAULTS[name]
+            setattr(self, name, list(default) if isinstance(default, list) else default)
+
+    def copy_for_step(self) -> GuidedState:
+        """A copy a step may change without changing this one. Shallow is enough: values
+        are immutable and lists are replaced, never changed in place (a deep copy costs
+        more than the rest of the step's bookkeeping)."""
+        return self.model_copy(
+            update={
+                "options": list(self.options),
+                "candidates": None if self.candidates is None else list(self.candidates),
+            }
+        )
 
     def to_json(self, *, at: dt.datetime, language: str) -> dict[str, Any]:
         """The stored form, stamped with the version, the time and the language; choices
@@ -85,6 +95,12 @@ class GuidedState(BaseModel):
         return {"v": STATE_VERSION, "at": at.isoformat(), "lang": language, **choices}
 
 
+# Each field's default, read once (pydantic's own lookup inspects the default factory's
+# signature on every call).
+_DEFAULTS: dict[str, Any] = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in GuidedState.model_fields.items()
+}
 _STAMP = {"v", "at", "lang"}  # written by to_json itself
 
 
