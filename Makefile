@@ -50,12 +50,14 @@ sam-validate: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
 
 # python3.13 from pyenv's build if present (its shim fails unless selected), else PATH's.
+# The built layer is then checked: arm64 modules only, and no development code.
 sam-build: sam-validate $(STAMP)
 	found=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -1); \
 	  found=$${found:-$$(dirname "$$(command -v python3.13)")}; \
 	  test -x "$$found/python3.13" || { echo "sam build needs python3.13" >&2; exit 1; }; \
 	  PATH="$$found:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
 	$(BIN)/python .ci/check_layer_arch.py .aws-sam/build/CommonLayer arm64
+	$(BIN)/python .ci/check_layer_contents.py .aws-sam/build/CommonLayer
 
 $(CHECKOV_STAMP):
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)

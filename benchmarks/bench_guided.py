@@ -74,7 +74,7 @@ def _timed(action: Any, argument: str) -> float:
 
 def _conversations() -> tuple[Timing, int, int, int]:
     from salonbot.db.connection import connect
-    from salonbot.local.fake_whatsapp import start_fake_whatsapp
+    from salonbot_dev.fakes.whatsapp import start_fake_whatsapp
     from tests.integration.processor.guided_harness import Customer, guided_harness
     from tests.integration.processor.harness import Clock, import_demo_salon
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import Row
-from salonbot.local.customer import CustomerPhone
+from salonbot_dev.fakes.customer import CustomerPhone
 from tests.e2e.stack_process import REPO_ROOT, StackProcess
 from tests.integration.racing import race
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import Row
-from salonbot.local.conversation import Conversation, Outbox
-from salonbot.local.customer import CustomerPhone
+from salonbot_dev.fakes.conversation import Conversation, Outbox
+from salonbot_dev.fakes.customer import CustomerPhone
 from tests.e2e.stack_process import StackProcess
 
 AREA = "local stack"

@@ -39,7 +39,7 @@ from tests.fakes.tokens import count_request
 if TYPE_CHECKING:
     from salonbot.booking.catalog import Salon
     from salonbot.db.connection import Connection
-    from salonbot.local.fake_whatsapp import FakeWhatsApp
+    from salonbot_dev.fakes.whatsapp import FakeWhatsApp
     from tests.integration.processor.harness import Harness
 
 AREA = "processor"
@@ -501,7 +501,7 @@ def _spread(values: list[int]) -> str:
 
 def run() -> list[Row]:
     from salonbot.db.connection import connect
-    from salonbot.local.fake_whatsapp import start_fake_whatsapp
+    from salonbot_dev.fakes.whatsapp import start_fake_whatsapp
 
     url = fresh_database_url()
     model = TimedFakeOpenAI()

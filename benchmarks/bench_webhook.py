@@ -49,7 +49,7 @@ import json, sys, time
 started = time.perf_counter()
 sys.path[:0] = [{layer!r}, {folder!r}]
 import app
-from salonbot.local.handlers import LambdaContext
+from salonbot_dev.local.handlers import LambdaContext
 event = json.loads(sys.stdin.read())
 context = LambdaContext("WebhookFunction", 256, 10, "arn:aws:lambda:eu-west-1:1:function:w")
 status = app.lambda_handler(event, context)["statusCode"]
@@ -143,10 +143,10 @@ def _free_port() -> int:
 
 
 def _signed_text_event(app_secret: str) -> dict[str, Any]:
-    from salonbot.local.customer import CustomerPhone
-    from salonbot.local.functions import HttpRoute
-    from salonbot.local.http_api import Request, RouteMatch, build_event
     from salonbot.whatsapp.signature import sign
+    from salonbot_dev.fakes.customer import CustomerPhone
+    from salonbot_dev.local.functions import HttpRoute
+    from salonbot_dev.local.http_api import Request, RouteMatch, build_event
 
     # The body `salonbot chat` posts: a fresh message id each time, so none is a repeat.
     phone = CustomerPhone("", app_secret, "100000000000001", name="Ольга")
@@ -163,8 +163,8 @@ def _signed_text_event(app_secret: str) -> dict[str, Any]:
 def _aws_environment(url: str) -> dict[str, str]:
     import boto3
 
-    from salonbot.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
-    from salonbot.local.moto_server import FAKE_CREDENTIALS
+    from salonbot_dev.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
+    from salonbot_dev.local.moto_server import FAKE_CREDENTIALS
 
     region = "eu-west-1"
     sqs = boto3.client("sqs", endpoint_url=url, region_name=region, **_keys(FAKE_CREDENTIALS))
@@ -224,7 +224,7 @@ def _consume(sqs: Any, queue_url: str) -> None:
 
 
 def _first_request_row(env: dict[str, str]) -> Row:
-    from salonbot.local.environment import LOCAL_APP_SECRET
+    from salonbot_dev.local.environment import LOCAL_APP_SECRET
 
     code = _FIRST_REQUEST.format(layer=str(LAYER), folder=str(FUNCTIONS / "webhook"))
     samples = []
@@ -248,9 +248,9 @@ def _first_request_row(env: dict[str, str]) -> Row:
 
 def _warm_rows(env: dict[str, str]) -> list[Row]:
     from salonbot.inbound.wiring import default_endpoint, default_intake
-    from salonbot.local.environment import LOCAL_APP_SECRET
-    from salonbot.local.handlers import LambdaContext, load_handler
     from salonbot.observability import logger
+    from salonbot_dev.local.environment import LOCAL_APP_SECRET
+    from salonbot_dev.local.handlers import LambdaContext, load_handler
 
     previous = {name: os.environ.get(name) for name in env}
     os.environ.update(env)

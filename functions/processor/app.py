@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import (
 
 from salonbot.observability import count_error, logger, metrics, tracer
 from salonbot.processing.queue import process_queue_body
-from salonbot.processing.time_budget import check_record_start, invocation
+from salonbot.time_budget import check_record_start, invocation
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from salonbot.local.state import StackAddresses
+from salonbot_dev.local.state import StackAddresses
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SALONBOT = Path(sys.executable).parent / "salonbot"

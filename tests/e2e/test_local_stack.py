@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from salonbot.local.conversation import Conversation, Outbox
-from salonbot.local.customer import CustomerPhone
-from salonbot.local.demo import find_booking, play
-from salonbot.local.state import StackAddresses
+from salonbot_dev.fakes.conversation import Conversation, Outbox
+from salonbot_dev.fakes.customer import CustomerPhone
+from salonbot_dev.local.demo import find_booking, play
+from salonbot_dev.local.state import StackAddresses
 from tests.conftest import DEMO_SALON_ID
 from tests.e2e.stack_process import StackProcess
 

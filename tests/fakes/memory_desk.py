@@ -197,7 +197,8 @@ class MemoryDesk:
                 if entry.source_message_id == source_message_id:
                     return entry.booking
         service = self.salon.service(service_code)
-        master, requested = self._free_master(service, master_code, starts_at, exclude=None)
+        masters = availability.masters_for(self.salon, service, master_code)
+        master, requested = self._free_master(service, masters, starts_at, exclude=None)
         booking = Booking(
             id=self.calendar.next_id,
             code=new_booking_code(),
@@ -220,33 +221,19 @@ class MemoryDesk:
         entry = self._entry(code, live=True)
         self._refuse_started(entry.booking)
         service = self.salon.service(entry.booking.service_code)
-        if master_code is None:
-            # The current master first when free then, as the store does.
-            master_code_order = [entry.booking.master_code]
-            others = [m.code for m in self.salon.masters_for(service)]
-            candidates = master_code_order + [c for c in others if c not in master_code_order]
-        else:
-            candidates = [master_code]
-        taken: SlotTaken | None = None
-        for candidate in candidates:
-            try:
-                master, requested = self._free_master(
-                    service, candidate, starts_at, exclude=entry.booking.id
-                )
-            except SlotTaken as exc:
-                taken = exc
-                continue
-            entry.booking = dataclasses.replace(
-                entry.booking,
-                master_code=master.code,
-                master_name=master.name,
-                starts_at=requested.starts_at,
-                ends_at=requested.ends_at,
-            )
-            entry.blocked_until = requested.blocked_until
-            return entry.booking
-        assert taken is not None
-        raise taken
+        masters = availability.masters_for(self.salon, service, master_code)
+        if master_code is None:  # the current master first when free then, as the store does
+            masters.sort(key=lambda m: m.code != entry.booking.master_code)
+        master, requested = self._free_master(service, masters, starts_at, exclude=entry.booking.id)
+        entry.booking = dataclasses.replace(
+            entry.booking,
+            master_code=master.code,
+            master_name=master.name,
+            starts_at=requested.starts_at,
+            ends_at=requested.ends_at,
+        )
+        entry.blocked_until = requested.blocked_until
+        return entry.booking
 
     def cancel(self, code: str) -> Booking:
         entry = self._entry(code, live=True)
@@ -273,15 +260,15 @@ class MemoryDesk:
     def _free_master(
         self,
         service: Service,
-        master_code: str | None,
+        masters: list[Master],
         starts_at: dt.datetime,
         *,
         exclude: int | None,
     ) -> tuple[Master, availability.RequestedTime]:
-        """The first master (salon order, or the one named) who may take the time and has
-        no overlapping live booking; the checks' own error when none may."""
+        """The first of `masters` who may take the time and has no overlapping live
+        booking; otherwise the store's own refusal (`SlotUnavailable` when no master's
+        hours allow it, `SlotTaken` when all who could are busy)."""
         availability.require_aware(starts_at, "starts_at")
-        masters = availability.masters_for(self.salon, service, master_code)
         allowed: list[tuple[Master, availability.RequestedTime]] = []
         refusals: list[SlotUnavailable] = []
         for master in masters:

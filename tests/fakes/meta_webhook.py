@@ -12,9 +12,9 @@ from typing import Any
 
 from salonbot.inbound.dedupe import Claim
 from salonbot.inbound.enqueue import QueueMessage
-from salonbot.local.functions import HttpRoute
-from salonbot.local.http_api import Request, RouteMatch, build_event
 from salonbot.whatsapp.signature import sign
+from salonbot_dev.local.functions import HttpRoute
+from salonbot_dev.local.http_api import Request, RouteMatch, build_event
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"

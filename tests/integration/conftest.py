@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from salonbot.local.moto_server import MotoServer
+from salonbot_dev.local.moto_server import MotoServer
 
 
 @pytest.fixture(scope="module")

@@ -209,7 +209,7 @@ def test_the_cli_migrates_and_imports_through_the_deployed_function(
 ) -> None:
     import boto3
 
-    from salonbot.cli import main
+    from salonbot_dev.cli import main
     from tests.conftest import DEMO_SALON_FILE
 
     service = InProcessLambda()
@@ -237,7 +237,7 @@ def test_the_cli_reports_what_the_function_refused(
 ) -> None:
     import boto3
 
-    from salonbot.cli import main
+    from salonbot_dev.cli import main
 
     monkeypatch.setattr(boto3, "client", lambda name, **_: InProcessLambda())
     # The schema is missing: the function fails, the CLI says so and exits 1

@@ -122,3 +122,18 @@ def test_refusals(desks: Callable[[str, dt.datetime], BookingDesk]) -> None:
     later = desks(ALICE, at(8, 12, 15))
     with pytest.raises(InvalidInput, match="already started"):
         later.cancel(started.code)
+
+
+def test_move_when_the_master_is_busy_and_no_other_works_then(
+    desks: Callable[[str, dt.datetime], BookingDesk],
+) -> None:
+    """Tuesday 10:00: Anna works (and is taken), Maria starts at 12:00. A move with no
+    master named is refused as taken, and the booking stays where it was."""
+    alice, boris = desks(ALICE, NOW), desks(BORIS, NOW)
+    alice.book("manicure", at(8, 10), "anna")
+    mine = boris.book("manicure", at(8, 12), "anna")
+    with pytest.raises(SlotTaken):
+        boris.move(mine.code, at(8, 10))
+    assert boris.find(mine.code).starts_at == at(8, 12)
+    moved = boris.move(mine.code, at(8, 13), "maria")
+    assert (moved.master_code, moved.starts_at) == ("maria", at(8, 13))

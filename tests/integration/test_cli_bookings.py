@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from salonbot.cli import main
 from salonbot.db.connection import Connection
+from salonbot_dev.cli import main
 from tests.integration.salon_builder import BERLIN, BERLIN_SALON_ID, berlin_salon
 
 ALICE = "+4915100000001"
@@ -158,7 +158,7 @@ def test_the_installed_command_prints_a_table(database_url: str, salon_id: str) 
 
     result = subprocess.run(
         [
-            sys.executable, "-m", "salonbot.cli", "--database-url", database_url, "slots",
+            sys.executable, "-m", "salonbot_dev.cli", "--database-url", database_url, "slots",
             "--salon", salon_id, "--service", "haircut", "--date", monday.isoformat(),
         ],
         capture_output=True, text=True, check=False, timeout=60,

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from salonbot.local.aws_resources import AwsClients, ResourceBuilder
-from salonbot.local.functions import SqsSource
-from salonbot.local.poller import QueuePoller
-from salonbot.local.template import Resolver, Template, load_yaml
+from salonbot_dev.local.aws_resources import AwsClients, ResourceBuilder
+from salonbot_dev.local.functions import SqsSource
+from salonbot_dev.local.poller import QueuePoller
+from salonbot_dev.local.template import Resolver, Template, load_yaml
 
 pytestmark = pytest.mark.integration
 

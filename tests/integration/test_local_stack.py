@@ -18,9 +18,9 @@ from typing import Any
 import boto3
 import pytest
 
-from salonbot.local.environment import LOCAL_APP_SECRET
-from salonbot.local.stack import LocalStack, StackOptions
-from salonbot.local.state import StackAddresses
+from salonbot_dev.local.environment import LOCAL_APP_SECRET
+from salonbot_dev.local.stack import LocalStack, StackOptions
+from salonbot_dev.local.state import StackAddresses
 from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
 
 pytestmark = pytest.mark.integration

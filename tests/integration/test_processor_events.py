@@ -16,10 +16,10 @@ from salonbot.booking.importer import import_salon
 from salonbot.booking.salon_file import load_salon_file
 from salonbot.config import get_settings
 from salonbot.db.connection import Connection, reset_connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp, start_fake_whatsapp
 from salonbot.observability import metrics
 from salonbot.processing import queue
-from salonbot.processing.time_budget import MIN_RECORD_S
+from salonbot.time_budget import MIN_RECORD_S
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp, start_fake_whatsapp
 from tests.conftest import DEMO_SALON_FILE
 from tests.integration.test_scheduled_handlers import FakeContext, event, load_handler
 

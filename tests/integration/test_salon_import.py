@@ -88,7 +88,7 @@ def test_database_error_mid_import_rolls_back_everything(db: Connection) -> None
 
 def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "salonbot.cli", "--database-url", url, *args],
+        [sys.executable, "-m", "salonbot_dev.cli", "--database-url", url, *args],
         capture_output=True,
         text=True,
         check=False,

@@ -10,10 +10,10 @@ import pytest
 
 from salonbot.booking.importer import import_salon
 from salonbot.booking.salon_file import load_salon_file
-from salonbot.cli import main
 from salonbot.db.connection import Connection
 from salonbot.errors import InvalidInput, UnknownSalon
 from salonbot.stats import salon_stats
+from salonbot_dev.cli import main
 from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
 
 pytestmark = pytest.mark.integration

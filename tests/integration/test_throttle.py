@@ -13,10 +13,11 @@ import pytest
 from moto import mock_aws
 
 from salonbot.assistant.base import TurnInput, TurnResult
+from salonbot.assistant.throttle import CustomerThrottle, throttle_from_settings
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp, start_fake_whatsapp
 from salonbot.processing.pipeline import MessageProcessor
-from salonbot.throttle import NOTICES, CustomerThrottle, throttle_from_settings
+from salonbot.texts import phrases
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp, start_fake_whatsapp
 from tests.integration.moto_dynamodb import create_cost_table
 from tests.integration.processor.harness import (
     CUSTOMER,
@@ -164,14 +165,14 @@ def test_processor_eleventh_message_gets_one_notice_twelfth_no_reply(
     assert outcomes == ["replied"] * 11 + ["no_reply"]
     texts = sent_texts(fake_whatsapp)
     assert len(texts) == 11
-    assert texts[-1] == NOTICES["ru"]
-    assert NOTICES["ru"] not in texts[:10]
+    assert texts[-1] == phrases("ru")["throttled"]
+    assert phrases("ru")["throttled"] not in texts[:10]
     # Every message is stored for the conversation, the notice as the reply
     assert user_messages(db) == 12
     # Next window: the assistant answers again
     seconds.now = T0 + 60
     assert harness.say("Хочу записаться") == "replied"
-    assert sent_texts(fake_whatsapp)[-1] != NOTICES["ru"]
+    assert sent_texts(fake_whatsapp)[-1] != phrases("ru")["throttled"]
 
 
 def test_processor_notice_in_the_customers_language(
@@ -179,7 +180,7 @@ def test_processor_notice_in_the_customers_language(
 ) -> None:
     for i in range(11):
         harness.say(f"Hi, can I book a haircut? {i}")
-    assert sent_texts(fake_whatsapp)[-1] == NOTICES["en"]
+    assert sent_texts(fake_whatsapp)[-1] == phrases("en")["throttled"]
 
 
 def test_processor_redelivery_is_not_counted_twice(
@@ -229,6 +230,6 @@ def test_redelivery_after_a_crash_before_commit_is_not_counted_twice(
     # window (limit 1): the assistant answers, no notice
     assert h.process(body) == "replied"
     assert engine.calls == 2
-    assert sent_texts(fake_whatsapp)[-1] != NOTICES["ru"]
+    assert sent_texts(fake_whatsapp)[-1] != phrases("ru")["throttled"]
     (item,) = dynamodb.scan(TableName=TABLE)["Items"]
     assert item["n"] == {"N": "1"}

@@ -13,11 +13,11 @@ import boto3
 import pytest
 
 from salonbot.inbound.wiring import default_endpoint, default_intake
-from salonbot.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
-from salonbot.local.handlers import LambdaContext, load_handler
-from salonbot.local.moto_server import FAKE_CREDENTIALS
 from salonbot.whatsapp.events import InboundMessage, QueueEnvelope, StatusUpdate
 from salonbot.whatsapp.signature import is_valid_signature
+from salonbot_dev.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
+from salonbot_dev.local.handlers import LambdaContext, load_handler
+from salonbot_dev.local.moto_server import FAKE_CREDENTIALS
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration

@@ -21,9 +21,9 @@ from salonbot.inbound.dedupe import Claim, DynamoSeenMessages
 from salonbot.inbound.enqueue import SqsEventQueue
 from salonbot.inbound.http import WebhookEndpoint, WebhookSecrets
 from salonbot.inbound.intake import WebhookIntake
-from salonbot.local.moto_server import FAKE_CREDENTIALS
 from salonbot.observability import MetricName, metrics
 from salonbot.whatsapp.events import InboundMessage, QueueEnvelope, StatusUpdate
+from salonbot_dev.local.moto_server import FAKE_CREDENTIALS
 from tests.fakes.meta_webhook import (
     APP_SECRET,
     NOW,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from salonbot.cli import main
+from salonbot_dev.cli import main
 
 
 def test_openapi_document_lists_the_routes_and_their_shapes(

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from salonbot.cli import main
 from salonbot.cost.estimate import monthly_estimate
 from salonbot.cost.pricing import price_for
+from salonbot_dev.cli import main
 
 
 def test_the_guide_example_at_gpt4_list_prices() -> None:

@@ -7,11 +7,11 @@ import hashlib
 import hmac
 from pathlib import Path
 
-from salonbot.local.customer import Choice, CustomerPhone, reply_from_payload, sign
-from salonbot.local.demo import pick
-from salonbot.local.environment import LOCAL_APP_SECRET, handler_environment
-from salonbot.local.functions import FunctionSpec
 from salonbot.whatsapp.outgoing import ButtonsMessage, ListMessage, Option, to_payload
+from salonbot_dev.fakes.customer import Choice, CustomerPhone, reply_from_payload, sign
+from salonbot_dev.local.demo import pick
+from salonbot_dev.local.environment import LOCAL_APP_SECRET, handler_environment
+from salonbot_dev.local.functions import FunctionSpec
 
 
 def phone() -> CustomerPhone:

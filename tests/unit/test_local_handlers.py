@@ -8,8 +8,8 @@ import textwrap
 import threading
 from pathlib import Path
 
-from salonbot.local.functions import FunctionSpec
-from salonbot.local.handlers import LocalFunction
+from salonbot_dev.local.functions import FunctionSpec
+from salonbot_dev.local.handlers import LocalFunction
 
 HANDLER = """
 import threading

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from salonbot.local.functions import HttpRoute
-from salonbot.local.http_api import Request, build_event, build_response, match_route
+from salonbot_dev.local.functions import HttpRoute
+from salonbot_dev.local.http_api import Request, build_event, build_response, match_route
 
 ROUTES = [
     HttpRoute("GET", "/webhook"),

@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from salonbot.local.schedules import Cron, Rate, ScheduleError, parse_expression, scheduled_event
+from salonbot_dev.local.schedules import (
+    Cron,
+    Rate,
+    ScheduleError,
+    parse_expression,
+    scheduled_event,
+)
 
 UTC = ZoneInfo("UTC")
 

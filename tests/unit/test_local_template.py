@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from salonbot.local.functions import HttpRoute, read_functions
-from salonbot.local.template import Resolver, Template, TemplateError, load_yaml
+from salonbot_dev.local.functions import HttpRoute, read_functions
+from salonbot_dev.local.template import Resolver, Template, TemplateError, load_yaml
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31

@@ -1,9 +1,16 @@
 """template.yaml as deployed: functions wired to their events and resources, the queue and
-its DLQ, alarms on the metrics the code emits, schedules, log retention, encryption and
-least-privilege policies."""
+its DLQ, alarms on the metrics the code emits, schedules, log retention, encryption,
+least-privilege policies, and gradual deploys of the customer-facing functions (alias,
+CodeDeploy, rollback alarms on the new version, the traffic shift per stage)."""
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +18,8 @@ import pytest
 
 from salonbot.config import Settings
 from salonbot.inbound.dedupe import DEFAULT_LEASE_S
-from salonbot.local.template import Template
 from salonbot.observability import MetricName
+from salonbot_dev.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -286,3 +293,256 @@ def test_the_webhook_ends_before_its_dedupe_lease_lapses(template: Template) -> 
     timeout = props(template, "WebhookFunction")["Timeout"]
     assert isinstance(timeout, int | float)
     assert timeout < DEFAULT_LEASE_S
+
+
+# -- gradual deploys ---------------------------------------------------------------------
+
+CUSTOMER_FACING = ("WebhookFunction", "ProcessorFunction", "ApiFunction")
+ALIAS = "live"
+
+
+def _alarm_dimension_sets(alarm: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """The dimensions of every metric an alarm reads (one set, or one per metric query)."""
+    if "Dimensions" in alarm:
+        return [alarm["Dimensions"]]
+    return [
+        query["MetricStat"]["Metric"]["Dimensions"]
+        for query in alarm["Metrics"]
+        if "MetricStat" in query
+    ]
+
+
+def _new_version_dimensions(function: str) -> list[dict[str, Any]]:
+    return [
+        {"Name": "FunctionName", "Value": {"Ref": function}},
+        {"Name": "Resource", "Value": {"Fn::Sub": f"${{{function}}}:{ALIAS}"}},
+        {"Name": "ExecutedVersion", "Value": {"Fn::GetAtt": [function, "Version.Version"]}},
+    ]
+
+
+def _rollback_alarms(template: Template, function: str) -> dict[str, dict[str, Any]]:
+    refs = props(template, function)["DeploymentPreference"]["Alarms"]
+    assert all(set(ref) == {"Ref"} for ref in refs), refs
+    return {ref["Ref"]: template.resources[ref["Ref"]] for ref in refs}
+
+
+def test_customer_facing_functions_deploy_through_a_live_alias(template: Template) -> None:
+    for function in CUSTOMER_FACING:
+        p = props(template, function)
+        assert p["AutoPublishAlias"] == ALIAS, function
+        # any property change publishes a version, not only the handler folder's code
+        assert p["AutoPublishAliasAllProperties"] is True, function
+        assert p["DeploymentPreference"]["Type"] == {"Ref": "DeploymentPreferenceType"}
+        assert p["DeploymentPreference"].get("Enabled", True) is True
+    # the code lives in the layer: a new layer must publish new versions of those functions
+    assert props(template, "CommonLayer")["PublishLambdaVersion"] is True
+    # the schedules and the migrations' AdminFunction are invoked unqualified, as before
+    for function in set(FUNCTIONS) - set(CUSTOMER_FACING):
+        assert "AutoPublishAlias" not in props(template, function), function
+        assert "DeploymentPreference" not in props(template, function), function
+    assert props(template, "DatabaseMigrations")["ServiceToken"] == {
+        "Fn::GetAtt": ["AdminFunction", "Arn"]
+    }
+
+
+def test_nothing_invokes_a_customer_facing_function_past_its_alias(template: Template) -> None:
+    # SAM points the functions' own events at the alias; a permission, event source
+    # mapping, URL or custom resource written here with the function's unqualified ARN
+    # would reach $LATEST and skip the traffic shift.
+    def walk(value: Any) -> list[Any]:
+        found = [value]
+        if isinstance(value, dict):
+            for item in value.values():
+                found.extend(walk(item))
+        elif isinstance(value, list):
+            for item in value:
+                found.extend(walk(item))
+        return found
+
+    for logical_id, resource in template.resources.items():
+        for value in walk(resource.get("Properties") or {}):
+            if isinstance(value, dict) and "Fn::GetAtt" in value:
+                target, attribute = value["Fn::GetAtt"]
+                assert not (target in CUSTOMER_FACING and attribute == "Arn"), logical_id
+    invokers = ("AWS::Lambda::Permission", "AWS::Lambda::EventSourceMapping", "AWS::Lambda::Url")
+    assert template.resources_of_type(*invokers) == {}
+
+
+def test_rollback_alarms_exist_and_measure_the_new_version(template: Template) -> None:
+    error_rate = props(template, "ErrorRateAlarm")
+    p95 = props(template, "ResponseTimeP95Alarm")
+    for function in CUSTOMER_FACING:
+        alarms = _rollback_alarms(template, function)
+        assert alarms, function
+        kinds = set()
+        for logical_id, alarm in alarms.items():
+            assert alarm["Type"] == "AWS::CloudWatch::Alarm", logical_id
+            a = alarm["Properties"]
+            # every metric the alarm reads is the new version's, behind the alias: a
+            # stack-wide alarm (ErrorRateAlarm, DeadLetterAlarm) would roll back on the old
+            # version's failures, or on an incident the deploy is meant to fix
+            for dimensions in _alarm_dimension_sets(a):
+                assert dimensions == _new_version_dimensions(function), logical_id
+            periods = [q["MetricStat"]["Period"] for q in a.get("Metrics", []) if "MetricStat" in q]
+            # one-minute data, or the alarm could not fire within a five-minute canary step
+            assert set(periods or [a["Period"]]) == {60}, logical_id
+            assert a["TreatMissingData"] == "notBreaching", logical_id
+            assert a["AlarmActions"] == [{"Ref": "AlertTopic"}], logical_id
+            names = _alarm_metric_names(a)
+            if names == {"Errors", "Invocations"}:
+                kinds.add("error rate")
+                assert a["Threshold"] == error_rate["Threshold"]
+                (rate,) = [q for q in a["Metrics"] if q.get("ReturnData")]
+                assert "100 * FILL(errors, 0) / FILL(invocations, 0)" in rate["Expression"]
+            elif names == {"Duration"}:
+                kinds.add("p95")
+                assert a["ExtendedStatistic"] == p95["ExtendedStatistic"] == "p95"
+                assert a["Threshold"] == p95["Threshold"]
+        assert kinds == {"error rate", "p95"}, function
+
+
+def test_the_processor_error_rate_counts_failed_messages(template: Template) -> None:
+    # Lambda's Errors count a failed message only because each invocation carries one
+    # record, and an invocation whose every record failed raises (tested with the
+    # processor in tests/integration/test_processor_events.py).
+    (event,) = props(template, "ProcessorFunction")["Events"].values()
+    assert event["Properties"]["BatchSize"] == 1
+
+
+def _parameter_overrides(section: dict[str, Any]) -> dict[str, str]:
+    pairs = shlex.split(section["deploy"]["parameters"]["parameter_overrides"])
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_dev_shifts_all_at_once_and_prod_runs_a_canary(template: Template) -> None:
+    parameter = template.body["Parameters"]["DeploymentPreferenceType"]
+    assert parameter["Default"] == "AllAtOnce"
+    allowed = set(parameter["AllowedValues"])
+    assert "AllAtOnce" in allowed
+    assert any(value.startswith("Canary") for value in allowed)
+    assert any(value.startswith("Linear") for value in allowed)
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    dev, prod = _parameter_overrides(config["default"]), _parameter_overrides(config["prod"])
+    assert dev["Stage"] == "dev" and prod["Stage"] == "prod"
+    assert dev["DeploymentPreferenceType"] == "AllAtOnce"
+    assert prod["DeploymentPreferenceType"].startswith("Canary")
+    assert {dev["DeploymentPreferenceType"], prod["DeploymentPreferenceType"]} <= allowed
+
+
+# The SAM transform, rendered by the translator SAM CLI itself uses (aws-sam-translator,
+# a dev requirement), in a child process so its imports stay out of the test session:
+# what CloudFormation deploys, not what the template says.
+_RENDER = r"""
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+path, parameters = sys.argv[1], json.loads(sys.argv[2])
+
+
+class NoManagedPolicies:
+    def load(self):
+        return {}
+
+
+def render(layer_key):
+    template = yaml_parse(open(path, encoding="utf-8").read())
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            properties["CodeUri"] = "s3://bucket/" + properties["CodeUri"].strip("/")
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            properties["ContentUri"] = "s3://bucket/" + layer_key
+    return transform(template, dict(parameters), NoManagedPolicies())["Resources"]
+
+
+json.dump({"first": render("layer-1"), "new_layer": render("layer-2")}, sys.stdout)
+"""
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, dict[str, Any]]:
+    parameters = {"Stage": "prod", "DeploymentPreferenceType": "Canary10Percent10Minutes"}
+    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-central-1"}
+    result = subprocess.run(
+        [sys.executable, "-c", _RENDER, str(ROOT / "template.yaml"), json.dumps(parameters)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rendered: dict[str, dict[str, Any]] = json.loads(result.stdout)
+    return rendered
+
+
+def _of_type(rendered: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in rendered.items() if r["Type"] == kind}
+
+
+def test_transform_points_the_routes_and_the_queue_at_the_alias(
+    transformed: dict[str, dict[str, Any]],
+) -> None:
+    rendered = transformed["first"]
+    aliases = _of_type(rendered, "AWS::Lambda::Alias")
+    assert set(aliases) == {f"{function}Alias{ALIAS}" for function in CUSTOMER_FACING}
+    (mapping,) = _of_type(rendered, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["FunctionName"] == {"Ref": f"ProcessorFunctionAlias{ALIAS}"}
+    permissions = _of_type(rendered, "AWS::Lambda::Permission")
+    for logical_id, permission in permissions.items():
+        function = logical_id.split("Function", 1)[0] + "Function"
+        if function in CUSTOMER_FACING:
+            assert permission["Properties"]["FunctionName"] == {"Ref": f"{function}Alias{ALIAS}"}
+    assert {lid for lid in permissions if lid.startswith(("Webhook", "Api"))} == {
+        "WebhookFunctionVerifyPermission",
+        "WebhookFunctionInboundPermission",
+        "ApiFunctionHealthPermission",
+        "ApiFunctionProcessMessagePermission",
+        "ApiFunctionStatsPermission",
+    }
+    paths = rendered["HttpApi"]["Properties"]["Body"]["paths"]
+    uris = {
+        (method.upper(), path): operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+    assert len(uris) == 5
+    for (_, path), uri in uris.items():
+        function = "WebhookFunction" if path == "/webhook" else "ApiFunction"
+        assert f"/functions/${{{function}Alias{ALIAS}}}/invocations" in uri, path
+
+
+def test_transform_shifts_with_codedeploy_and_rolls_back_on_the_alarms(
+    transformed: dict[str, dict[str, Any]],
+) -> None:
+    rendered = transformed["first"]
+    for function in CUSTOMER_FACING:
+        alias = rendered[f"{function}Alias{ALIAS}"]
+        update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+        assert update["DeploymentGroupName"] == {"Ref": f"{function}DeploymentGroup"}
+        group = rendered[f"{function}DeploymentGroup"]["Properties"]
+        assert group["DeploymentConfigName"]["Fn::Sub"][1] == {
+            "ConfigName": "Canary10Percent10Minutes"
+        }
+        assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+        assert group["AlarmConfiguration"]["Enabled"] is True
+        alarm_ids = [entry["Name"]["Ref"] for entry in group["AlarmConfiguration"]["Alarms"]]
+        assert alarm_ids
+        # each alarm's ExecutedVersion is the version this deploy shifts the alias to
+        version = alias["Properties"]["FunctionVersion"]
+        for alarm_id in alarm_ids:
+            for dimensions in _alarm_dimension_sets(rendered[alarm_id]["Properties"]):
+                executed = {d["Name"]: d["Value"] for d in dimensions}["ExecutedVersion"]
+                assert executed == version, alarm_id
+
+
+def test_transform_publishes_new_versions_when_only_the_layer_changes(
+    transformed: dict[str, dict[str, Any]],
+) -> None:
+    def versions(rendered: dict[str, Any]) -> set[str]:
+        return set(_of_type(rendered, "AWS::Lambda::Version"))
+
+    first, new_layer = versions(transformed["first"]), versions(transformed["new_layer"])
+    assert len(first) == len(new_layer) == len(CUSTOMER_FACING)
+    assert first.isdisjoint(new_layer)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from salonbot.processing.time_budget import (
+from salonbot.time_budget import (
     MIN_RECORD_S,
     RESERVE_S,
     OutOfTime,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from salonbot.assistant import tools
-from salonbot.assistant.tools import NoArgs, Tool, ToolContext, run_tool
+from salonbot.assistant.tools import NoArgs, ToolContext, run_tool
+from tests.conftest import DEMO_SALON_FILE
+from tests.fakes.memory_desk import Calendar, salon_from_file
 
 
 @pytest.mark.parametrize("error", [OverflowError("date value out of range"), ValueError("bad")])
@@ -18,14 +21,13 @@ def test_a_value_error_inside_a_tool_is_an_invalid_arguments_result(
     def fails(ctx: ToolContext, args: NoArgs) -> dict[str, Any]:
         raise error
 
-    monkeypatch.setitem(tools.TOOLS, "services", Tool(NoArgs, fails))
-    ctx = ToolContext(
-        conn=cast("Any", None),
-        salon=cast("Any", None),
-        phone="+79001234567",
-        now=dt.datetime(2030, 1, 7, 9, 0, tzinfo=dt.UTC),
-        language="ru",
+    monkeypatch.setitem(
+        tools.TOOLS, "services", dataclasses.replace(tools.TOOLS["services"], run=fails)
     )
+    desk = Calendar(salon_from_file(DEMO_SALON_FILE)).desk(
+        "+79001234567", dt.datetime(2030, 1, 7, 9, 0, tzinfo=dt.UTC)
+    )
+    ctx = ToolContext(desk=desk, language="ru")
 
     result = run_tool(ctx, "services", "{}")
 

@@ -8,8 +8,8 @@ import hmac
 from hypothesis import given
 from hypothesis import strategies as st
 
-from salonbot.local import customer
 from salonbot.whatsapp.signature import is_valid_signature, sign
+from salonbot_dev.fakes import customer
 
 BODY = '{"object":"whatsapp_business_account","entry":[{"text":"Привет"}]}'.encode()
 

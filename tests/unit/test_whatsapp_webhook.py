@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salonbot.errors import InvalidInput
-from salonbot.local.customer import Choice, CustomerPhone
 from salonbot.whatsapp.events import InboundMessage, InteractiveReply, QueueEnvelope, StatusUpdate
 from salonbot.whatsapp.webhook import (
     MAX_JSON_DEPTH,
@@ -27,6 +26,7 @@ from salonbot.whatsapp.webhook import (
     parse_webhook,
     queue_body,
 )
+from salonbot_dev.fakes.customer import Choice, CustomerPhone
 from tests.fakes.meta_webhook import (
     CUSTOMER,
     NOW,

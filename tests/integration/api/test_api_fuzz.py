@@ -25,10 +25,10 @@ from schemathesis.checks import (
 
 from salonbot.api import openapi_schema
 from salonbot.db.connection import Connection
-from salonbot.local.functions import FunctionSpec, HttpRoute
-from salonbot.local.gateway import Gateway
-from salonbot.local.handlers import LocalFunction
-from salonbot.local.template import Template
+from salonbot_dev.local.functions import FunctionSpec, HttpRoute
+from salonbot_dev.local.gateway import Gateway
+from salonbot_dev.local.handlers import LocalFunction
+from salonbot_dev.local.template import Template
 from tests.conftest import DEMO_SALON_FILE, REPO_ROOT
 
 pytestmark = pytest.mark.integration

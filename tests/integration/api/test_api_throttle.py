@@ -13,11 +13,12 @@ import pytest
 from moto import mock_aws
 
 from salonbot.api import messages
+from salonbot.assistant.throttle import CustomerThrottle
 from salonbot.booking.importer import import_salon
 from salonbot.booking.salon_file import load_salon_file
 from salonbot.config import Settings, get_settings
 from salonbot.db.connection import Connection
-from salonbot.throttle import NOTICES, CustomerThrottle
+from salonbot.texts import phrases
 from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
 from tests.integration.api.conftest import Api
 from tests.integration.moto_dynamodb import create_cost_table
@@ -71,7 +72,7 @@ def test_eleventh_gets_the_notice_twelfth_a_429_next_window_open(
     assert not any(r.body["throttled"] for r in replies[:10])
     notice = replies[10].body
     assert (notice["response"], notice["throttled"], notice["handled_by"]) == (
-        NOTICES["ru"],
+        phrases("ru")["throttled"],
         True,
         "throttle",
     )
@@ -93,4 +94,4 @@ def test_eleventh_gets_the_notice_twelfth_a_429_next_window_open(
 
 def test_notice_in_english_for_an_english_speaker(api: Api, seconds: Seconds) -> None:
     replies = [send(api, f"Hi, can I book a haircut tomorrow? {i}") for i in range(11)]
-    assert replies[-1].body["response"] == NOTICES["en"]
+    assert replies[-1].body["response"] == phrases("en")["throttled"]

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from salonbot.local.aws_resources import AwsClients, ResourceBuilder
-from salonbot.local.functions import FunctionSpec, SqsSource
-from salonbot.local.handlers import LocalFunction
-from salonbot.local.poller import BatchOutcome, QueuePoller
-from salonbot.local.template import Resolver, Template
 from salonbot.processing import queue as processing_queue
 from salonbot.processing.pipeline import MessageProcessor
+from salonbot_dev.local.aws_resources import AwsClients, ResourceBuilder
+from salonbot_dev.local.functions import FunctionSpec, SqsSource
+from salonbot_dev.local.handlers import LocalFunction
+from salonbot_dev.local.poller import BatchOutcome, QueuePoller
+from salonbot_dev.local.template import Resolver, Template
 from tests.conftest import REPO_ROOT
 
 # The fake model and the fake send API, one of each per test, as the processor tests use.

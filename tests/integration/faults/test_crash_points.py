@@ -16,8 +16,8 @@ import pytest
 from salonbot.booking import store as booking_store
 from salonbot.conversation import store as conversations
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.processing import ledger, pipeline
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import Answer, FakeOpenAI, ModelRequest, ToolCall
 from tests.integration.processor.harness import (
     bookings_of,

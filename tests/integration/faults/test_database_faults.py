@@ -22,11 +22,11 @@ from salonbot.config import Settings
 from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.db import connection as db_connection
 from salonbot.db.connection import Connection, connect, get_connection, reset_connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.processing.pipeline import MessageProcessor
 from salonbot.processing.staff import StaffNotifier
 from salonbot.whatsapp.client import WhatsAppClient
 from salonbot.whatsapp.events import InboundMessage, QueueEnvelope
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.conftest import REPO_ROOT
 from tests.fakes.openai_server import Answer, FakeOpenAI, ModelRequest, ToolCall
 from tests.integration.faults.conftest import TEMPLATE, ProcessorRig, Queues

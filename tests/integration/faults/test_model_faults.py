@@ -20,8 +20,8 @@ from moto import mock_aws
 from salonbot.config import Settings
 from salonbot.cost.guard import DynamoCostGuard
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.processing.pipeline import REPLIED
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.conftest import REPO_ROOT
 from tests.fakes.openai_server import Answer, Failure, FakeOpenAI, Slow, ToolCall
 from tests.integration.faults.conftest import TEMPLATE

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.meta_webhook import NOW, text_payload
 from tests.integration import test_webhook_intake as intake
 from tests.integration.processor.harness import (

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from salonbot import time_budget
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
-from salonbot.processing import ledger, pipeline, time_budget
+from salonbot.processing import ledger, pipeline
 from salonbot.processing.replies import ReplyNotSent
 from salonbot.whatsapp.client import WhatsAppClient
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import Answer, FakeOpenAI
 from tests.integration.processor.harness import (
     build_harness,

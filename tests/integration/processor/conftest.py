@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from salonbot.local.fake_whatsapp import FakeWhatsApp, start_fake_whatsapp
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp, start_fake_whatsapp
 from tests.fakes.openai_server import FakeOpenAI
 
 

@@ -14,9 +14,9 @@ from salonbot.assistant.router import AssistantRouter, WithLastResort
 from salonbot.config import Settings
 from salonbot.cost.guard_protocol import SpendGuard, UnlimitedSpend
 from salonbot.db.connection import Connection
-from salonbot.local.customer import Choice, Reply, reply_from_payload
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.whatsapp.events import InteractiveReply
+from salonbot_dev.fakes.customer import Choice, Reply, reply_from_payload
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.processor.harness import CUSTOMER, Clock, Harness, settings_for, wire
 

@@ -22,12 +22,12 @@ from salonbot.booking.salon_file import validate_salon
 from salonbot.config import Settings
 from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.processing.pipeline import MessageProcessor
 from salonbot.processing.queue import process_queue_body
 from salonbot.processing.staff import StaffNotifier
 from salonbot.whatsapp.client import WhatsAppClient
 from salonbot.whatsapp.events import InboundMessage, InteractiveReply, QueueEnvelope
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.conftest import DEMO_SALON_FILE
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -17,16 +17,16 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from salonbot.assistant.fallback import FIXED_REPLIES
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard import DynamoCostGuard
 from salonbot.cost.guard_protocol import UnlimitedReservation, UnlimitedSpend
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.observability import MetricName, metrics
 from salonbot.processing import pipeline
 from salonbot.processing.staff import StaffNotifier
-from salonbot.processing.time_budget import RESERVE_S, invocation
+from salonbot.texts import phrases
+from salonbot.time_budget import RESERVE_S, invocation
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import Answer, Failure, FakeOpenAI, Garbage, Slow, ToolCall
 from tests.integration.moto_dynamodb import COST_TABLE, create_cost_table
 from tests.integration.processor.harness import (
@@ -76,8 +76,8 @@ def test_a_model_outage_gets_the_fallback_reply_at_zero_cost(
 
     # Then retryable failures were retried, others not, and the fallback answered
     assert len(fake_openai.requests) == len(failures)
-    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["ru"]]
-    assert FIXED_REPLIES["ru"].startswith("Извините, произошла ошибка...")
+    assert sent_texts(fake_whatsapp) == [phrases("ru")["fixed_reply"]]
+    assert phrases("ru")["fixed_reply"].startswith("Извините, произошла ошибка...")
     (reply,) = _assistant_rows(db)
     assert (reply["prompt_tokens"], reply["completion_tokens"], reply["cost"]) == (0, 0, 0)
     assert reply["model"] is None
@@ -110,7 +110,7 @@ def test_a_slow_model_times_out_and_an_english_customer_gets_the_english_fallbac
 
     harness.say("Hello, can I book a manicure?")
 
-    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["en"]]
+    assert sent_texts(fake_whatsapp) == [phrases("en")["fixed_reply"]]
 
 
 def test_a_failure_after_a_booking_still_confirms_the_booking(
@@ -143,7 +143,7 @@ def test_without_a_key_the_fallback_answers_and_the_log_says_why(
     with caplog.at_level(logging.ERROR):
         harness.say("Добрый день")
 
-    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["ru"]]
+    assert sent_texts(fake_whatsapp) == [phrases("ru")["fixed_reply"]]
     assert "OPENAI_API_KEY is not configured" in caplog.text
 
 
@@ -179,7 +179,7 @@ def test_over_budget_the_model_is_not_called_and_the_fallback_answers(
     harness.say("Хочу на маникюр")
 
     assert fake_openai.requests == []
-    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["ru"]]
+    assert sent_texts(fake_whatsapp) == [phrases("ru")["fixed_reply"]]
 
 
 def test_spend_is_reserved_then_reconciled_to_the_reported_cost(
@@ -291,7 +291,7 @@ def test_a_nearly_spent_invocation_cuts_the_model_short_and_still_answers(
 
     # Then the model call was given up within that second and the customer answered
     assert time.monotonic() - started < 3.0
-    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["en"]]
+    assert sent_texts(fake_whatsapp) == [phrases("en")["fixed_reply"]]
 
 
 class _FailingGuard(UnlimitedSpend):
@@ -337,7 +337,7 @@ def test_a_throttled_cost_guard_gets_the_fallback_reply_without_a_model_call(
 
     # Then the model was not called, the fallback answered and the failure was logged
     assert fake_openai.requests == []
-    assert sent_texts(fake_whatsapp) == [FIXED_REPLIES["ru"]]
+    assert sent_texts(fake_whatsapp) == [phrases("ru")["fixed_reply"]]
     assert "cost guard reserve failed" in caplog.text
     metrics.clear_metrics()
 
@@ -346,7 +346,7 @@ def test_a_throttled_cost_guard_gets_the_fallback_reply_without_a_model_call(
     ("failing", "steps", "expected"),
     [
         ("reconcile", [Answer("Здравствуйте!")], "Здравствуйте!"),
-        ("release", [Failure(401, "invalid api key")], FIXED_REPLIES["ru"]),
+        ("release", [Failure(401, "invalid api key")], phrases("ru")["fixed_reply"]),
     ],
     ids=["reconcile", "release"],
 )

@@ -11,8 +11,8 @@ from salonbot.booking import store
 from salonbot.booking.catalog import Salon
 from salonbot.booking.store import Booking
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.observability import MetricName, metrics
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.processor.guided_harness import Customer, guided_harness
 from tests.integration.processor.harness import (
@@ -386,7 +386,7 @@ def test_the_demo_script_books_through_the_guided_flow(
 ) -> None:
     # Given the choices `salonbot demo` makes (confirm when asked, else the manicure,
     # else the first option that does not back out)
-    from salonbot.local.demo import MAX_TURNS, OPENING, pick
+    from salonbot_dev.local.demo import MAX_TURNS, OPENING, pick
 
     import_demo_salon(db)
     customer = Customer(guided_harness(db, fake_whatsapp), fake_whatsapp)
@@ -405,8 +405,8 @@ def test_the_demo_script_books_through_the_guided_flow(
 def test_a_failing_guided_flow_still_answers_with_the_fixed_text(
     db: Connection, fake_whatsapp: FakeWhatsApp
 ) -> None:
-    from salonbot.assistant.fallback import FIXED_REPLIES
     from salonbot.assistant.router import WithLastResort
+    from salonbot.texts import phrases
 
     class Broken:
         def respond(self, conn: Connection, turn: object) -> object:
@@ -420,7 +420,7 @@ def test_a_failing_guided_flow_still_answers_with_the_fixed_text(
 
     customer.say("Хочу на маникюр")
 
-    assert customer.text == FIXED_REPLIES["ru"]
+    assert customer.text == phrases("ru")["fixed_reply"]
     (conversation,) = rows(db, "SELECT state FROM ai_conversations")
     assert conversation["state"] == {}  # the failed engine's effects were rolled back
 

@@ -9,12 +9,12 @@ import pytest
 
 from salonbot.assistant.base import TurnInput, TurnResult
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.processing import pipeline
 from salonbot.processing.pipeline import MessageProcessor
 from salonbot.processing.replies import ReplyNotSent
 from salonbot.processing.staff import StaffNotifier
 from salonbot.whatsapp.client import WhatsAppClient
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import Answer, FakeOpenAI, ModelRequest, ToolCall
 from tests.integration.processor.harness import (
     Harness,

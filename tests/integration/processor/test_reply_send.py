@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.processing import ledger
 from salonbot.processing.pipeline import REPLIED
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import Answer, FakeOpenAI
 from tests.integration.processor.harness import (
     build_harness,

@@ -10,8 +10,8 @@ import pytest
 
 from salonbot.booking import store
 from salonbot.db.connection import Connection
-from salonbot.local.fake_whatsapp import FakeWhatsApp
 from salonbot.processing.pipeline import REPLIED
+from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import Answer, FakeOpenAI, ModelRequest, ToolCall
 from tests.integration.processor.harness import (
     CUSTOMER,

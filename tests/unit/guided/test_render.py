@@ -13,7 +13,7 @@ from salonbot.assistant.faq import FaqAnswers
 from salonbot.assistant.guided import options as opt
 from salonbot.assistant.guided import replies as r
 from salonbot.assistant.guided.render import Renderer
-from salonbot.assistant.guided_texts import phrases
+from salonbot.texts import phrases
 from salonbot.whatsapp.outgoing import ButtonsMessage, ListMessage, TextMessage
 from tests.unit.guided.chat import MONDAY, NOW, SALON, TUESDAY, Chat, at
 

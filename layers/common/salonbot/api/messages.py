@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Literal
 
 import psycopg
 
+from salonbot.assistant.throttle import ThrottledResult, throttle_from_settings, with_throttle
 from salonbot.booking.catalog import load_salon
-from salonbot.db.connection import get_connection, reset_connection
+from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.observability import logger, mask_conversation_id, mask_phone
-from salonbot.processing.pipeline import autocommit
 from salonbot.processing.turn import ConversationTurn, CustomerMessage, reply_text
-from salonbot.throttle import ThrottledResult, throttle_from_settings, with_throttle
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -29,10 +28,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from salonbot.assistant.base import Assistant
+    from salonbot.assistant.throttle import CustomerThrottle
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
     from salonbot.processing.staff import StaffNotifier
-    from salonbot.throttle import CustomerThrottle
 
 
 @dataclass(frozen=True)

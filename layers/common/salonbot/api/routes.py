@@ -230,8 +230,7 @@ def get_stats(
         ),
     ] = None,
 ) -> StatsResponse:
-    from salonbot.db.connection import get_connection
-    from salonbot.processing.pipeline import autocommit
+    from salonbot.db.connection import autocommit, get_connection
     from salonbot.stats import salon_stats
 
     with autocommit(get_connection()) as conn:

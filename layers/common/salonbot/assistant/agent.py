@@ -28,15 +28,16 @@ from salonbot.assistant.base import TurnResult
 from salonbot.assistant.language import detect_language
 from salonbot.assistant.prompt import RULES, build_system_prompt
 from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
-from salonbot.booking import store as booking_store
 from salonbot.booking.codes import ALPHABET, LENGTH, looks_like_code
+from salonbot.booking.desk import PostgresDesk
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.cost.pricing import price_for
 from salonbot.errors import BookingNotFound, BudgetExceeded, SalonbotError
 from salonbot.observability import MetricName, count_error, logger, metrics
-from salonbot.processing.time_budget import model_deadline
 from salonbot.secrets import resolve_secret
+from salonbot.texts import phrases
+from salonbot.time_budget import model_deadline
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:
@@ -195,37 +196,12 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-_DONE = {
-    "ru": {
-        "booked": "Готово! Вы записаны: {service}, {when}, мастер {master}. Код записи: {code}.",
-        "moved": "Готово! Запись перенесена: {service}, {when}, мастер {master}. Код: {code}.",
-        "cancelled": "Запись {code} ({service}, {when}) отменена.",
-        "handoff": "Передали ваш вопрос администратору салона, вам скоро ответят.",
-        "unconfirmed": "Не удалось подтвердить запись. Пожалуйста, выберите другое время.",
-        "refused": "Я помогаю только с записью в салон: услуги, цены, свободное время, "
-        "запись, перенос и отмена.",
-    },
-    "en": {
-        "booked": "Done! You are booked: {service}, {when}, with {master}. Booking code: {code}.",
-        "moved": "Done! Your booking is moved: {service}, {when}, with {master}. Code: {code}.",
-        "cancelled": "Booking {code} ({service}, {when}) is cancelled.",
-        "handoff": "We have passed your question to the salon's staff; they will reply soon.",
-        "unconfirmed": "I could not confirm that booking. Please choose another time.",
-        "refused": "I can only help with salon bookings: services, prices, free times, "
-        "booking, moving and cancelling.",
-    },
-}
-
-
-def _phrases(language: str) -> dict[str, str]:
-    return _DONE.get(language, _DONE["en"])
-
-
-def _describe(template: str, booking: Booking, language: str) -> str:
+def _describe(key: str, booking: Booking, language: str) -> str:
+    t = phrases(language)
     names = booking.service_names
-    return template.format(
+    return t[key].format(
         service=names.get(language) or next(iter(names.values()), booking.service_code),
-        when=f"{booking.starts_at:%d.%m %H:%M}",
+        when=t.when(booking.starts_at),
         master=booking.master_name,
         code=booking.code,
     )
@@ -233,12 +209,11 @@ def _describe(template: str, booking: Booking, language: str) -> str:
 
 def confirmation_lines(ctx: ToolContext, language: str) -> list[str]:
     """What the database accepted this turn, in words the customer reads."""
-    phrases = _phrases(language)
-    lines = [_describe(phrases["booked"], b, language) for b in ctx.booked]
-    lines += [_describe(phrases["moved"], b, language) for b in ctx.moved]
-    lines += [_describe(phrases["cancelled"], b, language) for b in ctx.cancelled]
+    lines = [_describe("recap_booked", b, language) for b in ctx.booked]
+    lines += [_describe("recap_moved", b, language) for b in ctx.moved]
+    lines += [_describe("recap_cancelled", b, language) for b in ctx.cancelled]
     if ctx.handoff:
-        lines.append(phrases["handoff"])
+        lines.append(phrases(language)["recap_handoff"])
     return lines
 
 
@@ -276,10 +251,7 @@ class LlmAgent:
         now = self._clock().astimezone(turn.salon.tz)
         language = detect_language(turn.text, turn.default_language)
         ctx = ToolContext(
-            conn=conn,
-            salon=turn.salon,
-            phone=turn.phone,
-            now=now,
+            desk=PostgresDesk(conn, turn.salon, turn.phone, now),
             language=language,
             message_id=turn.message_id,
             client_name=turn.contact_name,
@@ -470,24 +442,22 @@ class LlmAgent:
             # A prompt injection the model obeyed: the instructions or a key never go out.
             logger.warning("reply would reveal the instructions or a secret: refused")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
-            text = _phrases(language)["refused"]
+            text = phrases(language)["refused_reply"]
         if text and self._names_unknown_code(ctx, text):
             logger.warning("reply named a booking code the customer does not have")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
-            text = _phrases(language)["unconfirmed"]
+            text = phrases(language)["unconfirmed_booking"]
         if text and not (ctx.booked or ctx.moved) and self._claims_unmade_booking(text):
             logger.warning("reply says booked but nothing was booked this turn")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
-            text = _phrases(language)["unconfirmed"]
+            text = phrases(language)["unconfirmed_booking"]
         missing = [b for b in (*ctx.booked, *ctx.moved) if b.code not in text]
         if not text or missing:
             extra = (
                 confirmation_lines(ctx, language)
                 if not text
                 else [
-                    _describe(
-                        _phrases(language)["booked" if b in ctx.booked else "moved"], b, language
-                    )
+                    _describe("recap_booked" if b in ctx.booked else "recap_moved", b, language)
                     for b in missing
                 ]
             )
@@ -528,7 +498,7 @@ class LlmAgent:
             if candidate in known or not looks_like_code(candidate):
                 continue
             try:
-                booking_store.find_booking(ctx.conn, ctx.salon, phone=ctx.phone, code=candidate)
+                ctx.desk.find(candidate)
             except BookingNotFound:
                 return True
             known.add(candidate)

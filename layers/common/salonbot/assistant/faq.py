@@ -28,12 +28,12 @@ from salonbot.assistant.parsing import (
     match_services,
     parse_when,
 )
+from salonbot.texts import phrases
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:
     import datetime as dt
     import uuid
-    from decimal import Decimal
 
     from salonbot.assistant.base import TurnInput
     from salonbot.booking.catalog import Salon, Service
@@ -43,48 +43,13 @@ CACHE_MAX_ENTRIES = 2048
 # A question that also asks for one of these is not a pure FAQ: the engine handles it.
 _NOT_FAQ = frozenset({BOOK, CANCEL, MOVE, MY_BOOKINGS, HUMAN})
 
-_WEEKDAY_NAMES = {
-    "ru": ("Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-_TEXTS = {
-    "ru": {
-        "prices": "Цены «{salon}»:",
-        "price": "{service} — {price}, {minutes} мин.",
-        "address": "Мы находимся по адресу: {address}.",
-        "no_address": "Адрес салона уточните, пожалуйста, у администратора.",
-        "hours": "Часы работы:",
-        "closed": "выходной",
-        "no_hours": "Часы работы уточните, пожалуйста, у администратора.",
-    },
-    "en": {
-        "prices": "Prices at {salon}:",
-        "price": "{service}: {price}, {minutes} min.",
-        "address": "We are at {address}.",
-        "no_address": "Please ask the salon staff for the address.",
-        "hours": "Opening hours:",
-        "closed": "closed",
-        "no_hours": "Please ask the salon staff for the opening hours.",
-    },
-}
-
-
-def texts(language: str) -> dict[str, str]:
-    return _TEXTS.get(language, _TEXTS["en"])
-
-
-def format_price(amount: Decimal, currency: str) -> str:
-    text = f"{amount:f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"{text} {currency}"
-
 
 def _price_line(salon: Salon, service: Service, language: str) -> str:
-    return texts(language)["price"].format(
+    t = phrases(language, salon.language)
+    return t["price_line"].format(
         service=service.name(language),
-        price=format_price(service.price, salon.currency),
-        minutes=service.duration_minutes,
+        price=t.money(service.price, salon.currency),
+        duration=t.duration(service.duration_minutes),
     )
 
 
@@ -92,15 +57,16 @@ def prices_text(salon: Salon, language: str, service_codes: tuple[str, ...] = ()
     chosen = [salon.services[c] for c in service_codes if c in salon.services]
     if chosen:
         return "\n".join(_price_line(salon, s, language) for s in chosen)
-    lines = [texts(language)["prices"].format(salon=salon.name)]
+    lines = [phrases(language, salon.language)["prices_heading"].format(salon=salon.name)]
     lines += [f"• {_price_line(salon, s, language)}" for s in salon.services.values()]
     return "\n".join(lines)
 
 
 def address_text(salon: Salon, language: str) -> str:
+    t = phrases(language, salon.language)
     if not salon.address:
-        return texts(language)["no_address"]
-    return texts(language)["address"].format(address=salon.address)
+        return t["no_address"]
+    return t["address"].format(address=salon.address)
 
 
 def opening_hours(salon: Salon) -> dict[int, tuple[dt.time, dt.time]]:
@@ -119,23 +85,24 @@ def opening_hours(salon: Salon) -> dict[int, tuple[dt.time, dt.time]]:
 
 def hours_text(salon: Salon, language: str) -> str:
     hours = opening_hours(salon)
-    words = texts(language)
+    t = phrases(language, salon.language)
     if not hours:
-        return words["no_hours"]
-    names = _WEEKDAY_NAMES.get(language, _WEEKDAY_NAMES["en"])
-    # Runs of days with the same hours: "Пн–Ср 09:00–20:00".
+        return t["no_hours"]
+    # Runs of days with the same hours: "Пн–Ср: 09:00–20:00".
     runs: list[tuple[int, int, str]] = []
     for day in range(1, 8):
         span = hours.get(day)
-        label = f"{span[0]:%H:%M}–{span[1]:%H:%M}" if span else words["closed"]
+        label = t.span(t.clock(span[0]), t.clock(span[1])) if span else t["closed"]
         if runs and runs[-1][2] == label and runs[-1][1] == day - 1:
             runs[-1] = (runs[-1][0], day, label)
         else:
             runs.append((day, day, label))
-    lines = [words["hours"]]
+    lines = [t["hours_heading"]]
     for first, last, label in runs:
-        days = names[first - 1] if first == last else f"{names[first - 1]}–{names[last - 1]}"
-        lines.append(f"{days}: {label}")
+        days = t.weekday(first, capitalised=True)
+        if first != last:
+            days = t.span(days, t.weekday(last, capitalised=True))
+        lines.append(t["hours_line"].format(days=days, hours=label))
     return "\n".join(lines)
 
 

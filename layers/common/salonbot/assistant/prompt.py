@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from salonbot.texts import ENGLISH, amount, phrases
+
 if TYPE_CHECKING:
     import datetime as dt
 
     from salonbot.booking.catalog import Master, Salon, Service
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# The model reads English day names, as an English-speaking customer does.
+WEEKDAYS = phrases(ENGLISH).weekdays
 
 RULES = (
     "Rules: reply in the customer's language, briefly and warmly, as WhatsApp messages. "
@@ -26,18 +29,13 @@ RULES = (
 )
 
 
-def _money(value: object) -> str:
-    text = str(value)
-    return text[:-3] if text.endswith(".00") else text
-
-
 def _service_line(service: Service, language: str) -> str:
     names = [service.name(language)]
     english = service.names.get("en")
     if english and english not in names:
         names.append(english)
     return (
-        f"{service.code}: {'/'.join(names)}, {service.duration_minutes}m, {_money(service.price)}"
+        f"{service.code}: {'/'.join(names)}, {service.duration_minutes}m, {amount(service.price)}"
     )
 
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from salonbot.errors import NotFound
-
 if TYPE_CHECKING:
     import uuid
     from collections.abc import Sequence
@@ -132,15 +130,6 @@ def open_conversation(
         },
     ).fetchone()
     assert row is not None
-    return _from_row(row)
-
-
-def get_conversation(conn: Connection, conversation: str) -> Conversation:
-    row = conn.execute(
-        f"SELECT {_CONVERSATION_COLUMNS} FROM ai_conversations WHERE id = %s", (conversation,)
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"no conversation {conversation}")
     return _from_row(row)
 
 
@@ -267,22 +256,6 @@ def release_handoff(conn: Connection, conversation: str) -> bool:
     return row is not None
 
 
-def list_handoffs(
-    conn: Connection, *, salon_id: uuid.UUID | None = None, now: dt.datetime | None = None
-) -> list[dict[str, Any]]:
-    """Conversations with staff right now, oldest hand-off first."""
-    sql = (
-        "SELECT id, salon_id, phone_number, handoff_until, last_message_at "
-        f"FROM ai_conversations WHERE status = '{HANDOFF}' "
-        "AND (handoff_until IS NULL OR handoff_until > coalesce(%s, now()))"
-    )
-    params: list[Any] = [now]
-    if salon_id is not None:
-        sql += " AND salon_id = %s"
-        params.append(salon_id)
-    return conn.execute(sql + " ORDER BY updated_at, id", params).fetchall()
-
-
 def get_state(conn: Connection, conversation: str) -> dict[str, Any]:
     """The guided flow's dialogue state (empty for a new conversation)."""
     row = conn.execute(
@@ -306,11 +279,4 @@ def clear_state(conn: Connection, conversation: str) -> None:
         "UPDATE ai_conversations SET state = '{}'::jsonb, state_updated_at = now(), "
         "updated_at = now() WHERE id = %s AND state <> '{}'::jsonb",
         (conversation,),
-    )
-
-
-def set_language(conn: Connection, conversation: str, language: str) -> None:
-    conn.execute(
-        "UPDATE ai_conversations SET language = %s WHERE id = %s AND language IS DISTINCT FROM %s",
-        (language, conversation, language),
     )

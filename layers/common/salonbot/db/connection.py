@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from salonbot.config import Settings, get_settings
 from salonbot.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 Connection = psycopg.Connection[dict[str, Any]]
 
@@ -106,3 +111,19 @@ def reset_connection() -> None:
         if _cached is not None:
             _cached.close()
         _cached = None
+
+
+@contextmanager
+def autocommit(conn: Connection) -> Iterator[Connection]:
+    """Single statements commit on their own, `conn.transaction()` blocks are real
+    transactions: the fewest round trips for the processor's pattern, and for the API's
+    reads. A transaction left open on the connection is rolled back first."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        conn.rollback()
+    previous = conn.autocommit
+    conn.autocommit = True
+    try:
+        yield conn
+    finally:
+        if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+            conn.autocommit = previous

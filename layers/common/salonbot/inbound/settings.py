@@ -14,7 +14,7 @@ import os
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from salonbot.errors import ConfigurationError
-from salonbot.whatsapp.webhook import lax_int
+from salonbot.lax import lax_int
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -10,32 +10,30 @@ twice."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import psycopg
 from aws_lambda_powertools.metrics import MetricUnit
-from psycopg.pq import TransactionStatus
 
+from salonbot.assistant.throttle import throttle_from_settings, with_throttle
 from salonbot.booking.catalog import load_salon_by_phone_number_id
-from salonbot.db.connection import get_connection, reset_connection
+from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.errors import UnknownSalon
 from salonbot.observability import MetricName, count_error, logger, mask_phone, metrics
 from salonbot.processing import ledger, replies
 from salonbot.processing.turn import ConversationTurn, CustomerMessage
-from salonbot.throttle import throttle_from_settings, with_throttle
 from salonbot.whatsapp.events import InboundMessage
 from salonbot.whatsapp.outgoing import to_payload
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from salonbot.assistant.base import Assistant
+    from salonbot.assistant.throttle import CustomerThrottle
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
     from salonbot.processing.staff import StaffNotifier
-    from salonbot.throttle import CustomerThrottle
     from salonbot.whatsapp.client import WhatsAppClient
     from salonbot.whatsapp.events import QueueEnvelope, StatusUpdate
 
@@ -47,21 +45,6 @@ REPLIED, NO_REPLY, REPLY_FAILED, DROPPED, STATUS = (
     "dropped",
     "status",
 )
-
-
-@contextmanager
-def autocommit(conn: Connection) -> Iterator[Connection]:
-    """Single statements commit on their own, `conn.transaction()` blocks are real
-    transactions: the fewest round trips for the processor's pattern."""
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        conn.rollback()
-    previous = conn.autocommit
-    conn.autocommit = True
-    try:
-        yield conn
-    finally:
-        if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
-            conn.autocommit = previous
 
 
 def message_text(message: InboundMessage) -> str:

@@ -9,7 +9,7 @@ Outcomes are told apart because the processor must never send a reply twice:
 - `SendOutcomeUnknown`: the request may have reached WhatsApp (read timeout, connection
   dropped mid-response): not retried, since a retry could deliver it twice.
 
-Inside a budgeted invocation (`salonbot.processing.time_budget`) a retry is only waited
+Inside a budgeted invocation (`salonbot.time_budget`) a retry is only waited
 for when the wait and a full request still fit before the function ends (less
 `BUDGET_MARGIN_S`), and each request's timeout is bounded by the time left: the function
 never times out in a backoff with the reply item committed as `sending`, which a
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from salonbot.errors import ConfigurationError, SalonbotError
 from salonbot.observability import logger, mask_phone
-from salonbot.processing.time_budget import remaining_s
 from salonbot.secrets import resolve_secret
+from salonbot.time_budget import remaining_s
 from salonbot.whatsapp.outgoing import to_payload
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ import re
 from typing import Any, NamedTuple
 
 from salonbot.errors import InvalidInput
+from salonbot.lax import lax_int
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
@@ -46,15 +47,7 @@ MAX_JSON_DEPTH = 200
 
 _NOT_WHATSAPP = "not a WhatsApp webhook payload"
 _MISSING: Any = object()
-# An integer as text: digits with single underscores between them, an optional sign and
-# an optional fraction of zeros; surrounded by any Unicode white space.
-_INT_TEXT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
-_WHITESPACE = (
-    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_INT64 = 2**63
 
 
 class _Invalid(Exception):
@@ -400,23 +393,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
-
-
-def lax_int(value: Any) -> int:
-    """An integer from JSON or the environment: an int (or bool), an integral float
-    within 64 bits, or text such as `" 1_700_000_000 "` or `"42.0"`. Raises ValueError."""
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and -_INT64 < value < _INT64:
-            return int(value)
-        raise ValueError("not an integer")
-    if isinstance(value, str):
-        number = value.strip(_WHITESPACE)
-        if _INT_TEXT.fullmatch(number):
-            return int(number.split(".")[0])  # too many digits: ValueError
-        raise ValueError("not an integer")
-    raise ValueError("not an integer")
 
 
 def _unix_time(value: Any) -> int:

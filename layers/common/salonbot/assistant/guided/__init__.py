@@ -8,8 +8,8 @@
 - `message`: the customer message as the dialogue reads it.
 
 A new step of the dialogue is a method of `steps.Steps` (and the words or taps that lead
-to it in `dialogue`), a reply intent in `replies`, its words in `render` (texts from the
-phrase table) and, if it offers choices, their kind in `options`."""
+to it in `dialogue`), a reply intent in `replies`, its words in `render` (texts in
+`salonbot/texts/`) and, if it offers choices, their kind in `options`."""
 
 from __future__ import annotations
 

@@ -1,20 +1,21 @@
 """Reply intents into WhatsApp messages: the guided flow's words, in one language.
 
-Statements become text messages; questions become an interactive list or reply buttons
-whose option ids come from the option codec. On a channel without interactive messages
-(the HTTP API, the terminal chat) the body asks for a number, and the options are numbered
-when the message is sent. `Rendered.options` are the last question's options as the
-state remembers them, so a typed number or title answers it next turn."""
+Every sentence, price, duration, day and time comes from that language's text catalogue
+(`salonbot.texts`); prices are written as the salon writes its currency. Statements
+become text messages; questions become an interactive list or reply buttons whose option
+ids come from the option codec. On a channel without interactive messages (the HTTP API,
+the terminal chat) the body asks for a number, and the options are numbered when the
+message is sent. `Rendered.options` are the last question's options as the state
+remembers them, so a typed number or title answers it next turn."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from salonbot.assistant.faq import format_price
 from salonbot.assistant.guided import options as opt
 from salonbot.assistant.guided import replies as r
-from salonbot.assistant.guided_texts import WEEKDAYS, phrases
+from salonbot.texts import phrases
 from salonbot.whatsapp.outgoing import (
     LIST_ROWS_MAX,
     ButtonsMessage,
@@ -25,11 +26,12 @@ from salonbot.whatsapp.outgoing import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     from salonbot.assistant.faq import FaqAnswers
     from salonbot.booking.catalog import Master, Salon, Service
     from salonbot.booking.store import Booking
+    from salonbot.texts import Catalogue
 
 Message = TextMessage | ListMessage | ButtonsMessage
 
@@ -56,7 +58,7 @@ class Renderer:
     ) -> None:
         self.salon = salon
         self.lang = language
-        self.t: Mapping[str, str] = phrases(language)
+        self.t: Catalogue = phrases(language)
         self.today = now.date()
         self.faq = faq
         self.interactive = interactive
@@ -90,7 +92,7 @@ class Renderer:
             case r.DayFull(day):
                 return self.text(t["day_full"].format(day=self.day_title(day)))
             case r.TimeNotFree(time):
-                return self.text(t["time_not_free"].format(time=f"{time:%H:%M}"))
+                return self.text(t["time_not_free"].format(time=t.clock(time)))
             case r.BookingUnknown(code):
                 return self.text(t["booking_not_found"].format(code=code))
             case r.Booked(booking):
@@ -111,8 +113,7 @@ class Renderer:
                     _option(
                         opt.PickService(s.code),
                         s.name(self.lang),
-                        f"{self.price(s)}, {s.duration_minutes} "
-                        + ("мин" if self.lang == "ru" else "min"),
+                        f"{self.price(s)}, {t.duration(s.duration_minutes)}",
                     )
                     for s in services
                 ]
@@ -141,7 +142,7 @@ class Renderer:
                 rows = [
                     _option(
                         opt.PickTime(opt.SlotRef(s.starts_at, s.master_code)),
-                        f"{s.starts_at:%H:%M}",
+                        t.clock(s.starts_at),
                         s.master_name if master is None else None,
                     )
                     for s in slots
@@ -182,7 +183,7 @@ class Renderer:
                 rows = [
                     _option(
                         opt.BookingMenu(b.code),
-                        f"{b.starts_at:%d.%m %H:%M} {b.service_names.get(self.lang, '')}".strip(),
+                        f"{t.when(b.starts_at)} {b.service_names.get(self.lang, '')}".strip(),
                         f"{b.master_name}, {b.code}",
                     )
                     for b in bookings[:LIST_ROWS_MAX]
@@ -192,7 +193,7 @@ class Renderer:
                 rows = [
                     _option(
                         opt.AskCancel(b.code) if action == "cancel" else opt.StartMove(b.code),
-                        f"{b.starts_at:%d.%m %H:%M} {b.service_names.get(self.lang, '')}",
+                        f"{t.when(b.starts_at)} {b.service_names.get(self.lang, '')}",
                         f"{b.master_name}, {b.code}",
                     )
                     for b in bookings
@@ -242,20 +243,15 @@ class Renderer:
         return ButtonsMessage(body=self.body(body), options=options)
 
     def price(self, service: Service) -> str:
-        return format_price(service.price, self.salon.currency)
+        return phrases(self.salon.language).money(service.price, self.salon.currency)
 
     def day_title(self, day: dt.date) -> str:
-        weekday = WEEKDAYS.get(self.lang, WEEKDAYS["en"])[day.weekday()]
-        label = f"{weekday} {day:%d.%m}"
-        ahead = (day - self.today).days
-        if ahead == 0:
-            return f"{self.t['today']}, {label}"
-        if ahead == 1:
-            return f"{self.t['tomorrow']}, {label}"
-        return label[0].upper() + label[1:]
+        """ "Сегодня, пн 07.01", "Завтра, вт 08.01", "Ср 09.01"."""
+        return self.t.relative_day(day, self.today)
 
     def when(self, start: dt.datetime) -> str:
-        return f"{start.astimezone(self.salon.tz):%d.%m %H:%M}"
+        """A visit's start on the salon's clock: "08.01 15:00"."""
+        return self.t.when(start.astimezone(self.salon.tz))
 
     def with_master(self, master: Master | None) -> str:
         return self.t["with_master"].format(master=master.name) if master else ""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from salonbot.booking.catalog import Master, Service
     from salonbot.booking.store import Booking
 
-# Sentences without facts of their own: a key of the phrase table.
+# Sentences without facts of their own: a key of the text catalogue.
 NoticeKey = Literal[
     "unknown",  # a first message the flow cannot read
     "unknown_step",  # a message mid-dialogue it cannot read

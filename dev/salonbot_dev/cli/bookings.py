@@ -1,0 +1,242 @@
+"""`salonbot slots` (free times) and `salonbot bookings` (list, create, cancel, move).
+
+Times on the command line are the salon's local time ("2026-03-02 11:00" or
+"2026-03-02T11:00"); give an offset ("2026-10-25T02:00+01:00") to pick one of the two
+02:00s of a night the clocks go back."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from salonbot.errors import InvalidInput
+from salonbot_dev.cli.common import add_json_flag, open_connection, print_json, print_table
+
+if TYPE_CHECKING:
+    from salonbot.booking.availability import Slot
+    from salonbot.booking.catalog import Salon
+    from salonbot.booking.store import Booking
+
+
+def register(subparsers: Any) -> None:
+    slots: argparse.ArgumentParser = subparsers.add_parser(
+        "slots", help="free start times for a service (a day, or the earliest ones)"
+    )
+    slots.add_argument("--salon", required=True, help="salon id")
+    slots.add_argument("--service", required=True, help="service code")
+    slots.add_argument("--master", help="master code (default: any master)")
+    when = slots.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", type=_date, help="local day, YYYY-MM-DD")
+    when.add_argument("--earliest", action="store_true", help="the first free slots from now")
+    slots.add_argument("--limit", type=int, default=5, help="with --earliest (default 5)")
+    slots.add_argument("--days", type=int, help="with --earliest (default: booking horizon)")
+    add_json_flag(slots)
+    slots.set_defaults(handler=run_slots)
+
+    bookings: argparse.ArgumentParser = subparsers.add_parser(
+        "bookings", help="list bookings; create, cancel or move one"
+    )
+    _list_options(bookings)
+    actions = bookings.add_subparsers(dest="bookings_command", metavar="ACTION")
+
+    listing = actions.add_parser("list", help="list bookings (the default action)")
+    _list_options(listing)
+
+    create = actions.add_parser("create", help="book a service")
+    _customer_options(create)
+    create.add_argument("--service", required=True, help="service code")
+    create.add_argument("--at", required=True, help="local start time, e.g. 2026-03-02T11:00")
+    create.add_argument("--master", help="master code (default: the first free one)")
+    create.add_argument("--name", help="the client's name")
+    add_json_flag(create)
+    create.set_defaults(handler=run_create)
+
+    cancel = actions.add_parser("cancel", help="cancel a booking")
+    _customer_options(cancel)
+    cancel.add_argument("--code", required=True, help="booking code")
+    add_json_flag(cancel)
+    cancel.set_defaults(handler=run_cancel)
+
+    move = actions.add_parser("move", help="move a booking to another time")
+    _customer_options(move)
+    move.add_argument("--code", required=True, help="booking code")
+    move.add_argument("--at", required=True, help="new local start time")
+    move.add_argument("--master", help="master code (default: keep, else the first free one)")
+    add_json_flag(move)
+    move.set_defaults(handler=run_move)
+
+
+def _list_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--salon", help="salon id")
+    parser.add_argument("--phone", help="only this client's bookings (E.164)")
+    parser.add_argument("--all", action="store_true", help="include past and cancelled bookings")
+    add_json_flag(parser)
+    parser.set_defaults(handler=run_list)
+
+
+def _customer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--salon", required=True, help="salon id")
+    parser.add_argument("--phone", required=True, help="the client's phone number (E.164)")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-02") from None
+
+
+def local_time(salon: Salon, text: str) -> dt.datetime:
+    """A start time typed at the command line: the salon's local time unless it carries
+    an offset."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not a time like 2026-03-02T11:00", field="at") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=salon.tz)
+    return value
+
+
+def slot_json(slot: Slot) -> dict[str, str]:
+    return {
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+        "master_code": slot.master_code,
+        "master_name": slot.master_name,
+    }
+
+
+def booking_json(booking: Booking) -> dict[str, Any]:
+    return {
+        "code": booking.code,
+        "status": booking.status,
+        "salon_id": str(booking.salon_id),
+        "service_code": booking.service_code,
+        "service_names": booking.service_names,
+        "master_code": booking.master_code,
+        "master_name": booking.master_name,
+        "phone": booking.phone,
+        "starts_at": booking.starts_at.isoformat(),
+        "ends_at": booking.ends_at.isoformat(),
+        "price": str(booking.price),
+    }
+
+
+def _booking_row(salon: Salon, booking: Booking) -> dict[str, str]:
+    return {
+        "code": booking.code,
+        "status": booking.status,
+        "starts": f"{booking.starts_at:%Y-%m-%d %H:%M}",
+        "ends": f"{booking.ends_at:%H:%M}",
+        "service": booking.service_names.get(salon.language) or booking.service_code,
+        "master": booking.master_name,
+        "phone": booking.phone,
+        "price": f"{booking.price} {salon.currency}",
+    }
+
+
+BOOKING_COLUMNS = ["code", "status", "starts", "ends", "service", "master", "phone", "price"]
+
+
+def run_slots(args: argparse.Namespace) -> int:
+    from salonbot.booking.availability import earliest_slots, free_slots
+    from salonbot.booking.catalog import load_salon
+
+    with open_connection(args) as conn:
+        salon = load_salon(conn, args.salon)
+        if args.earliest:
+            slots = earliest_slots(
+                conn, salon, args.service, args.master, limit=args.limit, days=args.days
+            )
+        else:
+            slots = free_slots(conn, salon, args.service, args.date, args.master)
+    if args.json:
+        print_json([slot_json(s) for s in slots])
+        return 0
+    # An offset is shown so the two 02:00s of a night the clocks go back stay apart.
+    rows = [
+        {
+            "starts": f"{s.starts_at:%Y-%m-%d %H:%M %z}",
+            "ends": f"{s.ends_at:%H:%M}",
+            "master": f"{s.master_name} ({s.master_code})",
+        }
+        for s in slots
+    ]
+    print_table(rows, ["starts", "ends", "master"])
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from salonbot.booking.catalog import load_salon
+    from salonbot.booking.store import list_bookings
+
+    if not args.salon:
+        raise InvalidInput("is required", field="--salon")
+    with open_connection(args) as conn:
+        salon = load_salon(conn, args.salon)
+        bookings = list_bookings(conn, salon, phone=args.phone, upcoming_only=not args.all)
+    if args.json:
+        print_json([booking_json(b) for b in bookings])
+    else:
+        print_table([_booking_row(salon, b) for b in bookings], BOOKING_COLUMNS)
+    return 0
+
+
+def _show(args: argparse.Namespace, salon: Salon, booking: Booking, verb: str) -> int:
+    if args.json:
+        print_json(booking_json(booking))
+    else:
+        row = _booking_row(salon, booking)
+        print(
+            f"{verb} {row['code']}: {row['service']} with {row['master']}, "
+            f"{row['starts']}-{row['ends']} ({salon.timezone}), {row['price']}"
+        )
+    return 0
+
+
+def run_create(args: argparse.Namespace) -> int:
+    from salonbot.booking.catalog import load_salon
+    from salonbot.booking.store import create_booking
+
+    with open_connection(args) as conn:
+        salon = load_salon(conn, args.salon)
+        booking = create_booking(
+            conn,
+            salon,
+            phone=args.phone,
+            service_code=args.service,
+            starts_at=local_time(salon, args.at),
+            master_code=args.master,
+            client_name=args.name,
+            source="admin",
+        )
+    return _show(args, salon, booking, "booked")
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    from salonbot.booking.catalog import load_salon
+    from salonbot.booking.store import cancel_booking
+
+    with open_connection(args) as conn:
+        salon = load_salon(conn, args.salon)
+        booking = cancel_booking(conn, salon, phone=args.phone, code=args.code)
+    return _show(args, salon, booking, "cancelled")
+
+
+def run_move(args: argparse.Namespace) -> int:
+    from salonbot.booking.catalog import load_salon
+    from salonbot.booking.store import move_booking
+
+    with open_connection(args) as conn:
+        salon = load_salon(conn, args.salon)
+        booking = move_booking(
+            conn,
+            salon,
+            phone=args.phone,
+            code=args.code,
+            starts_at=local_time(salon, args.at),
+            master_code=args.master,
+        )
+    return _show(args, salon, booking, "moved")

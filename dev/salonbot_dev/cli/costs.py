@@ -1,0 +1,130 @@
+"""Admin views: `salonbot stats` and `salonbot cost-estimate`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from salonbot.errors import InvalidInput
+from salonbot.stats import window_bound
+from salonbot_dev.cli.common import add_json_flag, open_connection, print_json
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def register(subparsers: Any) -> None:
+    stats: argparse.ArgumentParser = subparsers.add_parser(
+        "stats", help="a salon's messages, tokens, cost, response times and bookings"
+    )
+    stats.add_argument("--salon", required=True, help="salon id")
+    stats.add_argument(
+        "--from",
+        dest="since",
+        help="YYYY-MM-DD (salon's local day) or ISO time with offset; default 30 days ago",
+    )
+    stats.add_argument(
+        "--to", dest="until", help="YYYY-MM-DD (inclusive) or ISO time with offset; default now"
+    )
+    add_json_flag(stats)
+    stats.set_defaults(handler=run_stats)
+
+    estimate: argparse.ArgumentParser = subparsers.add_parser(
+        "cost-estimate", help="monthly OpenAI cost from the price table the cost guard uses"
+    )
+    estimate.add_argument("--customers", type=int, required=True)
+    estimate.add_argument("--messages-per-customer", type=int, required=True)
+    estimate.add_argument("--model", required=True)
+    estimate.add_argument("--tokens-per-message", type=int, default=500)
+    estimate.add_argument(
+        "--completion-share",
+        default="0.2",
+        help="share of each message's tokens that are completion tokens (default 0.2)",
+    )
+    add_json_flag(estimate)
+    estimate.set_defaults(handler=run_cost_estimate)
+
+
+def _bound(value: str | None, tz: ZoneInfo, *, end: bool, default: dt.datetime) -> dt.datetime:
+    """A salon-local day (`--to DAY` includes it) or an ISO time, local when naive."""
+    if value is None:
+        return default
+    field = "--to" if end else "--from"
+    return window_bound(value, tz, end=end, field=field, naive_is_local=True)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from salonbot.errors import UnknownSalon
+    from salonbot.stats import salon_stats
+
+    with open_connection(args) as conn:
+        found = conn.execute(
+            "SELECT timezone FROM salons WHERE id::text = %s", (args.salon.lower(),)
+        ).fetchone()
+        if found is None:
+            raise UnknownSalon(args.salon)
+        tz = ZoneInfo(found["timezone"])
+        now = dt.datetime.now(tz)
+        until = _bound(args.until, tz, end=True, default=now)
+        since = _bound(args.since, tz, end=False, default=until - dt.timedelta(days=30))
+        stats = salon_stats(conn, args.salon, since, until)
+    if args.json:
+        print_json(stats.as_dict())
+        return 0
+    rows = [
+        ("period", f"{since.isoformat()} .. {until.isoformat()}"),
+        ("conversations", stats.conversations),
+        ("  with a booking", stats.conversations_with_booking),
+        ("  booking conversion", f"{stats.conversion_rate:.1%}"),
+        ("messages received", stats.messages_received),
+        ("replies", f"{stats.replies} ({stats.model_replies} from the model)"),
+        (
+            "tokens",
+            f"{stats.tokens_used:,} ({stats.prompt_tokens:,} prompt + "
+            f"{stats.completion_tokens:,} completion)",
+        ),
+        ("cost", f"${stats.cost_usd:.4f}"),
+        ("response time avg", _ms(stats.avg_response_time_ms)),
+        ("response time p95", _ms(stats.p95_response_time_ms)),
+        (
+            "bookings created",
+            f"{stats.bookings_created} ({stats.bookings_by_assistant} by the assistant)",
+        ),
+        ("bookings cancelled", stats.bookings_cancelled),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key.ljust(width)}  {value}")
+    return 0
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def run_cost_estimate(args: argparse.Namespace) -> int:
+    from salonbot.cost.estimate import monthly_estimate
+
+    try:
+        share = Decimal(args.completion_share)
+    except InvalidOperation as exc:
+        raise InvalidInput("not a number", field="--completion-share") from exc
+    try:
+        estimate = monthly_estimate(
+            customers=args.customers,
+            messages_per_customer=args.messages_per_customer,
+            model=args.model,
+            tokens_per_message=args.tokens_per_message,
+            completion_share=share,
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    if args.json:
+        print_json(estimate.as_dict())
+    else:
+        print(f"Monthly cost estimate: ${estimate.monthly_usd}")
+        for line in estimate.explain():
+            print(line)
+    return 0
