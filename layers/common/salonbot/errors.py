@@ -38,7 +38,28 @@ class BookingNotFound(NotFound):
 
 
 class SlotTaken(SalonbotError):
-    """The requested time overlaps another live booking of the same master."""
+    """The requested time is not free: it overlaps another live booking of the same
+    master (or, as `ClientBusy`, one of the same customer's)."""
+
+
+class ClientBusy(SlotTaken):
+    """The customer already has a live booking overlapping the requested time. A
+    `SlotTaken`, so code that offers other times for a taken one does so here too;
+    `booking_code` is the booking in the way, when known."""
+
+    def __init__(self, message: str, booking_code: str | None = None) -> None:
+        super().__init__(message)
+        self.booking_code = booking_code
+
+
+class BookingLimitReached(SalonbotError):
+    """The customer already has as many live, not yet over bookings as the salon allows
+    (`max_live_bookings_per_client`). Not a `SlotTaken`: no other time would help, only
+    moving or cancelling one of them."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class SlotUnavailable(SalonbotError):

@@ -4,6 +4,7 @@ with the fallback engine and with the (fake) model, validation, unknown salons, 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from decimal import Decimal
@@ -191,6 +192,34 @@ def test_bad_requests_get_422_naming_the_fields(
         assert field in reply.body["message"]
     assert "Traceback" not in str(reply.body)
     # Nothing was stored
+    assert db.execute("SELECT count(*) AS n FROM ai_messages").fetchone() == {"n": 0}
+
+
+def test_a_message_with_nul_and_control_characters_is_answered_and_stored_clean(
+    api: Api, demo: uuid.UUID, db: Connection
+) -> None:
+    # Given a request whose message holds a NUL (PostgreSQL cannot store it), a bell and
+    # an emoji, as JSON escapes (the emoji as a surrogate pair)
+    body = json.dumps(request(message="Хочу\u0000 на маникюр\u0007 \ud83d\udc85"))
+
+    # When it is processed
+    reply = api.process(None, raw=body)
+
+    # Then it is answered, and stored without them, the emoji kept
+    assert reply.status == 200, reply.body
+    stored = db.execute("SELECT content FROM ai_messages WHERE role = 'user'").fetchall()
+    assert stored == [{"content": "Хочу на маникюр 💅"}]
+
+
+@pytest.mark.parametrize(
+    "message", ["\u0000\u0007", " \u0000 ", "half an emoji \ud83d"], ids=["controls", "nul", "lone"]
+)
+def test_a_message_of_control_characters_or_with_a_lone_surrogate_gets_422(
+    api: Api, demo: uuid.UUID, db: Connection, message: str
+) -> None:
+    reply = api.process(None, raw=json.dumps(request(message=message)))
+    assert reply.status == 422
+    assert {d["field"] for d in reply.body["detail"]} == {"message"}
     assert db.execute("SELECT count(*) AS n FROM ai_messages").fetchone() == {"n": 0}
 
 

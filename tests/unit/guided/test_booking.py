@@ -466,3 +466,39 @@ def test_a_yes_with_no_slot_to_confirm_starts_again() -> None:
     outcome = step(state, GuidedMessage(text="да"), Chat().desk())
 
     assert outcome.replies == [r.Notice("expired"), r.MainMenu()]
+
+
+def test_a_customer_at_the_limit_is_shown_her_bookings_instead() -> None:
+    chat = Chat()
+    desk = chat.desk()
+    for day in (MONDAY, TUESDAY, FRIDAY):
+        desk.book("manicure", at(day, "12:00"), "anna")
+    chat.say("Хочу на маникюр к Анне завтра в 15:00")
+
+    chat.tap("Подтвердить")
+
+    assert len(chat.bookings()) == 3
+    assert chat.replies[0] == r.BookingLimit(3)
+    assert isinstance(chat.question, r.YourBookings)
+    assert chat.text.startswith(
+        "У вас уже максимум предстоящих записей: 3. Можно перенести или отменить одну из них."
+        "\nВаши записи:\n07.01 12:00 — Маникюр"
+    )
+    (call,) = chat.last.result.tool_calls
+    assert call["name"] == "book" and call["result"]["ok"] is False
+    assert chat.last.result.booking_code is None
+
+
+def test_a_time_the_customer_is_busy_at_offers_other_times() -> None:
+    chat = Chat()
+    chat.desk().book("manicure", at(TUESDAY, "15:00"), "anna")
+    chat.say("Хочу на маникюр к Марии завтра в 15:00")
+    assert isinstance(chat.question, r.ConfirmSlot)
+
+    chat.tap("Подтвердить")
+
+    assert len(chat.bookings()) == 1
+    assert chat.replies[0] == r.Notice("client_busy")
+    assert chat.messages[0].body == "В это время у вас уже есть запись. Вот другое свободное время:"
+    question = chat.question
+    assert isinstance(question, r.ChooseTime) and question.day == TUESDAY

@@ -4,6 +4,7 @@ within WhatsApp's limits, and the options the state remembers are the ones shown
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import typing
 
@@ -15,6 +16,7 @@ from salonbot.assistant.guided import replies as r
 from salonbot.assistant.guided.render import Renderer
 from salonbot.texts import phrases
 from salonbot.whatsapp.outgoing import ButtonsMessage, ListMessage, TextMessage
+from tests.fakes.memory_desk import Calendar
 from tests.unit.guided.chat import MONDAY, NOW, SALON, TUESDAY, Chat, at
 
 
@@ -93,7 +95,8 @@ def test_the_slot_without_a_known_master_still_confirms() -> None:
 
 
 def test_many_bookings_are_all_listed_but_only_ten_can_be_picked() -> None:
-    chat = Chat()
+    salon = dataclasses.replace(SALON, max_live_bookings_per_client=20)
+    chat = Chat(calendar=Calendar(salon))
     desk = chat.desk()
     for day in range(8, 28):
         date = dt.date(2030, 1, day)

@@ -10,6 +10,7 @@ text (no WhatsApp interactive lists over HTTP)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -20,10 +21,10 @@ from salonbot.assistant.throttle import ThrottledResult, throttle_from_settings,
 from salonbot.booking.catalog import load_salon
 from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.observability import logger, mask_conversation_id, mask_phone
-from salonbot.processing.turn import ConversationTurn, CustomerMessage, reply_text
+from salonbot.processing.turn import ConversationTurn, reply_text
+from salonbot.whatsapp.events import CustomerMessage
 
 if TYPE_CHECKING:
-    import datetime as dt
     import uuid
     from collections.abc import Callable
 
@@ -61,6 +62,7 @@ class MessageService:
         throttle: CustomerThrottle | None = None,
     ) -> None:
         self._connection = connection or get_connection
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         assistant = with_throttle(assistant, throttle or throttle_from_settings(settings))
         self._turn = ConversationTurn(settings, assistant=assistant, staff=staff, clock=clock)
 
@@ -73,22 +75,20 @@ class MessageService:
         conversation_id: str | None = None,
         contact_name: str | None = None,
     ) -> ProcessedMessage:
-        """Raises `UnknownSalon` for a salon that does not exist."""
+        """Raises `UnknownSalon` for a salon that does not exist. `phone` is E.164 and
+        `text` what the customer typed (the request model cleaned it)."""
+        message = CustomerMessage(
+            wa_id=phone.removeprefix("+"),
+            timestamp=self._clock(),
+            text=text,
+            contact_name=contact_name,
+        )
         conn = self._connection()
         try:
             with autocommit(conn):
                 salon = load_salon(conn, salon_id)
                 with conn.transaction():
-                    outcome = self._turn.run(
-                        conn,
-                        CustomerMessage(
-                            salon=salon,
-                            phone=phone,
-                            text=text,
-                            contact_name=contact_name,
-                            interactive_supported=False,
-                        ),
-                    )
+                    outcome = self._turn.run(conn, salon, message, interactive_supported=False)
         except psycopg.OperationalError:
             if conn.broken or conn.closed:
                 reset_connection()

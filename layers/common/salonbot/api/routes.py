@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from salonbot.booking.store import normalize_phone
+from salonbot.clean_text import clean_text
 from salonbot.config import get_settings
 from salonbot.errors import InvalidInput, UnknownSalon
 from salonbot.observability import logger
@@ -81,6 +82,16 @@ class ProcessMessageRequest(BaseModel):
         description="accepted for compatibility; the turn is stored in the customer's "
         "conversation conv_<salon_id>_<phone digits>, returned as conversation_id",
     )
+
+    @field_validator("message")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        """NUL and other control characters dropped (a lone surrogate was refused
+        already, as the webhook refuses it); a message of nothing else is empty."""
+        cleaned = clean_text(value).strip()
+        if not cleaned:
+            raise ValueError("must hold text, not only control characters")
+        return cleaned
 
     @field_validator("phone_number")
     @classmethod

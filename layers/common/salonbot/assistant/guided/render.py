@@ -93,6 +93,8 @@ class Renderer:
                 return self.text(t["day_full"].format(day=self.day_title(day)))
             case r.TimeNotFree(time):
                 return self.text(t["time_not_free"].format(time=t.clock(time)))
+            case r.BookingLimit(limit):
+                return self.text(t["booking_limit"].format(limit=limit))
             case r.BookingUnknown(code):
                 return self.text(t["booking_not_found"].format(code=code))
             case r.Booked(booking):

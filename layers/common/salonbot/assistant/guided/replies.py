@@ -29,6 +29,7 @@ NoticeKey = Literal[
     "thanks",
     "no_time_in_part",  # nothing free in the part of the day asked for
     "slot_taken",  # the slot went between the offer and the confirmation
+    "client_busy",  # the customer has another booking at that time
     "declined",
     "no_bookings",
     "not_changeable",  # the store refused to move or cancel
@@ -74,6 +75,13 @@ class DayFull:
 @dataclass(frozen=True)
 class TimeNotFree:
     time: dt.time
+
+
+@dataclass(frozen=True)
+class BookingLimit:
+    """The customer has as many upcoming bookings as the salon allows."""
+
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,7 @@ Statement = (
     | NoFreeDays
     | DayFull
     | TimeNotFree
+    | BookingLimit
     | BookingUnknown
     | Booked
     | Moved

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from salonbot.assistant.guided import options as opt
 from salonbot.assistant.guided import replies as r
-from salonbot.errors import BookingNotFound, InvalidInput, NotFound, SlotTaken, SlotUnavailable
+from salonbot.errors import (
+    BookingLimitReached,
+    BookingNotFound,
+    ClientBusy,
+    InvalidInput,
+    NotFound,
+    SlotTaken,
+    SlotUnavailable,
+)
 
 if TYPE_CHECKING:
     from salonbot.assistant.guided.message import GuidedMessage
@@ -241,11 +249,17 @@ class Steps:
                 self.record("book", arguments, booking)
                 self.say(r.Booked(booking))
                 self.out.booking_code = booking.code
+        except BookingLimitReached as exc:
+            # No other time would help: her bookings, each with move and cancel.
+            self.record("book", arguments, None, str(exc))
+            self.say(r.BookingLimit(exc.limit))
+            self.my_bookings()
+            return
         except (SlotTaken, SlotUnavailable) as exc:
             if st.booking:
                 arguments["booking"] = st.booking
             self.record("move" if moving else "book", arguments, None, str(exc))
-            self.notice("slot_taken")
+            self.notice("client_busy" if isinstance(exc, ClientBusy) else "slot_taken")
             st.day, st.page = start.astimezone(self.salon.tz).date(), 0
             st.forget("start", "wanted", "after", "before")
             self.show_times(self.salon.services[service])
