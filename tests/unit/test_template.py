@@ -154,6 +154,17 @@ def test_schedules(template: Template) -> None:
     assert budget["Schedule"] == "rate(15 minutes)"
 
 
+def test_the_cleanup_gets_every_retention_period(template: Template) -> None:
+    variables = props(template, "CleanupFunction")["Environment"]["Variables"]
+    assert variables["CONVERSATION_RETENTION_DAYS"] == {"Ref": "ConversationRetentionDays"}
+    assert variables["MESSAGE_RETENTION_DAYS"] == {"Ref": "MessageRetentionDays"}
+    assert variables["CLIENT_RETENTION_DAYS"] == {"Ref": "ClientRetentionDays"}
+    parameter = template.body["Parameters"]["ClientRetentionDays"]
+    assert parameter["Default"] == Settings.model_fields["client_retention_days"].default
+    assert parameter["MinValue"] == 30  # the setting's own lower bound
+    Settings(client_retention_days=parameter["MinValue"])
+
+
 def _alarm_metric_names(alarm: dict[str, Any]) -> set[str]:
     names = {alarm["MetricName"]} if "MetricName" in alarm else set()
     for query in alarm.get("Metrics", []):

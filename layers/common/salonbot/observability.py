@@ -34,8 +34,10 @@ class MetricName:
     SPEND_TODAY_USD = "SpendTodayUsd"  # all salons, UTC day so far (BudgetAlertFunction)
     CONVERSATIONS_DELETED = "ConversationsDeleted"
     MESSAGES_DELETED = "MessagesDeleted"
-    LEDGER_ROWS_DELETED = "LedgerRowsDeleted"  # inbound_messages with a finished reply
+    LEDGER_ROWS_DELETED = "LedgerRowsDeleted"  # inbound_messages
     STATUSES_DELETED = "StatusesDeleted"  # message_statuses
+    CLIENTS_ANONYMISED = "ClientsAnonymised"  # idle past CLIENT_RETENTION_DAYS
+    CUSTOMERS_FORGOTTEN = "CustomersForgotten"  # erasure requests carried out
     # WebhookFunction: events put on the queue, repeats of an accepted message id,
     # customer messages too old to answer, requests refused with a 4xx.
     WEBHOOK_EVENTS_ENQUEUED = "WebhookEventsEnqueued"
