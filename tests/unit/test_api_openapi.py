@@ -20,7 +20,12 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
     document = json.loads(out.read_text())
     assert document == printed
     paths = document["paths"]
-    assert set(paths) == {"/api/v1/ai/health", "/api/v1/ai/process-message", "/api/v1/ai/stats"}
+    assert set(paths) == {
+        "/api/v1/ai/health",
+        "/api/v1/ai/process-message",
+        "/api/v1/ai/stats",
+        "/api/v1/ai/customers/{phone}",
+    }
     schemas = document["components"]["schemas"]
     request = schemas["ProcessMessageRequest"]
     assert set(request["required"]) == {"salon_id", "phone_number", "message"}
@@ -34,3 +39,10 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
     assert paths["/api/v1/ai/process-message"]["post"]["security"] == [{"jwt": []}]
     params = {p["name"] for p in paths["/api/v1/ai/stats"]["get"]["parameters"]}
     assert params == {"salon_id", "from", "to"}
+    erasure = paths["/api/v1/ai/customers/{phone}"]["delete"]
+    assert erasure["security"] == [{"jwt": []}]
+    assert {(p["name"], p["in"]) for p in erasure["parameters"]} == {
+        ("phone", "path"),
+        ("salon_id", "query"),
+    }
+    assert "ErasureResponse" in schemas

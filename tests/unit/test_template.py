@@ -104,6 +104,7 @@ def test_routes_and_their_authorizers(template: Template) -> None:
         ("GET", "/api/v1/ai/health"): ("ApiFunction", "NONE"),
         ("POST", "/api/v1/ai/process-message"): ("ApiFunction", None),
         ("GET", "/api/v1/ai/stats"): ("ApiFunction", None),
+        ("DELETE", "/api/v1/ai/customers/{phone}"): ("ApiFunction", None),
     }
     api = props(template, "HttpApi")
     assert api["Auth"]["DefaultAuthorizer"] == "BackendJwt"
@@ -113,6 +114,26 @@ def test_routes_and_their_authorizers(template: Template) -> None:
     assert template.body["Parameters"]["ApiThrottleRatePerSecond"]["Default"] == pytest.approx(
         100 / 60, abs=0.01
     )
+
+
+def test_erasure_needs_the_admin_scope_and_reaches_every_customer_table(
+    template: Template,
+) -> None:
+    route = props(template, "ApiFunction")["Events"]["ForgetCustomer"]["Properties"]
+    assert route["Auth"] == {"AuthorizationScopes": ["ai:admin"]}  # on the default JWT
+    for logical_id in ("ApiFunction", "AdminFunction"):
+        variables = props(template, logical_id)["Environment"]["Variables"]
+        assert variables["RATE_LIMIT_TABLE"] == {"Ref": "RateLimitTable"}
+        assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+        assert variables["COST_TABLE"] == {"Ref": "CostTable"}
+    # The admin function scans and deletes those three tables and nothing else
+    statements = props(template, "AdminFunction")["Policies"][0]["Statement"]
+    (dynamodb,) = [s for s in statements if "dynamodb:DeleteItem" in s["Action"]]
+    assert sorted(dynamodb["Action"]) == ["dynamodb:DeleteItem", "dynamodb:Scan"]
+    assert dynamodb["Resource"] == [
+        {"Fn::GetAtt": [table, "Arn"]}
+        for table in ("RateLimitTable", "IdempotencyTable", "CostTable")
+    ]
 
 
 def test_fifo_queue_redrives_to_a_dlq_and_outlives_the_processor(template: Template) -> None:
@@ -511,6 +532,7 @@ def test_transform_points_the_routes_and_the_queue_at_the_alias(
         "ApiFunctionHealthPermission",
         "ApiFunctionProcessMessagePermission",
         "ApiFunctionStatsPermission",
+        "ApiFunctionForgetCustomerPermission",
     }
     paths = rendered["HttpApi"]["Properties"]["Body"]["paths"]
     uris = {
@@ -518,7 +540,10 @@ def test_transform_points_the_routes_and_the_queue_at_the_alias(
         for path, operations in paths.items()
         for method, operation in operations.items()
     }
-    assert len(uris) == 5
+    assert len(uris) == 6
+    # API Gateway itself refuses an erasure without the admin scope
+    erasure = paths["/api/v1/ai/customers/{phone}"]["delete"]
+    assert erasure["security"] == [{"BackendJwt": ["ai:admin"]}]
     for (_, path), uri in uris.items():
         function = "WebhookFunction" if path == "/webhook" else "ApiFunction"
         assert f"/functions/${{{function}Alias{ALIAS}}}/invocations" in uri, path

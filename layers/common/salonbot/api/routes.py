@@ -16,15 +16,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.exceptions import (
+    ForbiddenError,
+    NotFoundError,
+    ServiceError,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from salonbot.booking.store import normalize_phone
 from salonbot.config import get_settings
-from salonbot.errors import InvalidInput, UnknownSalon
+from salonbot.errors import ErasureFailed, InvalidInput, UnknownSalon
 from salonbot.observability import logger
 from salonbot.stats import window_bound
 
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 HEALTH = "/api/v1/ai/health"
 PROCESS_MESSAGE = "/api/v1/ai/process-message"
 STATS = "/api/v1/ai/stats"
+CUSTOMER = "/api/v1/ai/customers/<phone>"
+ADMIN_SCOPE = "ai:admin"
 JWT: list[dict[str, list[str]]] = [{"jwt": []}]
 STATS_DEFAULT_DAYS = 30
 MAX_MESSAGE_CHARS = 4096
@@ -134,6 +140,16 @@ class StatsResponse(BaseModel):
     bookings_created: int
     bookings_by_assistant: int
     bookings_cancelled: int
+
+
+class ErasureResponse(BaseModel):
+    salon_id: str
+    phone: str = Field(description="the customer's number, masked")
+    postgresql: dict[str, int] = Field(
+        description="rows per table and effect: deleted, anonymised, bookings cancelled"
+    )
+    dynamodb: dict[str, int] = Field(description="items deleted per kind")
+    not_configured: list[str] = Field(description="DynamoDB kinds this function has no table for")
 
 
 class CustomerThrottled(Exception):
@@ -267,6 +283,63 @@ def get_stats(
     )
 
 
+@app.delete(
+    CUSTOMER,
+    summary="Erase one customer of a salon (GDPR, 152-FZ): what salonbot stores of them",
+    description="Deletes the customer's conversation, messages, processing ledger rows, "
+    "delivery statuses and DynamoDB items, and deletes or anonymises their client record "
+    "(bookings are kept without the phone; future ones are cancelled). Idempotent. "
+    "Needs the `ai:admin` scope.",
+    security=JWT,
+    responses={
+        200: _json(ErasureResponse, "what was removed, per store"),
+        403: _json(ErrorResponse, "the token may not administer this salon"),
+        404: _json(ErrorResponse, "unknown salon"),
+        422: _json(ErrorResponse, "invalid phone or salon id"),
+        503: _json(ErrorResponse, "a store refused; run it again"),
+    },
+)
+def delete_customer(
+    phone: Annotated[str, Path(description="E.164, URL-encoded (%2B79001234567)")],
+    salon_id: Annotated[uuid.UUID, Query()],
+) -> ErasureResponse:
+    from urllib.parse import unquote
+
+    from salonbot.db.connection import autocommit, get_connection
+    from salonbot.privacy.customer_items import CustomerItems
+    from salonbot.privacy.erasure import forget_customer
+
+    require_salon_scope(salon_id, ADMIN_SCOPE)
+    customer = normalize_phone(unquote(phone))
+    items = CustomerItems.from_settings(get_settings())
+    with autocommit(get_connection()) as conn:
+        report = forget_customer(conn, salon_id, customer, items=items)
+    return ErasureResponse.model_validate(report.as_dict())
+
+
+def require_salon_scope(salon_id: uuid.UUID, scope: str) -> None:
+    """The token (claims from the API Gateway JWT authorizer) must carry `scope` and name
+    this salon (claim `salon_id`, or the list claim `salon_ids`); 403 otherwise, saying
+    nothing about other tenants."""
+    authorizer = app.current_event.request_context.authorizer
+    claims = authorizer.jwt_claim or {}
+    scopes = set(authorizer.jwt_scopes or ())
+    for name in ("scope", "scp"):
+        scopes |= set(_claim_values(claims.get(name)))
+    salons = {*_claim_values(claims.get("salon_id")), *_claim_values(claims.get("salon_ids"))}
+    if scope not in scopes or str(salon_id) not in {s.lower() for s in salons}:
+        raise ForbiddenError("Forbidden")
+
+
+def _claim_values(value: Any) -> list[str]:
+    """A claim as a list of strings: API Gateway passes a list claim as "[a b]"."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return str(value).strip("[]").replace(",", " ").split()
+
+
 def _bound(value: str | None, tz: ZoneInfo, *, end: bool, field: str) -> dt.datetime | None:
     """A salon-local day (`to` includes it) or an ISO time with an offset."""
     if not value:
@@ -360,6 +433,11 @@ def throttled(exc: CustomerThrottled) -> Response[Any]:
     return response
 
 
+@_handles(ErasureFailed)
+def erasure_failed(exc: ErasureFailed) -> Response[Any]:
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "Erasure incomplete; run it again")
+
+
 @_handles(UnicodeDecodeError)
 def undecodable_body(exc: UnicodeDecodeError) -> Response[Any]:
     """A body that is not UTF-8 (API Gateway passes such bodies base64-encoded): the
@@ -380,5 +458,6 @@ def service_error(exc: ServiceError) -> Response[Any]:
 
 @_handles(Exception)
 def internal_error(exc: Exception) -> Response[Any]:
-    logger.exception("request failed", extra={"path": app.current_event.path})
+    # The route, not the path: a path may hold a phone number.
+    logger.exception("request failed", extra={"route": app.current_event.route_key})
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
