@@ -98,7 +98,7 @@ class CustomerThrottle:
         now = self._clock()
         start = int(now // self.window_s) * self.window_s
         retry_after = max(1, math.ceil(start + self.window_s - now))
-        key = {"pk": {"S": f"rate#{salon_id}#{phone}#{start}"}}
+        key = {"pk": {"S": f"{window_key_prefix(salon_id, phone)}{start}"}}
         names = {"#n": "n", "#m": f"m#{message_id or uuid.uuid4().hex}"}
         try:
             response = self._dynamodb().update_item(
@@ -141,6 +141,11 @@ class CustomerThrottle:
     def _get(self, key: dict[str, Any]) -> dict[str, Any]:
         found = self._dynamodb().get_item(TableName=self.table, Key=key, ConsistentRead=True)
         return dict(found.get("Item") or {})
+
+
+def window_key_prefix(salon_id: str, phone: str) -> str:
+    """What every window key of one customer starts with (erasure finds them by it)."""
+    return f"rate#{salon_id}#{phone}#"
 
 
 def _error_code(exc: Exception) -> str | None:
