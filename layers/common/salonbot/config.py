@@ -74,6 +74,9 @@ class Settings(BaseModel):
     alert_topic_arn: str | None = None
     # Customer messages for the salon's staff (AI off, hand-off); the alert topic if unset.
     staff_topic_arn: str | None = None
+    # At most one staff notification per conversation this often (0: one per message),
+    # counting the messages since the previous one.
+    staff_notify_interval_minutes: int = Field(default=10, ge=0, le=24 * 60)
     # A conversation handed off to a human goes back to the assistant after this long.
     handoff_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
 

@@ -116,3 +116,23 @@ def test_a_429_is_not_remembered_under_its_idempotency_key(
     assert stored == {"n": 1}
     # and from then on the key replays that answer
     assert api.process(body, key="retry-me").body == retried.body
+
+
+def test_messages_for_staff_are_throttled_too(api: Api, seconds: Seconds, db: Connection) -> None:
+    # Given a salon with AI off: its customers' messages are stored for the staff
+    db.execute("UPDATE salons SET ai_enabled = false WHERE id = %s", (DEMO_SALON_ID,))
+    db.commit()
+
+    # When one customer sends 12 in a window
+    replies = [send(api, f"Привет {i}") for i in range(12)]
+
+    # Then the first 10 are left for staff, the 11th gets the notice, the 12th a 429,
+    # and all 12 are stored
+    assert [r.status for r in replies] == [200] * 11 + [429]
+    assert {r.body["handled_by"] for r in replies[:10]} == {"staff"}
+    assert (replies[10].body["handled_by"], replies[10].body["response"]) == (
+        "throttle",
+        phrases("ru")["throttled"],
+    )
+    (stored,) = db.execute("SELECT count(*) AS n FROM ai_messages WHERE role = 'user'").fetchall()
+    assert stored["n"] == 12

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import psycopg
 
 from salonbot.api import idempotency
-from salonbot.assistant.throttle import ThrottledResult, throttle_from_settings, with_throttle
+from salonbot.assistant.throttle import ThrottledResult, throttle_from_settings
 from salonbot.booking.catalog import load_salon
 from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.observability import logger, mask_conversation_id, mask_phone
@@ -75,8 +75,13 @@ class MessageService:
     ) -> None:
         self._connection = connection or get_connection
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        assistant = with_throttle(assistant, throttle or throttle_from_settings(settings))
-        self._turn = ConversationTurn(settings, assistant=assistant, staff=staff, clock=clock)
+        self._turn = ConversationTurn(
+            settings,
+            assistant=assistant,
+            staff=staff,
+            clock=clock,
+            throttle=throttle or throttle_from_settings(settings),
+        )
 
     def process(
         self,
