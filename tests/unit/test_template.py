@@ -253,6 +253,27 @@ def test_alarms_watch_what_the_code_emits_and_notify_the_topic(template: Templat
         assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
 
 
+def test_staff_notifications_reach_one_salon_per_subscription(template: Template) -> None:
+    # Every subscription to the staff topic filters on the salon the notification names
+    staff = {
+        lid: props(template, lid)
+        for lid in resources(template, "AWS::SNS::Subscription")
+        if props(template, lid)["TopicArn"] == {"Ref": "StaffTopic"}
+    }
+    assert set(staff) == {"StaffEmailSubscription"}
+    for subscription in staff.values():
+        assert subscription["FilterPolicyScope"] == "MessageAttributes"
+        assert subscription["FilterPolicy"] == {"salon_id": [{"Ref": "StaffSalonId"}]}
+    # and the stack refuses a staff address without its salon
+    (assertion,) = template.body["Rules"]["StaffEmailNamesItsSalon"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "StaffSalonId"}, ""]}]}
+    # The functions that notify staff collapse notifications at the stack's interval
+    for logical_id in ("ProcessorFunction", "ApiFunction"):
+        variables = props(template, logical_id)["Environment"]["Variables"]
+        assert variables["STAFF_NOTIFY_INTERVAL_MINUTES"] == {"Ref": "StaffNotifyIntervalMinutes"}
+    assert template.body["Parameters"]["StaffNotifyIntervalMinutes"]["Default"] == 10
+
+
 def test_log_groups_have_retention_and_every_function_uses_one(template: Template) -> None:
     groups = resources(template, "AWS::Logs::LogGroup")
     for logical_id in groups:
