@@ -4,8 +4,12 @@
   that changes the layer applies the pending migrations before the stack completes; a
   failure fails the deploy (and CloudFormation rolls back). Deleting the stack never
   touches the data.
-- Invoked directly (`aws lambda invoke`, or `salonbot salon import FILE --function NAME`):
-  `{"action": "migrate"}` or `{"action": "import_salon", "salon": {...salon file...}}`.
+- Invoked directly (`aws lambda invoke`, or `salonbot ... --function NAME`):
+  `{"action": "migrate"}`, `{"action": "import_salon", "salon": {...salon file...}}`,
+  `{"action": "ai_switch", "set": "off" | "on" | null, "salon_id": ID | null,
+  "changed_by": ...}` (the kill switch; without `set` it only reads), `{"action":
+  "doctor"}` (schema, salons and switches for `salonbot doctor`) and `{"action":
+  "clear_sandbox"}` (deletes what the doctor's sandbox customer left).
   Bad input is answered with `{"ok": false, "error": ..., "field": ...}` and writes nothing.
 
 Migrations run on a connection of their own without a statement timeout, so a long index
@@ -19,7 +23,7 @@ import time
 import urllib.request
 from typing import Any
 
-from salonbot.errors import InvalidInput
+from salonbot.errors import InvalidInput, UnknownSalon
 from salonbot.observability import logger
 
 PHYSICAL_ID = "salonbot-database-migrations"
@@ -44,7 +48,18 @@ def action(event: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "applied": run_migrations()}
         if name == "import_salon":
             return {"ok": True, **import_salon(event.get("salon"))}
-        raise InvalidInput("expected 'migrate' or 'import_salon'", field="action")
+        if name == "ai_switch":
+            return {"ok": True, **ai_switch(event)}
+        if name == "doctor":
+            return {"ok": True, **doctor_facts()}
+        if name == "clear_sandbox":
+            return {"ok": True, **clear_sandbox()}
+        raise InvalidInput(
+            "expected 'migrate', 'import_salon', 'ai_switch', 'doctor' or 'clear_sandbox'",
+            field="action",
+        )
+    except UnknownSalon as exc:
+        return {"ok": False, "error": str(exc), "field": "salon_id"}
     except InvalidInput as exc:
         logger.warning("admin action refused", extra={"action": name, "field": exc.field})
         return {"ok": False, "error": exc.detail, "field": exc.field}
@@ -75,6 +90,74 @@ def import_salon(data: Any) -> dict[str, Any]:
         "services": result.services,
         "masters": result.masters,
     }
+
+
+def ai_switch(event: dict[str, Any]) -> dict[str, Any]:
+    """Set the kill switch (`set`: "off" or "on"; `salon_id`, or none for every salon)
+    and answer every switch's state; without `set`, only the states."""
+    import uuid
+
+    from salonbot.assistant.switch import read_switches, set_switch
+
+    wanted = event.get("set")
+    if wanted not in (None, "off", "on"):
+        raise InvalidInput("expected 'off', 'on' or nothing", field="set")
+    raw = event.get("salon_id")
+    try:
+        salon_id = uuid.UUID(str(raw)) if raw else None
+    except ValueError:
+        raise InvalidInput("not a salon id (UUID)", field="salon_id") from None
+    changed = None
+    with _admin_connection() as conn:
+        if wanted is not None:
+            changed = set_switch(
+                conn,
+                off=wanted == "off",
+                salon_id=salon_id,
+                changed_by=str(event.get("changed_by") or "AdminFunction"),
+            )
+        states = read_switches(conn)
+        conn.commit()
+    return {
+        "changed": changed.as_dict() if changed else None,
+        "switches": [state.as_dict() for state in states],
+    }
+
+
+def doctor_facts() -> dict[str, Any]:
+    """What `salonbot doctor --stack` needs from inside the VPC: the schema against this
+    code's migrations, the salons, the kill switch. Reads only."""
+    from salonbot.assistant.switch import read_switches
+    from salonbot.booking.catalog import list_salons
+    from salonbot.db.migrate import schema_status
+
+    with _admin_connection() as conn:
+        schema = schema_status(conn)
+        salons = list_salons(conn) if "salons" not in schema.missing_tables else []
+        switches = read_switches(conn) if "ai_switch" not in schema.missing_tables else []
+        conn.rollback()
+    return {
+        "schema": {
+            "applied": schema.applied,
+            "pending": schema.pending,
+            "unknown": schema.unknown,
+            "missing_tables": schema.missing_tables,
+        },
+        "salons": [
+            {"id": str(row["id"]), "name": row["name"], "ai_enabled": row["ai_enabled"]}
+            for row in salons
+        ],
+        "switches": [state.as_dict() for state in switches],
+    }
+
+
+def clear_sandbox() -> dict[str, Any]:
+    from salonbot.conversation.sandbox import clear_sandbox as clear
+
+    with _admin_connection() as conn:
+        cleared = clear(conn)
+        conn.commit()
+    return {"cleared": cleared.as_dict()}
 
 
 def _admin_connection() -> Any:
