@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.bookings",
     "salonbot_dev.cli.costs",
     "salonbot_dev.cli.ai",
+    "salonbot_dev.cli.doctor",
     "salonbot_dev.cli.local",
     "salonbot_dev.cli.openapi",
 )
