@@ -118,6 +118,11 @@ def ai_switch(event: dict[str, Any]) -> dict[str, Any]:
             )
         states = read_switches(conn)
         conn.commit()
+    if changed is not None:
+        logger.warning(
+            "AI switch changed",
+            extra={"scope": changed.scope, "off": changed.off, "changed_by": changed.changed_by},
+        )
     return {
         "changed": changed.as_dict() if changed else None,
         "switches": [state.as_dict() for state in states],

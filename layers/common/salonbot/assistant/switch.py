@@ -87,12 +87,7 @@ def set_switch(
         (scope_of(salon_id), off, changed_by[:CHANGED_BY_MAX]),
     ).fetchone()
     assert row is not None
-    state = SwitchState(**row)
-    logger.warning(
-        "AI switch changed",
-        extra={"scope": state.scope, "off": state.off, "changed_by": state.changed_by},
-    )
-    return state
+    return SwitchState(**row)
 
 
 def switched_off(states: list[SwitchState], salon_id: uuid.UUID) -> bool:
