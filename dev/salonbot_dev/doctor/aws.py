@@ -65,15 +65,20 @@ class StackResources:
 
 
 def read_stack(cloudformation: Any, name: str) -> StackResources:
-    """The stack's outputs and resources. NotFound when there is no such stack."""
-    from botocore.exceptions import ClientError
+    """The stack's outputs and resources. NotFound when there is no such stack,
+    ConfigurationError when AWS cannot be asked (no credentials, no region)."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    from salonbot.errors import NotFound
+    from salonbot.errors import ConfigurationError, NotFound, SalonbotError
 
     try:
         (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except ClientError as exc:
-        raise NotFound(f"no CloudFormation stack {name}: {exc}") from exc
+        if _code(exc) == "ValidationError":  # CloudFormation's answer for a missing stack
+            raise NotFound(f"no CloudFormation stack {name} in this account and region") from exc
+        raise SalonbotError(f"CloudFormation refused to describe {name}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise ConfigurationError(f"AWS cannot be asked: {exc} (credentials, --region)") from exc
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
     resources: dict[str, tuple[str, str]] = {}
     for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=name):
