@@ -1,7 +1,8 @@
 """ApiFunction: the AI HTTP API (API Gateway HTTP API, payload format 2.0).
 
 `GET /api/v1/ai/health` (public), `POST /api/v1/ai/process-message` and
-`GET /api/v1/ai/stats` (JWT authorizer in the template). The routes live in
+`GET /api/v1/ai/stats` (the JWT authorizer and each route's scope in the template; the
+routes check the token's salon and scope again). The routes live in
 `salonbot.api.routes`; this handler only adds logging context, metrics and tracing."""
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """An in-memory `BookingDesk` for database-free tests of the assistant engines.
 
 It applies the same rules as `PostgresDesk` with the same pure code: `check_bookable` for a
-requested time, `slots_for_day` for free slots, and the overlap rule the database's
+requested time, `slots_for_day` for free slots, the overlap rules the database's
 exclusion constraints enforce (no two live bookings of one master overlap from start to
-end plus buffer). `salon_from_file` turns a salon file into the `Salon` the engines read,
-without a database.
+end plus buffer, no two of one customer from start to end) and the store's limit of live
+bookings per customer, checked in the store's order. `salon_from_file` turns a salon file
+into the `Salon` the engines read, without a database.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from salonbot.booking.catalog import Master, Salon, Service, Shift
 from salonbot.booking.codes import new_booking_code, normalize_booking_code
 from salonbot.booking.salon_file import load_salon_file
 from salonbot.booking.store import LIVE, Booking, normalize_phone
-from salonbot.errors import BookingNotFound, InvalidInput, SlotTaken, SlotUnavailable
+from salonbot.errors import (
+    BookingLimitReached,
+    BookingNotFound,
+    ClientBusy,
+    InvalidInput,
+    SlotTaken,
+    SlotUnavailable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -72,6 +80,7 @@ def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None 
         slot_step_minutes=file.slot_step_minutes,
         min_notice_minutes=file.min_notice_minutes,
         booking_horizon_days=file.booking_horizon_days,
+        max_live_bookings_per_client=file.max_live_bookings_per_client,
         revision=1,
         services=services,
         masters=masters,
@@ -198,6 +207,15 @@ class MemoryDesk:
                     return entry.booking
         service = self.salon.service(service_code)
         masters = availability.masters_for(self.salon, service, master_code)
+        availability.require_aware(starts_at, "starts_at")
+        limit = self.salon.max_live_bookings_per_client
+        if len(self.upcoming()) >= limit:
+            raise BookingLimitReached(
+                f"the customer already has {len(self.upcoming())} upcoming booking(s); "
+                f"the salon allows {limit} at a time",
+                limit=limit,
+            )
+        self._refuse_own_overlap(service, starts_at, exclude=None)
         master, requested = self._free_master(service, masters, starts_at, exclude=None)
         booking = Booking(
             id=self.calendar.next_id,
@@ -224,6 +242,8 @@ class MemoryDesk:
         masters = availability.masters_for(self.salon, service, master_code)
         if master_code is None:  # the current master first when free then, as the store does
             masters.sort(key=lambda m: m.code != entry.booking.master_code)
+        availability.require_aware(starts_at, "starts_at")
+        self._refuse_own_overlap(service, starts_at, exclude=entry.booking.id)
         master, requested = self._free_master(service, masters, starts_at, exclude=entry.booking.id)
         entry.booking = dataclasses.replace(
             entry.booking,
@@ -256,6 +276,23 @@ class MemoryDesk:
     def _refuse_started(self, booking: Booking) -> None:
         if booking.starts_at <= self.now:
             raise InvalidInput(f"booking {booking.code} has already started", field="code")
+
+    def _refuse_own_overlap(
+        self, service: Service, starts_at: dt.datetime, *, exclude: int | None
+    ) -> None:
+        """`ClientBusy` when the service from `starts_at` overlaps another of the
+        customer's live, not yet over bookings (start to end, without the buffer)."""
+        # Instants, as the database compares them (aware arithmetic is wall-clock).
+        start = starts_at.timestamp()
+        end = start + service.duration_minutes * 60
+        for booking in self.upcoming():
+            ours = booking.starts_at.timestamp(), booking.ends_at.timestamp()
+            if booking.id != exclude and ours[0] < end and start < ours[1]:
+                raise ClientBusy(
+                    f"the customer already has booking {booking.code} "
+                    f"{booking.starts_at:%Y-%m-%d %H:%M}-{booking.ends_at:%H:%M} at that time",
+                    booking_code=booking.code,
+                )
 
     def _free_master(
         self,

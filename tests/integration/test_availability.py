@@ -161,8 +161,13 @@ def test_earliest_slots_skip_full_days(db: Connection) -> None:
     # Given bob (the only haircutter, 12:00-18:00) is fully booked on Monday
     salon = berlin_salon(db)
     start = at(MONDAY, 12)
+    customer = 0  # one customer each: a customer holds at most three live bookings
     while start + dt.timedelta(minutes=45) <= at(MONDAY, 18):  # no DST change that day
-        create_booking(db, salon, phone=PHONE, service_code="haircut", starts_at=start, now=NOW)
+        customer += 1
+        create_booking(
+            db, salon, phone=f"+49151000000{customer:02d}", service_code="haircut",
+            starts_at=start, now=NOW,
+        )  # fmt: skip
         start += dt.timedelta(minutes=45)
     assert free_slots(db, salon, "haircut", MONDAY, now=NOW) == []
 

@@ -16,7 +16,9 @@ from salonbot.booking.desk import BookingDesk, PostgresDesk
 from salonbot.booking.importer import import_salon
 from salonbot.booking.salon_file import load_salon_file
 from salonbot.errors import (
+    BookingLimitReached,
     BookingNotFound,
+    ClientBusy,
     InvalidInput,
     SlotTaken,
     SlotUnavailable,
@@ -137,3 +139,41 @@ def test_move_when_the_master_is_busy_and_no_other_works_then(
     assert boris.find(mine.code).starts_at == at(8, 12)
     moved = boris.move(mine.code, at(8, 13), "maria")
     assert (moved.master_code, moved.starts_at) == ("maria", at(8, 13))
+
+
+def test_one_customer_neither_overlaps_herself_nor_passes_the_limit(
+    desks: Callable[[str, dt.datetime], BookingDesk],
+) -> None:
+    """Alice books anna on Tuesday at 12:00; the salon allows three live bookings."""
+    alice, boris = desks(ALICE, NOW), desks(BORIS, NOW)
+    first = alice.book("manicure", at(8, 12), "anna")
+    # Not at once with another master, nor with any master; Boris is not affected.
+    with pytest.raises(ClientBusy) as busy:
+        alice.book("manicure", at(8, 12, 30), "maria")
+    assert busy.value.booking_code == first.code
+    assert str(busy.value) == (
+        f"the customer already has booking {first.code} 2026-12-08 12:00-13:00 at that time"
+    )
+    with pytest.raises(ClientBusy):
+        alice.book("manicure", at(8, 12))
+    assert boris.book("manicure", at(8, 12, 30), "maria").master_code == "maria"
+    # Straight on to a haircut when the manicure ends, inside anna's buffer.
+    second = alice.book("haircut_men", at(8, 13), "dmitry")
+    third = alice.book("manicure", at(7, 12), "anna")
+    # At the limit, even a time that would be refused anyway is refused for the limit.
+    with pytest.raises(BookingLimitReached) as limit:
+        alice.book("manicure", at(7, 16), "anna")
+    assert limit.value.limit == 3
+    with pytest.raises(BookingLimitReached):
+        alice.book("manicure", at(8, 23), "anna")
+    # A move onto her own other booking is refused and changes nothing (maria is free
+    # from 13:40, the haircut ends at 13:45); right after it, the move is made.
+    with pytest.raises(ClientBusy) as moved:
+        alice.move(third.code, at(8, 13, 40), "maria")
+    assert moved.value.booking_code == second.code
+    assert alice.find(third.code).starts_at == at(7, 12)
+    assert alice.move(third.code, at(8, 13, 45), "maria").starts_at == at(8, 13, 45)
+    # A cancelled booking frees a place.
+    alice.cancel(second.code)
+    alice.book("manicure", at(7, 16), "anna")
+    assert len(alice.upcoming()) == 3

@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -71,3 +72,78 @@ def test_schema_has_the_product_tables_and_indexes(db: Connection) -> None:
 
     assert "(conversation_id, created_at)" in definitions
     assert "(salon_id, created_at)" in definitions
+
+
+def _booking(conn: Connection, code: str, client: str, master: str, start: str, end: str) -> None:
+    conn.execute(
+        """INSERT INTO bookings (code, salon_id, master_id, service_id, client_id, starts_at,
+                                 ends_at, blocked_until, price)
+           SELECT %s, s.id, m.id, sv.id, c.id, %s, %s, %s::timestamptz + interval '10 min', 40
+             FROM salons s JOIN masters m ON m.salon_id = s.id AND m.code = %s
+             JOIN services sv ON sv.salon_id = s.id JOIN clients c ON c.phone = %s""",
+        (code, start, end, end, master, client),
+    )
+
+
+def test_booking_limits_migrate_a_calendar_with_overlapping_bookings_of_one_client(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a database at the first migration, with a salon and bookings made before one
+    # customer's bookings had to be apart: Alice's A, B and C each overlap the next (B
+    # overlaps both, A and C do not touch), D overlaps nothing, and Bruno's E is at A's time
+    import salonbot.db.migrate as migrations
+
+    everything = available_migrations()
+    monkeypatch.setattr(migrations, "available_migrations", lambda: everything[:1])
+    with connect(empty_database_url) as conn:
+        migrate(conn)
+        monkeypatch.undo()
+        salon = uuid.uuid4()
+        conn.execute(
+            "INSERT INTO salons (id, name, timezone) VALUES (%s, 'S', 'Europe/Berlin')", (salon,)
+        )
+        conn.execute(
+            """INSERT INTO services (salon_id, code, names, duration_minutes, price)
+               VALUES (%s, 'manicure', '{"en": "Manicure"}', 60, 40)""",
+            (salon,),
+        )
+        conn.execute(
+            "INSERT INTO masters (salon_id, code, name) VALUES (%s, 'anna', 'Anna'),"
+            " (%s, 'bob', 'Bob'), (%s, 'eve', 'Eve')",
+            (salon, salon, salon),
+        )
+        conn.execute(
+            "INSERT INTO clients (salon_id, phone) VALUES (%s, '+491'), (%s, '+492')",
+            (salon, salon),
+        )
+        day = "2026-03-02 "
+        _booking(conn, "AAAAAA", "+491", "anna", day + "10:00+01", day + "11:00+01")
+        _booking(conn, "BBBBBB", "+491", "bob", day + "10:30+01", day + "11:30+01")
+        _booking(conn, "CCCCCC", "+491", "eve", day + "11:00+01", day + "12:00+01")
+        _booking(conn, "DDDDDD", "+491", "anna", day + "12:00+01", day + "13:00+01")
+        _booking(conn, "EEEEEE", "+492", "bob", day + "12:00+01", day + "13:00+01")
+        conn.commit()
+
+        # When the remaining migrations run
+        applied = migrate(conn)
+
+        # Then they applied; every booking stays confirmed, and of Alice's overlapping
+        # bookings only B, the one overlapping the first made, is kept out of the constraint
+        # (C overlapped only B); the rest are checked as usual
+        assert [m.version for m in applied] == [m.version for m in everything[1:]]
+        rows = conn.execute(
+            "SELECT code, status, legacy_overlap, cancelled_at FROM bookings ORDER BY code"
+        ).fetchall()
+        assert [(r["code"], r["status"], r["legacy_overlap"], r["cancelled_at"]) for r in rows] == [
+            ("AAAAAA", "confirmed", False, None),
+            ("BBBBBB", "confirmed", True, None),
+            ("CCCCCC", "confirmed", False, None),
+            ("DDDDDD", "confirmed", False, None),
+            ("EEEEEE", "confirmed", False, None),
+        ]
+        # and a new overlap of Alice's is still refused by the database
+        with pytest.raises(psycopg.errors.ExclusionViolation), conn.transaction():
+            _booking(conn, "FFFFFF", "+491", "bob", day + "12:30+01", day + "13:30+01")
+        # and the salon got the default limit
+        limit = conn.execute("SELECT max_live_bookings_per_client AS n FROM salons").fetchone()
+        assert limit == {"n": 3}

@@ -59,6 +59,24 @@ def test_reimport_updates_in_place_and_deactivates_what_was_removed(db: Connecti
     assert [r["code"] for r in inactive] == ["brows"]
 
 
+def test_the_live_bookings_limit_is_stored_and_updated(db: Connection) -> None:
+    # Given the demo salon imported (it says 3, the default)
+    import_salon(db, load_salon_file(DEMO_SALON_FILE))
+    assert load_salon(db, DEMO_SALON_ID).max_live_bookings_per_client == 3
+
+    # When it is re-imported allowing 5, then without the key
+    data = _demo_data()
+    data["max_live_bookings_per_client"] = 5
+    import_salon(db, validate_salon(data))
+    allowed = load_salon(db, DEMO_SALON_ID).max_live_bookings_per_client
+    del data["max_live_bookings_per_client"]
+    import_salon(db, validate_salon(data))
+
+    # Then the salon allows 5, then the default again
+    assert allowed == 5
+    assert load_salon(db, DEMO_SALON_ID).max_live_bookings_per_client == 3
+
+
 def test_failed_import_writes_nothing(db: Connection) -> None:
     data = copy.deepcopy(_demo_data())
     data["masters"][1]["code"] = data["masters"][0]["code"].upper()  # violates the code pattern

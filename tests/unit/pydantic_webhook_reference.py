@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from salonbot.clean_text import clean_text
 from salonbot.errors import InvalidInput
 from salonbot.whatsapp.events import InboundMessage, InteractiveReply, StatusUpdate
 
@@ -256,5 +257,6 @@ def status_update(raw: Any, phone_number_id: str) -> StatusUpdate:
 
 
 def _without_nul(text: str) -> str:
-    """NUL characters dropped: PostgreSQL text cannot store them."""
-    return text.replace("\x00", "")
+    """NUL (and the other characters `salonbot.clean_text` drops) dropped: PostgreSQL
+    text cannot store them."""
+    return clean_text(text)

@@ -90,6 +90,10 @@ def _mutated(demo: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any
         (["currency"], "rubles", "currency", "pattern"),
         (["masters", 0, "days_off"], ["2026-02-30"], "masters[0].days_off[0]", "date"),
         (["slot_step_minutes"], 1, "slot_step_minutes", "greater"),
+        (["max_live_bookings_per_client"], 0, "max_live_bookings_per_client", "greater"),
+        (["max_live_bookings_per_client"], 101, "max_live_bookings_per_client", "less"),
+        (["max_live_bookings_per_client"], "many", "max_live_bookings_per_client", "integer"),
+        (["max_live_bookings_per_client"], 2.5, "max_live_bookings_per_client", "integer"),
     ],
 )
 def test_invalid_input_names_the_field(
@@ -100,6 +104,14 @@ def test_invalid_input_names_the_field(
 
     assert error.value.field == field
     assert message in error.value.detail
+
+
+def test_live_bookings_per_client_default_to_three(demo: dict[str, Any]) -> None:
+    assert validate_salon(demo).max_live_bookings_per_client == 3  # the demo file says so
+    del demo["max_live_bookings_per_client"]
+    assert validate_salon(demo).max_live_bookings_per_client == 3
+    demo["max_live_bookings_per_client"] = 1
+    assert validate_salon(demo).max_live_bookings_per_client == 1
 
 
 def test_missing_required_field_is_named(demo: dict[str, Any]) -> None:

@@ -115,6 +115,27 @@ def test_routes_and_their_authorizers(template: Template) -> None:
     )
 
 
+def test_every_protected_route_names_its_scopes(template: Template) -> None:
+    from salonbot.api import auth
+
+    # A route behind the JWT authorizer without scopes would take any token of the
+    # issuer (an ID token, another API's): each one names the scopes it needs.
+    known = {auth.AI_READ, auth.AI_WRITE, auth.AI_ADMIN}
+    scopes = {}
+    for logical_id, resource in template.resources_of_type("AWS::Serverless::Function").items():
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            p = event["Properties"]
+            route = f"{p['Method']} {p['Path']}"
+            if (p.get("Auth") or {}).get("Authorizer") == "NONE":
+                continue
+            scopes[route] = p["Auth"]["AuthorizationScopes"]
+            assert scopes[route] and set(scopes[route]) <= known, (logical_id, route)
+    assert scopes["POST /api/v1/ai/process-message"] == [auth.AI_WRITE]
+    assert scopes["GET /api/v1/ai/stats"] == [auth.AI_READ]
+
+
 def test_fifo_queue_redrives_to_a_dlq_and_outlives_the_processor(template: Template) -> None:
     queue = props(template, "InboundQueue")
     dlq = props(template, "DeadLetterQueue")
@@ -511,6 +532,28 @@ def test_transform_points_the_routes_and_the_queue_at_the_alias(
     for (_, path), uri in uris.items():
         function = "WebhookFunction" if path == "/webhook" else "ApiFunction"
         assert f"/functions/${{{function}Alias{ALIAS}}}/invocations" in uri, path
+
+
+def test_transform_gives_api_gateway_each_routes_scopes(
+    transformed: dict[str, dict[str, Any]],
+) -> None:
+    body = transformed["first"]["HttpApi"]["Properties"]["Body"]
+    security = {
+        f"{method.upper()} {path}": operation["security"]
+        for path, operations in body["paths"].items()
+        for method, operation in operations.items()
+    }
+    open_routes = {"GET /webhook", "POST /webhook", "GET /api/v1/ai/health"}
+    for route, requirement in security.items():
+        if route in open_routes:
+            assert requirement == [{"NONE": []}], route
+        else:
+            ((authorizer, scopes),) = (entry for r in requirement for entry in r.items())
+            assert authorizer == "BackendJwt" and scopes, route
+    assert security["POST /api/v1/ai/process-message"] == [{"BackendJwt": ["ai:write"]}]
+    assert security["GET /api/v1/ai/stats"] == [{"BackendJwt": ["ai:read"]}]
+    scheme = body["components"]["securitySchemes"]["BackendJwt"]["x-amazon-apigateway-authorizer"]
+    assert scheme["type"] == "jwt"
 
 
 def test_transform_shifts_with_codedeploy_and_rolls_back_on_the_alarms(

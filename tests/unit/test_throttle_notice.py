@@ -4,6 +4,7 @@ salon's), read from the catalogue, with no query of its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -11,7 +12,10 @@ import pytest
 from salonbot.assistant.base import TurnInput, TurnResult
 from salonbot.assistant.throttle import Decision, ThrottledAssistant, ThrottledResult, Verdict
 from salonbot.texts import phrases
+from salonbot.whatsapp.events import CustomerMessage
 from tests.unit.guided_phrases import demo_salon
+
+SENT_AT = dt.datetime(2030, 1, 7, 9, 0, tzinfo=dt.UTC)
 
 
 class NoDatabase:
@@ -38,12 +42,13 @@ class Unreachable:
 
 def throttled(verdict: Verdict, text: str, conversation_language: str | None) -> ThrottledResult:
     assistant = ThrottledAssistant(Unreachable(), Counted(verdict))  # type: ignore[arg-type]
+    message = CustomerMessage(
+        wa_id="79001234567", timestamp=SENT_AT, text=text, message_id="wamid.11"
+    )
     turn = TurnInput(
         salon=demo_salon(),
         conversation_id="conv_demo_79001234567",
-        phone="+79001234567",
-        text=text,
-        message_id="wamid.11",
+        message=message,
         conversation_language=conversation_language,
     )
     result = assistant.respond(NoDatabase(), turn)  # type: ignore[arg-type]

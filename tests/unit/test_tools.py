@@ -230,7 +230,8 @@ def test_a_start_is_salon_local_unless_it_names_an_offset(calendar: Calendar) ->
     ctx = context(calendar)
     utc = call(ctx, "book", service="manicure", start="2026-12-08T09:00:00+00:00")
     assert utc["booked"]["start"] == "2026-12-08 12:00"  # 09:00 UTC is 12:00 in Moscow
-    local = call(ctx, "book", service="brows", start="2026-12-08T12:00")
+    # (another customer: Alice is busy then, and one customer's bookings never overlap)
+    local = call(context(calendar, BORIS), "book", service="brows", start="2026-12-08T12:00")
     assert local["booked"]["start"] == "2026-12-08 12:00"
 
 
@@ -238,6 +239,160 @@ def test_a_time_too_soon_is_refused(calendar: Calendar) -> None:
     result = call(context(calendar), "book", service="manicure", start="2026-12-07 09:30")
     assert result["error"] == "slot_unavailable" and result["booked"] is False
     assert calendar.live() == []
+
+
+# -- one customer, one message ------------------------------------------------------------
+
+
+def test_book_every_free_slot_on_friday_books_one(calendar: Calendar) -> None:
+    # Given Alice writes "book me every free manicure on Tuesday"
+    ctx = context(calendar, message_id="wamid.greedy")
+
+    # When the model calls `book` for nine separate times that day, in one turn
+    starts = ["10:00", "11:15", "12:30", "15:00", "16:15", "17:30", "18:45", "13:00", "19:00"]
+    results = [call(ctx, "book", service="manicure", start=f"2026-12-08 {t}") for t in starts]
+
+    # Then the first is booked and each other one is refused, telling the model to ask
+    assert results[0]["ok"] is True
+    for refused in results[1:]:
+        assert refused["ok"] is False and refused["error"] == "one_per_message"
+        assert refused["booked"] is False
+        assert refused["message"] == (
+            f"this message already booked manicure ({results[0]['booked']['code']}); one "
+            "booking per service per message: ask the customer to confirm the next one in "
+            "their next message"
+        )
+    assert [b.starts_at for b in calendar.live()] == [at(8, 10)]
+
+
+def test_two_services_in_one_message_are_two_bookings(calendar: Calendar) -> None:
+    # When Alice asks for "a manicure and then a pedicure" on Monday
+    ctx = context(calendar, message_id="wamid.visit")
+    manicure = call(ctx, "book", service="manicure", start="2026-12-07 12:00")
+    pedicure = call(ctx, "book", service="pedicure", start="2026-12-07 15:00")
+
+    # Then both are booked
+    assert manicure["ok"] is True and pedicure["ok"] is True
+    assert sorted(b.service_code for b in calendar.live()) == ["manicure", "pedicure"]
+
+
+def test_many_services_in_one_message_stop_at_the_salons_limit(calendar: Calendar) -> None:
+    # When the model books every service for Alice on Tuesday, an hour and a half apart
+    ctx = context(calendar, message_id="wamid.all")
+    wanted = [
+        ("manicure", "10:00"), ("haircut_men", "11:30"), ("brows", "13:00"),
+        ("haircut_women", "14:30"), ("pedicure", "16:00"),
+    ]  # fmt: skip
+    results = [call(ctx, "book", service=s, start=f"2026-12-08 {t}") for s, t in wanted]
+
+    # Then three are booked (the salon's limit) and the model learns why the rest are not,
+    # with her bookings, so it can offer to move or cancel one
+    assert [r["ok"] for r in results] == [True, True, True, False, False]
+    limit = results[3]
+    assert limit["error"] == "booking_limit" and limit["booked"] is False
+    assert limit["limit"] == 3
+    assert limit["message"].startswith("the customer already has 3 upcoming booking(s)")
+    assert limit["message"].endswith("offer to move or cancel one of these instead")
+    assert [b["code"] for b in limit["bookings"]] == [r["booked"]["code"] for r in results[:3]]
+    assert len(calendar.live()) == 3
+
+
+def test_identical_calls_in_one_turn_or_in_two_messages_book_once(calendar: Calendar) -> None:
+    # When the model calls the same `book` twice in one turn
+    ctx = context(calendar, message_id="wamid.1")
+    first = call(ctx, "book", service="manicure", start="2026-12-08 12:00")
+    twin = call(ctx, "book", service="manicure", start="2026-12-08 12:00")
+    # and Alice sends the same request again in a second message, when maria is free too
+    again = call(context(calendar, message_id="wamid.2"), "book", service="manicure",
+                 start="2026-12-08 12:00")  # fmt: skip
+
+    # Then one booking exists: the twin is refused for this message, the second message
+    # because she already has that booking then
+    assert first["ok"] is True and twin["error"] == "one_per_message"
+    assert again["ok"] is False and again["error"] == "client_busy"
+    assert first["booked"]["code"] in again["message"]
+    assert len(calendar.live()) == 1
+
+
+def test_a_time_overlapping_the_customers_own_booking_offers_times_clear_of_it(
+    calendar: Calendar, alices_booking: str
+) -> None:
+    # Given Alice has anna on Tuesday 12:00-13:00
+    # When the model books her with maria at 12:30 in another message
+    result = call(context(calendar), "book", service="manicure", start="2026-12-08 12:30",
+                  master="maria")  # fmt: skip
+
+    # Then she is told she is busy then, with maria's nearest times after her booking
+    assert result["ok"] is False and result["error"] == "client_busy" and result["booked"] is False
+    assert alices_booking in result["message"]
+    assert result["alternatives"] == [
+        "2026-12-08 13:00 maria",
+        "2026-12-08 13:15 maria",
+        "2026-12-08 13:30 maria",
+    ]
+
+
+def test_a_refused_booking_does_not_count_for_the_message(calendar: Calendar) -> None:
+    # Given Boris has anna on Monday at 12:00
+    call(context(calendar, BORIS), "book", service="manicure", start="2026-12-07 12:00")
+    ctx = context(calendar)
+
+    # When the model tries that time for Alice, then the free one it was offered
+    taken = call(ctx, "book", service="manicure", start="2026-12-07 12:00", master="anna")
+    start, master = taken["alternatives"][0].rsplit(" ", 1)
+    offered = call(ctx, "book", service="manicure", start=start, master=master)
+
+    # Then the second one is booked
+    assert taken["error"] == "slot_taken" and offered["ok"] is True
+
+
+def test_one_move_and_one_cancel_per_message(calendar: Calendar) -> None:
+    # Given Alice has two manicures, Monday and Tuesday at 12:00
+    monday = call(context(calendar), "book", service="manicure", start="2026-12-07 12:00")
+    tuesday = call(context(calendar), "book", service="manicure", start="2026-12-08 12:00")
+    monday_code, tuesday_code = monday["booked"]["code"], tuesday["booked"]["code"]
+
+    # When one message moves both, aiming Monday's twice
+    ctx = context(calendar)
+    moved = call(ctx, "move", code=monday_code, start="2026-12-07 15:00")
+    reaimed = call(ctx, "move", code=monday_code.lower(), start="2026-12-07 16:00")
+    other = call(ctx, "move", code=tuesday_code, start="2026-12-08 15:00")
+
+    # Then Monday's moved (twice: the same change aimed again) and Tuesday's did not
+    assert moved["ok"] is True and reaimed["ok"] is True
+    assert other["ok"] is False and other["error"] == "one_per_message"
+    assert other["moved"] is False
+    assert other["message"] == (
+        f"this message already moved booking {monday_code}; one per message: ask the "
+        "customer to confirm the next one in their next message"
+    )
+    assert calendar.desk(ALICE, NOW).find(tuesday_code).starts_at == at(8, 12)
+
+    # When another message cancels both
+    ctx = context(calendar)
+    cancelled = call(ctx, "cancel", code=monday_code)
+    second = call(ctx, "cancel", code=tuesday_code)
+
+    # Then only the first is cancelled
+    assert cancelled["ok"] is True
+    assert second["error"] == "one_per_message" and second["cancelled"] is False
+    assert [b.code for b in calendar.live()] == [tuesday_code]
+
+
+def test_a_move_onto_the_customers_other_booking_is_client_busy(
+    calendar: Calendar, alices_booking: str
+) -> None:
+    # Given Alice also has a manicure on Monday at 12:00
+    monday = call(context(calendar), "book", service="manicure", start="2026-12-07 12:00")
+
+    # When the model moves Monday's onto Tuesday 12:30 with maria
+    result = call(context(calendar), "move", code=monday["booked"]["code"],
+                  start="2026-12-08 12:30", master="maria")  # fmt: skip
+
+    # Then it is refused naming Tuesday's booking, offering maria's times clear of it
+    assert result["ok"] is False and result["error"] == "client_busy"
+    assert alices_booking in result["message"] and result["moved"] is False
+    assert result["alternatives"][0] == "2026-12-08 13:00 maria"
 
 
 # -- moving and cancelling ----------------------------------------------------------------

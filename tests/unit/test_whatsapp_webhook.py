@@ -19,8 +19,8 @@ from salonbot.errors import InvalidInput
 from salonbot.whatsapp.events import InboundMessage, InteractiveReply, QueueEnvelope, StatusUpdate
 from salonbot.whatsapp.webhook import (
     MAX_JSON_DEPTH,
-    CustomerMessage,
     DeliveryStatus,
+    MessageEvent,
     Reply,
     WebhookEvent,
     parse_webhook,
@@ -53,7 +53,7 @@ def only_message(raw: dict[str, Any]) -> InboundMessage:
     parsed = parse_webhook(body_of(payload(change_value([raw]))))
     assert (parsed.invalid, parsed.ignored) == (0, 0)
     (event,) = parsed.events
-    assert isinstance(event, CustomerMessage)
+    assert isinstance(event, MessageEvent)
     model = queued(event)
     assert isinstance(model, InboundMessage)
     return model
@@ -224,7 +224,7 @@ def test_what_the_local_customer_phone_sends_parses() -> None:
     text = parse_webhook(json.dumps(phone.text_payload("Привет")).encode()).events[0]
     tap = json.dumps(phone.choice_payload(Choice("slot:1", "10:00", "Анна", "list_reply")))
     choice = parse_webhook(tap.encode()).events[0]
-    assert isinstance(text, CustomerMessage) and isinstance(choice, CustomerMessage)
+    assert isinstance(text, MessageEvent) and isinstance(choice, MessageEvent)
     assert (text.text, text.contact_name, text.wa_id) == ("Привет", "Ольга", "79001234567")
     assert choice.interactive == Reply("list_reply", "slot:1", "10:00", "Анна")
     assert queued(choice).interactive == InteractiveReply(
@@ -484,7 +484,7 @@ def outcome(parse: Callable[[bytes], Any], body: bytes) -> tuple[Any, ...]:
         return ("refused", exc.field)
     bodies = [
         queue_body(e, NOW)
-        if isinstance(e, CustomerMessage | DeliveryStatus)
+        if isinstance(e, MessageEvent | DeliveryStatus)
         else QueueEnvelope(event=e, enqueued_at=ENQUEUED_AT).model_dump_json()
         for e in parsed.events
     ]
@@ -504,7 +504,7 @@ def test_any_json_parses_or_is_invalid_input(data: Any) -> None:
     except InvalidInput:
         return
     for event in parsed.events:
-        assert isinstance(event, CustomerMessage | DeliveryStatus)
+        assert isinstance(event, MessageEvent | DeliveryStatus)
         assert event.message_id and event.phone_number_id
         assert queued(event).message_id == event.message_id
 
@@ -540,7 +540,7 @@ def test_nul_characters_are_dropped_from_texts_captions_and_names(
 
     (event,) = parse_webhook(body).events
 
-    assert isinstance(event, CustomerMessage)
+    assert isinstance(event, MessageEvent)
     assert event.text == text
     assert event.contact_name == (None if name == "\u0000" else "Анна")
     assert "\\u0000" not in queue_body(event, NOW).split('"payload"')[0]

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.doctor",
     "salonbot_dev.cli.local",
     "salonbot_dev.cli.openapi",
+    "salonbot_dev.cli.tokens",
 )
 
 

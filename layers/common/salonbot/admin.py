@@ -13,8 +13,8 @@
   Bad input is answered with `{"ok": false, "error": ..., "field": ...}` and writes nothing.
 
 Migrations run on a connection of their own without a statement timeout, so a long index
-build is not cut at the functions' usual 5 s; the advisory lock in `salonbot.db.migrate`
-keeps two deploys from applying a migration twice."""
+build is not cut at the functions' usual 5 s; the transaction-level advisory lock in
+`salonbot.db.migrate` keeps two deploys from applying a migration twice."""
 
 from __future__ import annotations
 
@@ -167,16 +167,18 @@ def clear_sandbox() -> dict[str, Any]:
 
 def _admin_connection() -> Any:
     from salonbot.config import get_settings
-    from salonbot.db.connection import connect, resolve_dsn
+    from salonbot.db.connection import Timeouts, connect, resolve_dsn
 
     settings = get_settings()
-    conn = connect(resolve_dsn(settings), settings)
     # No statement timeout for long migrations, but a bounded wait for locks (another
     # deploy's migration, a busy table), so the function answers before it times out.
-    conn.execute("SET statement_timeout = 0")
-    conn.execute(f"SET lock_timeout = '{ADMIN_LOCK_TIMEOUT_S}s'")
-    conn.commit()
-    return conn
+    # Through RDS Proxy like the other functions: set per transaction, nothing pins.
+    timeouts = Timeouts(
+        statement_ms=0,
+        idle_in_transaction_ms=settings.db_idle_in_transaction_timeout_ms,
+        lock_ms=ADMIN_LOCK_TIMEOUT_S * 1000,
+    )
+    return connect(resolve_dsn(settings), settings, timeouts=timeouts)
 
 
 # -- CloudFormation custom resource -------------------------------------------------------

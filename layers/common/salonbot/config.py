@@ -24,6 +24,12 @@ class Settings(BaseModel):
     db_name: str = "salonbot"
     db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
     db_statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
+    # The server ends a transaction its client left open this long (a container frozen or
+    # killed mid-turn): longer than any function's timeout (the processor's is 60 s).
+    db_idle_in_transaction_timeout_ms: int = Field(default=120_000, ge=100, le=3_600_000)
+    # Connections go through a transaction pooler: timeouts are set per transaction, never
+    # on the session. Unset: true when DB_PROXY_ENDPOINT (RDS Proxy) is.
+    db_pooled: bool | None = None
 
     openai_api_key: str | None = None
     openai_api_key_secret_arn: str | None = None

@@ -38,7 +38,28 @@ class BookingNotFound(NotFound):
 
 
 class SlotTaken(SalonbotError):
-    """The requested time overlaps another live booking of the same master."""
+    """The requested time is not free: it overlaps another live booking of the same
+    master (or, as `ClientBusy`, one of the same customer's)."""
+
+
+class ClientBusy(SlotTaken):
+    """The customer already has a live booking overlapping the requested time. A
+    `SlotTaken`, so code that offers other times for a taken one does so here too;
+    `booking_code` is the booking in the way, when known."""
+
+    def __init__(self, message: str, booking_code: str | None = None) -> None:
+        super().__init__(message)
+        self.booking_code = booking_code
+
+
+class BookingLimitReached(SalonbotError):
+    """The customer already has as many live, not yet over bookings as the salon allows
+    (`max_live_bookings_per_client`). Not a `SlotTaken`: no other time would help, only
+    moving or cancelling one of them."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class SlotUnavailable(SalonbotError):
@@ -52,3 +73,17 @@ class BudgetExceeded(SalonbotError):
 
 class ConfigurationError(SalonbotError):
     """A required setting is missing or invalid."""
+
+
+class Unauthenticated(SalonbotError):
+    """The request carries no verified token (HTTP 401)."""
+
+
+class Forbidden(SalonbotError):
+    """The caller's token does not allow this: a scope it lacks, or a salon it is not
+    for (HTTP 403). The message names nothing about other tenants."""
+
+
+class RequestInProgress(SalonbotError):
+    """An earlier request with the same idempotency key is still being answered (HTTP 409):
+    retry shortly for its answer."""

@@ -4,6 +4,7 @@ with the fallback engine and with the (fake) model, validation, unknown salons, 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from decimal import Decimal
@@ -16,7 +17,7 @@ from salonbot.config import get_settings
 from salonbot.db.connection import Connection, reset_connection
 from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
 from tests.fakes.openai_server import Answer, FakeOpenAI
-from tests.integration.api.conftest import Api, use_model
+from tests.integration.api.conftest import Api, token_claims, use_model
 
 pytestmark = pytest.mark.integration
 
@@ -220,6 +221,34 @@ def test_bad_requests_get_422_naming_the_fields(
     assert db.execute("SELECT count(*) AS n FROM ai_messages").fetchone() == {"n": 0}
 
 
+def test_a_message_with_nul_and_control_characters_is_answered_and_stored_clean(
+    api: Api, demo: uuid.UUID, db: Connection
+) -> None:
+    # Given a request whose message holds a NUL (PostgreSQL cannot store it), a bell and
+    # an emoji, as JSON escapes (the emoji as a surrogate pair)
+    body = json.dumps(request(message="Хочу\u0000 на маникюр\u0007 \ud83d\udc85"))
+
+    # When it is processed
+    reply = api.process(None, raw=body)
+
+    # Then it is answered, and stored without them, the emoji kept
+    assert reply.status == 200, reply.body
+    stored = db.execute("SELECT content FROM ai_messages WHERE role = 'user'").fetchall()
+    assert stored == [{"content": "Хочу на маникюр 💅"}]
+
+
+@pytest.mark.parametrize(
+    "message", ["\u0000\u0007", " \u0000 ", "half an emoji \ud83d"], ids=["controls", "nul", "lone"]
+)
+def test_a_message_of_control_characters_or_with_a_lone_surrogate_gets_422(
+    api: Api, demo: uuid.UUID, db: Connection, message: str
+) -> None:
+    reply = api.process(None, raw=json.dumps(request(message=message)))
+    assert reply.status == 422
+    assert {d["field"] for d in reply.body["detail"]} == {"message"}
+    assert db.execute("SELECT count(*) AS n FROM ai_messages").fetchone() == {"n": 0}
+
+
 def test_invalid_phone_message_says_what_is_expected(api: Api, demo: uuid.UUID) -> None:
     reply = api.process(request(phone_number="12345"))
     (error,) = reply.body["detail"]
@@ -233,8 +262,9 @@ def test_malformed_json_gets_422(api: Api, demo: uuid.UUID) -> None:
 
 
 def test_unknown_salon_gets_404_with_a_clear_message(api: Api, db: Connection) -> None:
+    # A token for a salon that was never imported (for another salon it would be a 403)
     other = uuid.UUID("3f0c1a52-0000-4000-8000-0000000000ff")
-    reply = api.process(request(salon_id=str(other)))
+    reply = api.process(request(salon_id=str(other)), claims=token_claims(other))
     assert reply.status == 404
     assert reply.body["message"] == f"Salon not found: no salon {other}"
     assert db.execute("SELECT count(*) AS n FROM ai_conversations").fetchone() == {"n": 0}
@@ -328,6 +358,7 @@ def test_stats_bad_query_gets_422_naming_the_field(
 
 
 def test_stats_for_an_unknown_salon_is_404(api: Api, db: Connection) -> None:
-    reply = api.stats({"salon_id": "3f0c1a52-0000-4000-8000-0000000000ff"})
+    unknown = "3f0c1a52-0000-4000-8000-0000000000ff"
+    reply = api.stats({"salon_id": unknown}, claims=token_claims(unknown))
     assert reply.status == 404
     assert "3f0c1a52-0000-4000-8000-0000000000ff" in reply.body["message"]

@@ -262,6 +262,53 @@ def test_a_slot_taken_meanwhile_offers_other_times(
     assert _assistant_rows(db)[-1]["booking_code"] is None
 
 
+def test_a_customer_at_the_limit_is_shown_her_bookings_instead(
+    db: Connection, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a customer with three upcoming bookings, the salon's limit
+    salon = import_demo_salon(db)
+    for day in (7, 8, 11):
+        _book_directly(db, salon, dt.datetime(2030, 1, day, 12, 0, tzinfo=MOSCOW))
+    customer = Customer(guided_harness(db, fake_whatsapp), fake_whatsapp)
+
+    # When she confirms a fourth
+    customer.say("Хочу на маникюр к Анне завтра в 15:00")
+    customer.tap("Подтвердить")
+
+    # Then nothing is booked; she is told why and shown her bookings to move or cancel
+    assert len(bookings_of(db)) == 3
+    assert customer.text.startswith(
+        "У вас уже максимум предстоящих записей: 3. Можно перенести или отменить одну из них."
+        "\nВаши записи:\n07.01 12:00 — Маникюр"
+    )
+    assert customer.titles() == [
+        "07.01 12:00 Маникюр",
+        "08.01 12:00 Маникюр",
+        "11.01 12:00 Маникюр",
+    ]
+    assert _assistant_rows(db)[-1]["booking_code"] is None
+
+
+def test_a_time_the_customer_is_busy_offers_other_times(
+    db: Connection, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a customer with Anna tomorrow at 15:00
+    salon = import_demo_salon(db)
+    _book_directly(db, salon, dt.datetime(2030, 1, 8, 15, 0, tzinfo=MOSCOW))
+    customer = Customer(guided_harness(db, fake_whatsapp), fake_whatsapp)
+
+    # When she confirms Maria at the same time
+    customer.say("Хочу на маникюр к Марии завтра в 15:00")
+    customer.tap("Подтвердить")
+
+    # Then she keeps one booking and is offered other times
+    assert len(bookings_of(db)) == 1
+    assert customer.replies[0].text == (
+        "В это время у вас уже есть запись. Вот другое свободное время:"
+    )
+    assert customer.titles()
+
+
 def test_a_stale_state_expires_and_a_fresh_one_survives_a_restart(
     db: Connection, fake_whatsapp: FakeWhatsApp
 ) -> None:
@@ -454,7 +501,8 @@ def test_faq_is_answered_without_the_model_when_the_model_is_on(
 def test_without_interactive_messages_options_are_numbered_and_a_number_answers(
     db: Connection, fake_whatsapp: FakeWhatsApp
 ) -> None:
-    from salonbot.processing.turn import ConversationTurn, CustomerMessage, reply_text
+    from salonbot.processing.turn import ConversationTurn, reply_text
+    from salonbot.whatsapp.events import CustomerMessage
 
     salon = import_demo_salon(db)
     harness = guided_harness(db, fake_whatsapp)
@@ -464,10 +512,10 @@ def test_without_interactive_messages_options_are_numbered_and_a_number_answers(
 
     def say(text: str) -> str:
         message = CustomerMessage(
-            salon=salon, phone=CUSTOMER, text=text, interactive_supported=False
+            wa_id=CUSTOMER.lstrip("+"), timestamp=harness.clock.now, text=text
         )
         with db.transaction():
-            outcome = turn.run(db, message)
+            outcome = turn.run(db, salon, message, interactive_supported=False)
         assert outcome.result is not None
         return reply_text(outcome.result)
 

@@ -379,3 +379,34 @@ def test_a_start_years_away_is_refused_as_an_argument(
     assert result["error"] == "invalid_arguments"
     assert "start: Value error, must be within 2 years of 2030-01-07" in result["message"]
     assert bookings_of(db) == []
+
+
+def test_book_me_every_free_slot_on_friday_books_one_and_asks(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a model that answers "book me every free slot on Friday" with 22 parallel
+    # `book` calls, a manicure every 30 minutes from 10:00, any master
+    import_demo_salon(db)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    opening = dt.datetime(2030, 1, 11, 10, 0)
+    starts = [opening + dt.timedelta(minutes=30 * i) for i in range(22)]
+    fake_openai.add(
+        Answer(
+            tool_calls=[
+                ToolCall("book", {"service": "manicure", "start": f"{start:%Y-%m-%d %H:%M}"})
+                for start in starts
+            ]
+        ),
+        _echo_result,
+    )
+
+    # When the customer sends it
+    assert harness.say("Запишите меня на все свободные окна в пятницу") == REPLIED
+
+    # Then one manicure is booked and every other call was refused for this message
+    results = fake_openai.requests[-1].tool_results()
+    assert len(results) == 22 and results[0]["ok"] is True
+    assert {r["error"] for r in results[1:]} == {"one_per_message"}
+    (booking,) = bookings_of(db)
+    assert booking["code"] == results[0]["booked"]["code"]
+    assert booking["starts_at"] == dt.datetime(2030, 1, 11, 10, 0, tzinfo=MOSCOW)

@@ -1,5 +1,8 @@
 """The routes of the AI API (Powertools `APIGatewayHttpResolver`, payload format 2.0).
 
+Every route but health checks its caller first (`authorize`: the token's scope and
+salon, see `salonbot.api.auth`; 401 without a token, 403 without the scope or for
+another salon). A new route does the same with its own scope and the salon it touches.
 Request bodies and query strings are validated by pydantic: bad input gets 422 with
 every offending field named. Domain errors map to status codes by type; anything else is
 logged with its stack trace and answered with a plain 500. Every error body is JSON:
@@ -19,12 +22,21 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from salonbot.api import idempotency
+from salonbot.api.auth import AI_ADMIN, AI_READ, AI_WRITE, Caller, jwt_claims, require
 from salonbot.booking.store import normalize_phone
+from salonbot.clean_text import clean_text
 from salonbot.config import get_settings
-from salonbot.errors import InvalidInput, UnknownSalon
+from salonbot.errors import (
+    Forbidden,
+    InvalidInput,
+    RequestInProgress,
+    Unauthenticated,
+    UnknownSalon,
+)
 from salonbot.observability import logger
 from salonbot.stats import window_bound
 
@@ -37,7 +49,6 @@ if TYPE_CHECKING:
 HEALTH = "/api/v1/ai/health"
 PROCESS_MESSAGE = "/api/v1/ai/process-message"
 STATS = "/api/v1/ai/stats"
-JWT: list[dict[str, list[str]]] = [{"jwt": []}]
 STATS_DEFAULT_DAYS = 30
 MAX_MESSAGE_CHARS = 4096
 
@@ -48,10 +59,31 @@ app.configure_openapi(
     description="Health, synchronous assistant turns and usage figures of salonbot.",
     security_schemes={
         "jwt": HTTPBearer(
-            description="JWT checked by the API Gateway JWT authorizer", bearerFormat="JWT"
+            description=(
+                "A JWT checked by the API Gateway JWT authorizer (signature, issuer, "
+                "audience, expiry, the route's scopes). Claims: the salon, `salon_id` (or "
+                "the list `salon_ids` for a backend serving several), and the scopes, "
+                f"`scope` (space separated): `{AI_WRITE}` process-message, `{AI_READ}` "
+                f"stats, `{AI_ADMIN}` erasure. A token without the route's scope, or for "
+                "another salon than the request's, gets 403; no token, 401. Locally: "
+                "`salonbot token --salon ID --scope SCOPE`."
+            ),
+            bearerFormat="JWT",
         )
     },
 )
+
+
+def scoped(scope: str) -> list[dict[str, list[str]]]:
+    """A route's OpenAPI security requirement: the JWT with `scope`."""
+    return [{"jwt": [scope]}]
+
+
+def authorize(scope: str, salon_id: uuid.UUID | str | None = None) -> Caller:
+    """The caller of the current request, if its token grants `scope` for `salon_id`;
+    `Unauthenticated` (401) or `Forbidden` (403) otherwise. First thing in a protected
+    route, before it reads or changes anything."""
+    return require(jwt_claims(app.current_event.raw_event), scope=scope, salon_id=salon_id)
 
 
 # -- models -------------------------------------------------------------------------------
@@ -91,6 +123,16 @@ class ProcessMessageRequest(BaseModel):
         description="accepted for compatibility; the turn is stored in the customer's "
         "conversation conv_<salon_id>_<phone digits>, returned as conversation_id",
     )
+
+    @field_validator("message")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        """NUL and other control characters dropped (a lone surrogate was refused
+        already, as the webhook refuses it); a message of nothing else is empty."""
+        cleaned = clean_text(value).strip()
+        if not cleaned:
+            raise ValueError("must hold text, not only control characters")
+        return cleaned
 
     @field_validator("phone_number")
     @classmethod
@@ -160,6 +202,13 @@ def _json(model: type[BaseModel], description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": model}}}
 
 
+# The refusals of every protected route.
+AUTH_ERRORS: dict[int, OpenAPIResponse] = {
+    401: _json(ErrorResponse, "no valid token"),
+    403: _json(ErrorResponse, "the token lacks the route's scope, or is for another salon"),
+}
+
+
 @app.get(
     HEALTH,
     summary="Service health",
@@ -182,24 +231,43 @@ def get_health() -> Response[HealthResponse]:
 @app.post(
     PROCESS_MESSAGE,
     summary="Answer one customer message synchronously",
-    security=JWT,
+    security=scoped(AI_WRITE),
     responses={
         200: _json(ProcessMessageResponse, "the reply"),
+        **AUTH_ERRORS,
         404: _json(ErrorResponse, "unknown salon"),
-        422: _json(ErrorResponse, "invalid request"),
+        409: _json(ErrorResponse, "the request first sent with this Idempotency-Key is running"),
+        422: _json(
+            ErrorResponse, "invalid request, or an Idempotency-Key used for another request"
+        ),
         429: _json(ErrorResponse, "customer over the per-customer message limit"),
     },
 )
-def process_message(request: ProcessMessageRequest) -> ProcessMessageResponse:
+def process_message(
+    request: ProcessMessageRequest,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            max_length=idempotency.MAX_KEY_LENGTH + 2,  # + the quotes of "key"
+            pattern=r"^[!-~]+$",
+            description="makes a retry safe: the same key (for the same salon) gets the "
+            "first request's answer, and nothing is booked twice; the key with another "
+            "body is a 422. Printable ASCII, up to 255 characters",
+        ),
+    ] = None,
+) -> Response[ProcessMessageResponse]:
+    authorize(AI_WRITE, request.salon_id)
     done = message_service(get_settings()).process(
         request.salon_id,
         request.phone_number,
         request.message,
         conversation_id=request.conversation_id,
+        idempotency_key=idempotency_key,
     )
     if done.throttled and done.response is None:
         raise CustomerThrottled(done.retry_after_s or 1)
-    return ProcessMessageResponse(
+    body = ProcessMessageResponse(
         response=done.response,
         tokens_used=done.tokens_used,
         cost=float(done.cost),
@@ -211,14 +279,22 @@ def process_message(request: ProcessMessageRequest) -> ProcessMessageResponse:
         handled_by=done.handled_by,
         throttled=done.throttled,
     )
+    headers = {"Idempotent-Replayed": "true"} if done.replayed else None
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=headers,
+    )
 
 
 @app.get(
     STATS,
     summary="A salon's messages, tokens, cost, response times and bookings",
-    security=JWT,
+    security=scoped(AI_READ),
     responses={
         200: _json(StatsResponse, "the salon's figures"),
+        **AUTH_ERRORS,
         404: _json(ErrorResponse, "unknown salon"),
         422: _json(ErrorResponse, "invalid query"),
     },
@@ -243,6 +319,7 @@ def get_stats(
     from salonbot.db.connection import autocommit, get_connection
     from salonbot.stats import salon_stats
 
+    authorize(AI_READ, salon_id)
     with autocommit(get_connection()) as conn:
         found = conn.execute("SELECT timezone FROM salons WHERE id = %s", (salon_id,)).fetchone()
         if found is None:
@@ -317,7 +394,7 @@ def _error(status: HTTPStatus, message: str, **extra: Any) -> Response[Any]:
 
 
 def _field(loc: Any) -> str:
-    parts = [str(p) for p in (loc or ()) if p not in ("body", "query")]
+    parts = [str(p) for p in (loc or ()) if p not in ("body", "query", "header")]
     return ".".join(parts) or "body"
 
 
@@ -354,9 +431,28 @@ def invalid_input(exc: InvalidInput) -> Response[Any]:
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, f"Invalid request: {exc}", detail=detail)
 
 
+@_handles(Unauthenticated)
+def unauthenticated(exc: Unauthenticated) -> Response[Any]:
+    response = _error(HTTPStatus.UNAUTHORIZED, "Unauthorized")
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@_handles(Forbidden)
+def forbidden(exc: Forbidden) -> Response[Any]:
+    return _error(HTTPStatus.FORBIDDEN, f"Forbidden: {exc}")
+
+
 @_handles(UnknownSalon)
 def unknown_salon(exc: UnknownSalon) -> Response[Any]:
     return _error(HTTPStatus.NOT_FOUND, f"Salon not found: {exc}")
+
+
+@_handles(RequestInProgress)
+def in_progress(exc: RequestInProgress) -> Response[Any]:
+    response = _error(HTTPStatus.CONFLICT, f"Conflict: {exc}")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 @_handles(CustomerThrottled)

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from salonbot.booking.catalog import Salon
     from salonbot.db.connection import Connection
-    from salonbot.whatsapp.events import InteractiveReply
+    from salonbot.whatsapp.events import CustomerMessage, InteractiveReply
     from salonbot.whatsapp.outgoing import ButtonsMessage, ListMessage, TextMessage
 
 Engine = Literal["llm", "guided", "faq", "fixed"]
@@ -19,22 +19,47 @@ Engine = Literal["llm", "guided", "faq", "fixed"]
 
 @dataclass(frozen=True)
 class TurnInput:
-    """One customer message, with identity taken from the channel, never from the model."""
+    """One customer message with what the turn knows around it: the salon and the
+    conversation. Identity comes from the channel, never from the model. The message
+    itself is the one the channel decoded (the queue's `InboundMessage`, or the HTTP
+    API's), passed on as it is; the properties below are what the engines read."""
 
     salon: Salon
     conversation_id: str
-    phone: str  # E.164, e.g. +79001234567
-    text: str  # text body ('' for taps without text)
-    message_type: str = "text"
-    interactive: InteractiveReply | None = None
-    message_id: str | None = None  # wamid, for idempotent effects
-    contact_name: str | None = None
-    interactive_supported: bool = True  # False for the HTTP API and terminal chat
+    message: CustomerMessage
+    interactive_supported: bool = True  # False for the HTTP API
     # The language the conversation last used (`ai_conversations.language`); None: unknown.
     conversation_language: str | None = None
     # The guided flow's saved dialogue as the turn opened (and locked) the conversation;
     # None when the caller did not load it (then the engines read it themselves).
     guided_state: Mapping[str, Any] | None = None
+
+    @property
+    def phone(self) -> str:
+        """E.164, e.g. +79001234567."""
+        return self.message.phone
+
+    @property
+    def text(self) -> str:
+        """What the customer said: the text, a tap's title, or `[image]` for media."""
+        return self.message.said
+
+    @property
+    def message_type(self) -> str:
+        return self.message.type
+
+    @property
+    def interactive(self) -> InteractiveReply | None:
+        return self.message.interactive
+
+    @property
+    def message_id(self) -> str | None:
+        """The channel's id of the message (wamid), for idempotent effects."""
+        return self.message.message_id
+
+    @property
+    def contact_name(self) -> str | None:
+        return self.message.contact_name
 
     @property
     def default_language(self) -> str:

@@ -69,6 +69,7 @@ class Salon:
     revision: int
     services: dict[str, Service] = field(default_factory=dict)
     masters: dict[str, Master] = field(default_factory=dict)
+    max_live_bookings_per_client: int = 3
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -170,6 +171,7 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
         slot_step_minutes=row["slot_step_minutes"],
         min_notice_minutes=row["min_notice_minutes"],
         booking_horizon_days=row["booking_horizon_days"],
+        max_live_bookings_per_client=row["max_live_bookings_per_client"],
         revision=row["revision"],
         services=services,
         masters=masters,

@@ -26,6 +26,8 @@ from pydantic import (
 
 from salonbot.errors import InvalidInput
 
+# The largest `max_live_bookings_per_client` a salon file may set.
+MAX_LIVE_BOOKINGS = 100
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
@@ -126,6 +128,8 @@ class SalonFile(_Strict):
     slot_step_minutes: int = Field(default=15, ge=5, le=240)
     min_notice_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     booking_horizon_days: int = Field(default=30, ge=1, le=365)
+    # Live (confirmed, not yet over) bookings one customer may hold at once.
+    max_live_bookings_per_client: int = Field(default=3, ge=1, le=MAX_LIVE_BOOKINGS)
     services: list[ServiceFile] = Field(min_length=1)
     masters: list[MasterFile] = Field(min_length=1)
 

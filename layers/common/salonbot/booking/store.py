@@ -6,11 +6,20 @@ transaction of its own otherwise. The code checks working hours, notice and hori
 database decides overlaps (exclusion constraint `bookings_no_overlap`), which this module
 translates into `SlotTaken`. A booking code that belongs to another customer or salon is
 `BookingNotFound`, exactly like a code that does not exist.
+
+Per customer: a new booking is refused with `BookingLimitReached` when the customer
+already holds the salon's `max_live_bookings_per_client` live, not yet over bookings, and
+with `ClientBusy` when it would overlap one of them (constraint
+`bookings_client_no_overlap`, start to end of the service: the buffer is the master's
+time). Creates and moves of one customer take the client's row in turn (the upsert of a
+create, `FOR UPDATE` in a move) before counting and checking, so concurrent requests of
+one customer are decided one after the other and cannot pass the limit together.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,10 +37,17 @@ from salonbot.booking.availability import (
     resolve_now,
 )
 from salonbot.booking.codes import new_booking_code, normalize_booking_code
-from salonbot.errors import BookingNotFound, InvalidInput, SlotTaken, SlotUnavailable
+from salonbot.booking.time_locks import span_locks
+from salonbot.errors import (
+    BookingLimitReached,
+    BookingNotFound,
+    ClientBusy,
+    InvalidInput,
+    SlotTaken,
+    SlotUnavailable,
+)
 
 if TYPE_CHECKING:
-    import datetime as dt
     import uuid
     from collections.abc import Iterator
     from decimal import Decimal
@@ -41,6 +57,7 @@ if TYPE_CHECKING:
 
 LIVE = "confirmed"
 OVERLAP_CONSTRAINT = "bookings_no_overlap"
+CLIENT_OVERLAP_CONSTRAINT = "bookings_client_no_overlap"
 # How long a write waits on another customer's pending booking of the same time.
 PENDING_WAIT_MS = 2000
 CODE_CONSTRAINT = "bookings_code_key"
@@ -77,7 +94,7 @@ def normalize_phone(phone: str) -> str:
 
 _SELECT = """
 SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
-       b.master_id, b.service_id,
+       b.master_id, b.service_id, b.client_id,
        s.code AS service_code, s.names AS service_names,
        m.code AS master_code, m.name AS master_name, c.phone
   FROM bookings b
@@ -114,13 +131,20 @@ def _by_source_message(conn: Connection, salon: Salon, message_id: str) -> Booki
 
 
 def _customer_booking(
-    conn: Connection, salon: Salon, phone: str, code: str, *, live: bool, lock: bool
+    conn: Connection,
+    salon: Salon,
+    phone: str,
+    code: str,
+    *,
+    live: bool,
+    lock: bool,
+    lock_client: bool = False,
 ) -> dict[str, Any]:
     sql = _SELECT + " WHERE b.code = %s AND b.salon_id = %s AND c.phone = %s"
     if live:
         sql += f" AND b.status = '{LIVE}'"
     if lock:
-        sql += " FOR UPDATE OF b"
+        sql += " FOR UPDATE OF b, c" if lock_client else " FOR UPDATE OF b"
     row = conn.execute(sql, (normalize_booking_code(code), salon.id, phone)).fetchone()
     if row is None:
         # Same answer whether the code is unknown or someone else's: never reveal which.
@@ -141,6 +165,59 @@ def _upsert_client(conn: Connection, salon: Salon, phone: str, name: str | None)
     assert row is not None
     client_id: int = row["id"]
     return client_id
+
+
+@dataclass(frozen=True)
+class _ClientCalendar:
+    live: int  # live bookings not yet over
+    overlapping: dict[str, Any] | None  # the first of them overlapping the asked time
+
+
+def _client_calendar(
+    conn: Connection,
+    client_id: int,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    now: dt.datetime,
+    *,
+    exclude_booking: int | None = None,
+) -> _ClientCalendar:
+    """The customer's live, not yet over bookings (other than `exclude_booking`): how
+    many, and the first overlapping `starts_at`..`ends_at`. Read under the client's row
+    lock, so no other write of this customer can change the answer before ours."""
+    row = conn.execute(
+        """
+        WITH mine AS (
+            SELECT code, starts_at, ends_at FROM bookings
+             WHERE client_id = %s AND status = 'confirmed' AND ends_at > %s
+               AND id IS DISTINCT FROM %s)
+        SELECT (SELECT count(*) FROM mine) AS live, o.code, o.starts_at, o.ends_at
+          FROM (SELECT) AS one
+          LEFT JOIN LATERAL (
+                SELECT * FROM mine
+                 WHERE tstzrange(starts_at, ends_at, '[)') && tstzrange(%s, %s, '[)')
+                 ORDER BY starts_at LIMIT 1) AS o ON true
+        """,
+        (client_id, now, exclude_booking, starts_at, ends_at),
+    ).fetchone()
+    assert row is not None
+    return _ClientCalendar(live=row["live"], overlapping=row if row["code"] else None)
+
+
+def _client_busy(salon: Salon, overlapping: dict[str, Any]) -> ClientBusy:
+    starts = overlapping["starts_at"].astimezone(salon.tz)
+    ends = overlapping["ends_at"].astimezone(salon.tz)
+    return ClientBusy(
+        f"the customer already has booking {overlapping['code']} "
+        f"{starts:%Y-%m-%d %H:%M}-{ends:%H:%M} at that time",
+        booking_code=overlapping["code"],
+    )
+
+
+def _service_end(service: Service, starts_at: dt.datetime) -> dt.datetime:
+    """When the service ends, as `check_bookable` computes it: elapsed time, so a start in
+    the repeated hour of a DST night ends after it (aware arithmetic is wall-clock)."""
+    return starts_at.astimezone(dt.UTC) + dt.timedelta(minutes=service.duration_minutes)
 
 
 def _bookable_masters(
@@ -191,37 +268,48 @@ def _bookable_masters(
 
 
 @contextmanager
-def _master_day_turn(
-    conn: Connection, salon: Salon, master: Master, starts_at: dt.datetime
-) -> Iterator[None]:
-    """Take the master's day in turn for one write, and give it back right after.
+def _master_time_turn(conn: Connection, master: Master, requested: RequestedTime) -> Iterator[None]:
+    """Take the master's requested time in turn for one write (the body of the `with`).
 
     The exclusion constraint alone is correct, but when several transactions insert
     overlapping rows at the same moment each may see the others' uncommitted rows and wait
-    for them: PostgreSQL then breaks the cycle with deadlock errors after a second. A
-    per-master, per-day advisory lock around the write statement queues the writers, so
-    each meets at most one pending row. The lock is session-level and released as soon as
-    the statement is done, never held while the turn goes on (a model call may follow), so
-    other customers booking other times that day never wait on this one.
+    for them: PostgreSQL then breaks the cycle with deadlock errors after a second.
+    Advisory locks on the blocks of time the booking covers (`salonbot.booking.time_locks`)
+    queue the writers of overlapping times, while writers of other times that day never
+    wait on each other. The locks are transaction-level: a written booking keeps its time
+    locked until the caller's transaction ends (it is pending until then anyway), a
+    refused write gives it back at once (the savepoint around locks and write is rolled
+    back), and nothing is left on the session, which RDS Proxy would pin for good and a
+    transaction pooler would hand to other clients.
 
     A write that meets another customer's booking still pending (not yet committed) waits
     at most `PENDING_WAIT_MS` and is then refused as taken: that time is being booked."""
-    key = (master.id & 0x7FFFFFFF, starts_at.astimezone(salon.tz).date().toordinal())
-    # In a savepoint of its own: a wait that times out leaves the caller's transaction
-    # usable (and holds nothing). The timeout stays set for the write that follows.
+    locks = span_locks(requested.starts_at, requested.blocked_until)
     with conn.transaction():
-        conn.execute(f"SET LOCAL lock_timeout = {PENDING_WAIT_MS}")
-        conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
-    try:
+        # The short wait applies to the locks only: the write itself, waiting behind a
+        # table lock say, runs under the caller's lock and statement timeouts.
+        row = conn.execute(
+            "WITH previous AS MATERIALIZED (SELECT current_setting('lock_timeout') AS value) "
+            "SELECT value, set_config('lock_timeout', %s, true) FROM previous",
+            (str(PENDING_WAIT_MS),),
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            """
+            SELECT CASE WHEN l.exclusive THEN pg_advisory_xact_lock(%(master)s, l.key)
+                        ELSE pg_advisory_xact_lock_shared(%(master)s, l.key) END
+              FROM unnest(%(keys)s::int4[], %(exclusive)s::bool[])
+                   WITH ORDINALITY AS l(key, exclusive, n)
+             ORDER BY l.n
+            """,
+            {
+                "master": master.id & 0x7FFFFFFF,
+                "keys": [lock.key for lock in locks],
+                "exclusive": [lock.exclusive for lock in locks],
+            },
+        )
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (row["value"],))
         yield
-    finally:
-        try:
-            conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
-            conn.execute("SET LOCAL lock_timeout = 0")
-        except psycopg.Error:
-            # The session cannot answer: closing it is the only way to free its lock.
-            conn.close()
-            raise
 
 
 # What a competing booking makes a write fail with: an overlap, one still pending past
@@ -246,6 +334,15 @@ def _slot_taken(exc: psycopg.Error) -> bool:
     )
 
 
+def _client_overlap(exc: psycopg.Error) -> bool:
+    """The customer's own other booking is in the way. The store checks that first
+    under the client's lock; the constraint is the guarantee behind the check."""
+    return (
+        isinstance(exc, pg_errors.ExclusionViolation)
+        and exc.diag.constraint_name == CLIENT_OVERLAP_CONSTRAINT
+    )
+
+
 class _DuplicateSourceMessage(Exception):
     """Another transaction committed a booking for the same inbound message first."""
 
@@ -265,8 +362,7 @@ def _insert(
     for _ in range(CODE_ATTEMPTS):
         code = new_booking_code()
         try:
-            # The write's savepoint ends before the day is given back.
-            with _master_day_turn(conn, salon, master, requested.starts_at), conn.transaction():
+            with _master_time_turn(conn, master, requested):
                 row = conn.execute(
                     """
                     INSERT INTO bookings (code, salon_id, master_id, service_id, client_id,
@@ -290,6 +386,8 @@ def _insert(
                     ),
                 ).fetchone()
         except _COMPETING_WRITE_ERRORS as exc:
+            if _client_overlap(exc):
+                raise ClientBusy("the customer already has a booking at that time") from exc
             if _refused_write(exc):
                 raise SlotTaken(
                     f"{master.name} is already booked at {requested.starts_at:%Y-%m-%d %H:%M}"
@@ -333,7 +431,10 @@ def create_booking(
     now: dt.datetime | None = None,
 ) -> Booking:
     """Book `service_code` at `starts_at` with the named master, or with the first master
-    (salon order) free then. The same `source_message_id` twice returns the first booking."""
+    (salon order) free then. The same `source_message_id` twice returns the first booking.
+
+    Refused with `BookingLimitReached` when the customer already holds the salon's limit
+    of live bookings, and with `ClientBusy` when the time overlaps one of them."""
     phone = normalize_phone(phone)
     service = salon.service(service_code)
     masters = masters_for(salon, service, master_code)
@@ -344,8 +445,29 @@ def create_booking(
             existing = _by_source_message(conn, salon, source_message_id)
             if existing is not None:
                 return existing
-        candidates = _bookable_masters(conn, salon, service, masters, starts_at, current)
+        # The upsert locks the client's row until the transaction ends (ON CONFLICT DO
+        # UPDATE locks the row it updates; a new row's twin waits on the unique index):
+        # this customer's other creates and moves wait here, and what we count next stays
+        # true until we commit.
         client_id = _upsert_client(conn, salon, phone, client_name)
+        mine = _client_calendar(
+            conn, client_id, starts_at, _service_end(service, starts_at), current
+        )
+        if mine.live >= salon.max_live_bookings_per_client or mine.overlapping is not None:
+            # A redelivered message whose twin committed while we waited for the lock.
+            if source_message_id is not None:
+                existing = _by_source_message(conn, salon, source_message_id)
+                if existing is not None:
+                    return existing
+            if mine.live >= salon.max_live_bookings_per_client:
+                raise BookingLimitReached(
+                    f"the customer already has {mine.live} upcoming booking(s); the salon "
+                    f"allows {salon.max_live_bookings_per_client} at a time",
+                    limit=salon.max_live_bookings_per_client,
+                )
+            assert mine.overlapping is not None
+            raise _client_busy(salon, mine.overlapping)
+        candidates = _bookable_masters(conn, salon, service, masters, starts_at, current)
         taken: SlotTaken | None = None
         for master, requested in candidates:
             try:
@@ -366,8 +488,8 @@ def create_booking(
                     existing = _by_source_message(conn, salon, source_message_id)
                     if existing is not None:
                         return existing
-                if isinstance(exc, _DuplicateSourceMessage):
-                    raise
+                if isinstance(exc, _DuplicateSourceMessage | ClientBusy):
+                    raise  # another master would not help
                 taken = exc
         assert taken is not None
         raise taken
@@ -411,12 +533,14 @@ def move_booking(
 
     `master_code=None` keeps the current master when free then, else the first free
     master who does the service. The row is updated in place, so the new time may overlap
-    the old one; when the new time is refused the booking stays exactly as it was."""
+    the old one; when the new time is refused the booking stays exactly as it was. A time
+    overlapping the customer's other booking is refused with `ClientBusy`."""
     phone = normalize_phone(phone)
     require_aware(starts_at, "starts_at")
     current = resolve_now(salon, now)
     with conn.transaction():
-        row = _customer_booking(conn, salon, phone, code, live=True, lock=True)
+        # The client's row too: this customer's creates and moves are decided in turn.
+        row = _customer_booking(conn, salon, phone, code, live=True, lock=True, lock_client=True)
         _refuse_started(row, current)
         service = salon.service_by_id(row["service_id"])
         if master_code is not None:
@@ -424,16 +548,23 @@ def move_booking(
         else:
             everyone = masters_for(salon, service, None)
             masters = sorted(everyone, key=lambda m: m.id != row["master_id"])
+        mine = _client_calendar(
+            conn,
+            row["client_id"],
+            starts_at,
+            _service_end(service, starts_at),
+            current,
+            exclude_booking=row["id"],
+        )
+        if mine.overlapping is not None:
+            raise _client_busy(salon, mine.overlapping)
         candidates = _bookable_masters(
             conn, salon, service, masters, starts_at, current, exclude_booking=row["id"]
         )
         taken: SlotTaken | None = None
         for master, requested in candidates:
             try:
-                with (
-                    _master_day_turn(conn, salon, master, requested.starts_at),
-                    conn.transaction(),
-                ):
+                with _master_time_turn(conn, master, requested):
                     conn.execute(
                         """
                         UPDATE bookings
@@ -450,6 +581,8 @@ def move_booking(
                         ),
                     )
             except _COMPETING_WRITE_ERRORS as exc:
+                if _client_overlap(exc):
+                    raise ClientBusy("the customer already has a booking at that time") from exc
                 if not _refused_write(exc):
                     raise
                 taken = SlotTaken(

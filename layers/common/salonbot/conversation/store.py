@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from salonbot.clean_text import clean_strings
+
 if TYPE_CHECKING:
     import uuid
     from collections.abc import Sequence
@@ -192,22 +194,10 @@ def append_messages(
         {
             "conversation": conversation.id,
             "salon": conversation.salon_id,
-            "rows": json.dumps(_without_nul(rows), ensure_ascii=False, default=str),
+            "rows": json.dumps(clean_strings(rows), ensure_ascii=False, default=str),
         },
     ).fetchall()
     return [row["id"] for row in result]
-
-
-def _without_nul(value: Any) -> Any:
-    """`value` with NUL characters dropped from every string: PostgreSQL text and jsonb
-    cannot hold them, and a message that cannot be stored fails on every retry."""
-    if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_without_nul(v) for v in value]
-    return value
 
 
 def history(

@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from salonbot.clean_text import clean_strings
+
 if TYPE_CHECKING:
     import datetime as dt
     import uuid
@@ -63,8 +65,10 @@ def save_reply(
     phone: str,
 ) -> PendingReply:
     """The reply to send after commit (or none: `reply_status = 'none'`), returned as
-    `pending_reply` would read it back once committed."""
-    items = [{"payload": p, "state": PENDING} for p in payloads]
+    `pending_reply` would read it back once committed. Its texts are cleaned: jsonb
+    cannot hold NUL nor UTF-8 a lone surrogate, and a reply that cannot be saved fails
+    its message on every delivery."""
+    items = [{"payload": clean_strings(p), "state": PENDING} for p in payloads]
     conn.execute(
         """
         UPDATE inbound_messages

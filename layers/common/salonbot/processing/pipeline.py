@@ -21,7 +21,7 @@ from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.errors import UnknownSalon
 from salonbot.observability import MetricName, count_error, logger, mask_phone, metrics
 from salonbot.processing import ledger, replies
-from salonbot.processing.turn import ConversationTurn, CustomerMessage
+from salonbot.processing.turn import ConversationTurn
 from salonbot.whatsapp.events import InboundMessage
 from salonbot.whatsapp.outgoing import to_payload
 
@@ -45,15 +45,6 @@ REPLIED, NO_REPLY, REPLY_FAILED, DROPPED, STATUS = (
     "dropped",
     "status",
 )
-
-
-def message_text(message: InboundMessage) -> str:
-    """What the customer said: the text, the tapped choice's title, or the kind of media."""
-    if message.text:
-        return message.text
-    if message.interactive is not None:
-        return message.interactive.title or message.interactive.id
-    return f"[{message.type}]"
 
 
 class MessageProcessor:
@@ -115,18 +106,8 @@ class MessageProcessor:
                 received_at=message.timestamp,
             )
             if claimed:
-                outcome = self._turn.run(
-                    conn,
-                    CustomerMessage(
-                        salon=salon,
-                        phone=message.phone,
-                        text=message_text(message),
-                        message_type=message.type,
-                        interactive=message.interactive,
-                        message_id=message.message_id,
-                        contact_name=message.contact_name,
-                    ),
-                )
+                # The decoded queue message goes on to the engines as it is.
+                outcome = self._turn.run(conn, salon, message)
                 payloads = (
                     [to_payload(m, message.phone) for m in outcome.result.messages]
                     if outcome.result is not None

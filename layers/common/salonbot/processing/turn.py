@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -37,19 +37,7 @@ if TYPE_CHECKING:
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
     from salonbot.processing.staff import StaffNotifier
-    from salonbot.whatsapp.events import InteractiveReply
-
-
-@dataclass(frozen=True)
-class CustomerMessage:
-    salon: Salon
-    phone: str  # E.164
-    text: str
-    message_type: str = "text"
-    interactive: InteractiveReply | None = None
-    message_id: str | None = None
-    contact_name: str | None = None
-    interactive_supported: bool = True
+    from salonbot.whatsapp.events import CustomerMessage
 
 
 @dataclass(frozen=True)
@@ -57,19 +45,6 @@ class TurnOutcome:
     conversation: conversations.Conversation
     result: TurnResult | None  # None: left for the staff
     response_time_ms: int
-
-
-def _without_nul(message: CustomerMessage) -> CustomerMessage:
-    """PostgreSQL text cannot hold NUL: a message keeping one would fail on every
-    delivery, so it is dropped from what the customer wrote and their name."""
-    name = message.contact_name
-    if "\x00" not in message.text and not (name and "\x00" in name):
-        return message
-    return replace(
-        message,
-        text=message.text.replace("\x00", ""),
-        contact_name=(name.replace("\x00", "") or None) if name else name,
-    )
 
 
 def reply_text(result: TurnResult) -> str:
@@ -90,14 +65,20 @@ class ConversationTurn:
         self._staff = staff
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
-    def run(self, conn: Connection, message: CustomerMessage) -> TurnOutcome:
-        message = _without_nul(message)
-        salon = message.salon
-        # Only the customer's own words say which language they speak: a tap's text is our
-        # own option title (a master's name may be Cyrillic in an English chat) and
-        # "[voice]" is a placeholder for a media message.
-        own_words = message.interactive is None and message.text != f"[{message.message_type}]"
-        spoken = (detect_language(message.text, "") or None) if own_words else None
+    def run(
+        self,
+        conn: Connection,
+        salon: Salon,
+        message: CustomerMessage,
+        *,
+        interactive_supported: bool = True,
+    ) -> TurnOutcome:
+        """`message` arrives clean (decoding it cleaned its texts) and is handed to the
+        engine as it is; `interactive_supported` is False where options must be numbered
+        text (the HTTP API)."""
+        # Only the customer's own words say which language they speak: a tap's title is
+        # ours (a master's name may be Cyrillic in an English chat), `[audio]` a placeholder.
+        spoken = (detect_language(message.said, "") or None) if message.in_own_words else None
         now = self._clock()
         conversation = conversations.open_conversation(
             conn, salon.id, message.phone, language=spoken, now=now
@@ -109,14 +90,14 @@ class ConversationTurn:
         logger.append_keys(**correlation_ids(conversation_id=conversation.id))
         user = conversations.NewMessage(
             role="user",
-            content=message.text,
-            message_type=message.message_type,
+            content=message.said,
+            message_type=message.type,
             external_id=message.message_id,
         )
         if not salon.ai_enabled or conversation.handed_off(now):
             conversations.append_messages(conn, conversation, [user])
             reason = "ai_disabled" if not salon.ai_enabled else "with_staff"
-            self._notify_staff(message, conversation, reason)
+            self._notify_staff(salon, message, conversation, reason)
             return TurnOutcome(conversation, None, 0)
 
         started = time.perf_counter()
@@ -125,13 +106,8 @@ class ConversationTurn:
             TurnInput(
                 salon=salon,
                 conversation_id=conversation.id,
-                phone=message.phone,
-                text=message.text,
-                message_type=message.message_type,
-                interactive=message.interactive,
-                message_id=message.message_id,
-                contact_name=message.contact_name,
-                interactive_supported=message.interactive_supported,
+                message=message,
+                interactive_supported=interactive_supported,
                 conversation_language=conversation.language,
                 guided_state=conversation.state,
             ),
@@ -156,20 +132,24 @@ class ConversationTurn:
         if result.handoff:
             until = now + dt.timedelta(minutes=self._settings.handoff_minutes)
             conversations.start_handoff(conn, conversation.id, until=until)
-            self._notify_staff(message, conversation, "handoff")
+            self._notify_staff(salon, message, conversation, "handoff")
         self._count(result, conversation, elapsed_ms)
         return TurnOutcome(conversation, result, elapsed_ms)
 
     def _notify_staff(
-        self, message: CustomerMessage, conversation: conversations.Conversation, reason: str
+        self,
+        salon: Salon,
+        message: CustomerMessage,
+        conversation: conversations.Conversation,
+        reason: str,
     ) -> None:
         """Best effort: the message is stored for the staff whatever happens here, so a
         failed notification is logged and counted, and never rolls the message back."""
         try:
             self._staff.notify(
-                message.salon,
+                salon,
                 phone=message.phone,
-                text=message.text,
+                text=message.said,
                 reason=reason,
                 conversation_id=conversation.id,
                 customer_name=message.contact_name,

@@ -46,6 +46,9 @@ PHRASES: dict[str, str] = {
     "confirm_no": "Cancel",
     "booked": "Done! You are booked: {service}, {when}, master {master}. Booking code: {code}.",
     "slot_taken": "Sorry, that time was just taken. Here is what is free:",
+    "client_busy": "You already have a booking at that time. Here is what else is free:",
+    "booking_limit": "You already have the most upcoming bookings allowed: {limit}. "
+    "You can move or cancel one of them.",
     "declined": "Okay, nothing changed. Write “menu” whenever you need me.",
     "no_bookings": "You have no upcoming bookings.",
     "my_bookings": "Your bookings:",

@@ -10,24 +10,27 @@ Parsing is strict at the top (not a WhatsApp payload: the request is refused) an
 lenient below: a message or status that does not have the expected shape is skipped and
 counted, so one odd item never makes Meta retry, for days, the good ones posted with it.
 Message types this code does not know yet are kept, with their type-specific content in
-`payload`. Text bodies, captions and contact names lose any NUL character (PostgreSQL text
-cannot hold one).
+`payload`. Text bodies, captions, contact names and the titles of tapped options go
+through `salonbot.clean_text` (no NUL, which PostgreSQL cannot hold, nor other control
+characters); lone surrogate escapes refuse the whole body.
 
 Plain Python on purpose: Meta waits on the webhook's cold start, and importing pydantic
 and building models with it added about two thirds of boto3's own import time. The
 checks are the ones the pydantic models made, in pydantic's lax mode (a timestamp may be
 a string of digits; a field Meta may omit may be absent or null where the model allowed
 it, never of another type). `tests/unit/test_whatsapp_webhook.py` compares this parser
-with those models (`tests/unit/pydantic_webhook_reference.py`) on generated payloads."""
+with those models (`tests/unit/pydantic_webhook_reference.py`) on generated payloads.
 
-from __future__ import annotations
+No `from __future__ import annotations` here, for the same cold start: with it, every
+field of a `NamedTuple` is a string that `typing` compiles into a `ForwardRef` when the
+class is created, a cost several times that of the class itself."""
 
 import datetime as dt
 import json
 import math
-import re
 from typing import Any, NamedTuple
 
+from salonbot.clean_text import clean_text
 from salonbot.errors import InvalidInput
 from salonbot.lax import lax_int
 
@@ -47,7 +50,6 @@ MAX_JSON_DEPTH = 200
 
 _NOT_WHATSAPP = "not a WhatsApp webhook payload"
 _MISSING: Any = object()
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _Invalid(Exception):
@@ -65,7 +67,7 @@ class Reply(NamedTuple):
 
 # The events are named tuples, not dataclasses: creating those classes at import costs
 # several times more, on a cold start Meta waits on. Fields in the queue models' order.
-class CustomerMessage(NamedTuple):
+class MessageEvent(NamedTuple):
     """A customer's message: `salonbot.whatsapp.events.InboundMessage` on the queue."""
 
     phone_number_id: str  # the salon's WhatsApp number (metadata)
@@ -131,7 +133,7 @@ class DeliveryStatus(NamedTuple):
         return {"kind": "status", **self._asdict(), "timestamp": iso_time(self.timestamp)}
 
 
-WebhookEvent = CustomerMessage | DeliveryStatus
+WebhookEvent = MessageEvent | DeliveryStatus
 
 
 class ParsedWebhook:
@@ -166,7 +168,9 @@ def load_json(body: bytes | str) -> Any:
         raise InvalidInput(_NOT_WHATSAPP) from exc
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(data) > MAX_JSON_DEPTH:
         raise InvalidInput(_NOT_WHATSAPP)
-    if not isinstance(body, bytes) or _SURROGATE_ESCAPE.search(text):
+    # Only an escape (`\uD800`..`\uDFFF`) gives bytes a surrogate: `\ud`/`\uD` is a
+    # cheap superset of those to look for.
+    if not isinstance(body, bytes) or "\\ud" in text or "\\uD" in text:
         try:  # json pairs surrogate escapes; any left alone cannot be encoded
             json.dumps(data, ensure_ascii=False).encode()
         except UnicodeEncodeError as exc:
@@ -256,7 +260,7 @@ def _contact_names(contacts: list[Any]) -> dict[str, str]:
         wa_id = _text(contact.get("wa_id", ""))
         profile = _optional_object(contact.get("profile"))
         name = _optional_text(profile.get("name")) if profile is not None else None
-        name = _without_nul(name) if name else name
+        name = clean_text(name) if name else name
         if name:
             names[wa_id] = name
     return names
@@ -264,7 +268,7 @@ def _contact_names(contacts: list[Any]) -> dict[str, str]:
 
 def customer_message(
     raw: Any, phone_number_id: str, names: dict[str, str] | None = None
-) -> CustomerMessage:
+) -> MessageEvent:
     """One of Meta's message objects as the processor reads it. Raises `_Invalid` when it
     is not a message (no sender, id, time or type, or a known part of the wrong shape)."""
     message = _object(raw)
@@ -294,7 +298,7 @@ def customer_message(
     payload: dict[str, Any] = {}
     content = message.get(kind)
     if kind == "text" and body is not None:
-        text = _without_nul(body)
+        text = clean_text(body)
     elif kind == "interactive" and interactive_part is not None:
         row = rows.get(reply_kind or "")
         if row is not None:
@@ -302,11 +306,11 @@ def customer_message(
         else:  # e.g. a WhatsApp Flow's nfm_reply: kept for the processor
             payload = dict(content) if isinstance(content, dict) else {}
     elif kind == "button" and button_part is not None:
-        interactive = Reply("button", button_payload or button_text, button_text, None)
+        interactive = Reply("button", button_payload or button_text, clean_text(button_text), None)
     elif kind in MEDIA_TYPES and isinstance(content, dict):
         payload = dict(content)
         caption = content.get("caption")
-        text = (_without_nul(caption) or None) if isinstance(caption, str) else None
+        text = (clean_text(caption) or None) if isinstance(caption, str) else None
     elif kind == "contacts" and isinstance(content, list):
         payload = {"contacts": content}
     elif isinstance(content, dict) and kind not in ("text", "interactive", "button"):
@@ -316,7 +320,7 @@ def customer_message(
         payload = {k: v for k, v in message.items() if k not in _ENVELOPE_KEYS and k != "context"}
     if isinstance(message.get("context"), dict):
         payload["context"] = message["context"]
-    return CustomerMessage(
+    return MessageEvent(
         phone_number_id=phone_number_id,
         message_id=message_id,
         wa_id=sender,
@@ -333,11 +337,12 @@ def _reply_row(kind: str, raw: Any) -> Reply | None:
     row = _optional_object(raw)
     if row is None:
         return None
+    description = _optional_text(row.get("description"))
     return Reply(
         kind,
-        _text(row.get("id", _MISSING)),
-        _text(row.get("title", "")),
-        _optional_text(row.get("description")),
+        _text(row.get("id", _MISSING)),  # our own option id: matched exactly, never cleaned
+        clean_text(_text(row.get("title", ""))),
+        None if description is None else clean_text(description),
     )
 
 
@@ -440,9 +445,3 @@ def _text(value: Any, min_length: int = 0, max_length: int | None = None) -> str
 
 def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
-
-
-def _without_nul(text: str) -> str:
-    """The text without NUL characters, which PostgreSQL text cannot store: a message
-    keeping one would fail on every delivery and hold back its customer's queue."""
-    return text.replace("\x00", "") if "\x00" in text else text

@@ -4,7 +4,9 @@ The model proposes, the code decides: arguments are validated with pydantic (unk
 fields refused, so no argument can name a salon or a customer), the salon, the customer
 and the clock come from the turn's `BookingDesk` in the `ToolContext`, and every outcome
 goes back to the model as a small JSON object: `{"ok": true, ...}` or `{"ok": false,
-"error": <kind>, "message": ...}`.
+"error": <kind>, "message": ...}`. One customer message changes at most one booking per
+kind (one per service for `book`, up to the salon's limit of live bookings): the rule and
+its reasons are in `changes`.
 
 Where things are: `definition` (what a tool is: argument model + handler + description),
 `schema` (the JSON schema the model is sent, generated from the argument model),

@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from salonbot.errors import (
+    BookingLimitReached,
     BookingNotFound,
+    ClientBusy,
     InvalidInput,
     SalonbotError,
     SlotTaken,
@@ -55,7 +57,10 @@ def error(kind: str, message: str, **extra: Any) -> Result:
     return {"ok": False, "error": kind, "message": message, **extra}
 
 
+# Most specific first: `ClientBusy` is a `SlotTaken`.
 _ERROR_KINDS: tuple[tuple[type[SalonbotError], str], ...] = (
+    (ClientBusy, "client_busy"),
+    (BookingLimitReached, "booking_limit"),
     (SlotTaken, "slot_taken"),
     (SlotUnavailable, "slot_unavailable"),
     (BookingNotFound, "booking_not_found"),
