@@ -68,8 +68,8 @@ def salonbot(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def doctor(addresses: StackAddresses, **kwargs: Any) -> Report:
-    target = LocalDoctor(addresses, **kwargs)
+def doctor(addresses: StackAddresses, state_dir: Path, **kwargs: Any) -> Report:
+    target = LocalDoctor(addresses, state_dir=state_dir, **kwargs)
     return run_checks(target, target.description)
 
 
@@ -131,7 +131,7 @@ def test_doctor_local_passes_on_the_running_stack(
         "openai": ["warn"],  # no key: guided flow only
         "settings": ["ok"],
         "health": ["ok"],
-        "test_message": ["ok"],
+        "test_message": ["ok", "ok"],  # through the webhook, and process-message
         "webhook": ["ok", "skip"],
         "cost_monitoring": ["ok", "skip"],
         "alarms": ["skip"],
@@ -234,6 +234,7 @@ PIECES: list[tuple[str, Callable[[StackAddresses], Callable[[], None]], set[str]
 
 @pytest.mark.parametrize(("piece", "remove", "broken", "fix"), PIECES, ids=[p[0] for p in PIECES])
 def test_a_missing_piece_fails_naming_its_fix(
+    stack: StackProcess,
     addresses: StackAddresses,
     piece: str,
     remove: Callable[[StackAddresses], Callable[[], None]],
@@ -244,7 +245,7 @@ def test_a_missing_piece_fails_naming_its_fix(
     restore = remove(addresses)
     try:
         # When the doctor runs
-        report = doctor(addresses, reply_timeout_s=5)
+        report = doctor(addresses, stack.state_dir, reply_timeout_s=5)
     finally:
         restore()
 
@@ -254,7 +255,7 @@ def test_a_missing_piece_fails_naming_its_fix(
     assert all(f.fix for f in report.failed)
     assert any(fix in (f.fix or "") for f in report.failed), report.lines()
     # and once the piece is back, the doctor passes again
-    again = doctor(addresses)
+    again = doctor(addresses, stack.state_dir)
     assert again.failed == [], again.lines()
 
 
@@ -277,12 +278,12 @@ def test_a_migration_not_applied_fails_and_its_fix_works(
 
 
 def test_a_gateway_that_does_not_answer_fails_health_and_the_test_message(
-    addresses: StackAddresses,
+    stack: StackProcess, addresses: StackAddresses
 ) -> None:
     # Given the stack's gateway address answering nothing (a port nobody listens on)
     gone = dataclasses.replace(addresses, gateway_url=f"http://127.0.0.1:{free_port()}")
 
-    report = doctor(gone)
+    report = doctor(gone, stack.state_dir)
 
     checks = by_check(report)
     assert {f.check for f in report.failed} == {"health", "test_message", "webhook"}
@@ -341,8 +342,9 @@ def test_with_a_rejected_key_and_the_switch_off_the_model_is_never_called(
     (openai,) = [f for f in report["findings"] if f["check"] == "openai"]
     assert "401" in openai["detail"] and "OPENAI_API_KEY" in openai["fix"]
     # and the test message was answered by the guided flow: no chat completion was asked
-    (message,) = [f for f in report["findings"] if f["check"] == "test_message"]
-    assert message["status"] == "ok" and "the guided flow" in message["detail"]
+    messages = [f for f in report["findings"] if f["check"] == "test_message"]
+    assert [m["status"] for m in messages] == ["ok", "ok"]
+    assert all("the guided flow" in m["detail"] for m in messages)
     assert fake.requests == []
     # the switch is reported, with how to turn it back on
     (switch,) = [f for f in report["findings"] if f["check"] == "ai_switch"]

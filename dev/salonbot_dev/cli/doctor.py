@@ -56,7 +56,9 @@ def run_doctor(args: argparse.Namespace) -> int:
         from salonbot_dev.doctor.local import LocalDoctor
         from salonbot_dev.local.state import StackAddresses
 
-        target = LocalDoctor(StackAddresses.read(LOCAL_STATE_DIR), salon_id=args.salon)
+        target = LocalDoctor(
+            StackAddresses.read(LOCAL_STATE_DIR), salon_id=args.salon, state_dir=LOCAL_STATE_DIR
+        )
     report = run_checks(target, target.description, only=args.only)
     if args.json:
         print_json(report.as_dict())

@@ -24,6 +24,7 @@ from salonbot_dev.doctor.common import (
     SANDBOX_TEXT,
     HttpAnswer,
     first_set,
+    forget_sandbox_count,
     health_outcomes,
     http,
     openai_outcomes,
@@ -332,6 +333,7 @@ class StackDoctor:
                 )
             ]
         url = self.api_url + PROCESS_MESSAGE_PATH
+        forget_sandbox_count(self.aws("dynamodb"), self.environment("ApiFunction"), salon["id"])
         try:
             answer = http(
                 url,
@@ -352,7 +354,9 @@ class StackDoctor:
             return [
                 fail(
                     f"POST {url} refused the token (HTTP {answer.status})",
-                    "give a valid, unexpired token for the stack's JwtIssuer and JwtAudience",
+                    "give a valid, unexpired token of the stack's JwtIssuer for its JwtAudience, "
+                    f"with scope ai:write, for the salon {salon['id']} (or choose its salon "
+                    "with --salon)",
                 )
             ]
         if answer.status != 200 or not isinstance(body, dict):

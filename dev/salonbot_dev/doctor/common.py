@@ -3,6 +3,7 @@ health document, the kill switch, and the settings every function needs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import urllib.error
@@ -173,6 +174,21 @@ def switch_outcomes(switches: list[dict[str, Any]], *, cli: str) -> list[Outcome
             )
         )
     return found
+
+
+def forget_sandbox_count(dynamodb: Any, environment: dict[str, str], salon_id: str) -> None:
+    """Reset the sandbox customer's per-customer throttle window (best effort): doctor
+    runs in a row must not throttle their own test messages."""
+    from salonbot.assistant.throttle import CustomerThrottle
+    from salonbot.conversation.sandbox import SANDBOX_PHONE
+
+    table = environment.get("RATE_LIMIT_TABLE")
+    if not table:
+        return
+    window = int(environment.get("CUSTOMER_RATE_WINDOW_S") or 60)
+    # No such table (settings says so), no permission: the message is sent anyway.
+    with contextlib.suppress(Exception):
+        CustomerThrottle(table, window_s=window, client=dynamodb).forget(salon_id, SANDBOX_PHONE)
 
 
 # -- webhook ----------------------------------------------------------------------------------
