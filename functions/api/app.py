@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+# Responses stay out of X-Ray: they may name customers (docs/privacy.md).
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Every invocation publishes at least this, so health checks log no empty-metrics warning.
     metrics.add_metric(name=MetricName.API_REQUESTS, unit=MetricUnit.Count, value=1)

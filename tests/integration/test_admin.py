@@ -178,7 +178,8 @@ def test_bad_input_is_refused_by_field_and_writes_nothing(empty_database: str) -
         assert conn.execute("SELECT count(*) AS n FROM salons").fetchone() == {"n": 0}
     assert invoke({"action": "drop_everything"}) == {
         "ok": False,
-        "error": "expected 'migrate', 'import_salon', 'ai_switch', 'doctor' or 'clear_sandbox'",
+        "error": "expected 'migrate', 'import_salon', 'forget_customer', 'ai_switch', "
+        "'doctor' or 'clear_sandbox'",
         "field": "action",
     }
 

@@ -20,7 +20,12 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
     document = json.loads(out.read_text())
     assert document == printed
     paths = document["paths"]
-    assert set(paths) == {"/api/v1/ai/health", "/api/v1/ai/process-message", "/api/v1/ai/stats"}
+    assert set(paths) == {
+        "/api/v1/ai/health",
+        "/api/v1/ai/process-message",
+        "/api/v1/ai/stats",
+        "/api/v1/ai/customers/{phone}",
+    }
     schemas = document["components"]["schemas"]
     request = schemas["ProcessMessageRequest"]
     assert set(request["required"]) == {"salon_id", "phone_number", "message"}
@@ -42,3 +47,11 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
     assert params == {"salon_id", "from", "to"}
     (key,) = process["parameters"]
     assert (key["name"].lower(), key["in"], key["required"]) == ("idempotency-key", "header", False)
+    erasure = paths["/api/v1/ai/customers/{phone}"]["delete"]
+    assert erasure["security"] == [{"jwt": ["ai:admin"]}]
+    assert {"401", "403"} <= set(erasure["responses"])
+    assert {(p["name"], p["in"]) for p in erasure["parameters"]} == {
+        ("phone", "path"),
+        ("salon_id", "query"),
+    }
+    assert "ErasureResponse" in schemas

@@ -104,6 +104,7 @@ def test_routes_and_their_authorizers(template: Template) -> None:
         ("GET", "/api/v1/ai/health"): ("ApiFunction", "NONE"),
         ("POST", "/api/v1/ai/process-message"): ("ApiFunction", None),
         ("GET", "/api/v1/ai/stats"): ("ApiFunction", None),
+        ("DELETE", "/api/v1/ai/customers/{phone}"): ("ApiFunction", None),
     }
     api = props(template, "HttpApi")
     assert api["Auth"]["DefaultAuthorizer"] == "BackendJwt"
@@ -134,6 +135,26 @@ def test_every_protected_route_names_its_scopes(template: Template) -> None:
             assert scopes[route] and set(scopes[route]) <= known, (logical_id, route)
     assert scopes["POST /api/v1/ai/process-message"] == [auth.AI_WRITE]
     assert scopes["GET /api/v1/ai/stats"] == [auth.AI_READ]
+
+
+def test_erasure_needs_the_admin_scope_and_reaches_every_customer_table(
+    template: Template,
+) -> None:
+    route = props(template, "ApiFunction")["Events"]["ForgetCustomer"]["Properties"]
+    assert route["Auth"] == {"AuthorizationScopes": ["ai:admin"]}  # on the default JWT
+    for logical_id in ("ApiFunction", "AdminFunction"):
+        variables = props(template, logical_id)["Environment"]["Variables"]
+        assert variables["RATE_LIMIT_TABLE"] == {"Ref": "RateLimitTable"}
+        assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+        assert variables["COST_TABLE"] == {"Ref": "CostTable"}
+    # The admin function scans and deletes those three tables and nothing else
+    statements = props(template, "AdminFunction")["Policies"][0]["Statement"]
+    (dynamodb,) = [s for s in statements if "dynamodb:DeleteItem" in s["Action"]]
+    assert sorted(dynamodb["Action"]) == ["dynamodb:DeleteItem", "dynamodb:Scan"]
+    assert dynamodb["Resource"] == [
+        {"Fn::GetAtt": [table, "Arn"]}
+        for table in ("RateLimitTable", "IdempotencyTable", "CostTable")
+    ]
 
 
 def test_fifo_queue_redrives_to_a_dlq_and_outlives_the_processor(template: Template) -> None:
@@ -173,6 +194,17 @@ def test_schedules(template: Template) -> None:
     budget = props(template, "BudgetAlertFunction")["Events"]["Every15Minutes"]["Properties"]
     assert cleanup["Schedule"] == "cron(0 2 * * ? *)"
     assert budget["Schedule"] == "rate(15 minutes)"
+
+
+def test_the_cleanup_gets_every_retention_period(template: Template) -> None:
+    variables = props(template, "CleanupFunction")["Environment"]["Variables"]
+    assert variables["CONVERSATION_RETENTION_DAYS"] == {"Ref": "ConversationRetentionDays"}
+    assert variables["MESSAGE_RETENTION_DAYS"] == {"Ref": "MessageRetentionDays"}
+    assert variables["CLIENT_RETENTION_DAYS"] == {"Ref": "ClientRetentionDays"}
+    parameter = template.body["Parameters"]["ClientRetentionDays"]
+    assert parameter["Default"] == Settings.model_fields["client_retention_days"].default
+    assert parameter["MinValue"] == 30  # the setting's own lower bound
+    Settings(client_retention_days=parameter["MinValue"])
 
 
 def _alarm_metric_names(alarm: dict[str, Any]) -> set[str]:
@@ -521,6 +553,7 @@ def test_transform_points_the_routes_and_the_queue_at_the_alias(
         "ApiFunctionHealthPermission",
         "ApiFunctionProcessMessagePermission",
         "ApiFunctionStatsPermission",
+        "ApiFunctionForgetCustomerPermission",
     }
     paths = rendered["HttpApi"]["Properties"]["Body"]["paths"]
     uris = {
@@ -528,7 +561,10 @@ def test_transform_points_the_routes_and_the_queue_at_the_alias(
         for path, operations in paths.items()
         for method, operation in operations.items()
     }
-    assert len(uris) == 5
+    assert len(uris) == 6
+    # API Gateway itself refuses an erasure without the admin scope
+    erasure = paths["/api/v1/ai/customers/{phone}"]["delete"]
+    assert erasure["security"] == [{"BackendJwt": ["ai:admin"]}]
     for (_, path), uri in uris.items():
         function = "WebhookFunction" if path == "/webhook" else "ApiFunction"
         assert f"/functions/${{{function}Alias{ALIAS}}}/invocations" in uri, path

@@ -6,8 +6,10 @@
   touches the data.
 - Invoked directly (`aws lambda invoke`, or `salonbot ... --function NAME`):
   `{"action": "migrate"}`, `{"action": "import_salon", "salon": {...salon file...}}`,
-  `{"action": "ai_switch", "set": "off" | "on" | null, "salon_id": ID | null,
-  "changed_by": ...}` (the kill switch; without `set` it only reads), `{"action":
+  `{"action": "forget_customer", "salon_id": ..., "phone": ...}` (erasure, from
+  `salonbot forget --function NAME`; the DynamoDB tables come from the function's
+  environment), `{"action": "ai_switch", "set": "off" | "on" | null, "salon_id": ID |
+  null, "changed_by": ...}` (the kill switch; without `set` it only reads), `{"action":
   "doctor"}` (schema, salons and switches for `salonbot doctor`) and `{"action":
   "clear_sandbox"}` (deletes what the doctor's sandbox customer left).
   Bad input is answered with `{"ok": false, "error": ..., "field": ...}` and writes nothing.
@@ -23,7 +25,7 @@ import time
 import urllib.request
 from typing import Any
 
-from salonbot.errors import InvalidInput, UnknownSalon
+from salonbot.errors import InvalidInput, NotFound
 from salonbot.observability import logger
 
 PHYSICAL_ID = "salonbot-database-migrations"
@@ -48,6 +50,8 @@ def action(event: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "applied": run_migrations()}
         if name == "import_salon":
             return {"ok": True, **import_salon(event.get("salon"))}
+        if name == "forget_customer":
+            return {"ok": True, **forget(event.get("salon_id"), event.get("phone"))}
         if name == "ai_switch":
             return {"ok": True, **ai_switch(event)}
         if name == "doctor":
@@ -55,14 +59,16 @@ def action(event: dict[str, Any]) -> dict[str, Any]:
         if name == "clear_sandbox":
             return {"ok": True, **clear_sandbox()}
         raise InvalidInput(
-            "expected 'migrate', 'import_salon', 'ai_switch', 'doctor' or 'clear_sandbox'",
+            "expected 'migrate', 'import_salon', 'forget_customer', 'ai_switch', 'doctor' "
+            "or 'clear_sandbox'",
             field="action",
         )
-    except UnknownSalon as exc:
-        return {"ok": False, "error": str(exc), "field": "salon_id"}
     except InvalidInput as exc:
         logger.warning("admin action refused", extra={"action": name, "field": exc.field})
         return {"ok": False, "error": exc.detail, "field": exc.field}
+    except NotFound as exc:
+        logger.warning("admin action refused", extra={"action": name, "field": "salon_id"})
+        return {"ok": False, "error": str(exc), "field": "salon_id", "not_found": True}
 
 
 def run_migrations() -> list[str]:
@@ -90,6 +96,25 @@ def import_salon(data: Any) -> dict[str, Any]:
         "services": result.services,
         "masters": result.masters,
     }
+
+
+def forget(salon_id: Any, phone: Any) -> dict[str, Any]:
+    import uuid
+
+    from salonbot.config import get_settings
+    from salonbot.privacy.customer_items import CustomerItems
+    from salonbot.privacy.erasure import forget_customer
+
+    try:
+        salon = uuid.UUID(str(salon_id))
+    except ValueError:
+        raise InvalidInput("must be a salon id (UUID)", field="salon_id") from None
+    if not isinstance(phone, str):
+        raise InvalidInput("must be an E.164 phone number", field="phone")
+    items = CustomerItems.from_settings(get_settings())
+    with _admin_connection() as conn:
+        report = forget_customer(conn, salon, phone, items=items)
+    return report.as_dict()
 
 
 def ai_switch(event: dict[str, Any]) -> dict[str, Any]:

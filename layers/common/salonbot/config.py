@@ -93,6 +93,8 @@ class Settings(BaseModel):
     # Retention of AI data (CleanupFunction).
     conversation_retention_days: int = Field(default=30, ge=1)
     message_retention_days: int = Field(default=90, ge=1)
+    # A client with no booking made or due and no message for this long is anonymised.
+    client_retention_days: int = Field(default=730, ge=30)
     cleanup_batch_size: int = Field(default=2000, ge=1, le=50_000)
     log_level: str = "INFO"
 

@@ -71,6 +71,10 @@ class BudgetExceeded(SalonbotError):
     """A daily spending cap refused the reservation."""
 
 
+class ErasureFailed(SalonbotError):
+    """A store refused part of a customer's erasure; running it again finishes it."""
+
+
 class ConfigurationError(SalonbotError):
     """A required setting is missing or invalid."""
 

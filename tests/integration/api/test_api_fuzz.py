@@ -98,6 +98,7 @@ def gateway(api_env: pytest.MonkeyPatch, db: Connection, tmp_path: Path) -> Iter
 
 def test_the_document_covers_every_route_of_the_template() -> None:
     assert OPERATIONS == [
+        "DELETE /api/v1/ai/customers/{phone}",
         "GET /api/v1/ai/health",
         "GET /api/v1/ai/stats",
         "POST /api/v1/ai/process-message",

@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from salonbot.api import idempotency
@@ -31,6 +31,7 @@ from salonbot.booking.store import normalize_phone
 from salonbot.clean_text import clean_text
 from salonbot.config import get_settings
 from salonbot.errors import (
+    ErasureFailed,
     Forbidden,
     InvalidInput,
     RequestInProgress,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 HEALTH = "/api/v1/ai/health"
 PROCESS_MESSAGE = "/api/v1/ai/process-message"
 STATS = "/api/v1/ai/stats"
+CUSTOMER = "/api/v1/ai/customers/<phone>"
 STATS_DEFAULT_DAYS = 30
 MAX_MESSAGE_CHARS = 4096
 
@@ -186,6 +188,16 @@ class StatsResponse(BaseModel):
     bookings_created: int
     bookings_by_assistant: int
     bookings_cancelled: int
+
+
+class ErasureResponse(BaseModel):
+    salon_id: str
+    phone: str = Field(description="the customer's number, masked")
+    postgresql: dict[str, int] = Field(
+        description="rows per table and effect: deleted, anonymised, bookings cancelled"
+    )
+    dynamodb: dict[str, int] = Field(description="items deleted per kind")
+    not_configured: list[str] = Field(description="DynamoDB kinds this function has no table for")
 
 
 class CustomerThrottled(Exception):
@@ -354,6 +366,40 @@ def get_stats(
     )
 
 
+@app.delete(
+    CUSTOMER,
+    summary="Erase one customer of a salon (GDPR, 152-FZ): what salonbot stores of them",
+    description="Deletes the customer's conversation, messages, processing ledger rows, "
+    "delivery statuses and DynamoDB items, and deletes or anonymises their client record "
+    "(bookings are kept without the phone; future ones are cancelled). Idempotent. "
+    "Needs the `ai:admin` scope.",
+    security=scoped(AI_ADMIN),
+    responses={
+        200: _json(ErasureResponse, "what was removed, per store"),
+        **AUTH_ERRORS,
+        404: _json(ErrorResponse, "unknown salon"),
+        422: _json(ErrorResponse, "invalid phone or salon id"),
+        503: _json(ErrorResponse, "a store refused; run it again"),
+    },
+)
+def delete_customer(
+    phone: Annotated[str, Path(description="E.164, URL-encoded (%2B79001234567)")],
+    salon_id: Annotated[uuid.UUID, Query()],
+) -> ErasureResponse:
+    from urllib.parse import unquote
+
+    from salonbot.db.connection import autocommit, get_connection
+    from salonbot.privacy.customer_items import CustomerItems
+    from salonbot.privacy.erasure import forget_customer
+
+    authorize(AI_ADMIN, salon_id)
+    customer = normalize_phone(unquote(phone))
+    items = CustomerItems.from_settings(get_settings())
+    with autocommit(get_connection()) as conn:
+        report = forget_customer(conn, salon_id, customer, items=items)
+    return ErasureResponse.model_validate(report.as_dict())
+
+
 def _bound(value: str | None, tz: ZoneInfo, *, end: bool, field: str) -> dt.datetime | None:
     """A salon-local day (`to` includes it) or an ISO time with an offset."""
     if not value:
@@ -464,6 +510,11 @@ def throttled(exc: CustomerThrottled) -> Response[Any]:
     )
     response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
+
+
+@_handles(ErasureFailed)
+def erasure_failed(exc: ErasureFailed) -> Response[Any]:
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "Erasure incomplete; run it again")
 
 
 @_handles(UnicodeDecodeError)

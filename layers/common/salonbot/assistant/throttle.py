@@ -139,7 +139,7 @@ class CustomerThrottle:
         return Decision(self._verdict(position), position, retry_after)
 
     def _key(self, salon_id: str, phone: str, start: int) -> dict[str, Any]:
-        return {"pk": {"S": f"rate#{salon_id}#{phone}#{start}"}}
+        return {"pk": {"S": f"{window_key_prefix(salon_id, phone)}{start}"}}
 
     def forget(self, salon_id: str, phone: str) -> None:
         """Drop this customer's count in the current window: `salonbot doctor`'s sandbox
@@ -150,6 +150,11 @@ class CustomerThrottle:
     def _get(self, key: dict[str, Any]) -> dict[str, Any]:
         found = self._dynamodb().get_item(TableName=self.table, Key=key, ConsistentRead=True)
         return dict(found.get("Item") or {})
+
+
+def window_key_prefix(salon_id: str, phone: str) -> str:
+    """What every window key of one customer starts with (erasure finds them by it)."""
+    return f"rate#{salon_id}#{phone}#"
 
 
 def _error_code(exc: Exception) -> str | None:

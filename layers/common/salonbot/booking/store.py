@@ -96,7 +96,8 @@ _SELECT = """
 SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
        b.master_id, b.service_id, b.client_id,
        s.code AS service_code, s.names AS service_names,
-       m.code AS master_code, m.name AS master_name, c.phone
+       m.code AS master_code, m.name AS master_name,
+       coalesce(c.phone, '') AS phone  -- '' once the client is anonymised
   FROM bookings b
   JOIN services s ON s.id = b.service_id
   JOIN masters m ON m.id = b.master_id
