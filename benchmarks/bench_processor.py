@@ -477,6 +477,7 @@ def _release(setup: Setup, phone: str, code: str) -> None:
 def _build(conn: Connection, model: TimedFakeOpenAI, whatsapp: FakeWhatsApp) -> Setup:
     from salonbot.assistant.faq import FaqResponder
     from salonbot.assistant.router import fallback_engine
+    from salonbot.assistant.switch import AiSwitch
     from tests.integration.processor.harness import (
         build_harness,
         demo_salon_data,
@@ -492,6 +493,7 @@ def _build(conn: Connection, model: TimedFakeOpenAI, whatsapp: FakeWhatsApp) -> 
     assert harness.router.agent is not None
     harness.router.fallback = fallback_engine(settings)
     harness.router.faq = FaqResponder()
+    harness.router.switch = AiSwitch()
     return Setup(conn, salon, harness, model, whatsapp, demo_salon_data())
 
 

@@ -178,7 +178,8 @@ def test_bad_input_is_refused_by_field_and_writes_nothing(empty_database: str) -
         assert conn.execute("SELECT count(*) AS n FROM salons").fetchone() == {"n": 0}
     assert invoke({"action": "drop_everything"}) == {
         "ok": False,
-        "error": "expected 'migrate', 'import_salon' or 'forget_customer'",
+        "error": "expected 'migrate', 'import_salon', 'forget_customer', 'ai_switch', "
+        "'doctor' or 'clear_sandbox'",
         "field": "action",
     }
 
@@ -246,3 +247,69 @@ def test_the_cli_reports_what_the_function_refused(
 
     assert main(["salon", "import", str(demo), "--function", "admin"]) == 1
     assert "admin failed:" in capsys.readouterr().err
+
+
+def test_the_kill_switch_through_the_function(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    from salonbot_dev.cli import main
+
+    service = InProcessLambda()
+    monkeypatch.setattr(boto3, "client", lambda name, **_: service)
+    invoke({"action": "migrate"})
+    invoke(event("admin-import-salon.json"))
+
+    # When an operator switches the demo salon off, then every salon, through the function
+    assert main(["ai", "off", "--salon", str(DEMO_SALON_ID), "--function", "admin"]) == 0
+    assert main(["ai", "off", "--all", "--function", "admin"]) == 0
+    assert main(["ai", "status", "--json", "--function", "admin"]) == 0
+
+    # Then the function recorded both, with who did it
+    out = capsys.readouterr().out
+    status = json.loads(out[out.index('{\n  "changed": null') :])
+    assert [(s["scope"], s["off"]) for s in status["switches"]] == [
+        ("*", True),
+        (str(DEMO_SALON_ID), True),
+    ]
+    assert all("@" in s["changed_by"] for s in status["switches"])
+    assert [call["action"] for _, call in service.calls] == ["ai_switch"] * 3
+    # and an unknown salon or a bad value is refused by field
+    assert (
+        invoke({"action": "ai_switch", "set": "off", "salon_id": str(uuid.uuid4())})["field"]
+        == "salon_id"
+    )
+    assert invoke({"action": "ai_switch", "set": "maybe"})["field"] == "set"
+
+
+def test_the_doctor_facts_and_the_sandbox_clean_up(empty_database: str) -> None:
+    from salonbot.conversation.sandbox import SANDBOX_PHONE
+
+    # Before migrations: everything pending, the tables missing
+    before = invoke({"action": "doctor"})
+    assert before["ok"] is True
+    assert before["schema"]["applied"] == []
+    assert "ai_messages" in before["schema"]["missing_tables"]
+
+    invoke({"action": "migrate"})
+    invoke(event("admin-import-salon.json"))
+    after = invoke({"action": "doctor"})
+    assert after["schema"]["pending"] == [] and after["schema"]["missing_tables"] == []
+    assert after["salons"] == [
+        {"id": str(DEMO_SALON_ID), "name": "Nail Studio Aurora", "ai_enabled": True}
+    ]
+
+    # Given a sandbox conversation and another customer's
+    with connect(empty_database) as conn:
+        for phone in (SANDBOX_PHONE, "+79001234567"):
+            conn.execute(
+                "INSERT INTO ai_conversations (id, salon_id, phone_number) VALUES (%s, %s, %s)",
+                (f"conv_{DEMO_SALON_ID}_{phone[1:]}", DEMO_SALON_ID, phone),
+            )
+    # When the sandbox is cleared, only the sandbox customer's conversation goes
+    cleared = invoke({"action": "clear_sandbox"})
+    assert cleared["cleared"]["conversations"] == 1
+    with connect(empty_database) as conn:
+        left = conn.execute("SELECT phone_number FROM ai_conversations").fetchall()
+    assert left == [{"phone_number": "+79001234567"}]

@@ -104,6 +104,22 @@ def test_a_redelivered_message_is_not_counted_twice(dynamodb: Any, seconds: Seco
     assert verdicts(t, ["wamid.10", "wamid.11", "wamid.11"]) == ["notice", "silent", "silent"]
 
 
+def test_forget_opens_the_current_window_for_that_customer_only(
+    dynamodb: Any, seconds: Seconds
+) -> None:
+    # Given two customers over the limit in this window (salonbot doctor's sandbox one)
+    t = throttle(dynamodb, seconds, limit=2)
+    verdicts(t, ["a.1", "a.2", "a.3"])
+    verdicts(t, ["b.1", "b.2", "b.3"], OTHER_CUSTOMER)
+
+    # When the first is forgotten
+    t.forget(SALON, CUSTOMER)
+
+    # Then that customer's next messages are counted afresh; the other stays throttled
+    assert verdicts(t, ["a.4", "a.5", "a.6"]) == ["allow", "allow", "notice"]
+    assert verdicts(t, ["b.4"], OTHER_CUSTOMER) == ["silent"]
+
+
 def test_window_item_is_bounded_and_expires(dynamodb: Any, seconds: Seconds) -> None:
     t = throttle(dynamodb, seconds, limit=3, window_s=60)
     verdicts(t, [f"wamid.{i}" for i in range(50)])

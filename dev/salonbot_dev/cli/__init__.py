@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.salons",
     "salonbot_dev.cli.bookings",
     "salonbot_dev.cli.costs",
+    "salonbot_dev.cli.ai",
+    "salonbot_dev.cli.doctor",
     "salonbot_dev.cli.privacy",
     "salonbot_dev.cli.local",
     "salonbot_dev.cli.openapi",

@@ -16,6 +16,7 @@ from salonbot_dev.cli.common import LOCAL_STATE_DIR
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
 
 AI_API_PREFIX = "/api/v1/ai/"
 SCOPES = ("ai:write", "ai:read", "ai:admin")
@@ -47,11 +48,6 @@ def register(subparsers: Any) -> None:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    from salonbot_dev.local.authorizers import authorizers_under
-    from salonbot_dev.local.issuer import LocalIssuer
-    from salonbot_dev.local.stack import find_project_root
-    from salonbot_dev.local.template import Resolver, Template
-
     salons = []
     for salon in args.salon:
         try:
@@ -60,6 +56,32 @@ def run_token(args: argparse.Namespace) -> int:
             raise InvalidInput("must be a salon id (a UUID)", field="--salon") from None
     if args.expires_in <= 0:
         raise InvalidInput("must be a positive number of seconds", field="--expires-in")
+    print(
+        local_token(
+            LOCAL_STATE_DIR,
+            salons,
+            args.scope,
+            expires_in_s=args.expires_in,
+            subject=args.subject,
+        )
+    )
+    return 0
+
+
+def local_token(
+    state_dir: Path,
+    salons: list[uuid.UUID],
+    scopes: list[str],
+    *,
+    expires_in_s: int = 3600,
+    subject: str = "local-backend",
+) -> str:
+    """A token the local stack's gateway accepts (also `salonbot doctor --local`'s)."""
+    from salonbot_dev.local.authorizers import authorizers_under
+    from salonbot_dev.local.issuer import LocalIssuer
+    from salonbot_dev.local.stack import find_project_root
+    from salonbot_dev.local.template import Resolver, Template
+
     root = find_project_root()
     found = authorizers_under(Resolver(Template.load(root / "template.yaml")), AI_API_PREFIX)
     if len(found) != 1:
@@ -70,14 +92,11 @@ def run_token(args: argparse.Namespace) -> int:
     (authorizer,) = found.values()
     if not authorizer.audience:
         raise ConfigurationError(f"the authorizer {authorizer.name} has no audience")
-    print(
-        LocalIssuer.in_folder(LOCAL_STATE_DIR).issue(
-            issuer=authorizer.issuer,
-            audience=authorizer.audience[0],
-            salons=salons,
-            scopes=args.scope,
-            expires_in_s=args.expires_in,
-            subject=args.subject,
-        )
+    return LocalIssuer.in_folder(state_dir).issue(
+        issuer=authorizer.issuer,
+        audience=authorizer.audience[0],
+        salons=salons,
+        scopes=scopes,
+        expires_in_s=expires_in_s,
+        subject=subject,
     )
-    return 0

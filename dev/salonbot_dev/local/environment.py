@@ -52,6 +52,19 @@ LOCAL_DEFAULTS = {
 _SETTING_NAMES = {name.upper() for name in Settings.model_fields}
 
 
+MASKED = "***"
+
+
+def public_settings(variables: Mapping[str, str]) -> dict[str, str]:
+    """The handlers' settings as `.local/stack.json` records them: secret values masked
+    (the local app secret and verify token are there in clear already, as documented)."""
+    return {
+        name: MASKED if name in SECRET_POINTERS and name != "DATABASE_URL" else value
+        for name, value in sorted(variables.items())
+        if name in _SETTING_NAMES
+    }
+
+
 def merged_function_environment(functions: Iterable[FunctionSpec]) -> dict[str, str]:
     merged: dict[str, str] = {}
     for function in functions:

@@ -18,7 +18,12 @@ from salonbot.errors import ConfigurationError
 from salonbot_dev.local.authorizers import JwtVerifier
 from salonbot_dev.local.aws_resources import QUEUE, AwsClients, CreatedResource, ResourceBuilder
 from salonbot_dev.local.database import LocalDatabase, prepare
-from salonbot_dev.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN, handler_environment
+from salonbot_dev.local.environment import (
+    LOCAL_APP_SECRET,
+    LOCAL_VERIFY_TOKEN,
+    handler_environment,
+    public_settings,
+)
 from salonbot_dev.local.functions import read_functions
 from salonbot_dev.local.gateway import Gateway
 from salonbot_dev.local.handlers import LocalFunction
@@ -145,6 +150,7 @@ class LocalStack:
             region=region,
             demo_salon_id=str(imported.salon_id) if imported else None,
             demo_phone_number_id=_phone_number_id(opts.salon_file),
+            settings=public_settings(variables),
         )
         path = self.addresses.write(opts.state_dir)
         self._exit.callback(path.unlink, missing_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from salonbot.errors import ConfigurationError
@@ -28,6 +28,8 @@ class StackAddresses:
     region: str
     demo_salon_id: str | None = None
     demo_phone_number_id: str | None = None
+    # The handlers' settings (`salonbot doctor --local` checks them); secret values masked.
+    settings: dict[str, str] = field(default_factory=dict)
 
     def write(self, state_dir: Path) -> Path:
         path = state_dir / STACK_FILE

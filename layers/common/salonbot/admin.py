@@ -4,12 +4,15 @@
   that changes the layer applies the pending migrations before the stack completes; a
   failure fails the deploy (and CloudFormation rolls back). Deleting the stack never
   touches the data.
-- Invoked directly (`aws lambda invoke`, or `salonbot salon import FILE --function NAME`):
-  `{"action": "migrate"}`, `{"action": "import_salon", "salon": {...salon file...}}` or
+- Invoked directly (`aws lambda invoke`, or `salonbot ... --function NAME`):
+  `{"action": "migrate"}`, `{"action": "import_salon", "salon": {...salon file...}}`,
   `{"action": "forget_customer", "salon_id": ..., "phone": ...}` (erasure, from
   `salonbot forget --function NAME`; the DynamoDB tables come from the function's
-  environment). Bad input is answered with `{"ok": false, "error": ..., "field": ...}`
-  and writes nothing.
+  environment), `{"action": "ai_switch", "set": "off" | "on" | null, "salon_id": ID |
+  null, "changed_by": ...}` (the kill switch; without `set` it only reads), `{"action":
+  "doctor"}` (schema, salons and switches for `salonbot doctor`) and `{"action":
+  "clear_sandbox"}` (deletes what the doctor's sandbox customer left).
+  Bad input is answered with `{"ok": false, "error": ..., "field": ...}` and writes nothing.
 
 Migrations run on a connection of their own without a statement timeout, so a long index
 build is not cut at the functions' usual 5 s; the transaction-level advisory lock in
@@ -49,8 +52,16 @@ def action(event: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, **import_salon(event.get("salon"))}
         if name == "forget_customer":
             return {"ok": True, **forget(event.get("salon_id"), event.get("phone"))}
+        if name == "ai_switch":
+            return {"ok": True, **ai_switch(event)}
+        if name == "doctor":
+            return {"ok": True, **doctor_facts()}
+        if name == "clear_sandbox":
+            return {"ok": True, **clear_sandbox()}
         raise InvalidInput(
-            "expected 'migrate', 'import_salon' or 'forget_customer'", field="action"
+            "expected 'migrate', 'import_salon', 'forget_customer', 'ai_switch', 'doctor' "
+            "or 'clear_sandbox'",
+            field="action",
         )
     except InvalidInput as exc:
         logger.warning("admin action refused", extra={"action": name, "field": exc.field})
@@ -104,6 +115,79 @@ def forget(salon_id: Any, phone: Any) -> dict[str, Any]:
     with _admin_connection() as conn:
         report = forget_customer(conn, salon, phone, items=items)
     return report.as_dict()
+
+
+def ai_switch(event: dict[str, Any]) -> dict[str, Any]:
+    """Set the kill switch (`set`: "off" or "on"; `salon_id`, or none for every salon)
+    and answer every switch's state; without `set`, only the states."""
+    import uuid
+
+    from salonbot.assistant.switch import read_switches, set_switch
+
+    wanted = event.get("set")
+    if wanted not in (None, "off", "on"):
+        raise InvalidInput("expected 'off', 'on' or nothing", field="set")
+    raw = event.get("salon_id")
+    try:
+        salon_id = uuid.UUID(str(raw)) if raw else None
+    except ValueError:
+        raise InvalidInput("not a salon id (UUID)", field="salon_id") from None
+    changed = None
+    with _admin_connection() as conn:
+        if wanted is not None:
+            changed = set_switch(
+                conn,
+                off=wanted == "off",
+                salon_id=salon_id,
+                changed_by=str(event.get("changed_by") or "AdminFunction"),
+            )
+        states = read_switches(conn)
+        conn.commit()
+    if changed is not None:
+        logger.warning(
+            "AI switch changed",
+            extra={"scope": changed.scope, "off": changed.off, "changed_by": changed.changed_by},
+        )
+    return {
+        "changed": changed.as_dict() if changed else None,
+        "switches": [state.as_dict() for state in states],
+    }
+
+
+def doctor_facts() -> dict[str, Any]:
+    """What `salonbot doctor --stack` needs from inside the VPC: the schema against this
+    code's migrations, the salons, the kill switch. Reads only."""
+    from salonbot.assistant.switch import read_switches
+    from salonbot.booking.catalog import list_salons
+    from salonbot.db.migrate import schema_status
+
+    with _admin_connection() as conn:
+        schema = schema_status(conn)
+        salons = list_salons(conn) if "salons" not in schema.missing_tables else []
+        switches = read_switches(conn) if "ai_switch" not in schema.missing_tables else []
+        conn.rollback()
+    return {
+        "schema": {
+            "applied": schema.applied,
+            "pending": schema.pending,
+            "unknown": schema.unknown,
+            "missing_tables": schema.missing_tables,
+        },
+        "salons": [
+            {"id": str(row["id"]), "name": row["name"], "ai_enabled": row["ai_enabled"]}
+            for row in salons
+        ],
+        "switches": [state.as_dict() for state in switches],
+    }
+
+
+def clear_sandbox() -> dict[str, Any]:
+    from salonbot.conversation.sandbox import clear_sandbox as clear
+
+    with _admin_connection() as conn:
+        cleared = clear(conn)
+        conn.commit()
+    return {"cleared": cleared.as_dict()}
 
 
 def _admin_connection() -> Any:

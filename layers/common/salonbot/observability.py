@@ -28,6 +28,8 @@ class MetricName:
     FALLBACKS = "Fallbacks"
     ZERO_TOKEN_TURNS = "ZeroTokenTurns"  # answered by the guided flow or FAQ, no model
     BUDGET_REFUSALS = "BudgetRefusals"
+    # Turns served while the AI kill switch is off for the salon (`salonbot ai off`).
+    SWITCHED_OFF_TURNS = "SwitchedOffTurns"
     ERRORS = "Errors"  # total; the kind goes in ERRORS_BY_KIND with dimension `kind`
     ERRORS_BY_KIND = "ErrorsByKind"
     BUDGET_ALERTS_SENT = "BudgetAlertsSent"

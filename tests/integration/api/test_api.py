@@ -110,6 +110,32 @@ def test_health_is_degraded_when_the_database_is_down(
     assert "nobody" not in str(reply.body)
 
 
+def test_health_reports_the_ai_kill_switch(api: Api, demo: uuid.UUID, db: Connection) -> None:
+    from salonbot.assistant.switch import set_switch
+
+    # Given the switch on: health says so
+    assert api.health().body["ai"] == {
+        "switched_off": False,
+        "salons_switched_off": 0,
+        "since": None,
+    }
+
+    # When one salon, then every salon, is switched off
+    set_switch(db, off=True, salon_id=demo, changed_by="ops@laptop")
+    db.commit()
+    one = api.health().body["ai"]
+    set_switch(db, off=True, salon_id=None, changed_by="ops@laptop")
+    db.commit()
+    reply = api.health()
+
+    # Then health reports it (a count of salons, not their ids), and stays ok
+    assert (one["switched_off"], one["salons_switched_off"]) == (False, 1)
+    assert reply.status == 200 and reply.body["status"] == "ok"
+    assert (reply.body["ai"]["switched_off"], reply.body["ai"]["salons_switched_off"]) == (True, 1)
+    assert dt.datetime.fromisoformat(reply.body["ai"]["since"]).tzinfo is not None
+    assert str(demo) not in str(reply.body) and "ops@laptop" not in str(reply.body)
+
+
 # -- process-message ------------------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@
 The model check is a `GET /models` with a short timeout, cached per container for a
 minute, so a health poller never adds latency or cost; "connected" means that call
 answered. No key and no `OPENAI_BASE_URL` is "not_configured" (customers are still
-served by the fallback engine). Secrets never appear in the answer."""
+served by the fallback engine). `ai` reports the kill switch (`salonbot ai off`), read
+from the database on every call: `switched_off` for every salon, and how many salons are
+switched off on their own (their ids are not public). Secrets never appear in the answer."""
 
 from __future__ import annotations
 
@@ -111,6 +113,31 @@ def database_status(connection: Callable[[], Any] | None = None) -> DatabaseStat
     return "ok"
 
 
+UNKNOWN_SWITCH: dict[str, Any] = {"switched_off": None, "salons_switched_off": None, "since": None}
+
+
+def switch_status(connection: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """The kill switch as the health document shows it; nulls when it cannot be read."""
+    from salonbot.assistant.switch import ALL, read_switches
+    from salonbot.db.connection import get_connection
+
+    try:
+        conn = (connection or get_connection)()
+        try:
+            states = read_switches(conn)
+        finally:
+            conn.rollback()
+    except Exception as exc:  # e.g. the table not migrated yet
+        logger.warning("AI switch unreadable", extra={"error": type(exc).__name__})
+        return dict(UNKNOWN_SWITCH)
+    every = next((s for s in states if s.scope == ALL), None)
+    return {
+        "switched_off": bool(every and every.off),
+        "salons_switched_off": sum(1 for s in states if s.off and s.scope != ALL),
+        "since": every.changed_at.isoformat() if every and every.off else None,
+    }
+
+
 def health(
     settings: Settings,
     *,
@@ -128,6 +155,7 @@ def health(
         "openai": model.state,
         "model": settings.openai_model,
         "database": database,
+        "ai": switch_status(connection) if database == "ok" else dict(UNKNOWN_SWITCH),
     }
     if model.detail:
         body["detail"] = model.detail

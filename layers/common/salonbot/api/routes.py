@@ -91,6 +91,15 @@ def authorize(scope: str, salon_id: uuid.UUID | str | None = None) -> Caller:
 # -- models -------------------------------------------------------------------------------
 
 
+class AiSwitchHealth(BaseModel):
+    switched_off: bool | None = Field(
+        description="model calls stopped for every salon (`salonbot ai off --all`); null "
+        "when the database cannot say"
+    )
+    salons_switched_off: int | None = Field(description="salons switched off on their own")
+    since: str | None = Field(default=None, description="when every salon was switched off")
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     service: Literal["ai"]
@@ -98,6 +107,7 @@ class HealthResponse(BaseModel):
     openai: Literal["connected", "not_configured", "error"]
     model: str
     database: Literal["ok", "error", "not_configured"]
+    ai: AiSwitchHealth | None = None
     detail: str | None = None
 
 

@@ -1,9 +1,10 @@
 """Which engine answers a message: the LLM agent when the salon has AI on, a model is
-configured and the spend guard allows the call; otherwise the fallback engine (the
-guided flow), so the customer is served without OpenAI (no key, over budget, outage) at
-no token cost. Frequent questions (prices, address, hours) are answered from the salon's
-data before either, in both modes. If the guided flow itself fails, the fixed apology is
-the last resort: a customer never meets silence.
+configured, the kill switch is on and the spend guard allows the call; otherwise the
+fallback engine (the guided flow), so the customer is served without OpenAI (no key,
+switched off, over budget, outage) at no token cost. Frequent questions (prices,
+address, hours) are answered from the salon's data before either, in both modes. If the
+guided flow itself fails, the fixed apology is the last resort: a customer never meets
+silence.
 
 Conversations with staff and salons with AI off get no engine at all: the processor
 stores their messages for the staff before it ever asks the router."""
@@ -24,6 +25,7 @@ from salonbot.observability import MetricName, count_error, logger, metrics
 
 if TYPE_CHECKING:
     from salonbot.assistant.base import Assistant, TurnInput, TurnResult
+    from salonbot.assistant.switch import AiSwitch
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
 
@@ -34,11 +36,17 @@ class AssistantRouter:
     """`Assistant` that delegates each turn to the agent or the fallback."""
 
     def __init__(
-        self, *, agent: Assistant | None, fallback: Assistant, faq: FaqResponder | None = None
+        self,
+        *,
+        agent: Assistant | None,
+        fallback: Assistant,
+        faq: FaqResponder | None = None,
+        switch: AiSwitch | None = None,
     ) -> None:
         self.agent = agent
         self.fallback = fallback
         self.faq = faq
+        self.switch = switch
         self._missing_key_logged = False
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
@@ -48,12 +56,17 @@ class AssistantRouter:
         return result
 
     def _respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
+        switched_off = self.switch is not None and self.switch.is_off(conn, turn.salon.id)
+        if switched_off:
+            metrics.add_metric(name=MetricName.SWITCHED_OFF_TURNS, unit=MetricUnit.Count, value=1)
         if self.faq is not None:
             answer = self.faq.respond(conn, turn)
             if answer is not None:
                 return answer
         if not turn.salon.ai_enabled:
             return self._fall_back(conn, turn, "ai_disabled")
+        if switched_off:
+            return self._fall_back(conn, turn, "switched_off")
         if self.agent is None:
             if not self._missing_key_logged:
                 logger.error(MISSING_KEY)
@@ -137,10 +150,13 @@ def fallback_engine(settings: Settings) -> Assistant:
 def build_router(settings: Settings) -> AssistantRouter:
     """The router the processor and the API use, built once per container."""
     from salonbot.assistant.agent import LlmAgent, openai_client
+    from salonbot.assistant.switch import AiSwitch
     from salonbot.cost.guard import from_settings
 
     client = openai_client(settings)
     agent = None
     if client is not None:
         agent = LlmAgent(client, settings, guard=from_settings(settings))
-    return AssistantRouter(agent=agent, fallback=fallback_engine(settings), faq=FaqResponder())
+    return AssistantRouter(
+        agent=agent, fallback=fallback_engine(settings), faq=FaqResponder(), switch=AiSwitch()
+    )

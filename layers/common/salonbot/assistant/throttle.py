@@ -100,7 +100,7 @@ class CustomerThrottle:
         now = self._clock()
         start = int(now // self.window_s) * self.window_s
         retry_after = max(1, math.ceil(start + self.window_s - now))
-        key = {"pk": {"S": f"{window_key_prefix(salon_id, phone)}{start}"}}
+        key = self._key(salon_id, phone, start)
         names = {"#n": "n", "#m": f"m#{message_id or uuid.uuid4().hex}"}
         try:
             response = self._dynamodb().update_item(
@@ -139,6 +139,15 @@ class CustomerThrottle:
             if not seen:
                 return Decision("silent", position, retry_after)
         return Decision(self._verdict(position), position, retry_after)
+
+    def _key(self, salon_id: str, phone: str, start: int) -> dict[str, Any]:
+        return {"pk": {"S": f"{window_key_prefix(salon_id, phone)}{start}"}}
+
+    def forget(self, salon_id: str, phone: str) -> None:
+        """Drop this customer's count in the current window: `salonbot doctor`'s sandbox
+        customer writes once per run, and runs in a row must not throttle each other."""
+        start = int(self._clock() // self.window_s) * self.window_s
+        self._dynamodb().delete_item(TableName=self.table, Key=self._key(salon_id, phone, start))
 
     def _get(self, key: dict[str, Any]) -> dict[str, Any]:
         found = self._dynamodb().get_item(TableName=self.table, Key=key, ConsistentRead=True)

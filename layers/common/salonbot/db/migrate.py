@@ -88,3 +88,56 @@ def migrate(conn: Connection) -> list[Migration]:
 def _take_turn(conn: Connection) -> None:
     """Wait for any other deploy's migration transaction; held until this one ends."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+
+
+# The tables a turn reads and writes; `salonbot doctor` checks they exist (a recorded
+# migration says nothing about a table dropped by hand).
+REQUIRED_TABLES = (
+    "salons",
+    "clients",
+    "bookings",
+    "ai_conversations",
+    "ai_messages",
+    "inbound_messages",
+    "message_statuses",
+    "ai_switch",
+)
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    applied: list[str]  # NNNN_name, as recorded
+    pending: list[str]  # known to this code, not applied
+    unknown: list[str]  # applied, unknown to this code (a newer release ran)
+    missing_tables: list[str]
+
+    @property
+    def current(self) -> bool:
+        return not self.pending and not self.missing_tables
+
+
+def schema_status(conn: Connection) -> SchemaStatus:
+    """Which migrations the database has against this code's, and which required
+    tables are missing. Reads only; the caller ends the transaction."""
+    recorded = conn.execute("SELECT to_regclass('schema_migrations') AS t").fetchone()
+    rows = []
+    if recorded is not None and recorded["t"] is not None:
+        rows = conn.execute(
+            "SELECT version, name FROM schema_migrations ORDER BY version"
+        ).fetchall()
+    done = {row["version"]: f"{row['version']:04d}_{row['name']}" for row in rows}
+    known = {m.version: f"{m.version:04d}_{m.name}" for m in available_migrations()}
+    missing = [
+        row["name"]
+        for row in conn.execute(
+            "SELECT name FROM unnest(%s::text[]) WITH ORDINALITY AS t (name, n) "
+            "WHERE to_regclass(name) IS NULL ORDER BY n",
+            (list(REQUIRED_TABLES),),
+        ).fetchall()
+    ]
+    return SchemaStatus(
+        applied=[done[v] for v in sorted(done)],
+        pending=[known[v] for v in sorted(known) if v not in done],
+        unknown=[done[v] for v in sorted(done) if v not in known],
+        missing_tables=missing,
+    )
