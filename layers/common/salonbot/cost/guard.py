@@ -1,5 +1,6 @@
-"""The DynamoDB cost guard: spend is reserved under the salon's and the global daily cap
-before a model call, reconciled to the real cost after it, released if it failed.
+"""The DynamoDB cost guard: spend is reserved under the customer's, the salon's and the
+global daily cap before a model call, reconciled to the real cost after it, released if
+it failed.
 
 Every write is one DynamoDB transaction whose conditions carry the caps, so concurrent
 callers can never push a counter past its cap (docs/cost-guard.md has the argument).
@@ -7,14 +8,21 @@ callers can never push a counter past its cap (docs/cost-guard.md has the argume
 Items (one table, string hash key `pk`, TTL attribute `expires_at`):
 - `salon#<salon id>#<local date>`: `spent` of that salon on that day of its timezone;
   amounts are integers in units of 1e-8 USD (exact sums, no float rounding);
-- `global#<UTC date>#<shard>`: one of `shards` slices of the global counter;
+- `cust#<salon id>#<customer key>#<local date>`: one customer's `spent` at that salon on
+  the salon's day; the customer key is `customer_key(salon_id, phone)`, a salted hash, so
+  no phone is stored in the table;
+- `global#<UTC date>#<shard>`: one of the day's shards of the global counter;
+- `global#<UTC date>#shards`: how many shards that day has, fixed by the day's first
+  reservation (see `DynamoCostGuard.day_shards`);
 - `resv#<reservation id>`: the reservation's state (reserved, reconciled, released),
-  amount and the counter items it touched, which makes reconcile and release idempotent.
+  amount and the salon and global counters it touched (the customer's follows from the
+  salon's day and the phone), which makes reconcile and release idempotent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 import time
 import zlib
@@ -39,7 +47,11 @@ if TYPE_CHECKING:
 CENT_FRACTION = Decimal("0.00000001")  # amounts are kept to 1e-8 USD, as ai_messages.cost
 UNITS_PER_USD = 100_000_000
 DAY_ITEM_TTL = dt.timedelta(days=8)  # counters outlive their day for alerts and audits
+# DynamoDB deletes expired items within about two days of their TTL.
+TTL_DELETION_LAG = dt.timedelta(days=2)
 RESERVATION_TTL = dt.timedelta(days=2)
+# A customer's cap when the salon names none: this share of the salon's (effective) cap.
+DEFAULT_CUSTOMER_SHARE = Decimal("0.1")
 CONFLICT_RETRIES = 6
 GLOBAL_SHARD_RETRIES = 3
 
@@ -56,6 +68,7 @@ class Reservation:
     salon_day: str  # YYYY-MM-DD in the salon's timezone
     salon_key: str
     global_key: str | None  # None when there is no global cap
+    customer_key: str | None = None  # the customer's counter item; None: no customer cap
 
 
 def salon_day(timezone: str, now: dt.datetime) -> dt.date:
@@ -67,8 +80,41 @@ def salon_key(salon_id: str, day: dt.date) -> str:
     return f"salon#{salon_id}#{day.isoformat()}"
 
 
+def customer_key(salon_id: object, phone: str) -> str:
+    """The customer's id in cost-table keys: SHA-256 of the phone's digits salted with
+    the salon id (`+7 900 123-45-67` and `79001234567` are the same customer), 128 bits
+    in hex. It keeps phones out of the table and out of logs, and the same phone at two
+    salons has unrelated keys. Anyone holding a salon id can still test a guessed phone
+    against it, so it hides phones from readers of the table, not from a determined
+    search of the phone space."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    salt = str(salon_id).lower()
+    return hashlib.sha256(f"salonbot-cost\0{salt}\0{digits}".encode()).hexdigest()[:32]
+
+
+def customer_day_key(salon_id: object, phone: str, day: dt.date) -> str:
+    """The item counting one customer's spend at one salon on the salon's `day`."""
+    return f"cust#{str(salon_id).lower()}#{customer_key(salon_id, phone)}#{day.isoformat()}"
+
+
+def customer_item_keys(salon_id: object, phone: str, *, today: dt.date) -> list[str]:
+    """Every cost-table key that may still hold this customer on `today` (the salon's
+    day): the counters of the days whose items have not yet expired and been deleted.
+    Reservation items hold only the hashed key. For erasure: delete these items."""
+    keep = (DAY_ITEM_TTL + TTL_DELETION_LAG).days
+    return [
+        customer_day_key(salon_id, phone, today - dt.timedelta(days=back))
+        for back in range(keep + 1)
+    ]
+
+
 def global_key(day: dt.date, shard: int) -> str:
     return f"global#{day.isoformat()}#{shard}"
+
+
+def layout_key(day: dt.date) -> str:
+    """The item recording how many global shards the UTC `day` uses."""
+    return f"global#{day.isoformat()}#shards"
 
 
 def shard_cap(global_cap: Decimal, shards: int) -> Decimal:
@@ -99,7 +145,11 @@ def _expires(day: dt.date) -> int:
 
 
 class DynamoCostGuard:
-    """`reserve` / `reconcile` / `release` against one DynamoDB table."""
+    """`reserve` / `reconcile` / `release` against one DynamoDB table.
+
+    Caps of one reservation: the customer's (`customer_daily_budget_usd`, when a customer
+    is named), the salon's (`daily_budget_usd`) and the global one over the day's shards.
+    A salon's cap is never above the global cap, nor a customer's above the salon's."""
 
     def __init__(
         self,
@@ -118,9 +168,12 @@ class DynamoCostGuard:
             client = boto3.client("dynamodb")
         self._client = client
         self._table = table_name
-        self._global_cap = global_daily_budget_usd
+        self._global_cap = (
+            _usd(Decimal(global_daily_budget_usd)) if global_daily_budget_usd is not None else None
+        )
         self._shards = shards
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._day_shards: dict[str, int] = {}  # UTC day -> its pinned shard count
 
     # -- public ---------------------------------------------------------------------------
 
@@ -132,11 +185,17 @@ class DynamoCostGuard:
         daily_budget_usd: Decimal,
         amount_usd: Decimal,
         reservation_id: str,
+        customer_phone: str | None = None,
+        customer_daily_budget_usd: Decimal | None = None,
     ) -> Reservation:
-        """Hold `amount_usd` under both caps, or raise `BudgetExceeded` and hold nothing.
+        """Hold `amount_usd` under every cap, or raise `BudgetExceeded` and hold nothing.
 
-        Calling it again with the same `reservation_id` while the reservation is held
-        returns it unchanged; a released reservation is held again."""
+        The salon's cap is `daily_budget_usd`, at most the global cap. With
+        `customer_phone`, the customer's day counter at this salon is capped in the same
+        transaction at `customer_daily_budget_usd` (at most the salon's cap; None: 10% of
+        the salon's cap). Calling it again with the
+        same `reservation_id` while the reservation is held returns it unchanged; a
+        released reservation is held again."""
         amount = _usd(amount_usd)
         if amount < 0:
             raise ValueError("amount_usd must not be negative")
@@ -144,14 +203,28 @@ class DynamoCostGuard:
         day = salon_day(timezone, now)
         utc_day = now.astimezone(dt.UTC).date()
         salon_cap = _usd(Decimal(daily_budget_usd))
+        if self._global_cap is not None:
+            salon_cap = min(salon_cap, self._global_cap)
         if amount > salon_cap:
             self._refused("salon", salon_id, amount)
+        customer_cap = None
+        customer_item = None
+        if customer_phone is not None:
+            if customer_daily_budget_usd is None:
+                customer_cap = _usd(salon_cap * DEFAULT_CUSTOMER_SHARE)
+            else:
+                customer_cap = min(_usd(Decimal(customer_daily_budget_usd)), salon_cap)
+            customer_item = customer_day_key(salon_id, customer_phone, day)
+            if amount > customer_cap:
+                self._refused("customer", salon_id, amount, customer_item)
         per_shard = None
+        shards = 0
         if self._global_cap is not None:
-            per_shard = shard_cap(Decimal(self._global_cap), self._shards)
+            shards = self.day_shards(utc_day)
+            per_shard = shard_cap(self._global_cap, shards)
             if amount > per_shard:
                 self._refused("global", salon_id, amount)
-        shard = zlib.crc32(reservation_id.encode()) % self._shards
+        shard = zlib.crc32(reservation_id.encode()) % shards if shards else 0
         for _ in range(GLOBAL_SHARD_RETRIES):
             reservation = Reservation(
                 reservation_id=reservation_id,
@@ -160,17 +233,22 @@ class DynamoCostGuard:
                 salon_day=day.isoformat(),
                 salon_key=salon_key(salon_id, day),
                 global_key=global_key(utc_day, shard) if per_shard is not None else None,
+                customer_key=customer_item,
             )
-            reasons = self._try_reserve(reservation, salon_cap, per_shard, day, utc_day, now)
+            reasons = self._try_reserve(
+                reservation, salon_cap, customer_cap, per_shard, day, utc_day, now
+            )
             if reasons is None:
                 return reservation
             if reasons[0] == "ConditionalCheckFailed":
-                return self._existing(reservation_id)
+                return self._existing(reservation_id, customer_phone)
             if reasons[1] == "ConditionalCheckFailed":
                 self._refused("salon", salon_id, amount)
+            if customer_item is not None and reasons[2] == "ConditionalCheckFailed":
+                self._refused("customer", salon_id, amount, customer_item)
             # Only the global shard refused: another shard may still have room.
             assert per_shard is not None
-            roomiest = self._roomiest_shard(utc_day, per_shard)
+            roomiest = self._roomiest_shard(utc_day, per_shard, shards)
             if roomiest is None or roomiest[1] < amount:
                 break
             shard = roomiest[0]
@@ -193,20 +271,87 @@ class DynamoCostGuard:
         key = salon_key(salon_id, salon_day(timezone, self._clock()))
         return self._read_spent([key]).get(key, Decimal(0))
 
+    def customer_spent_today(self, salon_id: str, timezone: str, phone: str) -> Decimal:
+        """One customer's counter at the salon for the salon's current day."""
+        key = customer_day_key(salon_id, phone, salon_day(timezone, self._clock()))
+        return self._read_spent([key]).get(key, Decimal(0))
+
     def global_spent_today(self) -> Decimal:
         day = self._clock().astimezone(dt.UTC).date()
-        keys = [global_key(day, s) for s in range(self._shards)]
+        keys = [global_key(day, s) for s in range(self._recorded_shards(day))]
         return sum(self._read_spent(keys).values(), Decimal(0))
+
+    def day_shards(self, day: dt.date) -> int:
+        """The number of global shards of the UTC `day`: the `shards` of the first guard
+        that reserved on that day, whatever `COST_GUARD_SHARDS` says now.
+
+        Why: a shard's cap is `floor(K / N)` and the shard is chosen among N, so the day's
+        total is at most `N * floor(K / N) <= K` only if every reservation of the day
+        used the same N. Were each guard to use its own N, shards keyed by index would
+        mix caps: 10 shards filled to K/10 each, then a guard with 5 shards lets shards
+        0-4 reach K/5 (K in all) while shards 5-9 still hold K/2, 1.5 K for the day; and
+        putting N in the keys would start a fresh partition, 2 K. So the first
+        reservation of a day records N in `global#<day>#shards` with `if_not_exists` (one
+        atomic write, which every later writer reads back instead of overwriting), and
+        every guard uses the recorded N for that day: a changed count takes effect at the
+        next UTC midnight, and whatever the history of counts, the spend recorded for a
+        day stays within `N_day * floor(K / N_day) <= K`. One write per container per
+        day, cached."""
+        iso = day.isoformat()
+        known = self._day_shards.get(iso)
+        if known is not None:
+            return known
+        response = self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": layout_key(day)}},
+            UpdateExpression=(
+                "SET shards = if_not_exists(shards, :n), "
+                "expires_at = if_not_exists(expires_at, :exp)"
+            ),
+            ExpressionAttributeValues={":n": _n(self._shards), ":exp": _n(_expires(day))},
+            ReturnValues="ALL_NEW",
+        )
+        pinned = int(response["Attributes"]["shards"]["N"])
+        if pinned != self._shards:
+            logger.info(
+                "global cost counter keeps the day's shard count",
+                day=iso,
+                shards=pinned,
+                configured=self._shards,
+            )
+        if len(self._day_shards) >= 4:  # days past are never reserved on again
+            self._day_shards.clear()
+        self._day_shards[iso] = pinned
+        return pinned
 
     # -- internals ------------------------------------------------------------------------
 
-    def _counter_update(self, key: str, amount: Decimal, cap: Decimal | None, expires: int) -> Any:
+    def _recorded_shards(self, day: dt.date) -> int:
+        """The day's shard count without recording one (reads never pin a layout)."""
+        known = self._day_shards.get(day.isoformat())
+        if known is not None:
+            return known
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": layout_key(day)}}, ConsistentRead=True
+        ).get("Item")
+        return int(item["shards"]["N"]) if item else self._shards
+
+    def _counter_update(
+        self, key: str, amount: Decimal, cap: Decimal | None, expires: int | None
+    ) -> Any:
+        """`ADD spent amount` (under `cap`), setting the item's TTL when `expires` is given:
+        always where the item may not exist yet."""
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": {"pk": {"S": key}},
-            "UpdateExpression": "SET expires_at = if_not_exists(expires_at, :exp) ADD spent :amt",
-            "ExpressionAttributeValues": {":amt": _n(amount), ":exp": _n(expires)},
+            "UpdateExpression": "ADD spent :amt",
+            "ExpressionAttributeValues": {":amt": _n(amount)},
         }
+        if expires is not None:
+            update["UpdateExpression"] = (
+                "SET expires_at = if_not_exists(expires_at, :exp) ADD spent :amt"
+            )
+            update["ExpressionAttributeValues"][":exp"] = _n(expires)
         if cap is not None:
             # `spent + amount <= cap`, written as DynamoDB can compare it.
             update["ConditionExpression"] = "attribute_not_exists(spent) OR spent <= :room"
@@ -217,26 +362,25 @@ class DynamoCostGuard:
         self,
         r: Reservation,
         salon_cap: Decimal,
+        customer_cap: Decimal | None,
         per_shard: Decimal | None,
         day: dt.date,
         utc_day: dt.date,
         now: dt.datetime,
     ) -> list[str] | None:
-        """None when held; else the cancellation reason code of each transaction item."""
+        """None when held; else the cancellation reason code of each transaction item:
+        the reservation, the salon, the customer (when capped), the global shard."""
+        # The salon and its day are in `salon_key`, the customer's counter follows from them
+        # and the phone (so nothing about the customer is kept here); attributes stay few,
+        # as each one is validated, serialized and parsed on every model call.
         resv_values: dict[str, Any] = {
             ":reserved": {"S": RESERVED},
             ":released": {"S": RELEASED},
-            ":salon": {"S": r.salon_id},
             ":amt": _n(r.amount_usd),
             ":skey": {"S": r.salon_key},
-            ":day": {"S": r.salon_day},
-            ":at": {"S": now.isoformat()},
             ":exp": _n(int((now + RESERVATION_TTL).timestamp())),
         }
-        set_expr = (
-            "SET #state = :reserved, salon_id = :salon, amount = :amt, salon_key = :skey, "
-            "salon_day = :day, reserved_at = :at, expires_at = :exp"
-        )
+        set_expr = "SET #state = :reserved, amount = :amt, salon_key = :skey, expires_at = :exp"
         if r.global_key is not None:
             resv_values[":gkey"] = {"S": r.global_key}
             set_expr += ", global_key = :gkey"
@@ -253,6 +397,10 @@ class DynamoCostGuard:
             },
             self._counter_update(r.salon_key, r.amount_usd, salon_cap, _expires(day)),
         ]
+        if r.customer_key is not None:
+            items.append(
+                self._counter_update(r.customer_key, r.amount_usd, customer_cap, _expires(day))
+            )
         if r.global_key is not None:
             items.append(
                 self._counter_update(r.global_key, r.amount_usd, per_shard, _expires(utc_day))
@@ -283,11 +431,16 @@ class DynamoCostGuard:
                 }
             },
         ]
-        day = dt.date.fromisoformat(r.salon_day)
         if delta != 0:
-            items.append(self._counter_update(r.salon_key, delta, None, _expires(day)))
+            # The reserve created the counters with their TTL, and they outlive the
+            # reservation. Only a customer's counter may have been deleted since (erasure):
+            # recreated, it gets its TTL again.
+            items.append(self._counter_update(r.salon_key, delta, None, None))
+            if r.customer_key is not None:
+                day = dt.date.fromisoformat(r.salon_day)
+                items.append(self._counter_update(r.customer_key, delta, None, _expires(day)))
             if r.global_key is not None:
-                items.append(self._counter_update(r.global_key, delta, None, _expires(day)))
+                items.append(self._counter_update(r.global_key, delta, None, None))
         reasons = self._transact(items)
         if reasons is not None:
             # The reservation is no longer held: this call is a retry, or it was settled.
@@ -315,7 +468,7 @@ class DynamoCostGuard:
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
         raise RuntimeError("cost guard transaction kept conflicting")
 
-    def _existing(self, reservation_id: str) -> Reservation:
+    def _existing(self, reservation_id: str, customer_phone: str | None) -> Reservation:
         item = self._client.get_item(
             TableName=self._table,
             Key={"pk": {"S": f"resv#{reservation_id}"}},
@@ -323,13 +476,19 @@ class DynamoCostGuard:
         ).get("Item")
         if item is None or item["state"]["S"] != RESERVED:
             raise ValueError(f"reservation id {reservation_id!r} was already used and settled")
+        key = item["salon_key"]["S"]
+        _, salon, day = key.split("#")
+        customer = None
+        if customer_phone is not None:
+            customer = customer_day_key(salon, customer_phone, dt.date.fromisoformat(day))
         return Reservation(
             reservation_id=reservation_id,
-            salon_id=item["salon_id"]["S"],
+            salon_id=salon,
             amount_usd=from_units(item["amount"]["N"]),
-            salon_day=item["salon_day"]["S"],
-            salon_key=item["salon_key"]["S"],
+            salon_day=day,
+            salon_key=key,
             global_key=item["global_key"]["S"] if "global_key" in item else None,
+            customer_key=customer,
         )
 
     def _read_spent(self, keys: list[str]) -> dict[str, Decimal]:
@@ -344,13 +503,17 @@ class DynamoCostGuard:
             request = response.get("UnprocessedKeys") or None
         return found
 
-    def _roomiest_shard(self, day: dt.date, per_shard: Decimal) -> tuple[int, Decimal] | None:
-        keys = [global_key(day, s) for s in range(self._shards)]
+    def _roomiest_shard(
+        self, day: dt.date, per_shard: Decimal, shards: int
+    ) -> tuple[int, Decimal] | None:
+        keys = [global_key(day, s) for s in range(shards)]
         spent = self._read_spent(keys)
         rooms = [(s, per_shard - spent.get(k, Decimal(0))) for s, k in enumerate(keys)]
         return max(rooms, key=lambda room: room[1], default=None)
 
-    def _refused(self, scope: str, salon_id: str, amount: Decimal) -> NoReturn:
+    def _refused(
+        self, scope: str, salon_id: str, amount: Decimal, customer: str | None = None
+    ) -> NoReturn:
         from aws_lambda_powertools.metrics import MetricUnit
 
         metrics.add_metric(name=MetricName.BUDGET_REFUSALS, unit=MetricUnit.Count, value=1)
@@ -359,6 +522,7 @@ class DynamoCostGuard:
             scope=scope,
             salon_id=salon_id,
             amount_usd=str(amount),
+            customer_key=customer.split("#")[2] if customer else None,
         )
         raise BudgetExceeded(f"{scope} daily budget reached")
 
@@ -367,8 +531,9 @@ def from_settings(
     settings: Settings, client: DynamoDBClient | None = None
 ) -> DynamoCostGuard | None:
     """The guard the processor uses, built once per container: DynamoDB when `COST_TABLE`
-    is set (caps: each salon's budget and `GLOBAL_DAILY_BUDGET_USD` over
-    `COST_GUARD_SHARDS` shards); None when there is no table (unlimited spend)."""
+    is set (caps: each customer's and each salon's budget and `GLOBAL_DAILY_BUDGET_USD`
+    over `COST_GUARD_SHARDS` shards, a changed count applying from the next UTC day);
+    None when there is no table (unlimited spend)."""
     if not settings.cost_table:
         return None
     return DynamoCostGuard(

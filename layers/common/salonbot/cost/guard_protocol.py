@@ -1,8 +1,9 @@
 """What the assistant needs from a spend guard: reserve before a model call, reconcile
 with the real cost after it, release when the call failed.
 
-`salonbot.cost.guard.DynamoCostGuard` is the production implementation (caps per salon
-and overall, in DynamoDB); `UnlimitedSpend` is used when no cost table is configured."""
+`salonbot.cost.guard.DynamoCostGuard` is the production implementation (caps per
+customer, per salon and overall, in DynamoDB); `UnlimitedSpend` is used when no cost
+table is configured."""
 
 from __future__ import annotations
 
@@ -24,8 +25,12 @@ class SpendGuard(Protocol[ReservationT]):
         daily_budget_usd: Decimal,
         amount_usd: Decimal,
         reservation_id: str,
+        customer_phone: str | None = None,
+        customer_daily_budget_usd: Decimal | None = None,
     ) -> ReservationT:
-        """Hold `amount_usd` of the salon's day, or raise `salonbot.errors.BudgetExceeded`."""
+        """Hold `amount_usd` of the salon's day (and of the customer's, under
+        `customer_daily_budget_usd` or a default share of the salon's, when
+        `customer_phone` is given), or raise `salonbot.errors.BudgetExceeded`."""
         ...
 
     def reconcile(self, reservation: ReservationT, actual_usd: Decimal) -> None:
@@ -54,6 +59,8 @@ class UnlimitedSpend:
         daily_budget_usd: Decimal,
         amount_usd: Decimal,
         reservation_id: str,
+        customer_phone: str | None = None,
+        customer_daily_budget_usd: Decimal | None = None,
     ) -> UnlimitedReservation:
         return UnlimitedReservation(reservation_id, amount_usd)
 
