@@ -84,6 +84,7 @@ def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None 
         revision=1,
         services=services,
         masters=masters,
+        customer_daily_budget_usd=file.customer_daily_budget_usd,
     )
 
 

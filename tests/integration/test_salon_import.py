@@ -77,6 +77,18 @@ def test_the_live_bookings_limit_is_stored_and_updated(db: Connection) -> None:
     assert load_salon(db, DEMO_SALON_ID).max_live_bookings_per_client == 3
 
 
+def test_the_customer_daily_budget_is_stored_and_cleared_on_reimport(db: Connection) -> None:
+    # Given a salon file naming a customer's daily share of the model budget
+    data = _demo_data()
+    data["customer_daily_budget_usd"] = 0.35
+    import_salon(db, validate_salon(data))
+    assert str(load_salon(db, DEMO_SALON_ID).customer_daily_budget_usd) == "0.3500"
+    # When the key is removed, the salon is back to the default share
+    del data["customer_daily_budget_usd"]
+    import_salon(db, validate_salon(data))
+    assert load_salon(db, DEMO_SALON_ID).customer_daily_budget_usd is None
+
+
 def test_failed_import_writes_nothing(db: Connection) -> None:
     data = copy.deepcopy(_demo_data())
     data["masters"][1]["code"] = data["masters"][0]["code"].upper()  # violates the code pattern

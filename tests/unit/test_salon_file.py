@@ -94,6 +94,9 @@ def _mutated(demo: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any
         (["max_live_bookings_per_client"], 101, "max_live_bookings_per_client", "less"),
         (["max_live_bookings_per_client"], "many", "max_live_bookings_per_client", "integer"),
         (["max_live_bookings_per_client"], 2.5, "max_live_bookings_per_client", "integer"),
+        (["customer_daily_budget_usd"], -1, "customer_daily_budget_usd", "greater"),
+        (["customer_daily_budget_usd"], "lots", "customer_daily_budget_usd", "decimal"),
+        (["customer_daily_budget_usd"], 6, "customer_daily_budget_usd", "daily_budget_usd"),
     ],
 )
 def test_invalid_input_names_the_field(
@@ -141,3 +144,9 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_time_range_until_midnight() -> None:
     assert str(parse_time_range("18:00-24:00")).startswith("18:00-23:59")
+
+
+def test_the_customer_daily_budget_is_optional(demo: dict[str, Any]) -> None:
+    assert validate_salon(demo).customer_daily_budget_usd is None
+    demo["customer_daily_budget_usd"] = 0.25
+    assert str(validate_salon(demo).customer_daily_budget_usd) == "0.25"

@@ -70,6 +70,9 @@ class Salon:
     services: dict[str, Service] = field(default_factory=dict)
     masters: dict[str, Master] = field(default_factory=dict)
     max_live_bookings_per_client: int = 3
+    # What one customer's model calls may cost the salon a day; None: the cost guard's
+    # default, 10% of the salon's cap (salonbot.cost.guard.DEFAULT_CUSTOMER_SHARE).
+    customer_daily_budget_usd: Decimal | None = None
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -175,6 +178,7 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
         revision=row["revision"],
         services=services,
         masters=masters,
+        customer_daily_budget_usd=row["customer_daily_budget_usd"],
     )
 
 

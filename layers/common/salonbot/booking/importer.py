@@ -48,8 +48,9 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
             INSERT INTO salons (id, name, timezone, language, currency, address,
                                 whatsapp_phone_number_id, ai_enabled, daily_budget_usd,
                                 slot_step_minutes, min_notice_minutes, booking_horizon_days,
-                                max_live_bookings_per_client)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                max_live_bookings_per_client,
+                                customer_daily_budget_usd)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (id) DO UPDATE SET
                 name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                 language = EXCLUDED.language, currency = EXCLUDED.currency,
@@ -60,6 +61,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 min_notice_minutes = EXCLUDED.min_notice_minutes,
                 booking_horizon_days = EXCLUDED.booking_horizon_days,
                 max_live_bookings_per_client = EXCLUDED.max_live_bookings_per_client,
+                customer_daily_budget_usd = EXCLUDED.customer_daily_budget_usd,
                 revision = salons.revision + 1, updated_at = now()
             RETURNING revision, (xmax = 0) AS created
             """,
@@ -77,6 +79,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.min_notice_minutes,
                 salon.booking_horizon_days,
                 salon.max_live_bookings_per_client,
+                salon.customer_daily_budget_usd,
             ),
         ).fetchone()
         assert row is not None

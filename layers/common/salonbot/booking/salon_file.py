@@ -125,6 +125,8 @@ class SalonFile(_Strict):
     whatsapp_phone_number_id: Annotated[str, StringConstraints(pattern=r"^\d{5,20}$")] | None = None
     ai_enabled: bool = False
     daily_budget_usd: Decimal = Field(default=Decimal(5), ge=0, le=100_000)
+    # One customer's share of it a day; None: 10% of daily_budget_usd.
+    customer_daily_budget_usd: Decimal | None = Field(default=None, ge=0, le=100_000)
     slot_step_minutes: int = Field(default=15, ge=5, le=240)
     min_notice_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     booking_horizon_days: int = Field(default=30, ge=1, le=365)
@@ -141,6 +143,16 @@ class SalonFile(_Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone like Europe/Moscow") from None
         return value
+
+    @model_validator(mode="after")
+    def _customer_budget_within_salon(self) -> SalonFile:
+        budget = self.customer_daily_budget_usd
+        if budget is not None and budget > self.daily_budget_usd:
+            raise _FieldError(
+                "customer_daily_budget_usd",
+                f"must not exceed daily_budget_usd ({self.daily_budget_usd})",
+            )
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> SalonFile:
