@@ -58,9 +58,10 @@ if TYPE_CHECKING:
 NO_KEY_NEEDED = "not-needed"
 # Longest wait a Retry-After header may impose inside a turn.
 MAX_RETRY_AFTER_S = 10.0
-# Characters per token when estimating a request's size for the reservation (generous:
-# Cyrillic text and JSON punctuation tokenise densely).
-CHARS_PER_TOKEN = 3
+# The reservation counts a request's UTF-8 bytes as its prompt tokens: a token is at least
+# one byte, and the chat format's framing of a message or a tool is shorter than its JSON.
+# Added for the request's own framing (reply priming, the tools' header).
+REQUEST_OVERHEAD_TOKENS = 64
 
 # Sentences of the system prompt's instructions: a reply quoting one leaks the prompt.
 _PROMPT_FRAGMENTS = tuple(
@@ -131,13 +132,18 @@ class Usage:
     cost: Decimal = Decimal(0)
     calls: int = 0
 
-    def add(self, response: ChatCompletion, model: str) -> Decimal:
+    def add(self, response: ChatCompletion, model: str, estimate: Decimal) -> Decimal:
+        """Count one answered call; one that reports no usage costs its `estimate`."""
         usage = response.usage
         prompt = usage.prompt_tokens if usage else 0
         completion = usage.completion_tokens if usage else 0
         details = usage.prompt_tokens_details if usage else None
         cached = (details.cached_tokens or 0) if details else 0
-        cost = price_for(model).cost(prompt, completion, cached)
+        if usage is None:
+            logger.warning("model response without usage: counted at its estimate")
+            cost = estimate
+        else:
+            cost = price_for(model).cost(prompt, completion, cached)
         self.prompt_tokens += prompt
         self.completion_tokens += completion
         self.cached_tokens += cached
@@ -342,8 +348,10 @@ class LlmAgent:
     # -- one model call ---------------------------------------------------------------------
 
     def _estimate(self, messages: list[dict[str, Any]]) -> Decimal:
-        size = len(_compact_json(messages)) + len(_compact_json(self._tools))
-        prompt_tokens = size // CHARS_PER_TOKEN + 1
+        """An upper bound of the call's cost: every byte of the request a prompt token,
+        `max_tokens` of completion."""
+        size = len(_compact_json(messages).encode()) + len(_compact_json(self._tools).encode())
+        prompt_tokens = size + REQUEST_OVERHEAD_TOKENS
         return price_for(self.model).cost(prompt_tokens, self._settings.openai_max_tokens)
 
     def _complete(
@@ -358,13 +366,16 @@ class LlmAgent:
         import openai
 
         settings = self._settings
+        estimate = self._estimate(messages)
         try:
             reservation = self._guard.reserve(
                 salon_id=str(turn.salon.id),
                 timezone=turn.salon.timezone,
                 daily_budget_usd=Decimal(turn.salon.daily_budget_usd),
-                amount_usd=self._estimate(messages),
+                amount_usd=estimate,
                 reservation_id=f"{turn.message_id or 'api'}:{uuid.uuid4().hex}",
+                customer_phone=turn.phone,
+                customer_daily_budget_usd=turn.salon.customer_daily_budget_usd,
             )
         except BudgetExceeded:
             raise
@@ -407,7 +418,7 @@ class LlmAgent:
             except BaseException:
                 self._settle(self._guard.release, reservation)
                 raise
-            cost = usage.add(response, self.model)
+            cost = usage.add(response, self.model, estimate)
             # The call is paid for and answered: a guard failure now must not cost the
             # answer (a retried message would pay for a second call).
             self._settle(self._guard.reconcile, reservation, cost)
