@@ -63,6 +63,8 @@ def _guard_rows() -> list[Row]:
                 daily_budget_usd=Decimal(1_000_000),
                 amount_usd=Decimal("0.0021"),
                 reservation_id=f"bench-{n}",
+                customer_phone=f"+7900{n % 20:07d}",
+                customer_daily_budget_usd=Decimal(100_000),
             )
             guard.reconcile(r, Decimal("0.0013"))
             elapsed = (time.perf_counter() - started) * 1000
@@ -75,9 +77,9 @@ def _guard_rows() -> list[Row]:
     finally:
         server.stop()
     note = (
-        "moto server over loopback HTTP: 2 transactions (3 items each) per model call, "
-        "10 global shards, table kept at ~30 items; mostly moto's own expression parsing "
-        "and table copies"
+        "moto server over loopback HTTP: 2 transactions (4 items each: reservation, "
+        "customer, salon, global shard) per model call, 10 global shards, table kept at "
+        "~50 items; mostly moto's own expression parsing and table copies"
     )
     return [
         Row(AREA, "reserve+reconcile median", f"{timing.median_ms:.1f} ms", "", note),
@@ -102,6 +104,9 @@ def _client_side_rows() -> list[Row]:
     guard = DynamoCostGuard("cost", global_daily_budget_usd=Decimal(1000), client=client)
     counter = iter(range(10**9))
     with Stubber(client) as stub:
+        # The day's shard count is read once per container and day, before the first call.
+        stub.add_response("update_item", {"Attributes": {"shards": {"N": "10"}}})
+        guard.day_shards(dt.datetime.now(dt.UTC).date())
 
         def reserve_and_reconcile() -> None:
             stub.add_response("transact_write_items", {})
@@ -113,6 +118,8 @@ def _client_side_rows() -> list[Row]:
                 daily_budget_usd=Decimal(5),
                 amount_usd=Decimal("0.0021"),
                 reservation_id=f"stub-{n}",
+                customer_phone="+79001234567",
+                customer_daily_budget_usd=Decimal("0.5"),
             )
             guard.reconcile(r, Decimal("0.0013"))
 
