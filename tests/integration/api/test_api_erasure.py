@@ -96,6 +96,7 @@ def test_an_admin_token_for_the_salon_erases_the_customer_and_gets_a_summary(
         "throttle_windows": 1,
         "seen_message_ids": 0,
         "cost_reservations": 0,
+        "cost_customer_counters": 0,
     }
     assert reply.body["not_configured"] == []
     assert PHONE not in str(reply.body)

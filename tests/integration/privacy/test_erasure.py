@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from salonbot.conversation.store import conversation_id
-from salonbot.cost.guard import DynamoCostGuard
+from salonbot.cost.guard import DynamoCostGuard, customer_key_prefix
 from salonbot.db.connection import Connection
 from salonbot.errors import ErasureFailed, UnknownSalon
 from salonbot.inbound.dedupe import DynamoSeenMessages, dedupe_key
@@ -97,6 +97,13 @@ def _book_tuesday() -> list[Any]:
     return [Answer(tool_calls=[call]), _booked]
 
 
+def cost_counters(stores: Stores, salon_id: object, phone: str) -> int:
+    """The customer's day counters in the cost table: keyed on a hash, not the phone."""
+    prefix = customer_key_prefix(salon_id, phone)
+    items = stores.client.scan(TableName=stores.tables["cost_table"])["Items"]
+    return sum(1 for item in items if item["pk"]["S"].startswith(prefix))
+
+
 def harness_for(
     db: Connection, stores: Stores, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
 ) -> Harness:
@@ -140,6 +147,8 @@ def test_forget_leaves_no_trace_of_the_phone_and_another_customer_untouched(
     assert set(dynamo_occurrences(stores, target)) == set(stores.tables.values())
     other_before = (pg_occurrences(db, other), dynamo_occurrences(stores, other))
     assert other_before[0] and other_before[1]
+    assert cost_counters(stores, DEMO_SALON_ID, FORGOTTEN) == 1
+    assert cost_counters(stores, DEMO_SALON_ID, KEPT) == 1
 
     # When the customer is forgotten
     report = forget_customer(
@@ -151,6 +160,9 @@ def test_forget_leaves_no_trace_of_the_phone_and_another_customer_untouched(
     assert dynamo_occurrences(stores, target) == {}
     # and the other customer's rows and items are all still there
     assert (pg_occurrences(db, other), dynamo_occurrences(stores, other)) == other_before
+    # and the cost guard's counters of the customer, keyed on a hash of the phone, are gone
+    assert cost_counters(stores, DEMO_SALON_ID, FORGOTTEN) == 0
+    assert cost_counters(stores, DEMO_SALON_ID, KEPT) == 1
     # and the report says what went where
     assert report.phone == "***4567"
     assert report.postgresql == {
@@ -167,6 +179,7 @@ def test_forget_leaves_no_trace_of_the_phone_and_another_customer_untouched(
         "throttle_windows": 1,
         "seen_message_ids": 2,
         "cost_reservations": 3,  # two model calls for the booking, one for the thanks
+        "cost_customer_counters": 1,  # today's
     }
     assert report.not_configured == []
     # And the salon keeps the (cancelled) booking, with nobody behind it
@@ -214,6 +227,8 @@ def test_the_same_phone_at_another_salon_is_that_salon_s_and_stays(
     assert (pg_occurrences(db, second_forms), dynamo_occurrences(stores, second_forms)) == (
         second_before
     )
+    assert cost_counters(stores, DEMO_SALON_ID, FORGOTTEN) == 0
+    assert cost_counters(stores, SECOND_SALON_ID, FORGOTTEN) == 1
     # including the delivery statuses of the second salon's replies, which name the phone
     assert report.postgresql["message_statuses"] == 3
     assert _statuses_of(db, FORGOTTEN) == 3

@@ -108,6 +108,7 @@ def test_on_a_database_with_the_environment_s_tables(
         "throttle_windows": 1,
         "seen_message_ids": 1,
         "cost_reservations": 0,
+        "cost_customer_counters": 0,
     }
     assert_forgotten(db, stores)
 
@@ -158,7 +159,12 @@ def test_without_any_table_it_erases_the_database_and_says_what_it_did_not_reach
     monkeypatch.setattr(privacy_command, "LOCAL_STATE_DIR", tmp_path)  # no stack there
     code, out = forget(capsys, database_url=database_url)
     assert code == 0, out
-    for kind in ("throttle_windows", "seen_message_ids", "cost_reservations"):
+    for kind in (
+        "throttle_windows",
+        "seen_message_ids",
+        "cost_reservations",
+        "cost_customer_counters",
+    ):
         assert f"{kind}: not reached" in out
 
 
@@ -236,4 +242,9 @@ def test_the_admin_sample_event_forgets_the_demo_customer(
     assert answer["ok"] is True, answer
     assert (answer["salon_id"], answer["phone"]) == (str(DEMO_SALON_ID), "***4567")
     assert answer["postgresql"]["ai_conversations"] == 1
-    assert answer["not_configured"] == ["throttle_windows", "seen_message_ids", "cost_reservations"]
+    assert answer["not_configured"] == [
+        "throttle_windows",
+        "seen_message_ids",
+        "cost_reservations",
+        "cost_customer_counters",
+    ]

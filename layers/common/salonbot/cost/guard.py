@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 CENT_FRACTION = Decimal("0.00000001")  # amounts are kept to 1e-8 USD, as ai_messages.cost
 UNITS_PER_USD = 100_000_000
 DAY_ITEM_TTL = dt.timedelta(days=8)  # counters outlive their day for alerts and audits
-# DynamoDB deletes expired items within about two days of their TTL.
-TTL_DELETION_LAG = dt.timedelta(days=2)
 RESERVATION_TTL = dt.timedelta(days=2)
 # A customer's cap when the salon names none: this share of the salon's (effective) cap.
 DEFAULT_CUSTOMER_SHARE = Decimal("0.1")
@@ -92,20 +90,15 @@ def customer_key(salon_id: object, phone: str) -> str:
     return hashlib.sha256(f"salonbot-cost\0{salt}\0{digits}".encode()).hexdigest()[:32]
 
 
+def customer_key_prefix(salon_id: object, phone: str) -> str:
+    """What the keys of every day counter of this customer at this salon start with:
+    erasure deletes the items under it (salonbot.privacy.customer_items)."""
+    return f"cust#{str(salon_id).lower()}#{customer_key(salon_id, phone)}#"
+
+
 def customer_day_key(salon_id: object, phone: str, day: dt.date) -> str:
     """The item counting one customer's spend at one salon on the salon's `day`."""
-    return f"cust#{str(salon_id).lower()}#{customer_key(salon_id, phone)}#{day.isoformat()}"
-
-
-def customer_item_keys(salon_id: object, phone: str, *, today: dt.date) -> list[str]:
-    """Every cost-table key that may still hold this customer on `today` (the salon's
-    day): the counters of the days whose items have not yet expired and been deleted.
-    Reservation items hold only the hashed key. For erasure: delete these items."""
-    keep = (DAY_ITEM_TTL + TTL_DELETION_LAG).days
-    return [
-        customer_day_key(salon_id, phone, today - dt.timedelta(days=back))
-        for back in range(keep + 1)
-    ]
+    return customer_key_prefix(salon_id, phone) + day.isoformat()
 
 
 def global_key(day: dt.date, shard: int) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from salonbot.assistant.throttle import window_key_prefix
+from salonbot.cost.guard import customer_key_prefix
 from salonbot.errors import ErasureFailed
 from salonbot.inbound.dedupe import dedupe_key
 
@@ -70,10 +71,16 @@ def _cost_reservations(c: CustomerRef) -> Iterable[str]:
     return [f"resv#{m}:" for m in c.message_ids]
 
 
+def _cost_customer_counters(c: CustomerRef) -> Iterable[str]:
+    # Keyed on a salted hash of the phone, one item a day (salonbot.cost.guard).
+    return [customer_key_prefix(c.salon_id, c.phone)]
+
+
 ITEM_KINDS: tuple[ItemKind, ...] = (
     ItemKind("throttle_windows", "rate_limit_table", "pk", prefixes=_throttle_windows),
     ItemKind("seen_message_ids", "idempotency_table", "id", exact=_seen_message_ids),
     ItemKind("cost_reservations", "cost_table", "pk", prefixes=_cost_reservations),
+    ItemKind("cost_customer_counters", "cost_table", "pk", prefixes=_cost_customer_counters),
 )
 
 
