@@ -130,6 +130,7 @@ class LocalStack:
             specs, local=local, user=env, created=[c.physical_id for c in created]
         )
         self._apply_environment(variables, removed)
+        self._say_how_replies_are_made()
 
         self.functions = [LocalFunction(spec, region=region) for spec in specs]
         for function in self.functions:
@@ -163,6 +164,15 @@ class LocalStack:
             f"a local stack is already running (pid {running.pid}, {running.gateway_url}); "
             f"stop it first or use another state folder ({self.options.state_dir / STACK_FILE})"
         )
+
+    def _say_how_replies_are_made(self) -> None:
+        """No key is the normal local mode: said once here, as a fact, not as an error."""
+        from salonbot.assistant.agent import openai_api_key
+        from salonbot.assistant.router import NO_KEY_NOTICE
+        from salonbot.config import get_settings
+
+        if openai_api_key(get_settings()) is None:
+            self._say(f"{NO_KEY_NOTICE} (export OPENAI_API_KEY before `make dev` for the model)")
 
     def _start_database(self, external_url: str | None) -> str:
         database = LocalDatabase(self.options.state_dir / "pgdata", external_url)
