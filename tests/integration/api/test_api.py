@@ -17,7 +17,14 @@ from salonbot.config import get_settings
 from salonbot.db.connection import Connection, reset_connection
 from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
 from tests.fakes.openai_server import Answer, FakeOpenAI
-from tests.integration.api.conftest import Api, token_claims, use_model
+from tests.integration.api.conftest import (
+    Api,
+    FakeContext,
+    process_event,
+    sample_event,
+    token_claims,
+    use_model,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -259,6 +266,45 @@ def test_malformed_json_gets_422(api: Api, demo: uuid.UUID) -> None:
     reply = api.process(None, raw='{"salon_id": ')
     assert reply.status == 422
     assert reply.body["statusCode"] == 422
+
+
+@pytest.mark.parametrize("raw", ['{"salon_id": ', "{bad", "1,"])
+def test_malformed_json_is_said_to_be_malformed_json(api: Api, demo: uuid.UUID, raw: str) -> None:
+    reply = api.process(None, raw=raw)
+
+    # Then the message is about JSON, not a field named by the offset of the mistake
+    assert reply.status == 422
+    assert reply.body["message"].startswith("Invalid request: the body is not valid JSON ("), (
+        reply.body
+    )
+    assert [(d["field"], d["loc"], d["type"]) for d in reply.body["detail"]] == [
+        ("body", ["body"], "json_invalid")
+    ]
+    assert "at character" in reply.body["detail"][0]["msg"]
+
+
+def test_an_empty_body_is_said_to_be_empty(api: Api, demo: uuid.UUID) -> None:
+    reply = api.process(None, raw="")
+    assert reply.status == 422
+    assert reply.body["message"] == (
+        "Invalid request: the body is empty: a JSON object is expected"
+    )
+
+
+def test_answers_are_readable_utf8_json_and_say_so(api: Api, demo: uuid.UUID) -> None:
+    reply_event = process_event(request())
+    unknown_event = process_event(request(), raw='{"bad')
+
+    answered = api.handler(reply_event, FakeContext())
+    refused = api.handler(unknown_event, FakeContext())
+    health = api.handler(sample_event("api-health.json"), FakeContext())
+
+    # Then the reply reads as written, not as \u escapes, and the header names the charset
+    assert CYRILLIC.search(answered["body"]), answered["body"]
+    assert "\\u04" not in answered["body"]
+    assert json.loads(answered["body"])["response"]
+    for result in (answered, refused, health):
+        assert result["headers"]["Content-Type"] == "application/json; charset=utf-8", result
 
 
 def test_unknown_salon_gets_404_with_a_clear_message(api: Api, db: Connection) -> None:

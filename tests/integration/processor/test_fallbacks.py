@@ -140,11 +140,17 @@ def test_without_a_key_the_fallback_answers_and_the_log_says_why(
     harness = build_harness(db, settings_for(None, fake_whatsapp))
     assert harness.router.agent is None
 
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.INFO):
         harness.say("Добрый день")
+        harness.say("Хочу на маникюр")
 
-    assert sent_texts(fake_whatsapp) == [phrases("ru")["fixed_reply"]]
-    assert "OPENAI_API_KEY is not configured" in caplog.text
+    assert sent_texts(fake_whatsapp)[0] == phrases("ru")["fixed_reply"]
+    # No key is the normal keyless mode: said once, as information, never as an error
+    said = [r for r in caplog.records if "OPENAI_API_KEY is not configured" in r.getMessage()]
+    assert [(r.levelno, r.getMessage()) for r in said] == [
+        (logging.INFO, "OPENAI_API_KEY is not configured: the guided flow answers")
+    ]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 @pytest.fixture

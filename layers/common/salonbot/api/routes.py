@@ -11,9 +11,10 @@ logged with its stack trace and answered with a plain 500. Every error body is J
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError, Servic
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.shared.json_encoder import Encoder
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from salonbot.api import idempotency
@@ -42,6 +44,7 @@ from salonbot.observability import logger
 from salonbot.stats import window_bound
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
     from salonbot.api.messages import MessageService
@@ -54,7 +57,12 @@ CUSTOMER = "/api/v1/ai/customers/<phone>"
 STATS_DEFAULT_DAYS = 30
 MAX_MESSAGE_CHARS = 4096
 
-app = APIGatewayHttpResolver(enable_validation=True)
+# Bodies are UTF-8 JSON as written ("Маникюр", not "\u041c..."), and the header says so.
+JSON_UTF8 = "application/json; charset=utf-8"
+app = APIGatewayHttpResolver(
+    enable_validation=True,
+    serializer=partial(json.dumps, separators=(",", ":"), ensure_ascii=False, cls=Encoder),
+)
 app.configure_openapi(
     title="salonbot AI API",
     version="1.0.0",
@@ -74,6 +82,17 @@ app.configure_openapi(
         )
     },
 )
+
+
+def _utf8_json(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Every route's JSON answer names its charset (the error handlers' do too: `_error`)."""
+    response = next_middleware(app)
+    if response.headers.get("Content-Type") == content_types.APPLICATION_JSON:
+        response.headers["Content-Type"] = JSON_UTF8
+    return response
+
+
+app.use(middlewares=[_utf8_json])
 
 
 def scoped(scope: str) -> list[dict[str, list[str]]]:
@@ -434,7 +453,7 @@ def _handles(exc_class: type[Exception]) -> Callable[[_Handler], _Handler]:
 def _error(status: HTTPStatus, message: str, **extra: Any) -> Response[Any]:
     return Response(
         status_code=status,
-        content_type=content_types.APPLICATION_JSON,
+        content_type=JSON_UTF8,
         body={"statusCode": int(status), "message": message, **extra},
     )
 
@@ -446,6 +465,12 @@ def _field(loc: Any) -> str:
 
 @_handles(RequestValidationError)
 def invalid_request(exc: RequestValidationError) -> Response[Any]:
+    errors = exc.errors()
+    not_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if not_json is not None:
+        return _body_not_json(not_json)
+    if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in errors):
+        return _body_refused("missing", "the body is empty: a JSON object is expected")
     detail = [
         {
             "loc": list(e.get("loc", ())),
@@ -453,10 +478,24 @@ def invalid_request(exc: RequestValidationError) -> Response[Any]:
             "type": e.get("type"),
             "msg": _message(e),
         }
-        for e in exc.errors()
+        for e in errors
     ]
     fields = ", ".join(dict.fromkeys(d["field"] for d in detail))
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, f"Invalid request: {fields}", detail=detail)
+
+
+def _body_not_json(error: dict[str, Any]) -> Response[Any]:
+    """A body that does not parse: said in words, with where it breaks (Powertools puts
+    the offset in `loc`, which would otherwise read as a field named "1")."""
+    position = (error.get("loc") or ())[-1:]
+    reason = (error.get("ctx") or {}).get("error") or "JSON decode error"
+    where = f" at character {position[0]}" if position and isinstance(position[0], int) else ""
+    return _body_refused("json_invalid", f"the body is not valid JSON ({reason}{where})")
+
+
+def _body_refused(kind: str, msg: str) -> Response[Any]:
+    detail = [{"loc": ["body"], "field": "body", "type": kind, "msg": msg}]
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, f"Invalid request: {msg}", detail=detail)
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -464,8 +503,6 @@ def _message(error: dict[str, Any]) -> str:
     kind = str(error.get("type", ""))
     if kind == "missing":
         return "Field required"
-    if kind == "json_invalid":
-        return "the body is not valid JSON"
     message = str(error.get("msg", "")) or kind
     return message.removeprefix("Value error, ")
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from salonbot.db.connection import Connection
 
 MISSING_KEY = "OPENAI_API_KEY is not configured"
+# No key is a supported mode (the guided flow serves every customer): said once, not an error.
+NO_KEY_NOTICE = f"{MISSING_KEY}: the guided flow answers"
 
 
 class AssistantRouter:
@@ -69,7 +71,7 @@ class AssistantRouter:
             return self._fall_back(conn, turn, "switched_off")
         if self.agent is None:
             if not self._missing_key_logged:
-                logger.error(MISSING_KEY)
+                logger.info(NO_KEY_NOTICE)
                 self._missing_key_logged = True
             return self._fall_back(conn, turn, "no_key")
         # The agent's database effects run in a savepoint: when the model fails the
