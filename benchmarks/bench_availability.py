@@ -67,14 +67,16 @@ def fill_bookings(conn: Any, salon: Any, now: dt.datetime, per_master: int) -> i
     from salonbot.booking.availability import bookable_days, shift_windows
 
     rng = random.Random(SEED)
-    client = conn.execute(
-        "INSERT INTO clients (salon_id, phone) VALUES (%s, '+4915100000000') RETURNING id",
-        (salon.id,),
-    ).fetchone()["id"]
     step = salon.slot_step_minutes * 60
     days = [d for d in bookable_days(salon, now) if d > now.date()]
     rows = []
-    for master in salon.masters.values():
+    for index, master in enumerate(salon.masters.values()):
+        # One client per master: a master's bookings never overlap, so neither do the
+        # client's (the database refuses one customer in two places at once).
+        client = conn.execute(
+            "INSERT INTO clients (salon_id, phone) VALUES (%s, %s) RETURNING id",
+            (salon.id, f"+49151{index:08d}"),
+        ).fetchone()["id"]
         # Lay out a day's worth of bookings with random gaps on every working day, then
         # keep a random `per_master` of them (a subset of non-overlapping ones still is).
         offered = [s for s in salon.services.values() if master.does(s)]
