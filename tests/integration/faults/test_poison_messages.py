@@ -1,7 +1,8 @@
 """Poison messages: a model answer of a shape the code does not expect (a tool call of
 another type, `message: null`, no choices, ...) is answered once by the guided flow and
 counted, and its message is deleted from the queue; it never cycles through SQS paying
-for the model on every receive."""
+for the model on every receive. A transient failure (the database) returns the message
+after a short backoff, not after the queue's 360 s visibility timeout."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 
 from salonbot.assistant import router as router_module
 from salonbot.db.connection import Connection
+from salonbot.processing.retry import VisibilityBackoff
 from salonbot_dev.fakes.whatsapp import FakeWhatsApp
-from tests.fakes.openai_server import FakeOpenAI, Raw
-from tests.integration.faults.conftest import ProcessorRig, Queues
+from tests.fakes.openai_server import Answer, FakeOpenAI, Raw
+from tests.integration.faults.conftest import TEMPLATE, ProcessorRig, Queues, template_queues
 from tests.integration.processor.guided_harness import Customer, production_harness
 from tests.integration.processor.harness import (
     CUSTOMER,
@@ -178,3 +180,57 @@ def test_a_database_error_in_the_model_path_is_still_retried(
         harness.say("Хочу на маникюр")
     assert fake_whatsapp.sent == [] and errors == []
     assert rows(db, "SELECT message_id FROM inbound_messages") == []
+
+
+class FlakyDatabase:
+    """The processor's connection: refused `failures` times (the database restarting)."""
+
+    def __init__(self, conn: Connection, failures: int) -> None:
+        self.conn = conn
+        self.failures = failures
+
+    def __call__(self) -> Connection:
+        if self.failures:
+            self.failures -= 1
+            raise psycopg.OperationalError("connection refused")
+        return self.conn
+
+
+def test_a_transient_failure_returns_after_a_short_backoff_not_the_visibility_timeout(
+    db: Connection,
+    moto_url: str,
+    processor_rig: Callable[..., ProcessorRig],
+    fake_openai: FakeOpenAI,
+    fake_whatsapp: FakeWhatsApp,
+) -> None:
+    # Given the template's queue as it is (360 s of visibility timeout), a database that
+    # refuses the first two connections, and a backoff of 1 s doubling per receive
+    real = template_queues(moto_url)
+    visibility = TEMPLATE.resources["InboundQueue"]["Properties"]["VisibilityTimeout"]
+    assert visibility == 360
+    import_demo_salon(db)
+    harness = production_harness(db, settings_for(fake_openai, fake_whatsapp), clock=Clock())
+    harness.processor._connection = FlakyDatabase(db, failures=2)  # type: ignore[attr-defined]
+    backoff = VisibilityBackoff(base_s=1, max_s=visibility, client=real.clients.sqs)
+    rig = processor_rig(harness.processor, backoff, on=real)
+    fake_openai.add(Answer("Здравствуйте! На какое время?"))
+    real.send(harness.body("Маникюр сегодня", wamid="wamid.flaky.1"), group=GROUP, dedup_id="1")
+
+    # When the first receive fails
+    first = rig.poller.poll_once()
+
+    # Then the message is reported failed and is in flight, not visible
+    assert (first.deleted, first.kept) == (0, 1)
+    assert real.counts(real.inbound_url) == (0, 1)
+
+    # and it comes back after its backoff (1 s, then 2 s), long before 360 s would pass
+    second = rig.poll_until_received(timeout_s=15)
+    assert (second.deleted, second.kept) == (0, 1)
+    third = rig.poll_until_received(timeout_s=15)
+    assert (third.deleted, third.kept) == (1, 0)
+    assert rig.receive_counts == [[1], [2], [3]]
+    assert [backoff.delay_s(n) for n in (1, 2)] == [1, 2]
+    # and the third receive answered it, once
+    assert len(fake_whatsapp.sent) == 1
+    assert real.counts(real.inbound_url) == (0, 0)
+    assert real.counts(real.dlq_url) == (0, 0)
