@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.salons",
     "salonbot_dev.cli.bookings",
     "salonbot_dev.cli.costs",
+    "salonbot_dev.cli.messages",
     "salonbot_dev.cli.local",
     "salonbot_dev.cli.openapi",
 )
