@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from salonbot.api.body import load_json_body
 from salonbot.booking.store import normalize_phone
 from salonbot.clean_text import clean_text
 from salonbot.config import get_settings
@@ -42,7 +43,7 @@ JWT: list[dict[str, list[str]]] = [{"jwt": []}]
 STATS_DEFAULT_DAYS = 30
 MAX_MESSAGE_CHARS = 4096
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=load_json_body)
 app.configure_openapi(
     title="salonbot AI API",
     version="1.0.0",
