@@ -38,7 +38,9 @@ def record_handler(record: SQSRecord) -> None:
         raise
 
 
-@logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
+# clear_state: the keys one message appended (its id, its conversation) never reach the
+# logs of the next invocation this container serves.
+@logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
