@@ -12,7 +12,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install test lint unit dev bench sam-validate sam-build checkov clean
+.PHONY: install pgbouncer test lint unit dev bench sam-validate sam-build checkov clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,14 +21,22 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) pgbouncer
+
+# PgBouncer in transaction mode stands in for RDS Proxy in the integration tests
+# (tests/integration/pooler). Debian's package, installed once; sudo when not root.
+pgbouncer:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || { \
+	  sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint pgbouncer
 	$(BIN)/pytest
 
 unit: $(STAMP)

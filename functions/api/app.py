@@ -1,7 +1,8 @@
 """ApiFunction: the AI HTTP API (API Gateway HTTP API, payload format 2.0).
 
 `GET /api/v1/ai/health` (public), `POST /api/v1/ai/process-message` and
-`GET /api/v1/ai/stats` (JWT authorizer in the template). The routes live in
+`GET /api/v1/ai/stats` (the JWT authorizer and each route's scope in the template; the
+routes check the token's salon and scope again). The routes live in
 `salonbot.api.routes`; this handler only adds logging context, metrics and tracing."""
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+# Responses stay out of X-Ray: they may name customers (docs/privacy.md).
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Every invocation publishes at least this, so health checks log no empty-metrics warning.
     metrics.add_metric(name=MetricName.API_REQUESTS, unit=MetricUnit.Count, value=1)

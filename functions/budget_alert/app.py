@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+# Responses stay out of X-Ray: they may name customers (docs/privacy.md).
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     alerts = run_budget_alerts(get_settings())
     return {

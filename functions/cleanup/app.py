@@ -20,7 +20,8 @@ STOP_BEFORE_TIMEOUT_MS = 20_000
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+# Responses stay out of X-Ray: they may name customers (docs/privacy.md).
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = run_cleanup(
         get_settings(),

@@ -42,7 +42,8 @@ def record_handler(record: SQSRecord) -> None:
 # logs of the next invocation this container serves.
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
+# Responses stay out of X-Ray: they may name customers (docs/privacy.md).
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with invocation(context.get_remaining_time_in_millis()):
         return process_partial_response(

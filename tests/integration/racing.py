@@ -22,10 +22,11 @@ def race(
     attempts: int = ATTEMPTS,
     *,
     salon_id: uuid.UUID = BERLIN_SALON_ID,
+    open_connection: Callable[[str], Connection] = connect,
 ) -> list[Any]:
     """Run `attempt` from `attempts` threads, each with its own connection, released at
     once. Returns each thread's Booking or exception."""
-    connections = [connect(database_url) for _ in range(attempts)]
+    connections = [open_connection(database_url) for _ in range(attempts)]
     salons = [load_salon(conn, salon_id) for conn in connections]
     for conn in connections:
         conn.commit()

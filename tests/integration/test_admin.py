@@ -178,7 +178,7 @@ def test_bad_input_is_refused_by_field_and_writes_nothing(empty_database: str) -
         assert conn.execute("SELECT count(*) AS n FROM salons").fetchone() == {"n": 0}
     assert invoke({"action": "drop_everything"}) == {
         "ok": False,
-        "error": "expected 'migrate' or 'import_salon'",
+        "error": "expected 'migrate', 'import_salon' or 'forget_customer'",
         "field": "action",
     }
 

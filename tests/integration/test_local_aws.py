@@ -20,6 +20,7 @@ REGION = "eu-west-1"
 TEMPLATE = """
 Parameters:
   Stage: {Type: String, Default: test}
+  StaffSalonId: {Type: String, Default: salon-a}
 Resources:
   DeadLetterQueue:
     Type: AWS::SQS::Queue
@@ -57,6 +58,19 @@ Resources:
       ProvisionedThroughput: {ReadCapacityUnits: 1, WriteCapacityUnits: 1}
   AlertTopic:
     Type: AWS::SNS::Topic
+  StaffTopic:
+    Type: AWS::SNS::Topic
+  StaffInbox:
+    Type: AWS::SQS::Queue
+  StaffSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref StaffTopic
+      Protocol: sqs
+      Endpoint: !GetAtt StaffInbox.Arn
+      FilterPolicyScope: MessageAttributes
+      FilterPolicy:
+        salon_id: [!Ref StaffSalonId]
   AppSecret:
     Type: AWS::SecretsManager::Secret
     Properties:
@@ -124,6 +138,37 @@ def test_tables_topic_and_secrets_follow_the_template(
     assert generated["username"] == "salonbot" and len(generated["password"]) > 16
     # A resource type the stack does not create still resolves to a name
     assert resolver.resolve({"Ref": "Alarm"}) == f"{resolver.stack_name}-Alarm"
+
+
+def test_a_subscription_gets_only_what_its_filter_policy_lets_through(
+    built: tuple[Resolver, AwsClients],
+) -> None:
+    resolver, clients = built
+    # Given the staff topic with salon A's subscription, filtered on `salon_id`
+    (subscription,) = clients.sns.list_subscriptions_by_topic(TopicArn=resolver.ref("StaffTopic"))[
+        "Subscriptions"
+    ]
+    assert subscription["SubscriptionArn"] == resolver.ref("StaffSubscription")
+    attributes = clients.sns.get_subscription_attributes(
+        SubscriptionArn=subscription["SubscriptionArn"]
+    )["Attributes"]
+    assert json.loads(attributes["FilterPolicy"]) == {"salon_id": ["salon-a"]}
+
+    # When notifications for salon B, for no salon and for salon A are published
+    for salon in ("salon-b", None, "salon-a"):
+        clients.sns.publish(
+            TopicArn=resolver.ref("StaffTopic"),
+            Message=f"for {salon}",
+            MessageAttributes=(
+                {"salon_id": {"DataType": "String", "StringValue": salon}} if salon else {}
+            ),
+        )
+
+    # Then salon A's inbox holds salon A's notification only
+    received = clients.sqs.receive_message(
+        QueueUrl=resolver.ref("StaffInbox"), MaxNumberOfMessages=10, WaitTimeSeconds=1
+    ).get("Messages", [])
+    assert [json.loads(m["Body"])["Message"] for m in received] == ["for salon-a"]
 
 
 def _send(clients: AwsClients, url: str, group: str, body: str) -> None:

@@ -1,5 +1,6 @@
 """The local stack in this process, on a small project of its own (template and three
-functions): routes, queue, schedule, environment, state files, and a clean stop."""
+functions): routes, queue, schedule, environment, state files, the template's JWT
+authorizer enforced over HTTP, and a clean stop."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import boto3
 import pytest
 
 from salonbot_dev.local.environment import LOCAL_APP_SECRET
+from salonbot_dev.local.issuer import LocalIssuer
 from salonbot_dev.local.stack import LocalStack, StackOptions
 from salonbot_dev.local.state import StackAddresses
 from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
@@ -35,7 +37,18 @@ Globals:
         LOG_LEVEL: INFO
         WHATSAPP_APP_SECRET_ARN: !Ref AppSecret
         OPENAI_API_KEY_SECRET_ARN: arn:aws:secretsmanager:eu-west-1:123456789012:secret:openai
+Parameters:
+  TokenIssuer: {Type: String, Default: "https://id.example.com/"}
 Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Backend
+        Authorizers:
+          Backend:
+            IdentitySource: $request.header.Authorization
+            JwtConfiguration: {issuer: !Ref TokenIssuer, audience: [hello-api]}
   AppSecret:
     Type: AWS::SecretsManager::Secret
     Properties: {GenerateSecretString: {PasswordLength: 20}}
@@ -66,6 +79,13 @@ Resources:
       Events:
         Hello: {Type: HttpApi, Properties: {Path: "/hello/{name}", Method: GET}}
         Enqueue: {Type: HttpApi, Properties: {Path: /enqueue, Method: POST}}
+        Secret:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref Api
+            Path: /secret
+            Method: GET
+            Auth: {AuthorizationScopes: [hello:read]}
   WorkerFunction:
     Type: AWS::Serverless::Function
     Properties:
@@ -95,6 +115,8 @@ import os
 import boto3
 
 def lambda_handler(event, context):
+    if event["routeKey"] == "GET /secret":
+        return event["requestContext"]["authorizer"]
     if event["routeKey"] == "POST /enqueue":
         boto3.client("sqs").send_message(
             QueueUrl=os.environ["QUEUE_URL"], MessageBody=event["body"], MessageGroupId="g"
@@ -191,6 +213,57 @@ def test_routes_reach_the_function_with_its_environment(stack: LocalStack) -> No
     with pytest.raises(urllib.error.HTTPError) as missing:
         get_json(f"{stack.addresses.gateway_url}/nope")
     assert missing.value.code == 404
+
+
+def fetch(url: str, token: str | None = None) -> tuple[int, Any, dict[str, str]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+            return r.status, json.load(r), dict(r.headers)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.load(refused), dict(refused.headers)
+
+
+def test_the_templates_jwt_authorizer_guards_its_route(stack: LocalStack) -> None:
+    assert stack.addresses is not None
+    url = f"{stack.addresses.gateway_url}/secret"
+    issuer = LocalIssuer.in_folder(stack.options.state_dir)
+
+    def token(**changes: Any) -> str:
+        options: dict[str, Any] = {
+            "issuer": "https://id.example.com/",
+            "audience": "hello-api",
+            "salons": [str(DEMO_SALON_ID)],
+            "scopes": ["hello:read"],
+        }
+        return issuer.issue(**{**options, **changes})
+
+    # No token: API Gateway's 401, before the function
+    status, body, headers = fetch(url)
+    assert (status, body) == (401, {"message": "Unauthorized"})
+    assert headers["www-authenticate"].startswith("Bearer ")
+    # A token of the stack's issuer for the template's issuer and audience: the function
+    # gets its claims as API Gateway passes them
+    status, body, _ = fetch(url, token())
+    assert status == 200
+    assert body["jwt"]["claims"]["salon_id"] == str(DEMO_SALON_ID)
+    assert body["jwt"]["claims"]["aud"] == "hello-api" and body["jwt"]["scopes"] == ["hello:read"]
+    # Expired, signed by another key, for another audience or issuer: 401
+    stranger = LocalIssuer.in_folder(stack.options.state_dir / "elsewhere")
+    for refused in (
+        token(now=time.time() - 7200),
+        stranger.issue(
+            issuer="https://id.example.com/", audience="hello-api", salons=[], scopes=["hello:read"]
+        ),
+        token(audience="another-api"),
+        token(issuer="https://other.example.com/"),
+    ):
+        assert fetch(url, refused)[:2] == (401, {"message": "Unauthorized"})
+    # Valid, but without the route's scope: 403
+    assert fetch(url, token(scopes=["hello:write"]))[:2] == (403, {"message": "Forbidden"})
+    # The issuer's public key is served for backends that verify tokens themselves
+    status, jwks, _ = fetch(f"{stack.addresses.gateway_url}/_local/jwks.json")
+    assert status == 200 and jwks == issuer.jwks()
 
 
 def test_a_queued_message_reaches_the_worker(stack: LocalStack) -> None:

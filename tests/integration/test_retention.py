@@ -1,5 +1,6 @@
 """Retention on a real PostgreSQL with 100k messages: exactly the old rows go, in batches,
-safely when two runs overlap, and bookings are never touched."""
+safely when two runs overlap, and bookings are never deleted. Every row that holds a
+phone has an end: ledger rows pending or not, and idle clients (anonymised)."""
 
 from __future__ import annotations
 
@@ -271,18 +272,30 @@ def _statuses(conn: Connection) -> set[str]:
     return {f"{r['message_id']}:{r['status']}" for r in rows}
 
 
-def test_finished_ledger_rows_and_statuses_follow_the_message_retention(db: Connection) -> None:
+LEDGER_STATES = ("sent", "none", "failed", "pending")
+
+
+def test_ledger_rows_and_statuses_follow_the_message_retention(db: Connection) -> None:
     _seed_ledger(db)
     result = purge_old_ai_data(db, RetentionPolicy(message_days=90, batch_size=2), now=NOW)
-    # Finished replies over 90 days old go; a pending one is kept whatever its age
-    assert _ledger(db) == {
-        f"wamid.{st}.{age}" for st in ("sent", "none", "failed") for age in (20, 10)
-    } | {"wamid.pending.100", "wamid.pending.20", "wamid.pending.10"}
+    # Rows over 90 days old go, whatever their reply's state
+    assert _ledger(db) == {f"wamid.{st}.{age}" for st in LEDGER_STATES for age in (20, 10)}
     assert _statuses(db) == {
         f"wamid.out.{age}:{st}" for st in ("sent", "delivered", "read") for age in (20, 10)
     }
-    assert (result.ledger_deleted, result.statuses_deleted) == (3, 3)
+    assert (result.ledger_deleted, result.statuses_deleted) == (4, 3)
     assert result.complete
+
+
+def test_a_pending_ledger_row_does_not_keep_a_phone_and_a_reply_forever(db: Connection) -> None:
+    # Given a reply left pending 100 days ago (its send never finished)
+    _seed_ledger(db)
+    # When the cleanup runs with the default policy
+    purge_old_ai_data(db, RetentionPolicy(), now=NOW)
+    # Then its row (the phone and the reply's text) is gone with the finished ones
+    assert "wamid.pending.100" not in _ledger(db)
+    left = db.execute("SELECT min(processed_at) AS oldest FROM inbound_messages").fetchone()
+    assert left is not None and left["oldest"] >= NOW - dt.timedelta(days=90)
 
 
 def test_ledger_rows_are_kept_14_days_even_with_a_shorter_message_retention(
@@ -291,11 +304,9 @@ def test_ledger_rows_are_kept_14_days_even_with_a_shorter_message_retention(
     _seed_ledger(db)
     result = purge_old_ai_data(db, RetentionPolicy(message_days=5, batch_size=1000), now=NOW)
     # A late redelivery must still find its ledger row: 10-day-old rows stay
-    assert {m for m in _ledger(db) if not m.startswith("wamid.pending")} == {
-        f"wamid.{st}.10" for st in ("sent", "none", "failed")
-    }
+    assert _ledger(db) == {f"wamid.{st}.10" for st in LEDGER_STATES}
     assert {s.split(":")[0] for s in _statuses(db)} == {"wamid.out.10"}
-    assert (result.ledger_deleted, result.statuses_deleted) == (6, 6)
+    assert (result.ledger_deleted, result.statuses_deleted) == (8, 6)
     assert db.execute("SELECT count(*) AS n FROM salons").fetchone() == {"n": 1}
 
 
@@ -303,7 +314,126 @@ def test_run_cleanup_counts_ledger_and_status_deletions(db: Connection, database
     _seed_ledger(db, dt.datetime.now(dt.UTC))
     metrics.clear_metrics()
     result = run_cleanup(Settings(database_url=database_url), conn=db)
-    assert (result.ledger_deleted, result.statuses_deleted) == (3, 3)
-    assert metrics.metric_set[MetricName.LEDGER_ROWS_DELETED]["Value"] == [3.0]
+    assert (result.ledger_deleted, result.statuses_deleted) == (4, 3)
+    assert metrics.metric_set[MetricName.LEDGER_ROWS_DELETED]["Value"] == [4.0]
     assert metrics.metric_set[MetricName.STATUSES_DELETED]["Value"] == [3.0]
+    metrics.clear_metrics()
+
+
+# -- clients ------------------------------------------------------------------------------
+
+DAY = dt.timedelta(days=1)
+
+
+def _client(conn: Connection, phone: str, created: dt.datetime) -> int:
+    row = conn.execute(
+        """
+        INSERT INTO clients (salon_id, phone, name, language, created_at)
+        VALUES (%s, %s, 'Мария', 'ru', %s) RETURNING id
+        """,
+        (DEMO_SALON_ID, phone, created),
+    ).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def _book(
+    conn: Connection, code: str, client_id: int, *, starts: dt.datetime, created: dt.datetime
+) -> None:
+    conn.execute(
+        """
+        INSERT INTO bookings (code, salon_id, master_id, service_id, client_id, starts_at,
+                              ends_at, blocked_until, price, source_message_id, created_at)
+        SELECT %(code)s, %(salon)s, m.id, s.id, %(client)s, %(at)s, %(at)s + interval '1 hour',
+               %(at)s + interval '1 hour', 1500, 'wamid.' || %(code)s, %(created)s
+        FROM masters m, services s WHERE m.code = 'anna' AND s.code = 'manicure'
+        """,
+        {"code": code, "salon": DEMO_SALON_ID, "client": client_id, "at": starts,
+         "created": created},
+    )  # fmt: skip
+
+
+def _seed_clients(conn: Connection) -> None:
+    """Clients 800 days old: idle (a booking long past), idle without a booking, booked
+    100 days ago, with a booking still to come, chatting last week; and a new one."""
+    import_salon(conn, load_salon_file(DEMO_SALON_FILE))
+    long_ago = NOW - 800 * DAY
+    idle = _client(conn, "+10001", long_ago)
+    _book(conn, "IDLE1", idle, starts=NOW - 790 * DAY, created=long_ago)
+    _client(conn, "+10002", long_ago)
+    booked = _client(conn, "+10003", long_ago)
+    _book(conn, "RECENT1", booked, starts=NOW - 99 * DAY, created=NOW - 100 * DAY)
+    due = _client(conn, "+10004", long_ago)
+    _book(conn, "DUE1", due, starts=NOW + DAY, created=long_ago)
+    chatting = _client(conn, "+10005", long_ago)
+    _book(conn, "CHAT1", chatting, starts=NOW - 780 * DAY, created=long_ago)
+    conn.execute(
+        """
+        INSERT INTO ai_conversations (id, salon_id, phone_number, last_message_at)
+        VALUES ('conv_chatting', %s, '+10005', %s)
+        """,
+        (DEMO_SALON_ID, NOW - 5 * DAY),
+    )
+    _client(conn, "+10006", NOW - 10 * DAY)
+    conn.commit()
+
+
+def _clients(conn: Connection) -> dict[int, dict[str, object]]:
+    rows = conn.execute("SELECT id, phone, name, language, anonymised_at FROM clients")
+    return {int(r["id"]): dict(r) for r in rows}
+
+
+def _sources(conn: Connection) -> dict[str, str | None]:
+    rows = conn.execute("SELECT code, source_message_id FROM bookings")
+    return {r["code"]: r["source_message_id"] for r in rows}
+
+
+def test_idle_clients_are_anonymised_and_their_bookings_kept(db: Connection) -> None:
+    # Given clients with and without activity in the last 730 days
+    _seed_clients(db)
+    # When the cleanup runs, in batches of one
+    result = purge_old_ai_data(db, RetentionPolicy(batch_size=1), now=NOW)
+    # Then the two idle ones lost phone, name and language, and say when
+    clients = _clients(db)
+    anonymised = {i for i, c in clients.items() if c["anonymised_at"] is not None}
+    assert anonymised == {1, 2}
+    for i in anonymised:
+        assert clients[i] == {
+            "id": i, "phone": None, "name": None, "language": None, "anonymised_at": NOW
+        }  # fmt: skip
+    assert {c["phone"] for i, c in clients.items() if i not in anonymised} == {
+        "+10003", "+10004", "+10005", "+10006"
+    }  # fmt: skip
+    assert (result.clients_anonymised, result.bookings_anonymised) == (2, 1)
+    # And every booking is still there; the idle client's names no message id any more
+    assert _sources(db) == {
+        "IDLE1": None, "RECENT1": "wamid.RECENT1", "DUE1": "wamid.DUE1", "CHAT1": "wamid.CHAT1"
+    }  # fmt: skip
+    assert result.complete
+
+
+def test_a_second_run_anonymises_nobody_more(db: Connection) -> None:
+    _seed_clients(db)
+    purge_old_ai_data(db, RetentionPolicy(), now=NOW)
+    again = purge_old_ai_data(db, RetentionPolicy(), now=NOW)
+    assert (again.clients_anonymised, again.bookings_anonymised) == (0, 0)
+
+
+def test_the_client_retention_is_a_parameter(db: Connection) -> None:
+    _seed_clients(db)
+    result = purge_old_ai_data(db, RetentionPolicy(client_days=90), now=NOW)
+    # 90 days: the client booked 100 days ago goes too; the due and the chatting ones stay
+    assert result.clients_anonymised == 3
+    kept = {c["phone"] for c in _clients(db).values() if c["phone"] is not None}
+    assert kept == {"+10004", "+10005", "+10006"}
+
+
+def test_run_cleanup_reads_the_client_retention_and_counts_it(
+    db: Connection, database_url: str
+) -> None:
+    _seed_clients(db)
+    metrics.clear_metrics()
+    settings = Settings.from_env({"DATABASE_URL": database_url, "CLIENT_RETENTION_DAYS": "3000"})
+    assert run_cleanup(settings, conn=db).clients_anonymised == 0
+    assert metrics.metric_set[MetricName.CLIENTS_ANONYMISED]["Value"] == [0.0]
     metrics.clear_metrics()

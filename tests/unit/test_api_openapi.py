@@ -20,7 +20,12 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
     document = json.loads(out.read_text())
     assert document == printed
     paths = document["paths"]
-    assert set(paths) == {"/api/v1/ai/health", "/api/v1/ai/process-message", "/api/v1/ai/stats"}
+    assert set(paths) == {
+        "/api/v1/ai/health",
+        "/api/v1/ai/process-message",
+        "/api/v1/ai/stats",
+        "/api/v1/ai/customers/{phone}",
+    }
     schemas = document["components"]["schemas"]
     request = schemas["ProcessMessageRequest"]
     assert set(request["required"]) == {"salon_id", "phone_number", "message"}
@@ -28,9 +33,25 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
     assert {"response", "tokens_used", "cost", "response_time_ms", "model", "booking_code"} <= set(
         response
     )
-    # Health is public; the others need the JWT
+    # Health is public; the others need the JWT with their scope, and may refuse it
     assert "security" not in paths["/api/v1/ai/health"]["get"]
-    assert paths["/api/v1/ai/stats"]["get"]["security"] == [{"jwt": []}]
-    assert paths["/api/v1/ai/process-message"]["post"]["security"] == [{"jwt": []}]
-    params = {p["name"] for p in paths["/api/v1/ai/stats"]["get"]["parameters"]}
+    stats, process = paths["/api/v1/ai/stats"]["get"], paths["/api/v1/ai/process-message"]["post"]
+    assert stats["security"] == [{"jwt": ["ai:read"]}]
+    assert process["security"] == [{"jwt": ["ai:write"]}]
+    for operation in (stats, process):
+        assert {"401", "403"} <= set(operation["responses"])
+    scheme = document["components"]["securitySchemes"]["jwt"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert all(word in scheme["description"] for word in ("salon_id", "salon_ids", "ai:admin"))
+    params = {p["name"] for p in stats["parameters"]}
     assert params == {"salon_id", "from", "to"}
+    (key,) = process["parameters"]
+    assert (key["name"].lower(), key["in"], key["required"]) == ("idempotency-key", "header", False)
+    erasure = paths["/api/v1/ai/customers/{phone}"]["delete"]
+    assert erasure["security"] == [{"jwt": ["ai:admin"]}]
+    assert {"401", "403"} <= set(erasure["responses"])
+    assert {(p["name"], p["in"]) for p in erasure["parameters"]} == {
+        ("phone", "path"),
+        ("salon_id", "query"),
+    }
+    assert "ErasureResponse" in schemas

@@ -13,7 +13,7 @@ from moto import mock_aws
 from psycopg.conninfo import conninfo_to_dict
 
 from salonbot.config import Settings
-from salonbot.db.connection import resolve_dsn
+from salonbot.db.connection import pooled, resolve_dsn
 from salonbot.errors import ConfigurationError
 
 
@@ -60,3 +60,10 @@ def test_no_host_anywhere_names_the_setting(secrets: object) -> None:
     arn = secret(secrets, "bare", {"username": "u", "password": "p"})
     with pytest.raises(ConfigurationError, match="DB_HOST"):
         resolve_dsn(Settings(db_secret_arn=arn))
+
+
+def test_connections_through_rds_proxy_are_pooled_unless_told_otherwise() -> None:
+    assert pooled(Settings(db_proxy_endpoint="proxy.rds"))
+    assert not pooled(Settings(db_host="db.internal"))
+    assert pooled(Settings(database_url="postgresql://pgbouncer/salonbot", db_pooled=True))
+    assert not pooled(Settings(db_proxy_endpoint="proxy.rds", db_pooled=False))

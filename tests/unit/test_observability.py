@@ -6,16 +6,29 @@ import io
 import json
 import logging
 
+import pytest
 from aws_lambda_powertools import Logger
 
 from salonbot.conversation.store import conversation_id
 from salonbot.observability import correlation_ids, mask_conversation_id, mask_phone
 
 
-def test_phone_masks_keep_only_the_ends() -> None:
-    assert mask_phone("+79001234567") == "+790***4567"
+def test_phone_masks_keep_the_last_four_digits_at_most() -> None:
+    assert mask_phone("+79001234567") == "***4567"
+    assert mask_phone("79001234567") == "***4567"
+    assert mask_phone("+49 151 0000 0001") == "***0001"
     assert mask_phone("12") == "***"
+    assert mask_phone("+1234567") == "***"  # too short: four digits would be half of it
     assert mask_phone(None) == ""
+
+
+@pytest.mark.parametrize("phone", ["+79001234567", "+4915100000001", "+12025550123", "+3712345678"])
+def test_a_masked_phone_has_four_of_its_digits_and_nothing_else_of_it(phone: str) -> None:
+    masked = mask_phone(phone)
+    digits = [c for c in masked if c.isdigit()]
+    assert len(digits) <= 4
+    assert "".join(digits) == phone[-4:]
+    assert phone[:5] not in masked  # neither the country nor the operator code
 
 
 def test_conversation_ids_are_masked_in_correlation_keys() -> None:
@@ -41,4 +54,4 @@ def test_a_log_line_with_the_keys_has_no_phone() -> None:
     log.info("turn done")
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert "9001234567" not in stream.getvalue()
-    assert line["conversation_id"] == "conv_salon_7900***4567"
+    assert line["conversation_id"] == "conv_salon_***4567"

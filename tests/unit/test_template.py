@@ -104,6 +104,7 @@ def test_routes_and_their_authorizers(template: Template) -> None:
         ("GET", "/api/v1/ai/health"): ("ApiFunction", "NONE"),
         ("POST", "/api/v1/ai/process-message"): ("ApiFunction", None),
         ("GET", "/api/v1/ai/stats"): ("ApiFunction", None),
+        ("DELETE", "/api/v1/ai/customers/{phone}"): ("ApiFunction", None),
     }
     api = props(template, "HttpApi")
     assert api["Auth"]["DefaultAuthorizer"] == "BackendJwt"
@@ -113,6 +114,47 @@ def test_routes_and_their_authorizers(template: Template) -> None:
     assert template.body["Parameters"]["ApiThrottleRatePerSecond"]["Default"] == pytest.approx(
         100 / 60, abs=0.01
     )
+
+
+def test_every_protected_route_names_its_scopes(template: Template) -> None:
+    from salonbot.api import auth
+
+    # A route behind the JWT authorizer without scopes would take any token of the
+    # issuer (an ID token, another API's): each one names the scopes it needs.
+    known = {auth.AI_READ, auth.AI_WRITE, auth.AI_ADMIN}
+    scopes = {}
+    for logical_id, resource in template.resources_of_type("AWS::Serverless::Function").items():
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            p = event["Properties"]
+            route = f"{p['Method']} {p['Path']}"
+            if (p.get("Auth") or {}).get("Authorizer") == "NONE":
+                continue
+            scopes[route] = p["Auth"]["AuthorizationScopes"]
+            assert scopes[route] and set(scopes[route]) <= known, (logical_id, route)
+    assert scopes["POST /api/v1/ai/process-message"] == [auth.AI_WRITE]
+    assert scopes["GET /api/v1/ai/stats"] == [auth.AI_READ]
+
+
+def test_erasure_needs_the_admin_scope_and_reaches_every_customer_table(
+    template: Template,
+) -> None:
+    route = props(template, "ApiFunction")["Events"]["ForgetCustomer"]["Properties"]
+    assert route["Auth"] == {"AuthorizationScopes": ["ai:admin"]}  # on the default JWT
+    for logical_id in ("ApiFunction", "AdminFunction"):
+        variables = props(template, logical_id)["Environment"]["Variables"]
+        assert variables["RATE_LIMIT_TABLE"] == {"Ref": "RateLimitTable"}
+        assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+        assert variables["COST_TABLE"] == {"Ref": "CostTable"}
+    # The admin function scans and deletes those three tables and nothing else
+    statements = props(template, "AdminFunction")["Policies"][0]["Statement"]
+    (dynamodb,) = [s for s in statements if "dynamodb:DeleteItem" in s["Action"]]
+    assert sorted(dynamodb["Action"]) == ["dynamodb:DeleteItem", "dynamodb:Scan"]
+    assert dynamodb["Resource"] == [
+        {"Fn::GetAtt": [table, "Arn"]}
+        for table in ("RateLimitTable", "IdempotencyTable", "CostTable")
+    ]
 
 
 def test_fifo_queue_redrives_to_a_dlq_and_outlives_the_processor(template: Template) -> None:
@@ -163,6 +205,17 @@ def test_schedules(template: Template) -> None:
     assert budget["Schedule"] == "rate(15 minutes)"
 
 
+def test_the_cleanup_gets_every_retention_period(template: Template) -> None:
+    variables = props(template, "CleanupFunction")["Environment"]["Variables"]
+    assert variables["CONVERSATION_RETENTION_DAYS"] == {"Ref": "ConversationRetentionDays"}
+    assert variables["MESSAGE_RETENTION_DAYS"] == {"Ref": "MessageRetentionDays"}
+    assert variables["CLIENT_RETENTION_DAYS"] == {"Ref": "ClientRetentionDays"}
+    parameter = template.body["Parameters"]["ClientRetentionDays"]
+    assert parameter["Default"] == Settings.model_fields["client_retention_days"].default
+    assert parameter["MinValue"] == 30  # the setting's own lower bound
+    Settings(client_retention_days=parameter["MinValue"])
+
+
 def _alarm_metric_names(alarm: dict[str, Any]) -> set[str]:
     names = {alarm["MetricName"]} if "MetricName" in alarm else set()
     for query in alarm.get("Metrics", []):
@@ -207,6 +260,27 @@ def test_alarms_watch_what_the_code_emits_and_notify_the_topic(template: Templat
         alarm = alarms[f"{function}ErrorsAlarm"]
         assert alarm["Namespace"] == "AWS/Lambda" and alarm["Threshold"] == 0
         assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+
+
+def test_staff_notifications_reach_one_salon_per_subscription(template: Template) -> None:
+    # Every subscription to the staff topic filters on the salon the notification names
+    staff = {
+        lid: props(template, lid)
+        for lid in resources(template, "AWS::SNS::Subscription")
+        if props(template, lid)["TopicArn"] == {"Ref": "StaffTopic"}
+    }
+    assert set(staff) == {"StaffEmailSubscription"}
+    for subscription in staff.values():
+        assert subscription["FilterPolicyScope"] == "MessageAttributes"
+        assert subscription["FilterPolicy"] == {"salon_id": [{"Ref": "StaffSalonId"}]}
+    # and the stack refuses a staff address without its salon
+    (assertion,) = template.body["Rules"]["StaffEmailNamesItsSalon"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "StaffSalonId"}, ""]}]}
+    # The functions that notify staff collapse notifications at the stack's interval
+    for logical_id in ("ProcessorFunction", "ApiFunction"):
+        variables = props(template, logical_id)["Environment"]["Variables"]
+        assert variables["STAFF_NOTIFY_INTERVAL_MINUTES"] == {"Ref": "StaffNotifyIntervalMinutes"}
+    assert template.body["Parameters"]["StaffNotifyIntervalMinutes"]["Default"] == 10
 
 
 def test_log_groups_have_retention_and_every_function_uses_one(template: Template) -> None:
@@ -509,6 +583,7 @@ def test_transform_points_the_routes_and_the_queue_at_the_alias(
         "ApiFunctionHealthPermission",
         "ApiFunctionProcessMessagePermission",
         "ApiFunctionStatsPermission",
+        "ApiFunctionForgetCustomerPermission",
     }
     paths = rendered["HttpApi"]["Properties"]["Body"]["paths"]
     uris = {
@@ -516,10 +591,35 @@ def test_transform_points_the_routes_and_the_queue_at_the_alias(
         for path, operations in paths.items()
         for method, operation in operations.items()
     }
-    assert len(uris) == 5
+    assert len(uris) == 6
+    # API Gateway itself refuses an erasure without the admin scope
+    erasure = paths["/api/v1/ai/customers/{phone}"]["delete"]
+    assert erasure["security"] == [{"BackendJwt": ["ai:admin"]}]
     for (_, path), uri in uris.items():
         function = "WebhookFunction" if path == "/webhook" else "ApiFunction"
         assert f"/functions/${{{function}Alias{ALIAS}}}/invocations" in uri, path
+
+
+def test_transform_gives_api_gateway_each_routes_scopes(
+    transformed: dict[str, dict[str, Any]],
+) -> None:
+    body = transformed["first"]["HttpApi"]["Properties"]["Body"]
+    security = {
+        f"{method.upper()} {path}": operation["security"]
+        for path, operations in body["paths"].items()
+        for method, operation in operations.items()
+    }
+    open_routes = {"GET /webhook", "POST /webhook", "GET /api/v1/ai/health"}
+    for route, requirement in security.items():
+        if route in open_routes:
+            assert requirement == [{"NONE": []}], route
+        else:
+            ((authorizer, scopes),) = (entry for r in requirement for entry in r.items())
+            assert authorizer == "BackendJwt" and scopes, route
+    assert security["POST /api/v1/ai/process-message"] == [{"BackendJwt": ["ai:write"]}]
+    assert security["GET /api/v1/ai/stats"] == [{"BackendJwt": ["ai:read"]}]
+    scheme = body["components"]["securitySchemes"]["BackendJwt"]["x-amazon-apigateway-authorizer"]
+    assert scheme["type"] == "jwt"
 
 
 def test_transform_shifts_with_codedeploy_and_rolls_back_on_the_alarms(

@@ -23,8 +23,10 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.bookings",
     "salonbot_dev.cli.costs",
     "salonbot_dev.cli.messages",
+    "salonbot_dev.cli.privacy",
     "salonbot_dev.cli.local",
     "salonbot_dev.cli.openapi",
+    "salonbot_dev.cli.tokens",
 )
 
 

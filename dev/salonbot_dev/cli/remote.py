@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from salonbot.errors import InvalidInput, SalonbotError
+from salonbot.errors import InvalidInput, NotFound, SalonbotError
 
 FUNCTION_HELP = (
     "run it through the deployed stack's AdminFunction (stack output AdminFunctionName) "
@@ -33,5 +33,7 @@ def invoke_admin(function: str, payload: dict[str, Any], *, client: Any = None) 
     if not isinstance(body, dict):
         raise SalonbotError(f"{function} answered {body!r}")
     if body.get("ok") is False:
+        if body.get("not_found"):
+            raise NotFound(str(body.get("error")))
         raise InvalidInput(str(body.get("error")), field=body.get("field"))
     return body

@@ -1,5 +1,6 @@
-"""Create the template's queues, tables, topics and secrets on an AWS endpoint (moto
-locally), from their own `Properties`, and record the physical ids `!Ref`/`!GetAtt` see."""
+"""Create the template's queues, tables, topics (with their subscriptions and filter
+policies) and secrets on an AWS endpoint (moto locally), from their own `Properties`, and
+record the physical ids `!Ref`/`!GetAtt` see."""
 
 from __future__ import annotations
 
@@ -17,8 +18,18 @@ QUEUE = "AWS::SQS::Queue"
 TABLE = "AWS::DynamoDB::Table"
 SIMPLE_TABLE = "AWS::Serverless::SimpleTable"
 TOPIC = "AWS::SNS::Topic"
+SUBSCRIPTION = "AWS::SNS::Subscription"
 SECRET = "AWS::SecretsManager::Secret"
-CREATED_TYPES = (QUEUE, TABLE, SIMPLE_TABLE, TOPIC, SECRET)
+CREATED_TYPES = (QUEUE, TABLE, SIMPLE_TABLE, TOPIC, SUBSCRIPTION, SECRET)
+# CloudFormation subscription properties that are subscription attributes (JSON ones
+# serialized), as SNS's Subscribe takes them.
+_SUBSCRIPTION_ATTRIBUTES = (
+    "DeliveryPolicy",
+    "FilterPolicy",
+    "FilterPolicyScope",
+    "RawMessageDelivery",
+    "RedrivePolicy",
+)
 
 # CloudFormation SQS properties that are queue attributes under the same name.
 _QUEUE_ATTRIBUTES = (
@@ -38,7 +49,7 @@ _QUEUE_ATTRIBUTES = (
 class CreatedResource:
     logical_id: str
     type: str
-    physical_id: str  # queue URL, table name, topic ARN, secret ARN
+    physical_id: str  # queue URL, table name, topic ARN, subscription ARN, secret ARN
 
 
 @dataclass
@@ -108,6 +119,8 @@ class ResourceBuilder:
             return self._table(logical_id, properties)
         if kind == TOPIC:
             return self._topic(logical_id, properties)
+        if kind == SUBSCRIPTION:
+            return self._subscription(logical_id, properties)
         return self._secret(logical_id, properties)
 
     def _queue(self, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
@@ -185,6 +198,30 @@ class ResourceBuilder:
             {(logical_id, "TopicArn"): arn, (logical_id, "TopicName"): name}
         )
         return CreatedResource(logical_id, TOPIC, arn)
+
+    def _subscription(self, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
+        """Subscribed with its filter policy, which the endpoint (moto) then applies to
+        every publish, as SNS does."""
+        attributes: dict[str, str] = {}
+        for key in _SUBSCRIPTION_ATTRIBUTES:
+            if key not in properties:
+                continue
+            value = properties[key]
+            if isinstance(value, bool):
+                attributes[key] = str(value).lower()
+            elif isinstance(value, dict | list):
+                attributes[key] = json.dumps(value)
+            else:
+                attributes[key] = str(value)
+        arn = self.clients.sns.subscribe(
+            TopicArn=properties["TopicArn"],
+            Protocol=properties["Protocol"],
+            Endpoint=properties["Endpoint"],
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        self.resolver.refs[logical_id] = arn
+        return CreatedResource(logical_id, SUBSCRIPTION, arn)
 
     def _secret(self, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
         name = properties.get("Name") or self.physical_name(logical_id, limit=512)

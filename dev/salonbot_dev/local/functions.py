@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from salonbot_dev.local.authorizers import RouteAuth, route_auth
 from salonbot_dev.local.template import TemplateError
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ FUNCTION = "AWS::Serverless::Function"
 class HttpRoute:
     method: str  # upper case, or ANY
     path: str  # /webhook, /items/{id}, /files/{proxy+}, or $default
+    # Its authorizer, from the template; None for an open route. Not part of its identity.
+    auth: RouteAuth | None = field(default=None, compare=False)
 
     @property
     def route_key(self) -> str:
@@ -97,6 +100,7 @@ def _function(resolver: Resolver, root: Path, logical_id: str) -> FunctionSpec:
                 HttpRoute(
                     "ANY" if method in ("*", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method,
                     path or "$default",
+                    auth=route_auth(resolver, event.get("Properties") or {}),
                 )
             )
         elif kind == "SQS":

@@ -1,9 +1,12 @@
 """The local HTTP gateway: each request becomes the HTTP API v2 event of its route and is
-handed to that route's function. Like `sam local start-api` it does not enforce the JWT
-authorizer; it listens on 127.0.0.1 only.
+handed to that route's function. Unlike `sam local start-api` it enforces the routes'
+authorizers from the template, as API Gateway does (`authorizers`): a protected route
+without a valid token, or without its scope, never reaches its function. It listens on
+127.0.0.1 only.
 
 Paths under `/_local/` belong to the stack itself (never to an API route): the schedules
-on demand (`POST /_local/schedules/{name}`) and a readiness probe (`GET /_local/ready`)."""
+on demand (`POST /_local/schedules/{name}`), a readiness probe (`GET /_local/ready`) and
+the key set of the local token issuer (`GET /_local/jwks.json`)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from salonbot_dev.local.authorizers import Refusal
 from salonbot_dev.local.http_api import (
     INTERNAL_ERROR,
     NOT_FOUND,
@@ -20,18 +24,31 @@ from salonbot_dev.local.http_api import (
     Response,
     build_event,
     build_response,
+    header_values,
     json_response,
     match_route,
+    query_values,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from salonbot_dev.local.authorizers import JwtVerifier
     from salonbot_dev.local.functions import HttpRoute
     from salonbot_dev.local.handlers import LocalFunction
 
 log = logging.getLogger("salonbot_dev.local.gateway")
 LOCAL_PREFIX = "/_local/"
+
+
+def _refused(refusal: Refusal) -> Response:
+    """API Gateway's answer to a request its authorizer refused."""
+    response = json_response(refusal.status, {"message": refusal.message})
+    return Response(
+        response.status,
+        [*response.headers, ("www-authenticate", refusal.www_authenticate)],
+        response.body,
+    )
 
 
 class _Server(ThreadingHTTPServer):
@@ -49,6 +66,10 @@ class Gateway:
     account_id: str = "123456789012"
     # Runs a schedule by name and returns the function's result (the stack provides it).
     run_schedule: Callable[[str], Any] | None = None
+    # Checks the tokens of protected routes; without it every protected route is refused.
+    verifier: JwtVerifier | None = None
+    # The key set served at /_local/jwks.json (the local issuer's).
+    jwks: dict[str, Any] | None = None
     _server: ThreadingHTTPServer | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -69,7 +90,19 @@ class Gateway:
         match = match_route(list(by_route), request.method, path)
         if match is None:
             return NOT_FOUND
-        event = build_event(request, match, account_id=self.account_id)
+        authorizer = None
+        auth = match.route.auth
+        if auth is not None:
+            try:
+                if self.verifier is None:
+                    raise Refusal(401, "no keys for the route's authorizer")
+                granted = self.verifier.authorize(
+                    auth, header_values(request), query_values(request)
+                )
+            except Refusal as refusal:
+                return _refused(refusal)
+            authorizer = granted.context()
+        event = build_event(request, match, account_id=self.account_id, authorizer=authorizer)
         function = by_route[match.route]
         try:
             result = function.invoke(event)
@@ -81,6 +114,8 @@ class Gateway:
     def _local(self, method: str, path: str) -> Response:
         if method == "GET" and path == "ready":
             return json_response(200, {"status": "ready"})
+        if method == "GET" and path == "jwks.json" and self.jwks is not None:
+            return json_response(200, self.jwks)
         name = path.removeprefix("schedules/")
         if method == "POST" and name != path and self.run_schedule is not None:
             try:

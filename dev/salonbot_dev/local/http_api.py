@@ -79,6 +79,25 @@ def match_route(routes: list[HttpRoute], method: str, path: str) -> RouteMatch |
     return None
 
 
+def header_values(request: Request) -> dict[str, str]:
+    """Lower-case names; repeated headers joined with commas, as API Gateway does
+    (cookies with `;`, for the event's `cookies`)."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers:
+        key = name.lower()
+        joiner = ";" if key == "cookie" else ","
+        headers[key] = f"{headers[key]}{joiner}{value}" if key in headers else value
+    return headers
+
+
+def query_values(request: Request) -> dict[str, str]:
+    """Query parameters; a repeated one joined with commas, as API Gateway does."""
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(request.target.partition("?")[2], keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    return query
+
+
 def build_event(
     request: Request,
     match: RouteMatch,
@@ -86,22 +105,18 @@ def build_event(
     api_id: str = "local",
     account_id: str = "123456789012",
     now: float | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The event a function behind an HTTP API route receives (payload format 2.0)."""
+    """The event a function behind an HTTP API route receives (payload format 2.0);
+    `authorizer` is the route's authorizer context (`{"jwt": {"claims": ...}}`)."""
     now = time.time() if now is None else now
     path, _, raw_query = request.target.partition("?")
-    headers: dict[str, str] = {}
+    headers = header_values(request)
     cookies: list[str] = []
-    for name, value in request.headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(part.strip() for part in value.split(";") if part.strip())
-            continue
-        # Repeated headers are joined with commas, as API Gateway does.
-        headers[key] = f"{headers[key]},{value}" if key in headers else value
-    query: dict[str, str] = {}
-    for name, value in parse_qsl(raw_query, keep_blank_values=True):
-        query[name] = f"{query[name]},{value}" if name in query else value
+    for part in headers.pop("cookie", "").split(";"):
+        if part.strip():
+            cookies.append(part.strip())
+    query = query_values(request)
     host = headers.get("host", "127.0.0.1")
     moment = dt.datetime.fromtimestamp(now, tz=dt.UTC)
     event: dict[str, Any] = {
@@ -130,6 +145,8 @@ def build_event(
         },
         "isBase64Encoded": False,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     if cookies:
         event["cookies"] = cookies
     if query:

@@ -1,8 +1,9 @@
 """`salonbot local`: the whole system on one machine, from `template.yaml`.
 
 Start order: PostgreSQL (migrations, demo salon) → AWS endpoint (moto) and the template's
-resources → fake WhatsApp send API → handler environment → gateway, SQS pollers,
-schedules → `stack.json`. Stop runs the same steps backwards, whatever failed."""
+resources → fake WhatsApp send API → handler environment → gateway (enforcing the
+template's JWT authorizers against the local issuer's key), SQS pollers, schedules →
+`stack.json`. Stop runs the same steps backwards, whatever failed."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from salonbot.errors import ConfigurationError
+from salonbot_dev.local.authorizers import JwtVerifier
 from salonbot_dev.local.aws_resources import QUEUE, AwsClients, CreatedResource, ResourceBuilder
 from salonbot_dev.local.database import LocalDatabase, prepare
 from salonbot_dev.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN, handler_environment
 from salonbot_dev.local.functions import read_functions
 from salonbot_dev.local.gateway import Gateway
 from salonbot_dev.local.handlers import LocalFunction
+from salonbot_dev.local.issuer import LocalIssuer
 from salonbot_dev.local.moto_server import FAKE_CREDENTIALS, MotoServer
 from salonbot_dev.local.poller import QueuePoller
 from salonbot_dev.local.schedules import ScheduleRunner
@@ -210,11 +213,22 @@ class LocalStack:
     def _start_gateway(self, region: str) -> None:
         if not any(f.spec.routes for f in self.functions):
             return
+        # The local issuer's key stands in for every JWT authorizer's issuer: tokens from
+        # `salonbot token` name the template's issuer and audience and are signed with it.
+        issuer = LocalIssuer.in_folder(self.options.state_dir)
+        issuers = {
+            route.auth.authorizer.issuer
+            for function in self.functions
+            for route in function.spec.routes
+            if route.auth is not None
+        }
         self.gateway = Gateway(
             self.functions,
             host=self.options.host,
             port=self.options.port,
             run_schedule=self.run_schedule,
+            verifier=JwtVerifier(dict.fromkeys(issuers, issuer.jwks())),
+            jwks=issuer.jwks(),
         )
         self.gateway.start()
         self._exit.callback(self.gateway.stop)
@@ -279,7 +293,9 @@ class LocalStack:
             lines.append(f"  HTTP API        {a.gateway_url}")
             for function in self.functions:
                 for route in function.spec.routes:
-                    lines.append(f"    {route.route_key:<34} → {function.name}")
+                    auth = route.auth
+                    guard = f"  (JWT {' '.join(auth.scopes)})" if auth else ""
+                    lines.append(f"    {route.route_key:<34} → {function.name}{guard}")
         lines += [
             f"  WhatsApp (fake) {a.whatsapp_url}",
             f"  AWS (moto)      {a.aws_endpoint_url}",
@@ -297,6 +313,8 @@ class LocalStack:
             "",
             "  Talk to it:     salonbot chat        (or: salonbot demo)",
             f"  Health:         curl {a.gateway_url}/api/v1/ai/health",
+            "  API token:      salonbot token --salon "
+            f"{a.demo_salon_id or 'SALON_ID'} --scope ai:write --scope ai:read",
             "  Stop:           Ctrl-C",
             "",
         ]

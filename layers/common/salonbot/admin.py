@@ -5,12 +5,15 @@
   failure fails the deploy (and CloudFormation rolls back). Deleting the stack never
   touches the data.
 - Invoked directly (`aws lambda invoke`, or `salonbot salon import FILE --function NAME`):
-  `{"action": "migrate"}` or `{"action": "import_salon", "salon": {...salon file...}}`.
-  Bad input is answered with `{"ok": false, "error": ..., "field": ...}` and writes nothing.
+  `{"action": "migrate"}`, `{"action": "import_salon", "salon": {...salon file...}}` or
+  `{"action": "forget_customer", "salon_id": ..., "phone": ...}` (erasure, from
+  `salonbot forget --function NAME`; the DynamoDB tables come from the function's
+  environment). Bad input is answered with `{"ok": false, "error": ..., "field": ...}`
+  and writes nothing.
 
 Migrations run on a connection of their own without a statement timeout, so a long index
-build is not cut at the functions' usual 5 s; the advisory lock in `salonbot.db.migrate`
-keeps two deploys from applying a migration twice."""
+build is not cut at the functions' usual 5 s; the transaction-level advisory lock in
+`salonbot.db.migrate` keeps two deploys from applying a migration twice."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import time
 import urllib.request
 from typing import Any
 
-from salonbot.errors import InvalidInput
+from salonbot.errors import InvalidInput, NotFound
 from salonbot.observability import logger
 
 PHYSICAL_ID = "salonbot-database-migrations"
@@ -44,10 +47,17 @@ def action(event: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "applied": run_migrations()}
         if name == "import_salon":
             return {"ok": True, **import_salon(event.get("salon"))}
-        raise InvalidInput("expected 'migrate' or 'import_salon'", field="action")
+        if name == "forget_customer":
+            return {"ok": True, **forget(event.get("salon_id"), event.get("phone"))}
+        raise InvalidInput(
+            "expected 'migrate', 'import_salon' or 'forget_customer'", field="action"
+        )
     except InvalidInput as exc:
         logger.warning("admin action refused", extra={"action": name, "field": exc.field})
         return {"ok": False, "error": exc.detail, "field": exc.field}
+    except NotFound as exc:
+        logger.warning("admin action refused", extra={"action": name, "field": "salon_id"})
+        return {"ok": False, "error": str(exc), "field": "salon_id", "not_found": True}
 
 
 def run_migrations() -> list[str]:
@@ -77,18 +87,39 @@ def import_salon(data: Any) -> dict[str, Any]:
     }
 
 
+def forget(salon_id: Any, phone: Any) -> dict[str, Any]:
+    import uuid
+
+    from salonbot.config import get_settings
+    from salonbot.privacy.customer_items import CustomerItems
+    from salonbot.privacy.erasure import forget_customer
+
+    try:
+        salon = uuid.UUID(str(salon_id))
+    except ValueError:
+        raise InvalidInput("must be a salon id (UUID)", field="salon_id") from None
+    if not isinstance(phone, str):
+        raise InvalidInput("must be an E.164 phone number", field="phone")
+    items = CustomerItems.from_settings(get_settings())
+    with _admin_connection() as conn:
+        report = forget_customer(conn, salon, phone, items=items)
+    return report.as_dict()
+
+
 def _admin_connection() -> Any:
     from salonbot.config import get_settings
-    from salonbot.db.connection import connect, resolve_dsn
+    from salonbot.db.connection import Timeouts, connect, resolve_dsn
 
     settings = get_settings()
-    conn = connect(resolve_dsn(settings), settings)
     # No statement timeout for long migrations, but a bounded wait for locks (another
     # deploy's migration, a busy table), so the function answers before it times out.
-    conn.execute("SET statement_timeout = 0")
-    conn.execute(f"SET lock_timeout = '{ADMIN_LOCK_TIMEOUT_S}s'")
-    conn.commit()
-    return conn
+    # Through RDS Proxy like the other functions: set per transaction, nothing pins.
+    timeouts = Timeouts(
+        statement_ms=0,
+        idle_in_transaction_ms=settings.db_idle_in_transaction_timeout_ms,
+        lock_ms=ADMIN_LOCK_TIMEOUT_S * 1000,
+    )
+    return connect(resolve_dsn(settings), settings, timeouts=timeouts)
 
 
 # -- CloudFormation custom resource -------------------------------------------------------

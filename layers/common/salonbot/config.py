@@ -24,6 +24,12 @@ class Settings(BaseModel):
     db_name: str = "salonbot"
     db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
     db_statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
+    # The server ends a transaction its client left open this long (a container frozen or
+    # killed mid-turn): longer than any function's timeout (the processor's is 60 s).
+    db_idle_in_transaction_timeout_ms: int = Field(default=120_000, ge=100, le=3_600_000)
+    # Connections go through a transaction pooler: timeouts are set per transaction, never
+    # on the session. Unset: true when DB_PROXY_ENDPOINT (RDS Proxy) is.
+    db_pooled: bool | None = None
 
     openai_api_key: str | None = None
     openai_api_key_secret_arn: str | None = None
@@ -72,6 +78,9 @@ class Settings(BaseModel):
     alert_topic_arn: str | None = None
     # Customer messages for the salon's staff (AI off, hand-off); the alert topic if unset.
     staff_topic_arn: str | None = None
+    # At most one staff notification per conversation this often (0: one per message),
+    # counting the messages since the previous one.
+    staff_notify_interval_minutes: int = Field(default=10, ge=0, le=24 * 60)
     # A conversation handed off to a human goes back to the assistant after this long.
     handoff_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
 
@@ -91,6 +100,8 @@ class Settings(BaseModel):
     # Retention of AI data (CleanupFunction).
     conversation_retention_days: int = Field(default=30, ge=1)
     message_retention_days: int = Field(default=90, ge=1)
+    # A client with no booking made or due and no message for this long is anonymised.
+    client_retention_days: int = Field(default=730, ge=30)
     cleanup_batch_size: int = Field(default=2000, ge=1, le=50_000)
     log_level: str = "INFO"
 

@@ -71,5 +71,23 @@ class BudgetExceeded(SalonbotError):
     """A daily spending cap refused the reservation."""
 
 
+class ErasureFailed(SalonbotError):
+    """A store refused part of a customer's erasure; running it again finishes it."""
+
+
 class ConfigurationError(SalonbotError):
     """A required setting is missing or invalid."""
+
+
+class Unauthenticated(SalonbotError):
+    """The request carries no verified token (HTTP 401)."""
+
+
+class Forbidden(SalonbotError):
+    """The caller's token does not allow this: a scope it lacks, or a salon it is not
+    for (HTTP 403). The message names nothing about other tenants."""
+
+
+class RequestInProgress(SalonbotError):
+    """An earlier request with the same idempotency key is still being answered (HTTP 409):
+    retry shortly for its answer."""

@@ -34,8 +34,10 @@ class MetricName:
     SPEND_TODAY_USD = "SpendTodayUsd"  # all salons, UTC day so far (BudgetAlertFunction)
     CONVERSATIONS_DELETED = "ConversationsDeleted"
     MESSAGES_DELETED = "MessagesDeleted"
-    LEDGER_ROWS_DELETED = "LedgerRowsDeleted"  # inbound_messages with a finished reply
+    LEDGER_ROWS_DELETED = "LedgerRowsDeleted"  # inbound_messages
     STATUSES_DELETED = "StatusesDeleted"  # message_statuses
+    CLIENTS_ANONYMISED = "ClientsAnonymised"  # idle past CLIENT_RETENTION_DAYS
+    CUSTOMERS_FORGOTTEN = "CustomersForgotten"  # erasure requests carried out
     # WebhookFunction: events put on the queue, repeats of an accepted message id,
     # customer messages too old to answer (queued to be kept for staff), requests
     # refused with a 4xx.
@@ -69,18 +71,24 @@ def __getattr__(name: str) -> Tracer:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# A masked phone keeps at most this many trailing digits: enough to tell two customers
+# apart in one salon's logs, far too few to call anyone (the country and operator codes
+# and the rest of the number go).
+MASK_KEEPS_DIGITS = 4
+
+
 def mask_phone(phone: str | None) -> str:
-    """+79001234567 -> +7900***4567: enough to correlate, not enough to call."""
+    """+79001234567 -> ***4567: the last four digits at most, and none of a short number."""
     if not phone:
         return ""
-    digits = phone.strip()
-    if len(digits) <= 6:
+    digits = "".join(c for c in phone if c.isdigit())
+    if len(digits) < 2 * MASK_KEEPS_DIGITS:
         return "***"
-    return f"{digits[:4]}***{digits[-4:]}"
+    return f"***{digits[-MASK_KEEPS_DIGITS:]}"
 
 
 def mask_conversation_id(conversation_id: str | None) -> str:
-    """conv_<salon>_79001234567 -> conv_<salon>_7900***4567: the id names the customer's
+    """conv_<salon>_79001234567 -> conv_<salon>_***4567: the id names the customer's
     phone, so logs carry it masked like any phone number."""
     if not conversation_id:
         return ""

@@ -1,4 +1,5 @@
-"""Retention of AI data: old conversations and messages are deleted in small batches.
+"""Retention of customer data: old conversations and messages are deleted, idle clients
+anonymised, in small batches. docs/privacy.md lists every store and its period.
 
 "Older than" means, for a conversation, its last activity (`last_message_at`): a
 conversation a customer wrote in yesterday is kept however long ago it started. Deleting
@@ -6,8 +7,16 @@ a conversation deletes its messages (the foreign key cascades). A message is old
 its `created_at`; the message rule thins long-lived conversations that are still active.
 The processing ledger (`inbound_messages`: phone numbers and full reply texts) and the
 delivery statuses (`message_statuses`) follow the message retention, but never sooner
-than `LEDGER_MIN_DAYS`; only ledger rows whose reply is finished (`sent`, `none`,
-`failed`) go. Bookings, clients and salons are never touched.
+than `LEDGER_MIN_DAYS`. A ledger row still `pending` goes too: by then no queue can
+redeliver its message (SQS keeps one 14 days at most, DLQ included) and WhatsApp would
+refuse the reply (free-form replies are allowed 24 hours after the customer's message).
+
+A client idle for `client_days` (no booking created or starting since, no conversation
+message since) is anonymised: phone, name and language are cleared (`anonymised_at`
+says when), and their bookings lose `source_message_id` (a WhatsApp message id, which
+encodes the phone). The bookings stay, linked to the anonymous client, so the salon's
+figures do not change. A client with a booking still to come is never idle. Salons are
+never touched.
 
 Each batch is its own short transaction: `DELETE ... WHERE id IN (SELECT ... LIMIT n
 FOR UPDATE SKIP LOCKED)` locks at most n rows and skips rows another run holds, so two
@@ -37,6 +46,7 @@ LEDGER_MIN_DAYS = 14
 class RetentionPolicy:
     conversation_days: int = 30
     message_days: int = 90
+    client_days: int = 730
     batch_size: int = 2000
 
     @classmethod
@@ -44,6 +54,7 @@ class RetentionPolicy:
         return cls(
             conversation_days=settings.conversation_retention_days,
             message_days=settings.message_retention_days,
+            client_days=settings.client_retention_days,
             batch_size=settings.cleanup_batch_size,
         )
 
@@ -57,8 +68,10 @@ class CleanupResult:
     messages_deleted: int = 0
     conversations_deleted: int = 0  # their messages are in messages_cascaded
     messages_cascaded: int = 0
-    ledger_deleted: int = 0  # inbound_messages rows with a finished reply
+    ledger_deleted: int = 0  # inbound_messages rows
     statuses_deleted: int = 0  # message_statuses rows
+    clients_anonymised: int = 0
+    bookings_anonymised: int = 0  # bookings of those clients that named a message id
     batches: int = 0
     complete: bool = True  # False when the deadline stopped the run early
     seconds: float = 0.0
@@ -96,13 +109,11 @@ SELECT (SELECT count(*) FROM conversations) AS conversations,
 """
 
 
-# Ledger rows whose reply is finished; a `pending` one is still being answered.
 _DELETE_LEDGER = """
 DELETE FROM inbound_messages
 WHERE message_id IN (
     SELECT message_id FROM inbound_messages
     WHERE processed_at < %(cutoff)s
-      AND reply_status IN ('sent', 'none', 'failed')
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
@@ -116,6 +127,40 @@ WHERE (message_id, status) IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
+"""
+
+
+# Clients idle since the cutoff: nothing booked (made or due) and no message since then.
+# Future bookings count through `starts_at`, so a client with one to come is kept.
+_ANONYMISE_CLIENTS = """
+WITH idle AS (
+    SELECT c.id FROM clients c
+    WHERE c.anonymised_at IS NULL
+      AND c.created_at < %(cutoff)s
+      AND NOT EXISTS (
+          SELECT 1 FROM bookings b
+          WHERE b.client_id = c.id
+            AND (b.starts_at >= %(cutoff)s OR b.created_at >= %(cutoff)s)
+      )
+      AND NOT EXISTS (
+          SELECT 1 FROM ai_conversations a
+          WHERE a.salon_id = c.salon_id AND a.phone_number = c.phone
+            AND a.last_message_at >= %(cutoff)s
+      )
+    ORDER BY c.id
+    LIMIT %(limit)s
+    FOR UPDATE OF c SKIP LOCKED
+), bookings AS (
+    UPDATE bookings b SET source_message_id = NULL
+    FROM idle WHERE b.client_id = idle.id AND b.source_message_id IS NOT NULL
+    RETURNING 1
+), anonymised AS (
+    UPDATE clients c SET phone = NULL, name = NULL, language = NULL, anonymised_at = %(now)s
+    FROM idle WHERE c.id = idle.id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM anonymised) AS clients,
+       (SELECT count(*) FROM bookings) AS bookings
 """
 
 
@@ -156,6 +201,7 @@ def purge_old_ai_data(
     message_cutoff = now - dt.timedelta(days=policy.message_days)
     conversation_cutoff = now - dt.timedelta(days=policy.conversation_days)
     ledger_cutoff = now - dt.timedelta(days=policy.ledger_days)
+    client_cutoff = now - dt.timedelta(days=policy.client_days)
     result = CleanupResult()
     stop = deadline or (lambda: False)
     conn.commit()  # batches are our own transactions, never a caller's
@@ -194,6 +240,22 @@ def purge_old_ai_data(
     result.ledger_deleted = _delete_in_batches(conn, _DELETE_LEDGER, ledger, result, stop)
     result.statuses_deleted = _delete_in_batches(conn, _DELETE_STATUSES, ledger, result, stop)
 
+    while result.complete:
+        if stop():
+            result.complete = False
+            break
+        with conn.transaction():
+            row = conn.execute(
+                _ANONYMISE_CLIENTS,
+                {"cutoff": client_cutoff, "now": now, "limit": policy.batch_size},
+            ).fetchone()
+        result.batches += 1
+        clients = int(row["clients"]) if row else 0
+        result.clients_anonymised += clients
+        result.bookings_anonymised += int(row["bookings"]) if row else 0
+        if clients == 0:
+            break
+
     result.seconds = time.perf_counter() - started
     return result
 
@@ -228,6 +290,9 @@ def run_cleanup(
     metrics.add_metric(
         name=MetricName.STATUSES_DELETED, unit=MetricUnit.Count, value=result.statuses_deleted
     )
+    metrics.add_metric(
+        name=MetricName.CLIENTS_ANONYMISED, unit=MetricUnit.Count, value=result.clients_anonymised
+    )
     logger.info(
         "ai data cleanup finished",
         messages_deleted=result.messages_deleted,
@@ -235,6 +300,8 @@ def run_cleanup(
         messages_cascaded=result.messages_cascaded,
         ledger_deleted=result.ledger_deleted,
         statuses_deleted=result.statuses_deleted,
+        clients_anonymised=result.clients_anonymised,
+        bookings_anonymised=result.bookings_anonymised,
         batches=result.batches,
         complete=result.complete,
         seconds=round(result.seconds, 3),

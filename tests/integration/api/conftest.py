@@ -48,6 +48,39 @@ def sample_event(name: str) -> dict[str, Any]:
     return data
 
 
+# `claims=` of the calls below: keep the sample's authorizer context as it is.
+SAMPLE: Any = object()
+
+
+def with_claims(event: dict[str, Any], claims: dict[str, Any] | None) -> dict[str, Any]:
+    """The event as API Gateway passes it for a token with these claims (values as
+    strings, as API Gateway gives them); None: no authorizer context at all."""
+    event = copy.deepcopy(event)
+    if claims is None:
+        event["requestContext"].pop("authorizer", None)
+    else:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    return event
+
+
+def token_claims(*salons: object, scope: str = "ai:write ai:read") -> dict[str, str]:
+    """Claims of a backend's token for these salons (one: `salon_id`, several: the list
+    `salon_ids` in API Gateway's `[a b]` form)."""
+    claims = {
+        "iss": "https://auth.example.com/",
+        "aud": "salonbot-api",
+        "sub": "salon-backend",
+        "scope": scope,
+        "iat": "1773140400",
+        "exp": "1773147600",
+    }
+    if len(salons) == 1:
+        claims["salon_id"] = str(salons[0])
+    elif salons:
+        claims["salon_ids"] = "[" + " ".join(str(s) for s in salons) + "]"
+    return claims
+
+
 @dataclass
 class Reply:
     status: int
@@ -73,16 +106,27 @@ class Api:
     def health(self) -> Reply:
         return self.invoke(sample_event("api-health.json"))
 
-    def process(self, body: Any, *, raw: str | None = None) -> Reply:
+    def process(
+        self,
+        body: Any,
+        *,
+        raw: str | None = None,
+        key: str | None = None,
+        claims: Any = SAMPLE,
+    ) -> Reply:
+        """The sample request with this body, its `Idempotency-Key` only when `key`."""
         event = copy.deepcopy(sample_event("api-process-message.json"))
         event["body"] = raw if raw is not None else json.dumps(body, ensure_ascii=False)
-        return self.invoke(event)
+        event["headers"].pop("idempotency-key", None)
+        if key is not None:
+            event["headers"]["idempotency-key"] = key
+        return self.invoke(event if claims is SAMPLE else with_claims(event, claims))
 
-    def stats(self, query: dict[str, str]) -> Reply:
+    def stats(self, query: dict[str, str], *, claims: Any = SAMPLE) -> Reply:
         event = copy.deepcopy(sample_event("api-stats.json"))
         event["queryStringParameters"] = query
         event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
-        return self.invoke(event)
+        return self.invoke(event if claims is SAMPLE else with_claims(event, claims))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from salonbot.config import get_settings
 from salonbot.db.connection import Connection, reset_connection
 from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
 from tests.fakes.openai_server import Answer, FakeOpenAI
-from tests.integration.api.conftest import Api, use_model
+from tests.integration.api.conftest import Api, token_claims, use_model
 
 pytestmark = pytest.mark.integration
 
@@ -236,8 +236,9 @@ def test_malformed_json_gets_422(api: Api, demo: uuid.UUID) -> None:
 
 
 def test_unknown_salon_gets_404_with_a_clear_message(api: Api, db: Connection) -> None:
+    # A token for a salon that was never imported (for another salon it would be a 403)
     other = uuid.UUID("3f0c1a52-0000-4000-8000-0000000000ff")
-    reply = api.process(request(salon_id=str(other)))
+    reply = api.process(request(salon_id=str(other)), claims=token_claims(other))
     assert reply.status == 404
     assert reply.body["message"] == f"Salon not found: no salon {other}"
     assert db.execute("SELECT count(*) AS n FROM ai_conversations").fetchone() == {"n": 0}
@@ -331,6 +332,7 @@ def test_stats_bad_query_gets_422_naming_the_field(
 
 
 def test_stats_for_an_unknown_salon_is_404(api: Api, db: Connection) -> None:
-    reply = api.stats({"salon_id": "3f0c1a52-0000-4000-8000-0000000000ff"})
+    unknown = "3f0c1a52-0000-4000-8000-0000000000ff"
+    reply = api.stats({"salon_id": unknown}, claims=token_claims(unknown))
     assert reply.status == 404
     assert "3f0c1a52-0000-4000-8000-0000000000ff" in reply.body["message"]

@@ -11,6 +11,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -25,11 +27,13 @@ from schemathesis.checks import (
 
 from salonbot.api import openapi_schema
 from salonbot.db.connection import Connection
+from salonbot_dev.local.authorizers import JwtVerifier, route_auth
 from salonbot_dev.local.functions import FunctionSpec, HttpRoute
 from salonbot_dev.local.gateway import Gateway
 from salonbot_dev.local.handlers import LocalFunction
-from salonbot_dev.local.template import Template
-from tests.conftest import DEMO_SALON_FILE, REPO_ROOT
+from salonbot_dev.local.issuer import LocalIssuer
+from salonbot_dev.local.template import Resolver, Template
+from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID, REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -38,21 +42,35 @@ OPERATIONS = sorted(op.ok().label for op in SCHEMA.get_all_operations())
 MAX_EXAMPLES = 50
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    authorization: str  # a token for the demo salon with every scope
+
+
 @pytest.fixture
-def gateway(api_env: pytest.MonkeyPatch, db: Connection) -> Iterator[str]:
-    """ApiFunction as template.yaml declares it (handler, routes), on a free port."""
+def gateway(api_env: pytest.MonkeyPatch, db: Connection, tmp_path: Path) -> Iterator[Served]:
+    """ApiFunction as template.yaml declares it (handler, routes, their authorizer), on a
+    free port, with a local issuer's key."""
     from salonbot.booking.importer import import_salon
     from salonbot.booking.salon_file import load_salon_file
 
     import_salon(db, load_salon_file(DEMO_SALON_FILE))
     db.commit()
     template = Template.load(REPO_ROOT / "template.yaml")
+    resolver = Resolver(template)
     properties = template.function_properties("ApiFunction")
     routes = [
-        HttpRoute(str(e["Properties"]["Method"]).upper(), e["Properties"]["Path"])
+        HttpRoute(
+            str(e["Properties"]["Method"]).upper(),
+            e["Properties"]["Path"],
+            auth=route_auth(resolver, e["Properties"]),
+        )
         for e in properties["Events"].values()
         if e["Type"] == "HttpApi"
     ]
+    (authorizer,) = {route.auth.authorizer for route in routes if route.auth}
+    issuer = LocalIssuer.in_folder(tmp_path)
     spec = FunctionSpec(
         logical_id="ApiFunction",
         code_dir=REPO_ROOT / properties["CodeUri"],
@@ -62,14 +80,25 @@ def gateway(api_env: pytest.MonkeyPatch, db: Connection) -> Iterator[str]:
         environment={},
         routes=routes,
     )
-    server = Gateway([LocalFunction(spec, region="eu-west-1")], port=0)
+    server = Gateway(
+        [LocalFunction(spec, region="eu-west-1")],
+        port=0,
+        verifier=JwtVerifier({authorizer.issuer: issuer.jwks()}),
+    )
+    token = issuer.issue(
+        issuer=authorizer.issuer,
+        audience=authorizer.audience[0],
+        salons=[DEMO_SALON_ID],
+        scopes=["ai:write", "ai:read", "ai:admin"],
+    )
     server.start()
-    yield server.url
+    yield Served(server.url, f"Bearer {token}")
     server.stop()
 
 
 def test_the_document_covers_every_route_of_the_template() -> None:
     assert OPERATIONS == [
+        "DELETE /api/v1/ai/customers/{phone}",
         "GET /api/v1/ai/health",
         "GET /api/v1/ai/stats",
         "POST /api/v1/ai/process-message",
@@ -85,12 +114,12 @@ FUZZED = [
 ]
 
 
-def test_a_body_that_is_not_utf8_is_a_422_not_a_500(gateway: str) -> None:
+def test_a_body_that_is_not_utf8_is_a_422_not_a_500(gateway: Served) -> None:
     request = urllib.request.Request(
-        gateway + "/api/v1/ai/process-message",
+        gateway.url + "/api/v1/ai/process-message",
         data=b"\xfd\xff{}",
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": gateway.authorization},
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
@@ -101,7 +130,7 @@ def test_a_body_that_is_not_utf8_is_a_422_not_a_500(gateway: str) -> None:
 @pytest.mark.parametrize(
     ("label", "mode"), FUZZED, ids=[f"{label}-{mode.value}" for label, mode in FUZZED]
 )
-def test_fuzzed_requests_never_get_a_5xx(gateway: str, label: str, mode: GenerationMode) -> None:
+def test_fuzzed_requests_never_get_a_5xx(gateway: Served, label: str, mode: GenerationMode) -> None:
     operation = SCHEMA.find_operation_by_label(label)
     assert operation is not None
     statuses: list[int] = []
@@ -116,7 +145,14 @@ def test_fuzzed_requests_never_get_a_5xx(gateway: str, label: str, mode: Generat
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
-        response = case.call(base_url=gateway, timeout=10)
+        if mode is GenerationMode.POSITIVE:
+            # The token's salon, or every valid request would be a 403
+            if isinstance(case.body, dict) and "salon_id" in case.body:
+                case.body["salon_id"] = str(DEMO_SALON_ID)
+            if isinstance(case.query, dict) and "salon_id" in case.query:
+                case.query["salon_id"] = str(DEMO_SALON_ID)
+        headers = {"Authorization": gateway.authorization}
+        response = case.call(base_url=gateway.url, headers=headers, timeout=10)
         statuses.append(response.status_code)
         checks = [not_a_server_error]
         if mode is GenerationMode.POSITIVE:
@@ -127,4 +163,7 @@ def test_fuzzed_requests_never_get_a_5xx(gateway: str, label: str, mode: Generat
     run()
     assert statuses, "no request was generated"
     assert max(statuses) < 500
+    if mode is GenerationMode.POSITIVE:
+        # The demo salon's token passes the gateway and the function's checks
+        assert not {401, 403} & set(statuses), statuses
     assert time.monotonic() - started < 30

@@ -95,3 +95,44 @@ def test_eleventh_gets_the_notice_twelfth_a_429_next_window_open(
 def test_notice_in_english_for_an_english_speaker(api: Api, seconds: Seconds) -> None:
     replies = [send(api, f"Hi, can I book a haircut tomorrow? {i}") for i in range(11)]
     assert replies[-1].body["response"] == phrases("en")["throttled"]
+
+
+def test_a_429_is_not_remembered_under_its_idempotency_key(
+    api: Api, seconds: Seconds, db: Connection
+) -> None:
+    # Given a customer past the notice in this window
+    for i in range(11):
+        assert send(api, f"Привет {i}").status == 200
+    body = {"salon_id": str(DEMO_SALON_ID), "phone_number": "+79001234567", "message": "Ау?"}
+    # When a keyed message gets a 429, and is retried with its key after Retry-After
+    limited = api.process(body, key="retry-me")
+    assert limited.status == 429
+    seconds.now = T0 + 60
+    retried = api.process(body, key="retry-me")
+    # Then the retry is answered (not the 429 again), and the message is stored once
+    assert retried.status == 200 and not retried.body["throttled"], retried.body
+    assert "idempotent-replayed" not in retried.headers
+    stored = db.execute("SELECT count(*) AS n FROM ai_messages WHERE content = 'Ау?'").fetchone()
+    assert stored == {"n": 1}
+    # and from then on the key replays that answer
+    assert api.process(body, key="retry-me").body == retried.body
+
+
+def test_messages_for_staff_are_throttled_too(api: Api, seconds: Seconds, db: Connection) -> None:
+    # Given a salon with AI off: its customers' messages are stored for the staff
+    db.execute("UPDATE salons SET ai_enabled = false WHERE id = %s", (DEMO_SALON_ID,))
+    db.commit()
+
+    # When one customer sends 12 in a window
+    replies = [send(api, f"Привет {i}") for i in range(12)]
+
+    # Then the first 10 are left for staff, the 11th gets the notice, the 12th a 429,
+    # and all 12 are stored
+    assert [r.status for r in replies] == [200] * 11 + [429]
+    assert {r.body["handled_by"] for r in replies[:10]} == {"staff"}
+    assert (replies[10].body["handled_by"], replies[10].body["response"]) == (
+        "throttle",
+        phrases("ru")["throttled"],
+    )
+    (stored,) = db.execute("SELECT count(*) AS n FROM ai_messages WHERE role = 'user'").fetchall()
+    assert stored["n"] == 12

@@ -220,8 +220,9 @@ def test_ai_off_stores_the_message_for_staff_and_notifies_them(
     ]
     (note,) = _staff_inbox(aws)
     assert note["reason"] == "ai_disabled"
-    assert (note["salon_id"], note["phone"]) == (str(salon.id), CUSTOMER)
-    assert note["text"] == "Можно записаться на субботу?"
+    # (the customer by the last 4 digits of the phone, the message as a preview)
+    assert (note["salon_id"], note["customer"]) == (str(salon.id), "…4567")
+    assert (note["count"], note["preview"]) == (1, "Можно записаться на субботу?")
 
 
 def test_a_handoff_silences_the_assistant_until_staff_release_it(
@@ -243,9 +244,11 @@ def test_a_handoff_silences_the_assistant_until_staff_release_it(
     harness.say("Позовите администратора")
     assert harness.say("Алло?") == pipeline.NO_REPLY
 
-    # Then only the hand-off was answered; both messages reached the staff
+    # Then only the hand-off was answered; both messages reached the staff, the second
+    # counted for the next notification (one per conversation every 10 minutes)
     assert sent_texts(fake_whatsapp) == ["Передаю ваш вопрос администратору."]
-    assert [n["reason"] for n in _staff_inbox(aws)] == ["handoff", "with_staff"]
+    assert [n["reason"] for n in _staff_inbox(aws)] == ["handoff"]
+    assert rows(db, "SELECT count(*) AS n FROM ai_messages WHERE role = 'user'") == [{"n": 2}]
     (conversation,) = rows(db, "SELECT id, status, handoff_until FROM ai_conversations")
     assert conversation["status"] == "handoff"
     assert conversation["handoff_until"] == harness.clock.now + dt.timedelta(hours=24)

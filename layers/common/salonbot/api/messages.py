@@ -6,18 +6,20 @@ The conversation is the customer's one conversation with the salon,
 `conv_<salon id>_<phone digits>`, shared with WhatsApp: a `conversation_id` sent by the
 caller (the deployment guide's sample sends `test_conv_001`) is accepted and logged, and
 the answer names the conversation the turn was stored in. Options render as numbered
-text (no WhatsApp interactive lists over HTTP)."""
+text (no WhatsApp interactive lists over HTTP). With an `Idempotency-Key` the turn is
+claimed in the processing ledger and a retry gets the first answer (`idempotency`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 import psycopg
 
-from salonbot.assistant.throttle import ThrottledResult, throttle_from_settings, with_throttle
+from salonbot.api import idempotency
+from salonbot.assistant.throttle import ThrottledResult, throttle_from_settings
 from salonbot.booking.catalog import load_salon
 from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.observability import logger, mask_conversation_id, mask_phone
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
     from salonbot.processing.staff import StaffNotifier
+    from salonbot.processing.turn import TurnOutcome
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,15 @@ class ProcessedMessage:
     booking_code: str | None = None
     throttled: bool = False
     retry_after_s: int | None = None
+    replayed: bool = False  # the answer an earlier request with this Idempotency-Key got
+
+
+class _Unremembered(Exception):
+    """Rolls back a keyed turn whose answer must not be kept (see `idempotency`)."""
+
+    def __init__(self, done: ProcessedMessage) -> None:
+        super().__init__("answer not remembered")
+        self.done = done
 
 
 class MessageService:
@@ -63,8 +75,13 @@ class MessageService:
     ) -> None:
         self._connection = connection or get_connection
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        assistant = with_throttle(assistant, throttle or throttle_from_settings(settings))
-        self._turn = ConversationTurn(settings, assistant=assistant, staff=staff, clock=clock)
+        self._turn = ConversationTurn(
+            settings,
+            assistant=assistant,
+            staff=staff,
+            clock=clock,
+            throttle=throttle or throttle_from_settings(settings),
+        )
 
     def process(
         self,
@@ -74,51 +91,89 @@ class MessageService:
         *,
         conversation_id: str | None = None,
         contact_name: str | None = None,
+        idempotency_key: str | None = None,
     ) -> ProcessedMessage:
-        """Raises `UnknownSalon` for a salon that does not exist. `phone` is E.164 and
-        `text` what the customer typed (the request model cleaned it)."""
-        message = CustomerMessage(
-            wa_id=phone.removeprefix("+"),
-            timestamp=self._clock(),
-            text=text,
-            contact_name=contact_name,
-        )
+        """`phone` is E.164 and `text` what the customer typed (the request model cleaned
+        it). Raises `UnknownSalon` for a salon that does not exist, `InvalidInput` for an
+        idempotency key used before for a different request, and `RequestInProgress`
+        while the request first sent with the key is still running."""
+        # (message id, request fingerprint) of a keyed request
+        keyed: tuple[str, str] | None = None
+        if idempotency_key is not None:
+            keyed = (
+                idempotency.message_id(salon_id, idempotency.normalize_key(idempotency_key)),
+                idempotency.fingerprint(
+                    phone_number=phone,
+                    message=text,
+                    conversation_id=conversation_id,
+                    contact_name=contact_name,
+                ),
+            )
         conn = self._connection()
         try:
             with autocommit(conn):
                 salon = load_salon(conn, salon_id)
-                with conn.transaction():
-                    outcome = self._turn.run(conn, salon, message, interactive_supported=False)
+                try:
+                    with conn.transaction():
+                        if keyed is not None and not idempotency.claim(
+                            conn,
+                            keyed[0],
+                            salon_id=salon.id,
+                            phone=phone,
+                            received_at=self._clock(),
+                        ):
+                            logger.info("Idempotency-Key seen before: first answer replayed")
+                            done = idempotency.recall(conn, keyed[0], request=keyed[1])
+                            return replace(done, replayed=True)
+                        message = CustomerMessage(
+                            message_id=keyed[0] if keyed else None,
+                            wa_id=phone.removeprefix("+"),
+                            timestamp=self._clock(),
+                            text=text,
+                            contact_name=contact_name,
+                        )
+                        outcome = self._turn.run(conn, salon, message, interactive_supported=False)
+                        done = _processed(outcome, phone)
+                        if keyed is not None:
+                            if done.throttled and done.response is None:
+                                raise _Unremembered(done)
+                            idempotency.remember(conn, keyed[0], done, request=keyed[1])
+                except _Unremembered as unremembered:
+                    done = unremembered.done
         except psycopg.OperationalError:
             if conn.broken or conn.closed:
                 reset_connection()
             raise
-        if conversation_id and conversation_id != outcome.conversation.id:
+        if conversation_id and conversation_id != done.conversation_id:
             logger.info(
                 "caller's conversation id differs: the customer's conversation is used",
                 extra={"client_conversation_id": mask_conversation_id(conversation_id[:100])},
             )
-        result = outcome.result
-        if result is None:
-            logger.info("message left for staff", extra={"phone": mask_phone(phone)})
-            return ProcessedMessage(outcome.conversation.id, None, "staff", None)
-        if isinstance(result, ThrottledResult):
-            return ProcessedMessage(
-                outcome.conversation.id,
-                reply_text(result) if result.messages else None,
-                "throttle",
-                result.engine,
-                throttled=True,
-                retry_after_s=result.decision.retry_after_s,
-            )
+        return done
+
+
+def _processed(outcome: TurnOutcome, phone: str) -> ProcessedMessage:
+    result = outcome.result
+    if result is None:
+        logger.info("message left for staff", extra={"phone": mask_phone(phone)})
+        return ProcessedMessage(outcome.conversation.id, None, "staff", None)
+    if isinstance(result, ThrottledResult):
         return ProcessedMessage(
-            conversation_id=outcome.conversation.id,
-            response=reply_text(result),
-            handled_by="assistant",
-            engine=result.engine,
-            tokens_used=result.tokens_used,
-            cost=result.cost,
-            response_time_ms=outcome.response_time_ms,
-            model=result.model,
-            booking_code=result.booking_code,
+            outcome.conversation.id,
+            reply_text(result) if result.messages else None,
+            "throttle",
+            result.engine,
+            throttled=True,
+            retry_after_s=result.decision.retry_after_s,
         )
+    return ProcessedMessage(
+        conversation_id=outcome.conversation.id,
+        response=reply_text(result),
+        handled_by="assistant",
+        engine=result.engine,
+        tokens_used=result.tokens_used,
+        cost=result.cost,
+        response_time_ms=outcome.response_time_ms,
+        model=result.model,
+        booking_code=result.booking_code,
+    )

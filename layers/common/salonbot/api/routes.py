@@ -1,5 +1,8 @@
 """The routes of the AI API (Powertools `APIGatewayHttpResolver`, payload format 2.0).
 
+Every route but health checks its caller first (`authorize`: the token's scope and
+salon, see `salonbot.api.auth`; 401 without a token, 403 without the scope or for
+another salon). A new route does the same with its own scope and the salon it touches.
 Request bodies and query strings are validated by pydantic: bad input gets 422 with
 every offending field named. Domain errors map to status codes by type; anything else is
 logged with its stack trace and answered with a plain 500. Every error body is JSON:
@@ -19,14 +22,23 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from salonbot.api import idempotency
+from salonbot.api.auth import AI_ADMIN, AI_READ, AI_WRITE, Caller, jwt_claims, require
 from salonbot.api.body import load_json_body
 from salonbot.booking.store import normalize_phone
 from salonbot.clean_text import clean_text
 from salonbot.config import get_settings
-from salonbot.errors import InvalidInput, UnknownSalon
+from salonbot.errors import (
+    ErasureFailed,
+    Forbidden,
+    InvalidInput,
+    RequestInProgress,
+    Unauthenticated,
+    UnknownSalon,
+)
 from salonbot.observability import logger
 from salonbot.stats import window_bound
 
@@ -39,7 +51,7 @@ if TYPE_CHECKING:
 HEALTH = "/api/v1/ai/health"
 PROCESS_MESSAGE = "/api/v1/ai/process-message"
 STATS = "/api/v1/ai/stats"
-JWT: list[dict[str, list[str]]] = [{"jwt": []}]
+CUSTOMER = "/api/v1/ai/customers/<phone>"
 STATS_DEFAULT_DAYS = 30
 MAX_MESSAGE_CHARS = 4096
 
@@ -50,10 +62,31 @@ app.configure_openapi(
     description="Health, synchronous assistant turns and usage figures of salonbot.",
     security_schemes={
         "jwt": HTTPBearer(
-            description="JWT checked by the API Gateway JWT authorizer", bearerFormat="JWT"
+            description=(
+                "A JWT checked by the API Gateway JWT authorizer (signature, issuer, "
+                "audience, expiry, the route's scopes). Claims: the salon, `salon_id` (or "
+                "the list `salon_ids` for a backend serving several), and the scopes, "
+                f"`scope` (space separated): `{AI_WRITE}` process-message, `{AI_READ}` "
+                f"stats, `{AI_ADMIN}` erasure. A token without the route's scope, or for "
+                "another salon than the request's, gets 403; no token, 401. Locally: "
+                "`salonbot token --salon ID --scope SCOPE`."
+            ),
+            bearerFormat="JWT",
         )
     },
 )
+
+
+def scoped(scope: str) -> list[dict[str, list[str]]]:
+    """A route's OpenAPI security requirement: the JWT with `scope`."""
+    return [{"jwt": [scope]}]
+
+
+def authorize(scope: str, salon_id: uuid.UUID | str | None = None) -> Caller:
+    """The caller of the current request, if its token grants `scope` for `salon_id`;
+    `Unauthenticated` (401) or `Forbidden` (403) otherwise. First thing in a protected
+    route, before it reads or changes anything."""
+    return require(jwt_claims(app.current_event.raw_event), scope=scope, salon_id=salon_id)
 
 
 # -- models -------------------------------------------------------------------------------
@@ -148,6 +181,16 @@ class StatsResponse(BaseModel):
     bookings_cancelled: int
 
 
+class ErasureResponse(BaseModel):
+    salon_id: str
+    phone: str = Field(description="the customer's number, masked")
+    postgresql: dict[str, int] = Field(
+        description="rows per table and effect: deleted, anonymised, bookings cancelled"
+    )
+    dynamodb: dict[str, int] = Field(description="items deleted per kind")
+    not_configured: list[str] = Field(description="DynamoDB kinds this function has no table for")
+
+
 class CustomerThrottled(Exception):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__("too many messages from this customer")
@@ -160,6 +203,13 @@ class CustomerThrottled(Exception):
 def _json(model: type[BaseModel], description: str) -> OpenAPIResponse:
     """A documented response: its description and JSON body model."""
     return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+# The refusals of every protected route.
+AUTH_ERRORS: dict[int, OpenAPIResponse] = {
+    401: _json(ErrorResponse, "no valid token"),
+    403: _json(ErrorResponse, "the token lacks the route's scope, or is for another salon"),
+}
 
 
 @app.get(
@@ -184,24 +234,43 @@ def get_health() -> Response[HealthResponse]:
 @app.post(
     PROCESS_MESSAGE,
     summary="Answer one customer message synchronously",
-    security=JWT,
+    security=scoped(AI_WRITE),
     responses={
         200: _json(ProcessMessageResponse, "the reply"),
+        **AUTH_ERRORS,
         404: _json(ErrorResponse, "unknown salon"),
-        422: _json(ErrorResponse, "invalid request"),
+        409: _json(ErrorResponse, "the request first sent with this Idempotency-Key is running"),
+        422: _json(
+            ErrorResponse, "invalid request, or an Idempotency-Key used for another request"
+        ),
         429: _json(ErrorResponse, "customer over the per-customer message limit"),
     },
 )
-def process_message(request: ProcessMessageRequest) -> ProcessMessageResponse:
+def process_message(
+    request: ProcessMessageRequest,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            max_length=idempotency.MAX_KEY_LENGTH + 2,  # + the quotes of "key"
+            pattern=r"^[!-~]+$",
+            description="makes a retry safe: the same key (for the same salon) gets the "
+            "first request's answer, and nothing is booked twice; the key with another "
+            "body is a 422. Printable ASCII, up to 255 characters",
+        ),
+    ] = None,
+) -> Response[ProcessMessageResponse]:
+    authorize(AI_WRITE, request.salon_id)
     done = message_service(get_settings()).process(
         request.salon_id,
         request.phone_number,
         request.message,
         conversation_id=request.conversation_id,
+        idempotency_key=idempotency_key,
     )
     if done.throttled and done.response is None:
         raise CustomerThrottled(done.retry_after_s or 1)
-    return ProcessMessageResponse(
+    body = ProcessMessageResponse(
         response=done.response,
         tokens_used=done.tokens_used,
         cost=float(done.cost),
@@ -213,14 +282,22 @@ def process_message(request: ProcessMessageRequest) -> ProcessMessageResponse:
         handled_by=done.handled_by,
         throttled=done.throttled,
     )
+    headers = {"Idempotent-Replayed": "true"} if done.replayed else None
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=headers,
+    )
 
 
 @app.get(
     STATS,
     summary="A salon's messages, tokens, cost, response times and bookings",
-    security=JWT,
+    security=scoped(AI_READ),
     responses={
         200: _json(StatsResponse, "the salon's figures"),
+        **AUTH_ERRORS,
         404: _json(ErrorResponse, "unknown salon"),
         422: _json(ErrorResponse, "invalid query"),
     },
@@ -245,6 +322,7 @@ def get_stats(
     from salonbot.db.connection import autocommit, get_connection
     from salonbot.stats import salon_stats
 
+    authorize(AI_READ, salon_id)
     with autocommit(get_connection()) as conn:
         found = conn.execute("SELECT timezone FROM salons WHERE id = %s", (salon_id,)).fetchone()
         if found is None:
@@ -277,6 +355,40 @@ def get_stats(
         bookings_by_assistant=stats.bookings_by_assistant,
         bookings_cancelled=stats.bookings_cancelled,
     )
+
+
+@app.delete(
+    CUSTOMER,
+    summary="Erase one customer of a salon (GDPR, 152-FZ): what salonbot stores of them",
+    description="Deletes the customer's conversation, messages, processing ledger rows, "
+    "delivery statuses and DynamoDB items, and deletes or anonymises their client record "
+    "(bookings are kept without the phone; future ones are cancelled). Idempotent. "
+    "Needs the `ai:admin` scope.",
+    security=scoped(AI_ADMIN),
+    responses={
+        200: _json(ErasureResponse, "what was removed, per store"),
+        **AUTH_ERRORS,
+        404: _json(ErrorResponse, "unknown salon"),
+        422: _json(ErrorResponse, "invalid phone or salon id"),
+        503: _json(ErrorResponse, "a store refused; run it again"),
+    },
+)
+def delete_customer(
+    phone: Annotated[str, Path(description="E.164, URL-encoded (%2B79001234567)")],
+    salon_id: Annotated[uuid.UUID, Query()],
+) -> ErasureResponse:
+    from urllib.parse import unquote
+
+    from salonbot.db.connection import autocommit, get_connection
+    from salonbot.privacy.customer_items import CustomerItems
+    from salonbot.privacy.erasure import forget_customer
+
+    authorize(AI_ADMIN, salon_id)
+    customer = normalize_phone(unquote(phone))
+    items = CustomerItems.from_settings(get_settings())
+    with autocommit(get_connection()) as conn:
+        report = forget_customer(conn, salon_id, customer, items=items)
+    return ErasureResponse.model_validate(report.as_dict())
 
 
 def _bound(value: str | None, tz: ZoneInfo, *, end: bool, field: str) -> dt.datetime | None:
@@ -319,7 +431,7 @@ def _error(status: HTTPStatus, message: str, **extra: Any) -> Response[Any]:
 
 
 def _field(loc: Any) -> str:
-    parts = [str(p) for p in (loc or ()) if p not in ("body", "query")]
+    parts = [str(p) for p in (loc or ()) if p not in ("body", "query", "header")]
     return ".".join(parts) or "body"
 
 
@@ -356,9 +468,28 @@ def invalid_input(exc: InvalidInput) -> Response[Any]:
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, f"Invalid request: {exc}", detail=detail)
 
 
+@_handles(Unauthenticated)
+def unauthenticated(exc: Unauthenticated) -> Response[Any]:
+    response = _error(HTTPStatus.UNAUTHORIZED, "Unauthorized")
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@_handles(Forbidden)
+def forbidden(exc: Forbidden) -> Response[Any]:
+    return _error(HTTPStatus.FORBIDDEN, f"Forbidden: {exc}")
+
+
 @_handles(UnknownSalon)
 def unknown_salon(exc: UnknownSalon) -> Response[Any]:
     return _error(HTTPStatus.NOT_FOUND, f"Salon not found: {exc}")
+
+
+@_handles(RequestInProgress)
+def in_progress(exc: RequestInProgress) -> Response[Any]:
+    response = _error(HTTPStatus.CONFLICT, f"Conflict: {exc}")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 @_handles(CustomerThrottled)
@@ -370,6 +501,11 @@ def throttled(exc: CustomerThrottled) -> Response[Any]:
     )
     response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
+
+
+@_handles(ErasureFailed)
+def erasure_failed(exc: ErasureFailed) -> Response[Any]:
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "Erasure incomplete; run it again")
 
 
 @_handles(UnicodeDecodeError)

@@ -33,6 +33,7 @@ from salonbot.assistant.prompt import RULES, build_system_prompt
 from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
 from salonbot.booking.codes import ALPHABET, LENGTH, looks_like_code
 from salonbot.booking.desk import PostgresDesk
+from salonbot.clean_text import clean_text
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.cost.pricing import price_for
@@ -350,8 +351,8 @@ class LlmAgent:
                         }
                     )
                 continue
-            # NUL: PostgreSQL cannot store it, and the reply must be stored to be sent.
-            return (message.content or "").replace("\x00", "").strip()
+            # Cleaned like every text taken in: the reply must be stored to be sent.
+            return clean_text(message.content or "").strip()
         raise ModelUnavailable("no reply within the model call limit")  # pragma: no cover
 
     # -- one model call ---------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """Per-customer throttle: at most `customer_rate_limit` messages per
-`customer_rate_window_s` seconds from one customer of one salon reach the assistant.
+`customer_rate_window_s` seconds from one customer of one salon reach the assistant, or,
+for a salon with AI off or a conversation handed off, notify the staff.
 
-It wraps the router, as the router's `WithLastResort` wraps the guided flow. The first
-message over the limit gets one polite notice (the catalogue's `throttled`, in the
-language of the customer's words, else the conversation's, else the salon's) and no
-model call; later ones in the same window get no reply at all. The customer's message is
-still stored in the conversation either way.
+It wraps the router, as the router's `WithLastResort` wraps the guided flow, and the
+turn screens messages for staff with it (`screen`). The first message over the limit
+gets one polite notice (the catalogue's `throttled`, in the language of the customer's
+words, else the conversation's, else the salon's) and no model call or staff
+notification; later ones in the same window get no reply at all. The customer's message
+is still stored in the conversation either way.
 
 Counting is a fixed window in DynamoDB (table `RATE_LIMIT_TABLE`, partition key `pk`,
 TTL attribute `expires_at`): one item per customer and window,
@@ -98,7 +100,7 @@ class CustomerThrottle:
         now = self._clock()
         start = int(now // self.window_s) * self.window_s
         retry_after = max(1, math.ceil(start + self.window_s - now))
-        key = {"pk": {"S": f"rate#{salon_id}#{phone}#{start}"}}
+        key = {"pk": {"S": f"{window_key_prefix(salon_id, phone)}{start}"}}
         names = {"#n": "n", "#m": f"m#{message_id or uuid.uuid4().hex}"}
         try:
             response = self._dynamodb().update_item(
@@ -143,6 +145,11 @@ class CustomerThrottle:
         return dict(found.get("Item") or {})
 
 
+def window_key_prefix(salon_id: str, phone: str) -> str:
+    """What every window key of one customer starts with (erasure finds them by it)."""
+    return f"rate#{salon_id}#{phone}#"
+
+
 def _error_code(exc: Exception) -> str | None:
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
@@ -175,6 +182,33 @@ class ThrottledResult(TurnResult):
     decision: Decision = field(default_factory=lambda: Decision("silent", 0, 0))
 
 
+def screen(throttle: CustomerThrottle | None, turn: TurnInput) -> ThrottledResult | None:
+    """Count this message against the customer's limit: None while within it (or with
+    no throttle), else what the message gets instead of an engine's answer (the notice,
+    or nothing). The turn screens messages for staff (AI off, hand-off) with it too."""
+    if throttle is None:
+        return None
+    decision = throttle.check(str(turn.salon.id), turn.phone, turn.message_id)
+    if decision.allowed:
+        return None
+    metrics.add_metric(name=THROTTLED_METRIC, unit=MetricUnit.Count, value=1)
+    logger.info(
+        "customer over the message limit: no assistant",
+        extra={"verdict": decision.verdict, "phone": mask_phone(turn.phone)},
+    )
+    # The turn already knows the conversation's language: no query for it.
+    language = detect_language(turn.text, turn.default_language)
+    notice = phrases(language, turn.salon.language)["throttled"]
+    messages: list[Any] = [TextMessage(body=notice)] if decision.verdict == "notice" else []
+    return ThrottledResult(
+        messages=messages,
+        engine="fixed",
+        language=language,
+        notes=[f"throttled: {decision.verdict}"],
+        decision=decision,
+    )
+
+
 class ThrottledAssistant:
     """`Assistant` that counts each message and lets only those within the customer's
     limit reach the wrapped engine (the router)."""
@@ -184,25 +218,10 @@ class ThrottledAssistant:
         self.throttle = throttle
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
-        decision = self.throttle.check(str(turn.salon.id), turn.phone, turn.message_id)
-        if decision.allowed:
-            return self.inner.respond(conn, turn)
-        metrics.add_metric(name=THROTTLED_METRIC, unit=MetricUnit.Count, value=1)
-        logger.info(
-            "customer over the message limit: no assistant",
-            extra={"verdict": decision.verdict, "phone": mask_phone(turn.phone)},
-        )
-        # The turn already knows the conversation's language: no query for it.
-        language = detect_language(turn.text, turn.default_language)
-        notice = phrases(language, turn.salon.language)["throttled"]
-        messages: list[Any] = [TextMessage(body=notice)] if decision.verdict == "notice" else []
-        return ThrottledResult(
-            messages=messages,
-            engine="fixed",
-            language=language,
-            notes=[f"throttled: {decision.verdict}"],
-            decision=decision,
-        )
+        throttled = screen(self.throttle, turn)
+        if throttled is not None:
+            return throttled
+        return self.inner.respond(conn, turn)
 
 
 def with_throttle(assistant: Assistant, throttle: CustomerThrottle | None) -> Assistant:

@@ -37,6 +37,7 @@ from salonbot.booking.availability import (
     resolve_now,
 )
 from salonbot.booking.codes import new_booking_code, normalize_booking_code
+from salonbot.booking.time_locks import span_locks
 from salonbot.errors import (
     BookingLimitReached,
     BookingNotFound,
@@ -95,7 +96,8 @@ _SELECT = """
 SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
        b.master_id, b.service_id, b.client_id,
        s.code AS service_code, s.names AS service_names,
-       m.code AS master_code, m.name AS master_name, c.phone
+       m.code AS master_code, m.name AS master_name,
+       coalesce(c.phone, '') AS phone  -- '' once the client is anonymised
   FROM bookings b
   JOIN services s ON s.id = b.service_id
   JOIN masters m ON m.id = b.master_id
@@ -267,37 +269,48 @@ def _bookable_masters(
 
 
 @contextmanager
-def _master_day_turn(
-    conn: Connection, salon: Salon, master: Master, starts_at: dt.datetime
-) -> Iterator[None]:
-    """Take the master's day in turn for one write, and give it back right after.
+def _master_time_turn(conn: Connection, master: Master, requested: RequestedTime) -> Iterator[None]:
+    """Take the master's requested time in turn for one write (the body of the `with`).
 
     The exclusion constraint alone is correct, but when several transactions insert
     overlapping rows at the same moment each may see the others' uncommitted rows and wait
-    for them: PostgreSQL then breaks the cycle with deadlock errors after a second. A
-    per-master, per-day advisory lock around the write statement queues the writers, so
-    each meets at most one pending row. The lock is session-level and released as soon as
-    the statement is done, never held while the turn goes on (a model call may follow), so
-    other customers booking other times that day never wait on this one.
+    for them: PostgreSQL then breaks the cycle with deadlock errors after a second.
+    Advisory locks on the blocks of time the booking covers (`salonbot.booking.time_locks`)
+    queue the writers of overlapping times, while writers of other times that day never
+    wait on each other. The locks are transaction-level: a written booking keeps its time
+    locked until the caller's transaction ends (it is pending until then anyway), a
+    refused write gives it back at once (the savepoint around locks and write is rolled
+    back), and nothing is left on the session, which RDS Proxy would pin for good and a
+    transaction pooler would hand to other clients.
 
     A write that meets another customer's booking still pending (not yet committed) waits
     at most `PENDING_WAIT_MS` and is then refused as taken: that time is being booked."""
-    key = (master.id & 0x7FFFFFFF, starts_at.astimezone(salon.tz).date().toordinal())
-    # In a savepoint of its own: a wait that times out leaves the caller's transaction
-    # usable (and holds nothing). The timeout stays set for the write that follows.
+    locks = span_locks(requested.starts_at, requested.blocked_until)
     with conn.transaction():
-        conn.execute(f"SET LOCAL lock_timeout = {PENDING_WAIT_MS}")
-        conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
-    try:
+        # The short wait applies to the locks only: the write itself, waiting behind a
+        # table lock say, runs under the caller's lock and statement timeouts.
+        row = conn.execute(
+            "WITH previous AS MATERIALIZED (SELECT current_setting('lock_timeout') AS value) "
+            "SELECT value, set_config('lock_timeout', %s, true) FROM previous",
+            (str(PENDING_WAIT_MS),),
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            """
+            SELECT CASE WHEN l.exclusive THEN pg_advisory_xact_lock(%(master)s, l.key)
+                        ELSE pg_advisory_xact_lock_shared(%(master)s, l.key) END
+              FROM unnest(%(keys)s::int4[], %(exclusive)s::bool[])
+                   WITH ORDINALITY AS l(key, exclusive, n)
+             ORDER BY l.n
+            """,
+            {
+                "master": master.id & 0x7FFFFFFF,
+                "keys": [lock.key for lock in locks],
+                "exclusive": [lock.exclusive for lock in locks],
+            },
+        )
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (row["value"],))
         yield
-    finally:
-        try:
-            conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
-            conn.execute("SET LOCAL lock_timeout = 0")
-        except psycopg.Error:
-            # The session cannot answer: closing it is the only way to free its lock.
-            conn.close()
-            raise
 
 
 # What a competing booking makes a write fail with: an overlap, one still pending past
@@ -350,8 +363,7 @@ def _insert(
     for _ in range(CODE_ATTEMPTS):
         code = new_booking_code()
         try:
-            # The write's savepoint ends before the day is given back.
-            with _master_day_turn(conn, salon, master, requested.starts_at), conn.transaction():
+            with _master_time_turn(conn, master, requested):
                 row = conn.execute(
                     """
                     INSERT INTO bookings (code, salon_id, master_id, service_id, client_id,
@@ -553,10 +565,7 @@ def move_booking(
         taken: SlotTaken | None = None
         for master, requested in candidates:
             try:
-                with (
-                    _master_day_turn(conn, salon, master, requested.starts_at),
-                    conn.transaction(),
-                ):
+                with _master_time_turn(conn, master, requested):
                     conn.execute(
                         """
                         UPDATE bookings

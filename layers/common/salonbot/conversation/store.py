@@ -52,6 +52,9 @@ class Conversation:
     message_count: int
     booking_count: int
     created: bool  # this call started the conversation
+    # The last staff notification, and the messages for staff stored since it.
+    staff_notified_at: dt.datetime | None = None
+    staff_unnotified: int = 0
 
     def handed_off(self, now: dt.datetime) -> bool:
         """With staff: the assistant stays quiet until released or the hand-off expires."""
@@ -82,7 +85,7 @@ class NewMessage:
 
 _CONVERSATION_COLUMNS = (
     "id, salon_id, phone_number, status, handoff_until, language, state, "
-    "message_count, booking_count"
+    "message_count, booking_count, staff_notified_at, staff_unnotified"
 )
 
 
@@ -98,6 +101,8 @@ def _from_row(row: dict[str, Any]) -> Conversation:
         message_count=row["message_count"],
         booking_count=row["booking_count"],
         created=bool(row.get("created", False)),
+        staff_notified_at=row.get("staff_notified_at"),
+        staff_unnotified=int(row.get("staff_unnotified") or 0),
     )
 
 
@@ -236,10 +241,30 @@ def start_handoff(conn: Connection, conversation: str, *, until: dt.datetime) ->
     )
 
 
+def record_staff_notice(
+    conn: Connection, conversation: str, *, notified_at: dt.datetime | None
+) -> None:
+    """One more message stored for staff: counted as not yet notified, or, with
+    `notified_at`, covered by the notification published then (the count starts over)."""
+    if notified_at is None:
+        conn.execute(
+            "UPDATE ai_conversations SET staff_unnotified = staff_unnotified + 1 WHERE id = %s",
+            (conversation,),
+        )
+    else:
+        conn.execute(
+            "UPDATE ai_conversations SET staff_notified_at = %s, staff_unnotified = 0 "
+            "WHERE id = %s",
+            (notified_at, conversation),
+        )
+
+
 def release_handoff(conn: Connection, conversation: str) -> bool:
-    """Give the conversation back to the assistant; False if it was not handed off."""
+    """Give the conversation back to the assistant; False if it was not handed off.
+    Staff have read what waited for them: the unnotified count starts over."""
     row = conn.execute(
         f"UPDATE ai_conversations SET status = '{ACTIVE}', handoff_until = NULL, "
+        "staff_unnotified = 0, "
         f"updated_at = now() WHERE id = %s AND status = '{HANDOFF}' RETURNING id",
         (conversation,),
     ).fetchone()

@@ -1,9 +1,32 @@
-"""One PostgreSQL connection per container, checked before reuse.
+"""One PostgreSQL connection per container, checked before reuse, bounded by timeouts
+that need nothing in the startup packet.
 
 A Lambda container frozen for minutes may hold a socket the server or RDS Proxy has
 already closed; `get_connection()` probes a connection that sat idle and reconnects
-once instead of failing the message. `prepare_threshold=None` keeps RDS Proxy from
-pinning the connection to one backend."""
+once instead of failing the message.
+
+Timeouts. Every connection runs with a statement timeout and an idle-in-transaction
+timeout (and a lock timeout where one is asked for, as the admin function does): a
+statement stuck behind a lock fails instead of holding the function, and a transaction
+its client abandoned (a container frozen or killed mid-turn) is ended by the server, its
+locks freed. None of them travels as a startup option (`options=-c ...`): RDS Proxy
+refuses those, and PgBouncer refuses them unless told to ignore them. Where they go
+depends on what the connection reaches:
+
+- PostgreSQL itself: one `SET` for the session, right after connecting.
+- A transaction pooler (RDS Proxy: `DB_PROXY_ENDPOINT` is set; PgBouncer in transaction
+  mode: `DB_POOLED=true`): each transaction may run on another server session, and a
+  session `SET` is exactly what RDS Proxy pins a client to one server connection for
+  ("Avoiding pinning an RDS Proxy" in the RDS user guide; a pooler without pinning would
+  leak the setting to other clients instead). So every transaction starts with
+  `SET LOCAL` of the same values, which end with it and leave nothing on the session;
+  a single statement outside any transaction (autocommit) is wrapped in one for that.
+  That costs one round trip per transaction (two more for a lone statement), against
+  none at all for a direct connection, and keeps the proxy multiplexing.
+
+Pooled or not, nothing else is left on a session either: `prepare_threshold=None` (no
+named prepared statements, which pin RDS Proxy and which PgBouncer before 1.21 cannot
+follow between server connections) and only transaction-level advisory locks."""
 
 from __future__ import annotations
 
@@ -11,6 +34,7 @@ import json
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -21,7 +45,8 @@ from salonbot.config import Settings, get_settings
 from salonbot.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
+    from typing import Self
 
 Connection = psycopg.Connection[dict[str, Any]]
 
@@ -31,6 +56,85 @@ IDLE_PROBE_AFTER_S = 30.0
 _lock = threading.Lock()
 _cached: Connection | None = None
 _last_used = 0.0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """What bounds a connection's work, in milliseconds (0: no limit)."""
+
+    statement_ms: int
+    idle_in_transaction_ms: int
+    lock_ms: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Timeouts:
+        return cls(
+            statement_ms=settings.db_statement_timeout_ms,
+            idle_in_transaction_ms=settings.db_idle_in_transaction_timeout_ms,
+        )
+
+    def statements(self, *, local: bool) -> str:
+        """The `SET` (session) or `SET LOCAL` (this transaction) statements, as one query."""
+        verb = "SET LOCAL" if local else "SET"
+        values = (
+            ("statement_timeout", self.statement_ms),
+            ("lock_timeout", self.lock_ms),
+            ("idle_in_transaction_session_timeout", self.idle_in_transaction_ms),
+        )
+        return "; ".join(f"{verb} {name} = {int(ms)}" for name, ms in values)
+
+
+def pooled(settings: Settings) -> bool:
+    """Whether connections go through a transaction pooler (RDS Proxy, PgBouncer)."""
+    if settings.db_pooled is not None:
+        return settings.db_pooled
+    return bool(settings.db_proxy_endpoint)
+
+
+class _PerTransactionCursor(psycopg.Cursor[dict[str, Any]]):
+    """Starts each transaction it opens with the connection's `SET LOCAL` statements."""
+
+    def _begin(self) -> bool:
+        """Set the timeouts if this statement opens a transaction; True when the caller
+        must run its statement in a transaction opened here (autocommit)."""
+        conn = self.connection
+        statements = getattr(conn, "per_transaction", None)
+        if statements is None or conn.info.transaction_status != TransactionStatus.IDLE:
+            return False
+        if conn.autocommit:
+            return True
+        # psycopg opens the transaction (BEGIN) before this statement.
+        super().execute(statements)
+        return False
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Self:
+        if self._begin():
+            with self.connection.transaction():
+                return super().execute(query, params, **kwargs)
+        return super().execute(query, params, **kwargs)
+
+    def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> None:
+        if self._begin():
+            with self.connection.transaction():
+                super().executemany(query, params_seq, **kwargs)
+                return
+        super().executemany(query, params_seq, **kwargs)
+
+
+class _PerTransactionConnection(psycopg.Connection[dict[str, Any]]):
+    """A connection whose transactions each set the timeouts (`per_transaction`)."""
+
+    per_transaction: str | None = None
+
+    @contextmanager
+    def transaction(
+        self, savepoint_name: str | None = None, force_rollback: bool = False
+    ) -> Iterator[psycopg.Transaction]:
+        outermost = self.info.transaction_status == TransactionStatus.IDLE
+        with super().transaction(savepoint_name, force_rollback) as tx:
+            if outermost and self.per_transaction is not None:
+                self.execute(self.per_transaction)
+            yield tx
 
 
 def resolve_dsn(settings: Settings) -> str:
@@ -60,16 +164,32 @@ def resolve_dsn(settings: Settings) -> str:
     raise ConfigurationError("DATABASE_URL is not configured")
 
 
-def connect(dsn: str, settings: Settings | None = None) -> Connection:
+def connect(
+    dsn: str, settings: Settings | None = None, *, timeouts: Timeouts | None = None
+) -> Connection:
+    """A new connection with `timeouts` (else the settings'), set for the session or per
+    transaction as `pooled(settings)` says."""
     settings = settings or get_settings()
-    return psycopg.connect(
+    timeouts = timeouts or Timeouts.from_settings(settings)
+    conn = _PerTransactionConnection.connect(
         dsn,
         row_factory=dict_row,
+        cursor_factory=_PerTransactionCursor,
         prepare_threshold=None,
         connect_timeout=settings.db_connect_timeout_s,
-        options=f"-c statement_timeout={settings.db_statement_timeout_ms}",
         application_name="salonbot",
     )
+    if pooled(settings):
+        conn.per_transaction = timeouts.statements(local=True)
+        return conn
+    try:
+        conn.autocommit = True  # one round trip, and nothing to commit
+        conn.execute(timeouts.statements(local=False))
+        conn.autocommit = False
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _healthy(conn: Connection) -> bool:

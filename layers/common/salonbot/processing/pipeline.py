@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from aws_lambda_powertools.metrics import MetricUnit
 
-from salonbot.assistant.throttle import throttle_from_settings, with_throttle
+from salonbot.assistant.throttle import throttle_from_settings
 from salonbot.booking.catalog import load_salon_by_phone_number_id
 from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.errors import UnknownSalon
@@ -67,9 +67,15 @@ class MessageProcessor:
         self._whatsapp = whatsapp
         self._connection = connection or get_connection
         # Per-customer limit (RATE_LIMIT_TABLE): counted only for a message claimed for
-        # the first time, idempotently per message id, before the assistant runs.
-        assistant = with_throttle(assistant, throttle or throttle_from_settings(settings))
-        self._turn = ConversationTurn(settings, assistant=assistant, staff=staff, clock=clock)
+        # the first time, idempotently per message id, before the assistant runs or the
+        # staff are notified.
+        self._turn = ConversationTurn(
+            settings,
+            assistant=assistant,
+            staff=staff,
+            clock=clock,
+            throttle=throttle or throttle_from_settings(settings),
+        )
 
     def process(self, envelope: QueueEnvelope) -> str:
         event = envelope.event

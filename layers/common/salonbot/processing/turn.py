@@ -2,10 +2,13 @@
 HTTP API share. Runs inside the caller's transaction.
 
 AI off for the salon, or the conversation with staff: the message is stored for the
-staff and they are notified (best effort: a failed notification never loses the stored
-message); no engine answers. Otherwise the router's engine answers,
-and the customer's message and the reply are stored together (one round trip) with the
-reply's tokens, cost, model, response time, booking code and tool calls."""
+staff and no engine answers. It counts against the customer's throttle like any message:
+within the limit the staff are notified (collapsed per conversation, see `staff`; best
+effort: a failed notification never loses the stored message); the first message over it
+gets the throttle's notice, later ones nothing, and neither notifies (the next
+notification counts them). Otherwise the (throttled) router's engine answers, and the
+customer's message and the reply are stored together (one round trip) with the reply's
+tokens, cost, model, response time, booking code and tool calls."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from salonbot.assistant.base import TurnInput
 from salonbot.assistant.language import detect_language
+from salonbot.assistant.throttle import screen, with_throttle
 from salonbot.conversation import store as conversations
 from salonbot.observability import (
     MetricName,
@@ -27,12 +31,14 @@ from salonbot.observability import (
     mask_phone,
     metrics,
 )
+from salonbot.processing import staff as staff_notices
 from salonbot.whatsapp.outgoing import to_plain_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from salonbot.assistant.base import Assistant, TurnResult
+    from salonbot.assistant.throttle import CustomerThrottle
     from salonbot.booking.catalog import Salon
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
@@ -59,9 +65,13 @@ class ConversationTurn:
         assistant: Assistant,
         staff: StaffNotifier,
         clock: Callable[[], dt.datetime] | None = None,
+        throttle: CustomerThrottle | None = None,
     ) -> None:
+        """`throttle`: the per-customer limit (RATE_LIMIT_TABLE), around the assistant
+        and before any staff notification."""
         self._settings = settings
-        self._assistant = assistant
+        self._throttle = throttle
+        self._assistant = with_throttle(assistant, throttle)
         self._staff = staff
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
@@ -94,24 +104,19 @@ class ConversationTurn:
             message_type=message.type,
             external_id=message.message_id,
         )
+        turn = TurnInput(
+            salon=salon,
+            conversation_id=conversation.id,
+            message=message,
+            interactive_supported=interactive_supported,
+            conversation_language=conversation.language,
+            guided_state=conversation.state,
+        )
         if not salon.ai_enabled or conversation.handed_off(now):
-            conversations.append_messages(conn, conversation, [user])
-            reason = "ai_disabled" if not salon.ai_enabled else "with_staff"
-            self._notify_staff(salon, message, conversation, reason)
-            return TurnOutcome(conversation, None, 0)
+            return self._leave_for_staff(conn, turn, conversation, user, now)
 
         started = time.perf_counter()
-        result = self._assistant.respond(
-            conn,
-            TurnInput(
-                salon=salon,
-                conversation_id=conversation.id,
-                message=message,
-                interactive_supported=interactive_supported,
-                conversation_language=conversation.language,
-                guided_state=conversation.state,
-            ),
-        )
+        result = self._assistant.respond(conn, turn)
         elapsed_ms = round((time.perf_counter() - started) * 1000)
         reply = conversations.NewMessage(
             role="assistant",
@@ -132,26 +137,64 @@ class ConversationTurn:
         if result.handoff:
             until = now + dt.timedelta(minutes=self._settings.handoff_minutes)
             conversations.start_handoff(conn, conversation.id, until=until)
-            self._notify_staff(salon, message, conversation, "handoff")
+            # The hand-off itself is news: notified at once, whatever the interval.
+            self._notify_staff(conn, turn, conversation, "handoff", now, force=True)
         self._count(result, conversation, elapsed_ms)
         return TurnOutcome(conversation, result, elapsed_ms)
 
+    def _leave_for_staff(
+        self,
+        conn: Connection,
+        turn: TurnInput,
+        conversation: conversations.Conversation,
+        user: conversations.NewMessage,
+        now: dt.datetime,
+    ) -> TurnOutcome:
+        """Stored for the staff. Within the customer's limit the staff are notified (or
+        the message is counted for the next notification); over it, the throttle's
+        notice (stored as the reply) or nothing, and no notification."""
+        reason = "ai_disabled" if not turn.salon.ai_enabled else "with_staff"
+        throttled = screen(self._throttle, turn)
+        stored = [user]
+        if throttled is not None and throttled.messages:
+            stored.append(
+                conversations.NewMessage(
+                    role="assistant", content=reply_text(throttled), message_type="text"
+                )
+            )
+        conversations.append_messages(conn, conversation, stored)
+        if throttled is None:
+            self._notify_staff(conn, turn, conversation, reason, now)
+        else:
+            conversations.record_staff_notice(conn, conversation.id, notified_at=None)
+        return TurnOutcome(conversation, throttled, 0)
+
     def _notify_staff(
         self,
-        salon: Salon,
-        message: CustomerMessage,
+        conn: Connection,
+        turn: TurnInput,
         conversation: conversations.Conversation,
         reason: str,
+        now: dt.datetime,
+        *,
+        force: bool = False,
     ) -> None:
-        """Best effort: the message is stored for the staff whatever happens here, so a
-        failed notification is logged and counted, and never rolls the message back."""
+        """At most one notification per conversation every STAFF_NOTIFY_INTERVAL_MINUTES
+        (`force`: now), counting the messages since the last one. Best effort: the message
+        is stored for the staff whatever happens here, so a failed notification is logged
+        and counted, never rolls the message back, and the next message tries again."""
+        interval = dt.timedelta(minutes=self._settings.staff_notify_interval_minutes)
+        if not (force or staff_notices.due(conversation.staff_notified_at, now, interval)):
+            conversations.record_staff_notice(conn, conversation.id, notified_at=None)
+            return
+        message = turn.message
         try:
             self._staff.notify(
-                salon,
+                turn.salon,
                 phone=message.phone,
                 text=message.said,
                 reason=reason,
-                conversation_id=conversation.id,
+                count=conversation.staff_unnotified + 1,
                 customer_name=message.contact_name,
             )
         except Exception:
@@ -160,6 +203,9 @@ class ConversationTurn:
                 "staff notification failed: message kept for staff",
                 extra={"reason": reason, "phone": mask_phone(message.phone)},
             )
+            conversations.record_staff_notice(conn, conversation.id, notified_at=None)
+            return
+        conversations.record_staff_notice(conn, conversation.id, notified_at=now)
 
     def _count(
         self, result: TurnResult, conversation: conversations.Conversation, elapsed_ms: int
