@@ -5,6 +5,7 @@ kept` lists them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from salonbot.db.connection import Connection
 from salonbot.inbound.intake import WebhookIntake
 from salonbot.observability import MetricName, metrics
 from salonbot.processing.pipeline import KEPT, REPLIED
+from salonbot.retention import RetentionPolicy, purge_old_ai_data
 from salonbot.whatsapp.webhook import parse_webhook
 from salonbot_dev.cli import main as cli
 from salonbot_dev.fakes.whatsapp import FakeWhatsApp
@@ -171,3 +173,25 @@ def test_the_cli_lists_kept_messages(
     # and a salon id that is not one is refused, naming the option
     assert cli(["--database-url", database_url, "messages", "kept", "--salon", "x"]) == 2
     assert "--salon" in capsys.readouterr().err
+
+
+def test_kept_messages_follow_the_message_retention(db: Connection) -> None:
+    # Given a message kept 100 days ago and one kept 10 days ago
+    import_demo_salon(db)
+    now = dt.datetime(2030, 6, 1, tzinfo=dt.UTC)
+    for age in (100, 10):
+        db.execute(
+            "INSERT INTO kept_messages (message_id, phone_number_id, phone_number, "
+            "message_type, content, reason, sent_at, received_at) "
+            "VALUES (%s, %s, '+79001234567', 'text', 'hello', 'unknown_number', %s, %s)",
+            (f"wamid.kept.{age}", UNKNOWN_NUMBER, now - dt.timedelta(days=age + 2),
+             now - dt.timedelta(days=age)),
+        )  # fmt: skip
+    db.commit()
+
+    # When the cleanup runs with a 90-day message retention
+    result = purge_old_ai_data(db, RetentionPolicy(message_days=90), now=now)
+
+    # Then the old one and its phone are gone, the recent one stays
+    assert result.kept_deleted == 1
+    assert [r["message_id"] for r in _kept(db)] == ["wamid.kept.10"]
