@@ -2,26 +2,26 @@
 
 The FIFO partial-batch processor reports failed records back to SQS; with
 `skip_group_on_error` a failure holds back only the later messages of the same customer
-(the same message group), never another customer's."""
+(the same message group), never another customer's. Each record it reports comes back
+after a short, growing delay rather than the queue's visibility timeout
+(`salonbot.processing.retry`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import (
-    SqsFifoPartialProcessor,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from salonbot.observability import count_error, logger, metrics, tracer
 from salonbot.processing.queue import process_queue_body
+from salonbot.processing.retry import RetryingFifoProcessor
 from salonbot.time_budget import check_record_start, invocation
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-batch = SqsFifoPartialProcessor(skip_group_on_error=True)
+batch = RetryingFifoProcessor(skip_group_on_error=True)
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -38,7 +38,9 @@ def record_handler(record: SQSRecord) -> None:
         raise
 
 
-@logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
+# clear_state: the keys one message appended (its id, its conversation) never reach the
+# logs of the next invocation this container serves.
+@logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 # Responses stay out of X-Ray: they may name customers (docs/privacy.md).
 @tracer.capture_lambda_handler(capture_response=False)

@@ -4,8 +4,10 @@ SDK talks to over HTTP.
 Each test scripts it: `fake.add(step, ...)` queues what the next requests get, in order.
 A step is an `Answer` (text and/or tool calls), a `Failure` (HTTP status, e.g. 429 or
 500, with headers), `Slow` (a delay before another step), `Garbage` (a 200 that is not
-JSON), or a function of the request (`ModelRequest`) returning one of those, so a
-scripted model can read tool results and answer from them. Every request body is kept,
+JSON), `Raw` (a 200 with any JSON body: a completion of a shape the SDK does not
+check, such as `message: null` or a tool call of another type), or a function of the
+request (`ModelRequest`) returning one of those, so a scripted model can read tool
+results and answer from them. Every request body is kept,
 with its prompt tokens counted (`tests.fakes.tokens`); reported usage uses the same
 counts. An unscripted request gets a 500 and is recorded in `unscripted`; a scripted
 function that raises gets a 500 and is recorded in `script_errors`."""
@@ -64,6 +66,11 @@ class Garbage:
 
 
 @dataclass
+class Raw:
+    body: dict[str, Any]
+
+
+@dataclass
 class ModelRequest:
     """One request as the server received it."""
 
@@ -104,7 +111,7 @@ class ModelRequest:
         return [t["function"]["name"] for t in self.body.get("tools") or ()]
 
 
-Step = Answer | Failure | Slow | Garbage | Callable[[ModelRequest], "Step"]
+Step = Answer | Failure | Slow | Garbage | Raw | Callable[[ModelRequest], "Step"]
 
 
 class FakeOpenAI:
@@ -222,6 +229,8 @@ class FakeOpenAI:
             )
         elif isinstance(step, Garbage):
             self._send_raw(handler, 200, step.body, {"Content-Type": "application/json"})
+        elif isinstance(step, Raw):
+            self._send(handler, 200, step.body)
         else:
             self._send(handler, 200, self._completion(request, step))
 

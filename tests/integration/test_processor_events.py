@@ -16,7 +16,7 @@ from salonbot.booking.importer import import_salon
 from salonbot.booking.salon_file import load_salon_file
 from salonbot.config import get_settings
 from salonbot.db.connection import Connection, reset_connection
-from salonbot.observability import metrics
+from salonbot.observability import logger, metrics
 from salonbot.processing import queue
 from salonbot.time_budget import MIN_RECORD_S
 from salonbot_dev.fakes.whatsapp import FakeWhatsApp, start_fake_whatsapp
@@ -159,3 +159,28 @@ def test_a_failed_record_is_logged_with_its_id_and_without_the_phone(
     assert failure.levelno == logging.ERROR and failure.exc_info
     assert failure.__dict__["sqs_message_id"] == record["messageId"]
     assert phone not in caplog.text and phone not in repr(failure.__dict__)
+
+
+def test_keys_one_message_appended_are_gone_from_the_next_invocation(
+    db: Connection, processor_env: None, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a container that processed a customer's message (its conversation id is a
+    # log key, naming the customer's phone, masked)
+    import_salon(db, load_salon_file(DEMO_SALON_FILE))
+    db.commit()
+    handler = load_handler("processor")
+    sample = event("sqs-customer-message.json")
+    message, status = sample["Records"]
+    assert handler.lambda_handler({"Records": [message]}, FakeContext()) == {
+        "batchItemFailures": []
+    }
+    assert "conversation_id" in logger.get_current_keys()
+
+    # When the same container next takes only a delivery status
+    assert handler.lambda_handler({"Records": [status]}, FakeContext()) == {"batchItemFailures": []}
+
+    # Then its logs carry that record's keys, none of the earlier message's
+    keys = logger.get_current_keys()
+    assert "conversation_id" not in keys
+    assert keys["message_id"] == json.loads(status["body"])["event"]["message_id"]
+    assert keys["correlation_id"] == status["messageId"]

@@ -14,7 +14,7 @@ import pytest
 
 from salonbot.inbound.wiring import default_endpoint, default_intake
 from salonbot.whatsapp.events import InboundMessage, QueueEnvelope, StatusUpdate
-from salonbot.whatsapp.signature import is_valid_signature
+from salonbot.whatsapp.signature import is_valid_signature, sign
 from salonbot_dev.local.environment import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
 from salonbot_dev.local.handlers import LambdaContext, load_handler
 from salonbot_dev.local.moto_server import FAKE_CREDENTIALS
@@ -24,8 +24,9 @@ pytestmark = pytest.mark.integration
 
 EVENTS = REPO_ROOT / "events"
 REGION = "eu-west-1"
-# The samples carry fixed timestamps (March 2026); a real deployment drops messages
-# older than a day, so the tests (like `sam local invoke`) raise the limit.
+# The samples carry fixed timestamps (March 2026); a real deployment queues messages
+# older than a day to be kept unanswered, so the tests (like `sam local invoke`) raise
+# the limit.
 TEN_YEARS_S = 10 * 365 * 86_400
 
 
@@ -66,9 +67,13 @@ def queue(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any,
     _clear_caches()
 
 
-def invoke(name: str) -> dict[str, Any]:
+def invoke(name: str, *, body: str | None = None) -> dict[str, Any]:
+    """The handler's answer to the sample `name`, with another `body` (signed) if given."""
     handler = load_handler(REPO_ROOT / "functions" / "webhook", "app.lambda_handler")
     event = json.loads((EVENTS / name).read_text())
+    if body is not None:
+        event["body"] = body
+        event["headers"]["x-hub-signature-256"] = sign(body.encode(), LOCAL_APP_SECRET)
     context = LambdaContext(
         function_name="WebhookFunction",
         memory_limit_in_mb=256,
@@ -138,3 +143,22 @@ def test_verify_sample_echoes_the_challenge(queue: tuple[Any, str, Any, str]) ->
     answer = invoke("webhook-verify.json")
     assert (answer["statusCode"], answer["body"]) == (200, "1158201444")
     assert answer["headers"]["Content-Type"] == "text/plain"
+
+
+@pytest.mark.parametrize("opening", ["[", '{"k": '])
+def test_a_signed_body_nested_3000_deep_is_refused_with_a_400(
+    queue: tuple[Any, str, Any, str], opening: str
+) -> None:
+    # Given the text sample with its message text nested 3,000 levels deep, signed
+    sqs, url, dynamodb, table = queue
+    sample = json.loads((EVENTS / "webhook-text-message.json").read_text())["body"]
+    closing = "]" if opening == "[" else "}"
+    nested = opening * 3000 + "1" + closing * 3000
+    body = sample.replace('"Привет! Хочу записаться на маникюр"', nested)
+    assert body != sample
+
+    # Then the webhook answers 400 (Meta does not retry it), not a 500, and queues nothing
+    answer = invoke("webhook-text-message.json", body=body)
+    assert answer["statusCode"] == 400, answer
+    assert queued(sqs, url) == []
+    assert dynamodb.scan(TableName=table)["Items"] == []

@@ -315,7 +315,9 @@ def test_a_missing_dedupe_table_gives_503_and_enqueues_nothing(aws: Aws) -> None
     assert aws.sends == Counter() and aws.drain() == []
 
 
-def test_a_stale_message_is_dropped_with_a_metric(aws: Aws) -> None:
+def test_a_stale_message_is_queued_marked_stale_with_a_metric(aws: Aws) -> None:
+    # A day-old message is not to be answered, but it is kept for the staff (by the
+    # processor), where it used to be dropped here.
     metrics.clear_metrics()
     data = payload(
         change_value(
@@ -326,10 +328,16 @@ def test_a_stale_message_is_dropped_with_a_metric(aws: Aws) -> None:
         )
     )
     assert post(webhook(aws), data) == 200
-    queued = [QueueEnvelope.model_validate_json(m["Body"]).event for m in aws.drain()]
-    assert [e.message_id for e in queued] == ["wamid.NEW"]
-    assert metrics.metric_set[MetricName.STALE_MESSAGES_DROPPED]["Value"] == [1.0]
-    assert "wamid#wamid.OLD" not in aws.records()
+    queued = [QueueEnvelope.model_validate_json(m["Body"]) for m in aws.drain()]
+    assert [(e.event.message_id, e.stale) for e in queued] == [
+        ("wamid.OLD", True),
+        ("wamid.NEW", False),
+    ]
+    assert metrics.metric_set[MetricName.STALE_MESSAGES]["Value"] == [1.0]
+    # and it is deduplicated like any message: a repeat is not queued again
+    assert aws.records()["wamid#wamid.OLD"] == "COMPLETED"
+    assert post(webhook(aws), data) == 200
+    assert aws.drain() == []
     metrics.clear_metrics()
 
 

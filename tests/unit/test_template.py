@@ -165,9 +165,18 @@ def test_fifo_queue_redrives_to_a_dlq_and_outlives_the_processor(template: Templ
     assert queue["ContentBasedDeduplication"] is False
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
-        "maxReceiveCount": 5,
+        "maxReceiveCount": 10,
     }
     assert queue["VisibilityTimeout"] >= 6 * processor["Timeout"]
+    # A failed message comes back sooner than the visibility timeout: the processor may
+    # shorten it, on this queue only.
+    (backoff,) = [
+        s
+        for s in _statements(processor["Policies"])
+        if "sqs:ChangeMessageVisibility" in s["Action"]
+    ]
+    assert backoff["Resource"] == {"Fn::GetAtt": ["InboundQueue", "Arn"]}
+    assert sorted(backoff["Action"]) == ["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"]
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
     (event,) = processor["Events"].values()
     assert event["Type"] == "SQS"

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.costs",
     "salonbot_dev.cli.ai",
     "salonbot_dev.cli.doctor",
+    "salonbot_dev.cli.messages",
     "salonbot_dev.cli.privacy",
     "salonbot_dev.cli.local",
     "salonbot_dev.cli.openapi",

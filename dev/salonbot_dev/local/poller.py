@@ -7,9 +7,10 @@
 - Success deletes the batch. A raised error deletes nothing. With
   `ReportBatchItemFailures`, the reported messages are kept and the rest deleted; an
   unknown or empty item identifier fails the whole batch, as in Lambda.
-- Kept messages stay invisible until the queue's visibility timeout, then come back;
-  after `maxReceiveCount` receives the queue's redrive policy moves them to the DLQ (the
-  queue service does it, as in AWS)."""
+- Kept messages stay invisible until the queue's visibility timeout (or the shorter one
+  the function set with `ChangeMessageVisibility`, as the processor does for a failed
+  record), then come back; after `maxReceiveCount` receives the queue's redrive policy
+  moves them to the DLQ (the queue service does it, as in AWS)."""
 
 from __future__ import annotations
 

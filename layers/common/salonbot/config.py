@@ -64,6 +64,10 @@ class Settings(BaseModel):
 
     aws_endpoint_url: str | None = None
     queue_url: str | None = None
+    # A failed queue message returns after base * 2^(receives - 1) seconds, capped at
+    # max, instead of the queue's visibility timeout (`salonbot.processing.retry`).
+    queue_retry_base_s: int = Field(default=10, ge=0, le=43_200)
+    queue_retry_max_s: int = Field(default=360, ge=0, le=43_200)
     idempotency_table: str | None = None
     cost_table: str | None = None
     # Per-customer throttle (salon + phone): at most `customer_rate_limit` messages per

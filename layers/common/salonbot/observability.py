@@ -48,13 +48,17 @@ class MetricName:
     CLIENTS_ANONYMISED = "ClientsAnonymised"  # idle past CLIENT_RETENTION_DAYS
     CUSTOMERS_FORGOTTEN = "CustomersForgotten"  # erasure requests carried out
     # WebhookFunction: events put on the queue, repeats of an accepted message id,
-    # customer messages too old to answer, requests refused with a 4xx.
+    # customer messages too old to answer (queued to be kept for staff), requests
+    # refused with a 4xx.
     WEBHOOK_EVENTS_ENQUEUED = "WebhookEventsEnqueued"
     WEBHOOK_DUPLICATES = "WebhookDuplicates"
-    STALE_MESSAGES_DROPPED = "StaleMessagesDropped"
+    STALE_MESSAGES = "StaleMessages"
     WEBHOOK_REJECTED = "WebhookRejected"
     CUSTOMER_THROTTLED = "CustomerThrottled"  # over the per-customer message limit
     API_REQUESTS = "ApiRequests"  # calls of the AI HTTP API (ApiFunction)
+    # Customer messages no engine answers, kept for the staff (`kept_messages`): too
+    # old to answer, or for a WhatsApp number no salon has.
+    MESSAGES_KEPT = "MessagesKeptForStaff"
 
 
 class EmfProvider(AmazonCloudWatchEMFProvider):

@@ -5,8 +5,9 @@ anonymised, in small batches. docs/privacy.md lists every store and its period.
 conversation a customer wrote in yesterday is kept however long ago it started. Deleting
 a conversation deletes its messages (the foreign key cascades). A message is older than
 its `created_at`; the message rule thins long-lived conversations that are still active.
-The processing ledger (`inbound_messages`: phone numbers and full reply texts) and the
-delivery statuses (`message_statuses`) follow the message retention, but never sooner
+The processing ledger (`inbound_messages`: phone numbers and full reply texts), the
+delivery statuses (`message_statuses`) and the messages kept unanswered for the staff
+(`kept_messages`) follow the message retention, but never sooner
 than `LEDGER_MIN_DAYS`. A ledger row still `pending` goes too: by then no queue can
 redeliver its message (SQS keeps one 14 days at most, DLQ included) and WhatsApp would
 refuse the reply (free-form replies are allowed 24 hours after the customer's message).
@@ -70,6 +71,7 @@ class CleanupResult:
     messages_cascaded: int = 0
     ledger_deleted: int = 0  # inbound_messages rows
     statuses_deleted: int = 0  # message_statuses rows
+    kept_deleted: int = 0  # kept_messages rows
     clients_anonymised: int = 0
     bookings_anonymised: int = 0  # bookings of those clients that named a message id
     batches: int = 0
@@ -124,6 +126,17 @@ DELETE FROM message_statuses
 WHERE (message_id, status) IN (
     SELECT message_id, status FROM message_statuses
     WHERE recorded_at < %(cutoff)s
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+
+_DELETE_KEPT = """
+DELETE FROM kept_messages
+WHERE message_id IN (
+    SELECT message_id FROM kept_messages
+    WHERE received_at < %(cutoff)s
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
@@ -239,6 +252,7 @@ def purge_old_ai_data(
     ledger = {"cutoff": ledger_cutoff, "limit": policy.batch_size}
     result.ledger_deleted = _delete_in_batches(conn, _DELETE_LEDGER, ledger, result, stop)
     result.statuses_deleted = _delete_in_batches(conn, _DELETE_STATUSES, ledger, result, stop)
+    result.kept_deleted = _delete_in_batches(conn, _DELETE_KEPT, ledger, result, stop)
 
     while result.complete:
         if stop():
@@ -300,6 +314,7 @@ def run_cleanup(
         messages_cascaded=result.messages_cascaded,
         ledger_deleted=result.ledger_deleted,
         statuses_deleted=result.statuses_deleted,
+        kept_deleted=result.kept_deleted,
         clients_anonymised=result.clients_anonymised,
         bookings_anonymised=result.bookings_anonymised,
         batches=result.batches,

@@ -18,27 +18,40 @@ if TYPE_CHECKING:
     from salonbot.db.connection import Connection
 
 
+# A window's ends lie between these years: far enough from datetime's limits that a
+# day added to an end, or a default window's days taken from it, never overflows.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
+
+
 def window_bound(
     value: str, tz: ZoneInfo, *, end: bool, field: str, naive_is_local: bool
 ) -> dt.datetime:
     """One end of a stats window: a salon-local day (an end includes that day) or an ISO
-    time. A time without an offset is salon-local when `naive_is_local`, else refused."""
+    time. A time without an offset is salon-local when `naive_is_local`, else refused.
+    A year outside `EARLIEST_YEAR`..`LATEST_YEAR` is refused (`InvalidInput`)."""
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
         pass
     else:
+        _check_year(day.year, field)
         start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
         return start + dt.timedelta(days=1) if end else start
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput("must be YYYY-MM-DD or an ISO time", field=field) from None
+    _check_year(moment.year, field)
     if moment.tzinfo is not None:
         return moment
     if not naive_is_local:
         raise InvalidInput("an ISO time needs an offset, e.g. +03:00 or Z", field=field)
     return moment.replace(tzinfo=tz)
+
+
+def _check_year(year: int, field: str) -> None:
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise InvalidInput(f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}", field=field)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from salonbot.processing import queue as processing_queue
+from salonbot.processing import retry as processing_retry
 from salonbot.processing.pipeline import MessageProcessor
+from salonbot.processing.retry import VisibilityBackoff
 from salonbot_dev.local.aws_resources import AwsClients, ResourceBuilder
 from salonbot_dev.local.functions import FunctionSpec, SqsSource
 from salonbot_dev.local.handlers import LocalFunction
@@ -62,15 +64,15 @@ class Queues:
         )
 
 
-@pytest.fixture
-def queues(moto_url: str) -> Queues:
-    """InboundQueue and DeadLetterQueue exactly as template.yaml declares them, but for a
-    short visibility timeout."""
+def template_queues(moto_url: str, *, visibility_timeout_s: int | None = None) -> Queues:
+    """InboundQueue and DeadLetterQueue exactly as template.yaml declares them, with
+    another visibility timeout if given."""
     resources = {
         name: copy.deepcopy(TEMPLATE.resources[name])
         for name in ("InboundQueue", "DeadLetterQueue")
     }
-    resources["InboundQueue"]["Properties"]["VisibilityTimeout"] = TEST_VISIBILITY_TIMEOUT_S
+    if visibility_timeout_s is not None:
+        resources["InboundQueue"]["Properties"]["VisibilityTimeout"] = visibility_timeout_s
     resolver = Resolver(
         Template({"Resources": resources}), region=REGION, stack_name=f"f{time.monotonic_ns()}"
     )
@@ -85,6 +87,12 @@ def queues(moto_url: str) -> Queues:
         dlq_name=resolver.get_att("DeadLetterQueue", "QueueName"),
         max_receive_count=int(redrive["maxReceiveCount"]),
     )
+
+
+@pytest.fixture
+def queues(moto_url: str) -> Queues:
+    """The template's queues, but for a short visibility timeout."""
+    return template_queues(moto_url, visibility_timeout_s=TEST_VISIBILITY_TIMEOUT_S)
 
 
 @dataclass
@@ -105,36 +113,48 @@ class ProcessorRig:
 
 
 @pytest.fixture
-def processor_rig(
-    queues: Queues, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[MessageProcessor], ProcessorRig]:
+def processor_rig(queues: Queues, monkeypatch: pytest.MonkeyPatch) -> Callable[..., ProcessorRig]:
     """`rig(processor)`: the real handler (FIFO partial batches, ReportBatchItemFailures
-    as the template's event source says) with `processor` as the container's processor."""
+    as the template's event source says) with `processor` as the container's processor,
+    fed from `queues` (or `on`). A failed message comes back after `backoff` (default:
+    the short test visibility timeout on every receive), set as production sets it."""
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     function = TEMPLATE.function_properties("ProcessorFunction")
     event = function["Events"]["Inbound"]["Properties"]
-    source = SqsSource(
-        queue_arn=queues.inbound_arn,
-        batch_size=int(event["BatchSize"]),
-        report_batch_item_failures="ReportBatchItemFailures" in event["FunctionResponseTypes"],
-    )
-    spec = FunctionSpec(
-        logical_id="ProcessorFunction",
-        code_dir=REPO_ROOT / "functions" / "processor",
-        handler=function["Handler"],
-        timeout_s=int(function["Timeout"]),
-        memory_mb=int(function["MemorySize"]),
-        environment={},
-        sqs_sources=[source],
-    )
-    local = LocalFunction(spec, region=REGION)
 
-    def rig(processor: MessageProcessor) -> ProcessorRig:
+    def rig(
+        processor: MessageProcessor,
+        backoff: VisibilityBackoff | None = None,
+        *,
+        on: Queues | None = None,
+    ) -> ProcessorRig:
+        target = on or queues
+        source = SqsSource(
+            queue_arn=target.inbound_arn,
+            batch_size=int(event["BatchSize"]),
+            report_batch_item_failures="ReportBatchItemFailures" in event["FunctionResponseTypes"],
+        )
+        spec = FunctionSpec(
+            logical_id="ProcessorFunction",
+            code_dir=REPO_ROOT / "functions" / "processor",
+            handler=function["Handler"],
+            timeout_s=int(function["Timeout"]),
+            memory_mb=int(function["MemorySize"]),
+            environment={},
+            sqs_sources=[source],
+        )
+        local = LocalFunction(spec, region=REGION)
         monkeypatch.setattr(processing_queue, "default_processor", lambda: processor)
+        backoff = backoff or VisibilityBackoff(
+            base_s=TEST_VISIBILITY_TIMEOUT_S,
+            max_s=TEST_VISIBILITY_TIMEOUT_S,
+            client=target.clients.sqs,
+        )
+        monkeypatch.setattr(processing_retry, "default_backoff", lambda: backoff)
         state = ProcessorRig(
-            QueuePoller(queues.clients.sqs, queues.inbound_url, source, lambda e: None)
+            QueuePoller(target.clients.sqs, target.inbound_url, source, lambda e: None)
         )
 
         def invoke(event: dict[str, Any]) -> Any:

@@ -298,10 +298,10 @@ def test_a_message_failing_max_receive_count_times_lands_in_the_dlq_and_alarms(
     # Given the database stays down
     fx.database.url = closed_port_url()
     body = fx.enqueue("Маникюр сегодня в 12:00", "wamid.dlq.1")
-    assert fx.queues.max_receive_count == 5
+    assert fx.queues.max_receive_count == 10
 
     # When the queue keeps redelivering it
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 40
     while fx.queues.counts(fx.queues.inbound_url) != (0, 0) and time.monotonic() < deadline:
         fx.rig.poller.poll_once()
 
@@ -323,7 +323,7 @@ def test_a_message_failing_max_receive_count_times_lands_in_the_dlq_and_alarms(
 def test_the_template_queue_is_what_these_tests_rely_on() -> None:
     queue = TEMPLATE.resources["InboundQueue"]["Properties"]
     processor = TEMPLATE.function_properties("ProcessorFunction")
-    assert queue["FifoQueue"] is True and queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert queue["FifoQueue"] is True and queue["RedrivePolicy"]["maxReceiveCount"] == 10
     # Lambda's advice: a visibility timeout of at least six times the function timeout
     assert queue["VisibilityTimeout"] >= 6 * processor["Timeout"]
     assert (REPO_ROOT / "functions" / "processor" / "app.py").is_file()

@@ -62,7 +62,8 @@ class Salon:
         self.phone_number_id = phone_number_id
         self.count = 0
 
-    def say(self, phone: str, text: str, fake_whatsapp: FakeWhatsApp) -> None:
+    def _accept(self, phone: str) -> str:
+        """A new message id for `phone`, claimed in the dedupe table as the webhook does."""
         self.count += 1
         # Real wamids encode the sender's number; these carry it in clear, so the search
         # for the phone also finds every record keyed on one of its message ids.
@@ -71,6 +72,19 @@ class Salon:
         owner = secrets.token_hex(8)
         self.seen.claim(dedupe_key(wamid), now, owner)
         self.seen.complete(dedupe_key(wamid), now, owner)
+        return wamid
+
+    def say_late(self, phone: str, text: str) -> None:
+        """A message the webhook took more than a day late: kept for the staff."""
+        wamid = self._accept(phone)
+        body = self.harness.body(
+            text, phone=phone, wamid=wamid, phone_number_id=self.phone_number_id
+        )
+        late = QueueEnvelope.model_validate_json(body).model_copy(update={"stale": True})
+        assert self.harness.process(late.model_dump_json()) == "kept"
+
+    def say(self, phone: str, text: str, fake_whatsapp: FakeWhatsApp) -> None:
+        wamid = self._accept(phone)
         before = len(fake_whatsapp.sent)
         self.harness.say(text, phone=phone, wamid=wamid, phone_number_id=self.phone_number_id)
         for reply in fake_whatsapp.sent[before:]:
@@ -130,6 +144,8 @@ def test_forget_leaves_no_trace_of_the_phone_and_another_customer_untouched(
     salon.say(FORGOTTEN, "Запишите на маникюр во вторник в 15:00", fake_whatsapp)
     salon.say(FORGOTTEN, "Спасибо", fake_whatsapp)
     salon.say(KEPT, "Привет", fake_whatsapp)
+    # and a message of theirs the webhook took a day late, kept for the staff unanswered
+    salon.say_late(FORGOTTEN, "Вы работаете сегодня?")
     # and a status whose ledger row is gone (retention took it first)
     ledger.record_status(
         db, message_id="wamid.out.old", status="read", recipient=FORGOTTEN.lstrip("+"),
@@ -143,6 +159,7 @@ def test_forget_leaves_no_trace_of_the_phone_and_another_customer_untouched(
         "clients.phone", "ai_conversations.id", "ai_conversations.phone_number",
         "ai_messages.conversation_id", "ai_messages.external_id", "inbound_messages.phone_number",
         "inbound_messages.reply", "message_statuses.recipient", "bookings.source_message_id",
+        "kept_messages.phone_number",
     } <= set(stored)  # fmt: skip
     assert set(dynamo_occurrences(stores, target)) == set(stores.tables.values())
     other_before = (pg_occurrences(db, other), dynamo_occurrences(stores, other))
@@ -170,6 +187,7 @@ def test_forget_leaves_no_trace_of_the_phone_and_another_customer_untouched(
         "inbound_messages": 2,
         "ai_messages": 4,
         "ai_conversations": 1,
+        "kept_messages": 1,
         "bookings_cancelled": 1,  # Tuesday's, still to come
         "bookings_anonymised": 1,
         "clients_deleted": 0,
@@ -177,7 +195,7 @@ def test_forget_leaves_no_trace_of_the_phone_and_another_customer_untouched(
     }
     assert report.dynamodb == {
         "throttle_windows": 1,
-        "seen_message_ids": 2,
+        "seen_message_ids": 3,  # the kept message's too
         "cost_reservations": 3,  # two model calls for the booking, one for the thanks
         "cost_customer_counters": 1,  # today's
     }

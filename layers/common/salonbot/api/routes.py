@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from salonbot.api import idempotency
 from salonbot.api.auth import AI_ADMIN, AI_READ, AI_WRITE, Caller, jwt_claims, require
+from salonbot.api.body import load_json_body
 from salonbot.booking.store import normalize_phone
 from salonbot.clean_text import clean_text
 from salonbot.config import get_settings
@@ -61,6 +62,7 @@ MAX_MESSAGE_CHARS = 4096
 JSON_UTF8 = "application/json; charset=utf-8"
 app = APIGatewayHttpResolver(
     enable_validation=True,
+    json_body_deserializer=load_json_body,
     serializer=partial(json.dumps, separators=(",", ":"), ensure_ascii=False, cls=Encoder),
 )
 app.configure_openapi(

@@ -10,7 +10,10 @@ refuse: `BudgetExceeded`), after it the reservation is reconciled to the reporte
 and released when the call failed. Transient failures (429, 5xx, timeouts, connection
 errors) are retried with backoff inside the turn's deadline; what still fails raises
 `ModelUnavailable`, unless bookings already changed this turn: then the reply is
-composed from what the database accepted, so a booking is never made silently."""
+composed from what the database accepted, so a booking is never made silently. Anything
+unexpected (a response shape the code does not know, a bug) raises `ModelUnavailable`
+too, so the fallback answers instead of the message being retried into the same failure;
+only the database's transient errors propagate as they are (`salonbot.db.transient`)."""
 
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ from salonbot.clean_text import clean_text
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard_protocol import UnlimitedSpend
 from salonbot.cost.pricing import price_for
+from salonbot.db.transient import is_transient
 from salonbot.errors import BookingNotFound, BudgetExceeded, SalonbotError
 from salonbot.observability import MetricName, count_error, logger, metrics
 from salonbot.secrets import resolve_secret
@@ -279,6 +283,18 @@ class LlmAgent:
         except ModelUnavailable as exc:
             exc.usage = usage
             raise
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            if is_transient(conn, exc):
+                raise
+            # A response shape or a state this code does not expect (a tool call of an
+            # unknown type, `message: null`, a bug): every delivery of the message would
+            # meet it again, paying for the same calls. The fallback engine answers.
+            logger.exception("unexpected error in the model turn")
+            failure = ModelUnavailable(f"unexpected {type(exc).__name__} in the model turn")
+            failure.usage = usage
+            raise failure from exc
         changed = ctx.booked or ctx.moved
         booking = changed[-1] if changed else None
         return TurnResult(

@@ -99,6 +99,17 @@ class AssistantRouter:
                 result.model_calls += spent.calls
                 result.model = result.model or getattr(self.agent, "model", None)
             return result
+        except Exception as exc:
+            from salonbot.db.transient import is_transient
+
+            if is_transient(conn, exc):
+                raise  # the database's: the message is retried
+            # Anything else would fail every delivery of the message the same way: the
+            # fallback answers once, and the error is counted and logged with its trace.
+            metrics.add_metric(name=MetricName.MODEL_FAILURES, unit=MetricUnit.Count, value=1)
+            count_error("model")
+            logger.exception("model engine failed: fallback engine answers")
+            return self._fall_back(conn, turn, "model_error")
         # The model answered: a question the guided flow asked before (during an outage) is
         # stale, so a "yes" meant for the model's offer never confirms the guided one.
         if turn.guided_state is None or turn.guided_state:

@@ -1,5 +1,6 @@
-"""From parsed webhook events to the queue: drop stale messages, claim each message id
-once, enqueue, then mark the ids accepted (or release them if the queue failed).
+"""From parsed webhook events to the queue: claim each message id once, enqueue (a
+stale message marked so: the processor keeps it for the staff instead of answering it),
+then mark the ids accepted (or release them if the queue failed).
 
 Every event of a request is either on the queue or covered by an exception the HTTP
 layer answers with a 5xx, so Meta delivers the request again. Nothing is half-done: a
@@ -35,7 +36,7 @@ _MAX_BODY_BYTES = MAX_BATCH_BYTES - 1024
 class IntakeResult:
     enqueued: int = 0
     duplicates: int = 0
-    stale: int = 0
+    stale: int = 0  # enqueued, marked stale: kept for staff, not answered
     invalid: int = 0
     ignored: int = 0
 
@@ -69,9 +70,9 @@ class WebhookIntake:
                 outgoing.append(queue_message(event, now))
                 claims.append(None)
                 continue
-            if now - event.timestamp > self._max_age_s:
-                result.stale += 1
-                continue
+            # Answering a day-old "are you open now?" does more harm than good, but the
+            # salon should still see it: it is queued marked stale, to be kept for staff.
+            stale = now - event.timestamp > self._max_age_s
             key = dedupe_key(event.message_id)
             if key in seen_here:
                 result.duplicates += 1
@@ -87,8 +88,9 @@ class WebhookIntake:
             elif claim is Claim.BUSY:
                 busy = True
             else:
-                outgoing.append(queue_message(event, now))
+                outgoing.append(queue_message(event, now, stale=stale))
                 claims.append(key)
+                result.stale += stale
         failed = self._queue.send(outgoing) if outgoing else set()
         for position, claimed in enumerate(claims):
             if position in failed:
@@ -125,25 +127,28 @@ class WebhookIntake:
         for name, value in (
             (MetricName.WEBHOOK_EVENTS_ENQUEUED, result.enqueued),
             (MetricName.WEBHOOK_DUPLICATES, result.duplicates),
-            (MetricName.STALE_MESSAGES_DROPPED, result.stale),
+            (MetricName.STALE_MESSAGES, result.stale),
         ):
             if value:
                 metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         if result.stale:
-            logger.warning("stale messages dropped", extra={"stale": result.stale})
+            logger.warning(
+                "stale messages queued for the staff, not to be answered",
+                extra={"stale": result.stale},
+            )
         if result.invalid:
             count_error("webhook_invalid_event")
             logger.warning("invalid webhook items skipped", extra={"invalid": result.invalid})
 
 
-def queue_message(event: WebhookEvent, now: float) -> QueueMessage:
+def queue_message(event: WebhookEvent, now: float, *, stale: bool = False) -> QueueMessage:
     """The SQS message for one event (an envelope within SQS's size limit)."""
-    body = queue_body(event, now)
+    body = queue_body(event, now, stale=stale)
     if len(body.encode()) > _MAX_BODY_BYTES and not isinstance(event, DeliveryStatus):
         trimmed = event._replace(
             text=event.text[:_TRIMMED_TEXT] if event.text else event.text,
             payload={"trimmed": True},
             contact_name=(event.contact_name or "")[:256] or None,
         )
-        body = queue_body(trimmed, now)
+        body = queue_body(trimmed, now, stale=stale)
     return QueueMessage(body=body, group_id=event.group_id, deduplication_id=event.deduplication_id)

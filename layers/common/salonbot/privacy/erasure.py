@@ -3,8 +3,10 @@ everywhere salonbot stores them.
 
 In one PostgreSQL transaction, for the salon and the phone (E.164, WhatsApp's digits, and
 the conversation id `conv_<salon>_<digits>` that embeds it):
-- the conversation and its messages, the processing ledger rows (phone, reply texts) and
-  the delivery statuses of the replies sent to the phone are deleted;
+- the conversation and its messages, the processing ledger rows (phone, reply texts),
+  the delivery statuses of the replies sent to the phone, and the messages kept for the
+  staff unanswered (`kept_messages`: the salon's, and those that came to its number
+  before the salon had it) are deleted;
 - a client with no booking is deleted; a client with bookings is anonymised (phone, name
   and language cleared, `anonymised_at` set) so the salon's figures stay: their bookings
   are kept without the WhatsApp message id that made them, and those still to come are
@@ -85,6 +87,7 @@ def forget_customer(
         ledger = conn.execute(_LEDGER_ROWS, p).fetchall()
         message_ids = {r["message_id"] for r in ledger}
         message_ids |= _column(conn, _MESSAGE_EXTERNAL_IDS, p)
+        message_ids |= _column(conn, _KEPT_IDS, p)
         clients = [r["id"] for r in conn.execute(_CLIENTS, p).fetchall()]
         p["clients"] = clients
         message_ids |= _column(conn, _BOOKING_SOURCE_IDS, p)
@@ -95,6 +98,7 @@ def forget_customer(
         counts["inbound_messages"] = conn.execute(_DELETE_LEDGER, p).rowcount
         counts["ai_messages"] = conn.execute(_DELETE_MESSAGES, p).rowcount
         counts["ai_conversations"] = conn.execute(_DELETE_CONVERSATIONS, p).rowcount
+        counts["kept_messages"] = conn.execute(_DELETE_KEPT, p).rowcount
         counts["bookings_cancelled"] = conn.execute(_CANCEL_FUTURE_BOOKINGS, p).rowcount
         counts["bookings_anonymised"] = conn.execute(_ANONYMISE_BOOKINGS, p).rowcount
         counts["clients_deleted"] = conn.execute(_DELETE_UNBOOKED_CLIENTS, p).rowcount
@@ -134,6 +138,19 @@ _MESSAGE_EXTERNAL_IDS = """
 SELECT external_id AS id FROM ai_messages
 WHERE conversation_id = %(conv)s AND external_id IS NOT NULL
 """
+
+# Kept for the salon's staff, or kept with no salon for the number the salon now has.
+_KEPT = """
+FROM kept_messages
+WHERE phone_number = ANY(%(forms)s)
+  AND (salon_id = %(salon)s
+       OR (salon_id IS NULL AND phone_number_id =
+           (SELECT whatsapp_phone_number_id FROM salons WHERE id = %(salon)s)))
+"""
+
+_KEPT_IDS = "SELECT message_id AS id " + _KEPT
+
+_DELETE_KEPT = "DELETE " + _KEPT
 
 _CLIENTS = """
 SELECT id FROM clients WHERE salon_id = %(salon)s AND phone = ANY(%(forms)s) FOR UPDATE

@@ -6,7 +6,10 @@ conversation turn (the engine's bookings included) and save the reply to send. A
 commit, the reply is sent with a resumable send state (see `replies`). So a redelivery
 after a crash before commit redoes the turn from scratch (the model may be asked again;
 the rolled-back booking was never made), and after commit it never books or answers
-twice."""
+twice.
+
+A message that no engine should answer, too old when the webhook received it or for a
+WhatsApp number no salon has, is kept for the staff (`kept`) and counted, not dropped."""
 
 from __future__ import annotations
 
@@ -19,8 +22,8 @@ from salonbot.assistant.throttle import throttle_from_settings
 from salonbot.booking.catalog import load_salon_by_phone_number_id
 from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.errors import UnknownSalon
-from salonbot.observability import MetricName, count_error, logger, mask_phone, metrics
-from salonbot.processing import ledger, replies
+from salonbot.observability import MetricName, count_error, logger, metrics
+from salonbot.processing import kept, ledger, replies
 from salonbot.processing.turn import ConversationTurn
 from salonbot.whatsapp.events import InboundMessage
 from salonbot.whatsapp.outgoing import to_payload
@@ -38,11 +41,12 @@ if TYPE_CHECKING:
     from salonbot.whatsapp.events import QueueEnvelope, StatusUpdate
 
 # What became of one queue event (logged; tests and benchmarks read it).
-REPLIED, NO_REPLY, REPLY_FAILED, DROPPED, STATUS = (
+REPLIED, NO_REPLY, REPLY_FAILED, DROPPED, KEPT, STATUS = (
     "replied",
     "no_reply",
     "reply_failed",
     "dropped",
+    "kept",
     "status",
 )
 
@@ -80,28 +84,26 @@ class MessageProcessor:
         try:
             with autocommit(conn):
                 if isinstance(event, InboundMessage):
-                    return self._message(conn, event)
+                    return self._message(conn, event, stale=envelope.stale)
                 return self._status(conn, event)
         except psycopg.OperationalError:
             if conn.broken or conn.closed:
                 reset_connection()
             raise
 
-    def _message(self, conn: Connection, message: InboundMessage) -> str:
+    def _message(self, conn: Connection, message: InboundMessage, *, stale: bool) -> str:
         metrics.add_metric(name=MetricName.MESSAGES_RECEIVED, unit=MetricUnit.Count, value=1)
         try:
             salon = load_salon_by_phone_number_id(conn, message.phone_number_id)
         except UnknownSalon:
-            # Retrying cannot help: no salon uses this number (yet). Dropped, counted.
+            # Retrying cannot help: no salon uses this number (yet). Kept for the staff
+            # of the salon that will, counted.
             count_error("unknown_salon")
-            logger.warning(
-                "message for an unknown WhatsApp number dropped",
-                extra={
-                    "phone_number_id": message.phone_number_id,
-                    "from": mask_phone(message.phone),
-                },
-            )
-            return DROPPED
+            kept.keep(conn, message, kept.UNKNOWN_NUMBER, salon_id=None)
+            return KEPT
+        if stale:
+            kept.keep(conn, message, kept.STALE, salon_id=salon.id)
+            return KEPT
         saved: ledger.PendingReply | None = None
         with conn.transaction():
             claimed = ledger.claim(

@@ -113,3 +113,6 @@ class QueueEnvelope(BaseModel):
 
     event: QueueEvent
     enqueued_at: dt.datetime
+    # The webhook received the message more than MAX_MESSAGE_AGE_S after the customer
+    # sent it: kept for the salon's staff, not answered.
+    stale: bool = False

@@ -381,9 +381,9 @@ def iso_time(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def queue_body(event: WebhookEvent, enqueued_at: float) -> str:
+def queue_body(event: WebhookEvent, enqueued_at: float, *, stale: bool = False) -> str:
     """The SQS message body for one event: `QueueEnvelope` as JSON."""
-    envelope = {"event": event.as_json(), "enqueued_at": iso_time(enqueued_at)}
+    envelope = {"event": event.as_json(), "enqueued_at": iso_time(enqueued_at), "stale": stale}
     try:
         return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError:  # NaN or Infinity somewhere in a payload: null, as JSON has no such
