@@ -13,6 +13,7 @@ import pytest
 from psycopg import errors as pg_errors
 
 from salonbot.booking import store
+from salonbot.booking.client_calendar import ClientCalendar
 from salonbot.booking.store import (
     Booking,
     cancel_booking,
@@ -292,11 +293,11 @@ def test_the_stores_own_check_missed_the_constraint_still_answers_client_busy(
     salon = berlin_salon(db)
     book(db, salon, at(MONDAY, 12), master_code="anna")
     tuesday = book(db, salon, at(TUESDAY, 12), master_code="bob")
-    real = store._client_calendar
+    real = store.client_calendar
     monkeypatch.setattr(
         store,
-        "_client_calendar",
-        lambda *args, **kwargs: store._ClientCalendar(real(*args, **kwargs).live, None),
+        "client_calendar",
+        lambda *args, **kwargs: ClientCalendar(real(*args, **kwargs).live, None),
     )
 
     # When she books bob at 12:30 on Monday, or moves Tuesday's there

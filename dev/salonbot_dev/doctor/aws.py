@@ -6,17 +6,22 @@ which runs inside the VPC, as `salonbot migrate --function` does.
 
 The test message goes through the AI API (`POST /api/v1/ai/process-message`, which needs
 a JWT: `--api-token`), not through WhatsApp, so no real phone is written to; the sandbox
-conversation is deleted afterwards through AdminFunction (`clear_sandbox`)."""
+conversation is deleted afterwards through AdminFunction (`clear_sandbox`).
+
+This module holds `StackDoctor`, one method per checklist item, and the checks of what
+serves customers (database, settings, health, the test message, the webhook, the AI
+switch). The operations checks live in `aws_operations.py`, the backups check in
+`aws_backups.py`, and reading the stack in `aws_stack.py`."""
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from salonbot_dev.doctor import Outcome, fail, ok, skip, warn
+from salonbot_dev.doctor import Outcome, aws_backups, aws_operations, fail, ok, skip
+from salonbot_dev.doctor.aws_stack import DEPLOY, StackResources, error_code, read_stack
 from salonbot_dev.doctor.common import (
     HEALTH_PATH,
     PROCESS_MESSAGE_PATH,
@@ -39,58 +44,7 @@ if TYPE_CHECKING:
 # Functions whose `live` alias serves customers (the canary deploys): their settings are
 # read from the alias, which is what runs.
 ALIASED = ("WebhookFunction", "ProcessorFunction", "ApiFunction")
-# DynamoDB tables and why each needs point-in-time recovery or not (template.yaml).
-TABLE_BACKUPS = {
-    "CostTable": None,  # needs it: spend counters and alert markers of the day
-    "IdempotencyTable": "message-id claims kept 8 days; PostgreSQL's ledger dedupes too",
-    "RateLimitTable": "one-minute rate windows",
-}
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
-DEPLOY = "deploy the stack again (`sam deploy`): the template sets it"
-
-
-@dataclass(frozen=True)
-class StackResources:
-    """What CloudFormation says the stack is."""
-
-    name: str
-    outputs: dict[str, str]
-    resources: dict[str, tuple[str, str]]  # logical id -> (type, physical id)
-
-    def physical(self, logical_id: str) -> str | None:
-        found = self.resources.get(logical_id)
-        return found[1] if found else None
-
-    def of_type(self, kind: str) -> dict[str, str]:
-        return {lid: pid for lid, (t, pid) in self.resources.items() if t == kind}
-
-
-def read_stack(cloudformation: Any, name: str) -> StackResources:
-    """The stack's outputs and resources. NotFound when there is no such stack,
-    ConfigurationError when AWS cannot be asked (no credentials, no region)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from salonbot.errors import ConfigurationError, NotFound, SalonbotError
-
-    try:
-        (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
-    except ClientError as exc:
-        if _code(exc) == "ValidationError":  # CloudFormation's answer for a missing stack
-            raise NotFound(f"no CloudFormation stack {name} in this account and region") from exc
-        raise SalonbotError(f"CloudFormation refused to describe {name}: {exc}") from exc
-    except BotoCoreError as exc:
-        raise ConfigurationError(f"AWS cannot be asked: {exc} (credentials, --region)") from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
-    resources: dict[str, tuple[str, str]] = {}
-    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=name):
-        for r in page["StackResourceSummaries"]:
-            if r.get("PhysicalResourceId"):
-                resources[r["LogicalResourceId"]] = (r["ResourceType"], r["PhysicalResourceId"])
-    return StackResources(name, outputs, resources)
-
-
-def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__)
 
 
 @dataclass
@@ -173,7 +127,7 @@ class StackDoctor:
             try:
                 found[logical] = lam.get_function_configuration(FunctionName=physical, **extra)
             except Exception as exc:
-                found[logical] = {"error": _code(exc)}
+                found[logical] = {"error": error_code(exc)}
         return found
 
     def environment(self, logical: str) -> dict[str, str]:
@@ -250,7 +204,7 @@ class StackDoctor:
                     found.append(
                         fail(
                             f"{logical}: {present[0]}: {checked[key]}",
-                            self._fix(required.kind, present[1]),
+                            self.fix(required.kind, present[1]),
                         )
                     )
         if not found:
@@ -280,10 +234,10 @@ class StackDoctor:
             elif kind == "topic":
                 self.aws("sns").get_topic_attributes(TopicArn=value)
         except Exception as exc:
-            return f"{value} does not exist or cannot be read ({_code(exc)})"
+            return f"{value} does not exist or cannot be read ({error_code(exc)})"
         return None
 
-    def _fix(self, kind: str, value: str) -> str:
+    def fix(self, kind: str, value: str) -> str:
         if kind == "secret":
             return (
                 f"create the secret or give it a value: aws secretsmanager put-secret-value "
@@ -447,344 +401,22 @@ class StackDoctor:
         return ok(f"the Meta app sends `messages` to {expected}")
 
     def cost_monitoring(self) -> list[Outcome]:
-        found: list[Outcome] = []
-        rules = {
-            lid: pid
-            for lid, pid in self.stack.of_type("AWS::Events::Rule").items()
-            if lid.startswith("BudgetAlertFunction")
-        }
-        if not rules:
-            found.append(fail("the budget alert schedule is not in the stack", DEPLOY))
-        for logical, name in rules.items():
-            try:
-                state = self.aws("events").describe_rule(Name=name)["State"]
-            except Exception as exc:
-                found.append(fail(f"{logical}: {name} cannot be read ({_code(exc)})", DEPLOY))
-                continue
-            if state != "ENABLED":
-                found.append(
-                    fail(
-                        f"the budget alert schedule {name} is {state}",
-                        f"aws events enable-rule --name {name}",
-                    )
-                )
-        if "DailyCostAlarm" not in self.stack.resources:
-            found.append(fail("the DailyCostAlarm is not in the stack", DEPLOY))
-        budget = self.environment("ProcessorFunction").get("GLOBAL_DAILY_BUDGET_USD")
-        if not found:
-            found.append(
-                ok(
-                    f"budget alerts run on schedule, the daily cost alarm exists, spend is "
-                    f"capped at ${budget or '?'} a day over all salons"
-                )
-            )
-        return found
+        return aws_operations.cost_monitoring(self)
 
     def alarms(self) -> list[Outcome]:
-        names = sorted(self.stack.of_type("AWS::CloudWatch::Alarm").values())
-        if not names:
-            return [fail("the stack has no CloudWatch alarms", DEPLOY)]
-        cloudwatch = self.aws("cloudwatch")
-        seen: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(names), 100):
-            answer = cloudwatch.describe_alarms(AlarmNames=names[start : start + 100])
-            seen |= {a["AlarmName"]: a for a in answer.get("MetricAlarms", [])}
-            seen |= {a["AlarmName"]: a for a in answer.get("CompositeAlarms", [])}
-        found: list[Outcome] = []
-        missing = [n for n in names if n not in seen]
-        if missing:
-            found.append(
-                fail(f"alarms missing: {', '.join(missing)}", self._fix("alarm", missing[0]))
-            )
-        silent = [
-            n
-            for n, a in seen.items()
-            if not a.get("ActionsEnabled", True) or not a.get("AlarmActions")
-        ]
-        if silent:
-            found.append(
-                fail(
-                    f"alarms with no action: {', '.join(sorted(silent))}",
-                    f"aws cloudwatch enable-alarm-actions --alarm-names {' '.join(sorted(silent))}"
-                    " (the template gives each the alert topic)",
-                )
-            )
-        found.append(self._alert_subscribers())
-        if not missing and not silent:
-            found.insert(0, ok(f"{len(names)} alarms, each notifying the alert topic"))
-        return found
-
-    def _alert_subscribers(self) -> Outcome:
-        topic = self.stack.physical("AlertTopic") or self.stack.outputs.get("AlertTopicArn")
-        if not topic:
-            return fail("the stack has no alert topic", DEPLOY)
-        try:
-            subscriptions = self.aws("sns").list_subscriptions_by_topic(TopicArn=topic)[
-                "Subscriptions"
-            ]
-        except Exception as exc:
-            return fail(f"the alert topic cannot be read ({_code(exc)})", DEPLOY)
-        confirmed = [s for s in subscriptions if s["SubscriptionArn"].startswith("arn:")]
-        pending = len(subscriptions) - len(confirmed)
-        if confirmed:
-            who = ", ".join(f"{s['Protocol']}:{s['Endpoint']}" for s in confirmed)
-            return ok(f"the alert topic reaches {who}")
-        if pending:
-            return fail(
-                f"the alert topic's {pending} subscription(s) are not confirmed: nobody gets "
-                "the alarms",
-                "confirm the subscription e-mail AWS sent to the AlertEmail address",
-            )
-        return fail(
-            "nobody is subscribed to the alert topic: the alarms reach no one",
-            "set the AlertEmail parameter and deploy, then confirm the e-mail; or "
-            f"aws sns subscribe --topic-arn {topic} --protocol email "
-            "--notification-endpoint ADDRESS",
-        )
+        return aws_operations.alarms(self)
 
     def logging(self) -> list[Outcome]:
-        groups = sorted(self.stack.of_type("AWS::Logs::LogGroup").values())
-        logs = self.aws("logs")
-        found: list[Outcome] = []
-        retention: dict[str, int | None] = {}
-        for name in groups:
-            answer = logs.describe_log_groups(logGroupNamePrefix=name)
-            match = next(
-                (g for g in answer.get("logGroups", []) if g["logGroupName"] == name), None
-            )
-            if match is None:
-                found.append(fail(f"the log group {name} does not exist", self._fix("log", name)))
-                continue
-            retention[name] = match.get("retentionInDays")
-            if not retention[name]:
-                found.append(
-                    fail(
-                        f"the log group {name} keeps logs forever (no retention)",
-                        f"aws logs put-retention-policy --log-group-name {name} "
-                        "--retention-in-days 30 (the template sets LogRetentionDays: redeploy)",
-                    )
-                )
-        for logical, config in self.configurations.items():
-            group = (
-                ((config.get("LoggingConfig") or {}).get("LogGroup"))
-                if "error" not in config
-                else None
-            )
-            if group is not None and group not in groups:
-                found.append(
-                    fail(f"{logical} logs to {group}, a group the stack does not manage", DEPLOY)
-                )
-        if not groups:
-            found.append(fail("the stack has no log groups", DEPLOY))
-        if not found:
-            days = sorted({d for d in retention.values() if d})
-            found.append(
-                ok(
-                    f"{len(groups)} log groups, every function logging to its own, kept "
-                    f"{', '.join(map(str, days))} days"
-                )
-            )
-        return found
+        return aws_operations.logging(self)
 
     def backups(self) -> list[Outcome]:
-        return [self._database_backups(), *self._table_backups()]
-
-    def _database_backups(self) -> Outcome:
-        rds = self.aws("rds")
-        env = self.environment("ProcessorFunction") or self.environment("AdminFunction")
-        secret_arn = env.get("DB_SECRET_ARN")
-        instance_arn = cluster_arn = None
-        if secret_arn:
-            try:
-                tags = (
-                    self.aws("secretsmanager").describe_secret(SecretId=secret_arn).get("Tags")
-                    or []
-                )
-            except Exception:
-                tags = []
-            by_key = {t["Key"]: t["Value"] for t in tags}
-            instance_arn = by_key.get("aws:rds:primaryDBInstanceArn")
-            cluster_arn = by_key.get("aws:rds:primaryDBClusterArn")
-        host = env.get("DB_HOST")
-        if not host and secret_arn and not (instance_arn or cluster_arn):
-            raw = self.secret_value(secret_arn)
-            try:
-                host = json.loads(raw or "{}").get("host")
-            except ValueError:
-                host = None
-        for page in rds.get_paginator("describe_db_instances").paginate():
-            for db in page["DBInstances"]:
-                address = (db.get("Endpoint") or {}).get("Address")
-                if db["DBInstanceArn"] == instance_arn or (host and address == host):
-                    if db.get("DBClusterIdentifier"):
-                        cluster_arn = cluster_arn or db["DBClusterIdentifier"]
-                        break
-                    return self._retention(
-                        "instance", db["DBInstanceIdentifier"], db["BackupRetentionPeriod"]
-                    )
-        for page in rds.get_paginator("describe_db_clusters").paginate():
-            for cluster in page["DBClusters"]:
-                ids = (cluster["DBClusterArn"], cluster["DBClusterIdentifier"])
-                if cluster_arn in ids or (
-                    host and host in (cluster.get("Endpoint"), cluster.get("ReaderEndpoint"))
-                ):
-                    return self._retention(
-                        "cluster", cluster["DBClusterIdentifier"], cluster["BackupRetentionPeriod"]
-                    )
-        return warn(
-            "the database behind the stack is not an RDS instance or cluster these credentials "
-            f"can see (host {host or 'unknown'})",
-            "check its backups by hand: automated backups with point-in-time restore",
-        )
-
-    def _retention(self, kind: str, name: str, days: int) -> Outcome:
-        if days and days > 0:
-            return ok(
-                f"RDS {kind} {name}: automated backups kept {days} days (point-in-time restore)"
-            )
-        option = "--db-cluster-identifier" if kind == "cluster" else "--db-instance-identifier"
-        return fail(
-            f"RDS {kind} {name} has automated backups off (retention 0)",
-            f"aws rds modify-db-{kind} {option} {name} --backup-retention-period 7 "
-            "--apply-immediately",
-        )
-
-    def _table_backups(self) -> list[Outcome]:
-        found = []
-        dynamodb = self.aws("dynamodb")
-        for logical, name in sorted(self.stack.of_type("AWS::DynamoDB::Table").items()):
-            why_not = TABLE_BACKUPS.get(logical)
-            if why_not:
-                found.append(ok(f"{logical}: no point-in-time recovery, by design ({why_not})"))
-                continue
-            try:
-                described = dynamodb.describe_continuous_backups(TableName=name)
-            except Exception as exc:
-                found.append(
-                    fail(
-                        f"{logical} ({name}) cannot be read ({_code(exc)})",
-                        self._fix("table", name),
-                    )
-                )
-                continue
-            status = (
-                described["ContinuousBackupsDescription"]
-                .get("PointInTimeRecoveryDescription", {})
-                .get("PointInTimeRecoveryStatus")
-            )
-            if status == "ENABLED":
-                found.append(ok(f"{logical}: point-in-time recovery on"))
-            else:
-                found.append(
-                    fail(
-                        f"{logical} ({name}): point-in-time recovery is off",
-                        f"aws dynamodb update-continuous-backups --table-name {name} "
-                        "--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true",
-                    )
-                )
-        return found
+        return aws_backups.backups(self)
 
     def throttling(self) -> list[Outcome]:
-        found: list[Outcome] = []
-        api_id = self.stack.physical("HttpApi")
-        if not api_id:
-            found.append(fail("the stack has no HTTP API", DEPLOY))
-        else:
-            try:
-                stage = self.aws("apigatewayv2").get_stage(ApiId=api_id, StageName="$default")
-            except Exception as exc:
-                stage = {}
-                found.append(
-                    fail(f"the HTTP API's $default stage cannot be read ({_code(exc)})", DEPLOY)
-                )
-            default = stage.get("DefaultRouteSettings") or {}
-            if stage and not (
-                default.get("ThrottlingRateLimit") and default.get("ThrottlingBurstLimit")
-            ):
-                found.append(
-                    fail(
-                        "the HTTP API has no default throttling",
-                        "set ApiThrottleRatePerSecond and ApiThrottleBurst and deploy",
-                    )
-                )
-            elif stage:
-                webhook = (stage.get("RouteSettings") or {}).get("POST /webhook") or {}
-                found.append(
-                    ok(
-                        f"HTTP API throttled at {default['ThrottlingRateLimit']}/s (burst "
-                        f"{default['ThrottlingBurstLimit']}); POST /webhook at "
-                        f"{webhook.get('ThrottlingRateLimit', 'the default')}/s"
-                    )
-                )
-        env = self.environment("ProcessorFunction")
-        if env.get("RATE_LIMIT_TABLE"):
-            found.append(
-                ok(
-                    f"per-customer limit: {env.get('CUSTOMER_RATE_LIMIT', '10')} messages per "
-                    f"{env.get('CUSTOMER_RATE_WINDOW_S', '60')} s"
-                )
-            )
-        else:
-            found.append(
-                fail("the processor has no per-customer throttle (RATE_LIMIT_TABLE)", DEPLOY)
-            )
-        mappings = self.stack.of_type("AWS::Lambda::EventSourceMapping")
-        for logical, uuid_ in mappings.items():
-            try:
-                mapping = self.aws("lambda").get_event_source_mapping(UUID=uuid_)
-            except Exception as exc:
-                found.append(fail(f"{logical} cannot be read ({_code(exc)})", DEPLOY))
-                continue
-            limit = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
-            if limit:
-                found.append(ok(f"the queue drives at most {limit} processor instances"))
-            else:
-                found.append(
-                    fail(
-                        f"{logical}: the queue may drive unbounded processor instances",
-                        "set ProcessorMaxConcurrency and deploy (it bounds PostgreSQL connections)",
-                    )
-                )
-        return found
+        return aws_operations.throttling(self)
 
     def error_handling(self) -> list[Outcome]:
-        queue = self.stack.physical("InboundQueue")
-        dlq = self.stack.physical("DeadLetterQueue")
-        if not queue or not dlq:
-            return [fail("the stack lacks its inbound or dead-letter queue", DEPLOY)]
-        sqs = self.aws("sqs")
-        try:
-            attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])[
-                "Attributes"
-            ]
-            depth = int(
-                sqs.get_queue_attributes(
-                    QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
-                )["Attributes"]["ApproximateNumberOfMessages"]
-            )
-        except Exception as exc:
-            return [fail(f"the queues cannot be read ({_code(exc)})", self._fix("queue", queue))]
-        policy = json.loads(attributes.get("RedrivePolicy") or "{}")
-        if not policy.get("deadLetterTargetArn"):
-            return [
-                fail("the inbound queue has no redrive policy to the dead-letter queue", DEPLOY)
-            ]
-        if depth:
-            return [
-                warn(
-                    f"{depth} message(s) in the dead-letter queue: they failed "
-                    f"{policy.get('maxReceiveCount')} times",
-                    "read the processor's logs for them; once fixed, redrive the DLQ from the "
-                    "SQS console (DeadLetterAlarm stays in ALARM until then)",
-                )
-            ]
-        return [
-            ok(
-                f"failed messages go to the dead-letter queue after "
-                f"{policy.get('maxReceiveCount')} receives, and it is empty; failure handling "
-                "is tested by `make test` (tests/integration/faults)"
-            )
-        ]
+        return aws_operations.error_handling(self)
 
     def ai_switch(self) -> list[Outcome]:
         problem = self.admin_problem()

@@ -9,11 +9,9 @@ translates into `SlotTaken`. A booking code that belongs to another customer or 
 
 Per customer: a new booking is refused with `BookingLimitReached` when the customer
 already holds the salon's `max_live_bookings_per_client` live, not yet over bookings, and
-with `ClientBusy` when it would overlap one of them (constraint
-`bookings_client_no_overlap`, start to end of the service: the buffer is the master's
-time). Creates and moves of one customer take the client's row in turn (the upsert of a
-create, `FOR UPDATE` in a move) before counting and checking, so concurrent requests of
-one customer are decided one after the other and cannot pass the limit together.
+with `ClientBusy` when it would overlap one of them; those checks, and the client's row
+lock that decides one customer's writes in turn, live in
+`salonbot.booking.client_calendar`.
 """
 
 from __future__ import annotations
@@ -36,10 +34,18 @@ from salonbot.booking.availability import (
     require_aware,
     resolve_now,
 )
+from salonbot.booking.client_calendar import (
+    CLIENT_OVERLAP_CONSTRAINT,  # noqa: F401  (re-exported: part of this module's names)
+    at_limit,
+    client_busy,
+    client_calendar,
+    client_overlap,
+    limit_reached,
+    upsert_client,
+)
 from salonbot.booking.codes import new_booking_code, normalize_booking_code
 from salonbot.booking.time_locks import span_locks
 from salonbot.errors import (
-    BookingLimitReached,
     BookingNotFound,
     ClientBusy,
     InvalidInput,
@@ -57,7 +63,6 @@ if TYPE_CHECKING:
 
 LIVE = "confirmed"
 OVERLAP_CONSTRAINT = "bookings_no_overlap"
-CLIENT_OVERLAP_CONSTRAINT = "bookings_client_no_overlap"
 # How long a write waits on another customer's pending booking of the same time.
 PENDING_WAIT_MS = 2000
 CODE_CONSTRAINT = "bookings_code_key"
@@ -151,68 +156,6 @@ def _customer_booking(
         # Same answer whether the code is unknown or someone else's: never reveal which.
         raise BookingNotFound(f"no booking {normalize_booking_code(code)!r} for this customer")
     return row
-
-
-def _upsert_client(conn: Connection, salon: Salon, phone: str, name: str | None) -> int:
-    row = conn.execute(
-        """
-        INSERT INTO clients (salon_id, phone, name) VALUES (%s, %s, %s)
-        ON CONFLICT (salon_id, phone)
-        DO UPDATE SET name = coalesce(EXCLUDED.name, clients.name)
-        RETURNING id
-        """,
-        (salon.id, phone, name),
-    ).fetchone()
-    assert row is not None
-    client_id: int = row["id"]
-    return client_id
-
-
-@dataclass(frozen=True)
-class _ClientCalendar:
-    live: int  # live bookings not yet over
-    overlapping: dict[str, Any] | None  # the first of them overlapping the asked time
-
-
-def _client_calendar(
-    conn: Connection,
-    client_id: int,
-    starts_at: dt.datetime,
-    ends_at: dt.datetime,
-    now: dt.datetime,
-    *,
-    exclude_booking: int | None = None,
-) -> _ClientCalendar:
-    """The customer's live, not yet over bookings (other than `exclude_booking`): how
-    many, and the first overlapping `starts_at`..`ends_at`. Read under the client's row
-    lock, so no other write of this customer can change the answer before ours."""
-    row = conn.execute(
-        """
-        WITH mine AS (
-            SELECT code, starts_at, ends_at FROM bookings
-             WHERE client_id = %s AND status = 'confirmed' AND ends_at > %s
-               AND id IS DISTINCT FROM %s)
-        SELECT (SELECT count(*) FROM mine) AS live, o.code, o.starts_at, o.ends_at
-          FROM (SELECT) AS one
-          LEFT JOIN LATERAL (
-                SELECT * FROM mine
-                 WHERE tstzrange(starts_at, ends_at, '[)') && tstzrange(%s, %s, '[)')
-                 ORDER BY starts_at LIMIT 1) AS o ON true
-        """,
-        (client_id, now, exclude_booking, starts_at, ends_at),
-    ).fetchone()
-    assert row is not None
-    return _ClientCalendar(live=row["live"], overlapping=row if row["code"] else None)
-
-
-def _client_busy(salon: Salon, overlapping: dict[str, Any]) -> ClientBusy:
-    starts = overlapping["starts_at"].astimezone(salon.tz)
-    ends = overlapping["ends_at"].astimezone(salon.tz)
-    return ClientBusy(
-        f"the customer already has booking {overlapping['code']} "
-        f"{starts:%Y-%m-%d %H:%M}-{ends:%H:%M} at that time",
-        booking_code=overlapping["code"],
-    )
 
 
 def _service_end(service: Service, starts_at: dt.datetime) -> dt.datetime:
@@ -335,15 +278,6 @@ def _slot_taken(exc: psycopg.Error) -> bool:
     )
 
 
-def _client_overlap(exc: psycopg.Error) -> bool:
-    """The customer's own other booking is in the way. The store checks that first
-    under the client's lock; the constraint is the guarantee behind the check."""
-    return (
-        isinstance(exc, pg_errors.ExclusionViolation)
-        and exc.diag.constraint_name == CLIENT_OVERLAP_CONSTRAINT
-    )
-
-
 class _DuplicateSourceMessage(Exception):
     """Another transaction committed a booking for the same inbound message first."""
 
@@ -387,7 +321,7 @@ def _insert(
                     ),
                 ).fetchone()
         except _COMPETING_WRITE_ERRORS as exc:
-            if _client_overlap(exc):
+            if client_overlap(exc):
                 raise ClientBusy("the customer already has a booking at that time") from exc
             if _refused_write(exc):
                 raise SlotTaken(
@@ -450,24 +384,20 @@ def create_booking(
         # UPDATE locks the row it updates; a new row's twin waits on the unique index):
         # this customer's other creates and moves wait here, and what we count next stays
         # true until we commit.
-        client_id = _upsert_client(conn, salon, phone, client_name)
-        mine = _client_calendar(
+        client_id = upsert_client(conn, salon, phone, client_name)
+        mine = client_calendar(
             conn, client_id, starts_at, _service_end(service, starts_at), current
         )
-        if mine.live >= salon.max_live_bookings_per_client or mine.overlapping is not None:
+        if at_limit(salon, mine) or mine.overlapping is not None:
             # A redelivered message whose twin committed while we waited for the lock.
             if source_message_id is not None:
                 existing = _by_source_message(conn, salon, source_message_id)
                 if existing is not None:
                     return existing
-            if mine.live >= salon.max_live_bookings_per_client:
-                raise BookingLimitReached(
-                    f"the customer already has {mine.live} upcoming booking(s); the salon "
-                    f"allows {salon.max_live_bookings_per_client} at a time",
-                    limit=salon.max_live_bookings_per_client,
-                )
+            if at_limit(salon, mine):
+                raise limit_reached(salon, mine)
             assert mine.overlapping is not None
-            raise _client_busy(salon, mine.overlapping)
+            raise client_busy(salon, mine.overlapping)
         candidates = _bookable_masters(conn, salon, service, masters, starts_at, current)
         taken: SlotTaken | None = None
         for master, requested in candidates:
@@ -549,7 +479,7 @@ def move_booking(
         else:
             everyone = masters_for(salon, service, None)
             masters = sorted(everyone, key=lambda m: m.id != row["master_id"])
-        mine = _client_calendar(
+        mine = client_calendar(
             conn,
             row["client_id"],
             starts_at,
@@ -558,7 +488,7 @@ def move_booking(
             exclude_booking=row["id"],
         )
         if mine.overlapping is not None:
-            raise _client_busy(salon, mine.overlapping)
+            raise client_busy(salon, mine.overlapping)
         candidates = _bookable_masters(
             conn, salon, service, masters, starts_at, current, exclude_booking=row["id"]
         )
@@ -582,7 +512,7 @@ def move_booking(
                         ),
                     )
             except _COMPETING_WRITE_ERRORS as exc:
-                if _client_overlap(exc):
+                if client_overlap(exc):
                     raise ClientBusy("the customer already has a booking at that time") from exc
                 if not _refused_write(exc):
                     raise
