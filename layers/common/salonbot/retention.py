@@ -199,6 +199,32 @@ def _delete_in_batches(
     return total
 
 
+def _counted_batches(
+    conn: Connection,
+    sql: str,
+    params: dict[str, object],
+    result: CleanupResult,
+    stop: Callable[[], bool],
+    counts: tuple[str, str],
+) -> tuple[int, int]:
+    """Run a batched statement answering one row of two counts (the rows it handled and
+    those that went with them) until the first is 0 or `stop()`; the totals."""
+    first = second = 0
+    while result.complete:
+        if stop():
+            result.complete = False
+            break
+        with conn.transaction():
+            row = conn.execute(sql, params).fetchone()
+        result.batches += 1
+        handled = int(row[counts[0]]) if row else 0
+        first += handled
+        second += int(row[counts[1]]) if row else 0
+        if handled == 0:
+            break
+    return first, second
+
+
 def purge_old_ai_data(
     conn: Connection,
     policy: RetentionPolicy,
@@ -219,56 +245,32 @@ def purge_old_ai_data(
     stop = deadline or (lambda: False)
     conn.commit()  # batches are our own transactions, never a caller's
 
-    while True:
-        if stop():
-            result.complete = False
-            break
-        with conn.transaction():
-            cur = conn.execute(
-                _DELETE_MESSAGES, {"cutoff": message_cutoff, "limit": policy.batch_size}
-            )
-            deleted = cur.rowcount
-        result.batches += 1
-        result.messages_deleted += deleted
-        if deleted == 0:
-            break
+    result.messages_deleted = _delete_in_batches(
+        conn, _DELETE_MESSAGES, {"cutoff": message_cutoff, "limit": policy.batch_size}, result, stop
+    )
 
-    while result.complete:
-        if stop():
-            result.complete = False
-            break
-        with conn.transaction():
-            row = conn.execute(
-                _DELETE_CONVERSATIONS,
-                {"cutoff": conversation_cutoff, "now": now, "limit": policy.batch_size},
-            ).fetchone()
-        result.batches += 1
-        conversations = int(row["conversations"]) if row else 0
-        result.conversations_deleted += conversations
-        result.messages_cascaded += int(row["messages"]) if row else 0
-        if conversations == 0:
-            break
+    result.conversations_deleted, result.messages_cascaded = _counted_batches(
+        conn,
+        _DELETE_CONVERSATIONS,
+        {"cutoff": conversation_cutoff, "now": now, "limit": policy.batch_size},
+        result,
+        stop,
+        ("conversations", "messages"),
+    )
 
     ledger = {"cutoff": ledger_cutoff, "limit": policy.batch_size}
     result.ledger_deleted = _delete_in_batches(conn, _DELETE_LEDGER, ledger, result, stop)
     result.statuses_deleted = _delete_in_batches(conn, _DELETE_STATUSES, ledger, result, stop)
     result.kept_deleted = _delete_in_batches(conn, _DELETE_KEPT, ledger, result, stop)
 
-    while result.complete:
-        if stop():
-            result.complete = False
-            break
-        with conn.transaction():
-            row = conn.execute(
-                _ANONYMISE_CLIENTS,
-                {"cutoff": client_cutoff, "now": now, "limit": policy.batch_size},
-            ).fetchone()
-        result.batches += 1
-        clients = int(row["clients"]) if row else 0
-        result.clients_anonymised += clients
-        result.bookings_anonymised += int(row["bookings"]) if row else 0
-        if clients == 0:
-            break
+    result.clients_anonymised, result.bookings_anonymised = _counted_batches(
+        conn,
+        _ANONYMISE_CLIENTS,
+        {"cutoff": client_cutoff, "now": now, "limit": policy.batch_size},
+        result,
+        stop,
+        ("clients", "bookings"),
+    )
 
     result.seconds = time.perf_counter() - started
     return result
