@@ -155,14 +155,9 @@ class MemoryDesk:
         service = self.salon.service(service_code)
         masters = availability.masters_for(self.salon, service, master_code)
         busy = self.calendar.busy([m.id for m in masters], exclude_booking)
-        found: dict[dt.date, list[Slot]] = {}
-        for day in days:
-            free = availability.slots_for_day(self.salon, service, masters, day, busy, self.now)
-            if free:
-                found[day] = free
-                if limit_days is not None and len(found) >= limit_days:
-                    break
-        return found
+        return availability.free_by_day(
+            self.salon, service, masters, days, busy, self.now, limit_days
+        )
 
     def earliest(
         self,

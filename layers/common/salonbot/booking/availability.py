@@ -374,10 +374,25 @@ def slots_by_day(
         return {}
     start, end = _window(salon, service, wanted, current)
     ids = [m.id for m in masters]
-    busy = index_busy(fetch_busy(conn, salon, ids, start, end, exclude_booking=exclude_booking))
+    busy = fetch_busy(conn, salon, ids, start, end, exclude_booking=exclude_booking)
+    return free_by_day(salon, service, masters, wanted, busy, current, limit_days)
+
+
+def free_by_day(
+    salon: Salon,
+    service: Service,
+    masters: Sequence[Master],
+    days: Iterable[dt.date],
+    busy: BusyTimes,
+    now: dt.datetime,
+    limit_days: int | None = None,
+) -> dict[dt.date, list[Slot]]:
+    """Free slots per local day, days without any left out, at most `limit_days` days
+    with slots. Pure: `busy` must hold the masters' bookings around those days."""
+    index = index_busy(busy)
     found: dict[dt.date, list[Slot]] = {}
-    for day in wanted:
-        free = _free_on_day(salon, service, masters, day, busy, current)
+    for day in days:
+        free = _free_on_day(salon, service, masters, day, index, now)
         if free:
             found[day] = free
             if limit_days is not None and len(found) >= limit_days:
