@@ -80,7 +80,7 @@ class AssistantRouter:
             with conn.transaction():
                 result = self.agent.respond(conn, turn)
         except BudgetExceeded:
-            metrics.add_metric(name=MetricName.BUDGET_REFUSALS, unit=MetricUnit.Count, value=1)
+            # The cost guard counted the refusal (BudgetRefusals) where it made it.
             logger.warning("daily budget reached: fallback engine answers")
             return self._fall_back(conn, turn, "budget")
         except ModelUnavailable as exc:
