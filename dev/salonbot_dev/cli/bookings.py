@@ -122,6 +122,9 @@ def booking_json(booking: Booking) -> dict[str, Any]:
         "starts_at": booking.starts_at.isoformat(),
         "ends_at": booking.ends_at.isoformat(),
         "price": str(booking.price),
+        "customer_confirmed_at": (
+            booking.customer_confirmed_at.isoformat() if booking.customer_confirmed_at else None
+        ),
     }
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from salonbot.errors import UnknownMaster, UnknownSalon, UnknownService
+from salonbot.outbound.settings import OutboundSettings
 
 if TYPE_CHECKING:
     from salonbot.db.connection import Connection
@@ -73,6 +74,8 @@ class Salon:
     # What one customer's model calls may cost the salon a day; None: the cost guard's
     # default, 10% of the salon's cap (salonbot.cost.guard.DEFAULT_CUSTOMER_SHARE).
     customer_daily_budget_usd: Decimal | None = None
+    whatsapp_business_account_id: str | None = None
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -179,6 +182,8 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
         services=services,
         masters=masters,
         customer_daily_budget_usd=row["customer_daily_budget_usd"],
+        whatsapp_business_account_id=row.get("whatsapp_business_account_id"),
+        outbound=OutboundSettings.from_json(row.get("outbound")),
     )
 
 

@@ -6,11 +6,15 @@ references. Schedules and days off are replaced wholesale."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from psycopg.types.json import Jsonb
+
+from salonbot.outbound.settings import outbound_settings
+from salonbot.outbound.templates import import_templates
 
 if TYPE_CHECKING:
     from salonbot.booking.salon_file import SalonFile
@@ -49,8 +53,9 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                                 whatsapp_phone_number_id, ai_enabled, daily_budget_usd,
                                 slot_step_minutes, min_notice_minutes, booking_horizon_days,
                                 max_live_bookings_per_client,
-                                customer_daily_budget_usd)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                customer_daily_budget_usd, whatsapp_business_account_id,
+                                outbound)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)
             ON CONFLICT (id) DO UPDATE SET
                 name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                 language = EXCLUDED.language, currency = EXCLUDED.currency,
@@ -62,6 +67,8 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 booking_horizon_days = EXCLUDED.booking_horizon_days,
                 max_live_bookings_per_client = EXCLUDED.max_live_bookings_per_client,
                 customer_daily_budget_usd = EXCLUDED.customer_daily_budget_usd,
+                whatsapp_business_account_id = EXCLUDED.whatsapp_business_account_id,
+                outbound = EXCLUDED.outbound,
                 revision = salons.revision + 1, updated_at = now()
             RETURNING revision, (xmax = 0) AS created
             """,
@@ -80,9 +87,12 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.booking_horizon_days,
                 salon.max_live_bookings_per_client,
                 salon.customer_daily_budget_usd,
+                salon.whatsapp_business_account_id,
+                json.dumps(outbound_settings(salon)),
             ),
         ).fetchone()
         assert row is not None
+        import_templates(conn, salon_id, salon.whatsapp_templates)
 
         service_ids: dict[str, int] = {}
         for position, service in enumerate(salon.services):

@@ -87,6 +87,8 @@ class Booking:
     starts_at: dt.datetime  # in the salon's timezone
     ends_at: dt.datetime
     price: Decimal
+    # The customer confirmed the visit (a reminder's "Confirm"); cleared by a move.
+    customer_confirmed_at: dt.datetime | None = None
 
 
 def normalize_phone(phone: str) -> str:
@@ -99,7 +101,7 @@ def normalize_phone(phone: str) -> str:
 
 _SELECT = """
 SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
-       b.master_id, b.service_id, b.client_id,
+       b.customer_confirmed_at, b.master_id, b.service_id, b.client_id,
        s.code AS service_code, s.names AS service_names,
        m.code AS master_code, m.name AS master_name,
        coalesce(c.phone, '') AS phone  -- '' once the client is anonymised
@@ -124,6 +126,7 @@ def _from_row(salon: Salon, row: dict[str, Any]) -> Booking:
         starts_at=row["starts_at"].astimezone(salon.tz),
         ends_at=row["ends_at"].astimezone(salon.tz),
         price=row["price"],
+        customer_confirmed_at=row.get("customer_confirmed_at"),
     )
 
 
@@ -500,7 +503,8 @@ def move_booking(
                         """
                         UPDATE bookings
                            SET master_id = %s, starts_at = %s, ends_at = %s,
-                               blocked_until = %s, updated_at = now()
+                               blocked_until = %s, customer_confirmed_at = NULL,
+                               updated_at = now()
                          WHERE id = %s
                         """,
                         (
@@ -523,6 +527,7 @@ def move_booking(
                 continue
             return dataclasses.replace(
                 _from_row(salon, row),
+                customer_confirmed_at=None,
                 master_code=master.code,
                 master_name=master.name,
                 starts_at=requested.starts_at,
@@ -530,6 +535,27 @@ def move_booking(
             )
         assert taken is not None
         raise taken
+
+
+def confirm_booking(
+    conn: Connection, salon: Salon, *, phone: str, code: str, now: dt.datetime | None = None
+) -> Booking:
+    """The customer confirms their live, not yet started booking (a reminder's button).
+    Confirming again keeps the first confirmation's time."""
+    phone = normalize_phone(phone)
+    current = resolve_now(salon, now)
+    with conn.transaction():
+        row = _customer_booking(conn, salon, phone, code, live=True, lock=True)
+        _refuse_started(row, current)
+        confirmed = conn.execute(
+            "UPDATE bookings SET customer_confirmed_at = coalesce(customer_confirmed_at, %s), "
+            "updated_at = now() WHERE id = %s RETURNING customer_confirmed_at",
+            (current, row["id"]),
+        ).fetchone()
+    assert confirmed is not None
+    return dataclasses.replace(
+        _from_row(salon, row), customer_confirmed_at=confirmed["customer_confirmed_at"]
+    )
 
 
 def find_booking(conn: Connection, salon: Salon, *, phone: str, code: str) -> Booking:

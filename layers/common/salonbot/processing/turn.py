@@ -31,7 +31,9 @@ from salonbot.observability import (
     mask_phone,
     metrics,
 )
+from salonbot.outbound.buttons import WithReminderButtons, guided_engine
 from salonbot.processing import staff as staff_notices
+from salonbot.whatsapp.events import InboundMessage
 from salonbot.whatsapp.outgoing import to_plain_text
 
 if TYPE_CHECKING:
@@ -71,7 +73,9 @@ class ConversationTurn:
         and before any staff notification."""
         self._settings = settings
         self._throttle = throttle
-        self._assistant = with_throttle(assistant, throttle)
+        # Reminder buttons are answered before any engine; a move goes to the guided flow.
+        buttons = WithReminderButtons(assistant, guided_engine(assistant))
+        self._assistant = with_throttle(buttons, throttle)
         self._staff = staff
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
@@ -91,7 +95,13 @@ class ConversationTurn:
         spoken = (detect_language(message.said, "") or None) if message.in_own_words else None
         now = self._clock()
         conversation = conversations.open_conversation(
-            conn, salon.id, message.phone, language=spoken, now=now
+            conn,
+            salon.id,
+            message.phone,
+            language=spoken,
+            now=now,
+            # Only a WhatsApp message opens WhatsApp's window, not an API request.
+            inbound_at=message.timestamp if isinstance(message, InboundMessage) else None,
         )
         if conversation.created:
             metrics.add_metric(

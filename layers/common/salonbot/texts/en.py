@@ -97,6 +97,16 @@ PHRASES: dict[str, str] = {
     "the salon.",
     "throttled": "You're sending messages very quickly 🙏 Please wait a minute and I'll be "
     "glad to keep helping you.",
+    # -- reminders and their buttons (outbound) ---------------------------------------
+    "reminder": "Reminder: {service} with {master}, {day} at {time}, {salon}. Booking {code}.",
+    "reminder_confirm": "Confirm",
+    "reminder_cancel": "Cancel",
+    "reminder_move": "Move",
+    "reminder_confirmed": "Thank you, see you {day} at {time}! Booking {code} is confirmed.",
+    "reminder_cancelled": "Booking {code} ({day} {time}) is cancelled. Write any time "
+    "to book again.",
+    "reminder_move_intro": "Let's find a new time for booking {code}.",
+    "reminder_booking_gone": "Booking {code} is no longer active. Write to me to book again.",
 }
 
 FORMATS: dict[str, str] = {

@@ -98,6 +98,17 @@ PHRASES: dict[str, str] = {
     "или позвоните в салон.",
     "throttled": "Вы пишете очень часто 🙏 Пожалуйста, подождите минутку — и я с радостью "
     "продолжу помогать вам.",
+    # -- reminders and their buttons (outbound) ---------------------------------------
+    "reminder": "Напоминаем: {service}, мастер {master}, {day} в {time}, {salon}. Запись {code}.",
+    "reminder_confirm": "Подтвердить",
+    "reminder_cancel": "Отменить",
+    "reminder_move": "Перенести",
+    "reminder_confirmed": "Спасибо, ждём вас {day} в {time}! Запись {code} подтверждена.",
+    "reminder_cancelled": "Запись {code} ({day} {time}) отменена. Пишите, если "
+    "захотите записаться снова.",
+    "reminder_move_intro": "Давайте подберём новое время для записи {code}.",
+    "reminder_booking_gone": "Запись {code} уже не действует. Напишите мне, чтобы "
+    "записаться снова.",
 }
 
 FORMATS: dict[str, str] = {

@@ -1,0 +1,115 @@
+"""The customer's answer to a reminder: its confirm / cancel / move buttons.
+
+A button's id (free-form reminder) or payload (template quick reply) names the booking on
+its own (`booking:confirm:AB12CD`), so the tap means the same whichever message it came
+from; WhatsApp's `context.id` (the reminder's wamid) is not needed to find the booking.
+Confirm marks the booking confirmed by the customer; cancel cancels it under the same
+rules as the customer's own path (their booking, live, not yet started); move starts a
+move of that booking in the guided flow. Any other message goes to the engine as before."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from salonbot import texts
+from salonbot.booking import store
+from salonbot.errors import BookingNotFound, InvalidInput
+from salonbot.outbound import templates
+from salonbot.whatsapp.outgoing import TextMessage
+
+if TYPE_CHECKING:
+    from salonbot.assistant.base import Assistant, TurnInput, TurnResult
+    from salonbot.db.connection import Connection
+    from salonbot.whatsapp.events import CustomerMessage
+
+PREFIX = "booking:"
+ACTIONS = ("confirm", "cancel", "move")
+
+
+def parse(option_id: str) -> tuple[str, str] | None:
+    """(action, booking code) of one of our reminder buttons, else None."""
+    if not option_id.startswith(PREFIX):
+        return None
+    action, _, code = option_id.removeprefix(PREFIX).partition(":")
+    if action not in ACTIONS or not code:
+        return None
+    return action, code
+
+
+class WithReminderButtons:
+    """`Assistant` that answers reminder buttons itself and passes everything else on.
+    `mover` answers a move (the guided flow, which asks for the new time)."""
+
+    def __init__(self, engine: Assistant, mover: Assistant | None = None) -> None:
+        self._engine = engine
+        self._mover = mover or engine
+
+    def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
+        tapped = turn.message.interactive
+        parsed = parse(tapped.id) if tapped is not None else None
+        if parsed is None:
+            return self._engine.respond(conn, turn)
+        action, code = parsed
+        if action == "move":
+            return self._move(conn, turn, code)
+        return self._answer(conn, turn, action, code)
+
+    def _answer(self, conn: Connection, turn: TurnInput, action: str, code: str) -> TurnResult:
+        from salonbot.assistant.base import TurnResult
+
+        salon, phone = turn.salon, turn.message.phone
+        language = turn.conversation_language or salon.language
+        t = texts.phrases(language, salon.language)
+        try:
+            if action == "confirm":
+                booking = store.confirm_booking(conn, salon, phone=phone, code=code)
+                key = "reminder_confirmed"
+            else:
+                booking = store.cancel_booking(conn, salon, phone=phone, code=code)
+                key = "reminder_cancelled"
+        except (BookingNotFound, InvalidInput):
+            text = t["reminder_booking_gone"].format(code=code.upper())
+            return TurnResult(messages=[TextMessage(body=text)], engine="guided", language=language)
+        values = templates.booking_values(salon, booking, t.language)
+        text = t[key].format(day=values["start_date"], time=values["start_time"], code=booking.code)
+        return TurnResult(
+            messages=[TextMessage(body=text)],
+            engine="guided",
+            language=t.language,
+            tool_calls=[{"name": f"reminder_{action}", "arguments": {"code": booking.code}}],
+        )
+
+    def _move(self, conn: Connection, turn: TurnInput, code: str) -> TurnResult:
+        from salonbot.assistant.guided.options import StartMove, encode
+        from salonbot.whatsapp.events import InteractiveReply
+
+        tapped = turn.message.interactive
+        assert tapped is not None
+        # The guided flow's own "move this booking" option, for the same booking.
+        rewritten = turn.message.model_copy(
+            update={
+                "interactive": InteractiveReply(
+                    kind=tapped.kind, id=encode(StartMove(code.upper())), title=tapped.title
+                )
+            }
+        )
+        return self._mover.respond(conn, _with_message(turn, rewritten))
+
+
+def guided_engine(assistant: Assistant) -> Assistant | None:
+    """The guided flow inside a router (`fallback`), through its wrappers (`engine`)."""
+    current: object = assistant
+    for _ in range(5):
+        fallback = getattr(current, "fallback", None)
+        if fallback is not None:
+            return fallback  # type: ignore[no-any-return]
+        current = getattr(current, "engine", None)
+        if current is None:
+            return None
+    return None
+
+
+def _with_message(turn: TurnInput, message: CustomerMessage) -> TurnInput:
+    import dataclasses
+
+    return dataclasses.replace(turn, message=message)
