@@ -75,7 +75,11 @@ def salon_with_reminders(db: Connection, **overrides: Any) -> Salon:
 def approve_all(db: Connection, fake: FakeWhatsApp, salon: Salon) -> None:
     for template in templates.salon_templates(db, salon.id):
         templates.record_status(
-            db, name=template.name, language=template.language, meta_status="APPROVED"
+            db,
+            name=template.name,
+            language=template.language,
+            meta_status="APPROVED",
+            salon_id=salon.id,
         )
         fake.add_template(template.name, template.language, body=template.body or "")
     db.commit()

@@ -175,10 +175,13 @@ def record_status(
     reason: str | None = None,
     meta_template_id: str | None = None,
     salon_id: uuid.UUID | None = None,
+    waba_id: str | None = None,
 ) -> int:
-    """Meta's verdict on a template (webhook or Graph API); the rows it updated. Without
-    `salon_id` every salon's template of that name and language (the webhook names the
-    WhatsApp Business Account's template, which salons sharing it share)."""
+    """Meta's verdict on a template (webhook or Graph API); the rows it updated: the
+    template of that name and language of `salon_id`, or of every salon whose WhatsApp
+    Business Account is `waba_id` (the webhook's; salons may share one)."""
+    if salon_id is None and waba_id is None:
+        raise ValueError("record_status needs salon_id or waba_id")
     status = META_STATUSES.get(meta_status.upper())
     if status is None:
         return 0
@@ -187,7 +190,10 @@ def record_status(
         UPDATE whatsapp_templates
            SET status = %s, status_reason = %s,
                meta_template_id = coalesce(%s, meta_template_id), updated_at = now()
-         WHERE name = %s AND language = %s AND (%s::uuid IS NULL OR salon_id = %s::uuid)
+         WHERE name = %s AND language = %s
+           AND (%s::uuid IS NULL OR salon_id = %s::uuid)
+           AND (%s::text IS NULL OR salon_id IN (SELECT id FROM salons
+                                                  WHERE whatsapp_business_account_id = %s))
         """,
         (
             status,
@@ -197,6 +203,8 @@ def record_status(
             language,
             salon_id,
             salon_id,
+            waba_id,
+            waba_id,
         ),
     )
     return result.rowcount

@@ -25,7 +25,7 @@ from salonbot.errors import UnknownSalon
 from salonbot.observability import MetricName, count_error, logger, metrics
 from salonbot.processing import kept, ledger, replies
 from salonbot.processing.turn import ConversationTurn
-from salonbot.whatsapp.events import InboundMessage
+from salonbot.whatsapp.events import InboundMessage, TemplateStatus
 from salonbot.whatsapp.outgoing import to_payload
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ class MessageProcessor:
             with autocommit(conn):
                 if isinstance(event, InboundMessage):
                     return self._message(conn, event, stale=envelope.stale)
+                if isinstance(event, TemplateStatus):
+                    return self._template_status(conn, event)
                 return self._status(conn, event)
         except psycopg.OperationalError:
             if conn.broken or conn.closed:
@@ -131,6 +133,25 @@ class MessageProcessor:
             conn, self._whatsapp, message.message_id, message.phone_number_id, saved=saved
         )
         return {ledger.SENT: REPLIED, "none": NO_REPLY}.get(status, REPLY_FAILED)
+
+    def _template_status(self, conn: Connection, event: TemplateStatus) -> str:
+        """Meta's verdict on a template, for the salons whose business account holds it."""
+        from salonbot.outbound.templates import record_status
+
+        updated = record_status(
+            conn,
+            name=event.name,
+            language=event.language,
+            meta_status=event.event,
+            reason=event.reason,
+            meta_template_id=event.template_id,
+            waba_id=event.waba_id,
+        )
+        logger.info(
+            "template status",
+            extra={"template": event.name, "event": event.event, "updated": updated},
+        )
+        return STATUS
 
     def _status(self, conn: Connection, status: StatusUpdate) -> str:
         recorded = ledger.record_status(

@@ -105,7 +105,30 @@ class StatusUpdate(BaseModel):
         return f"{self.phone_number_id}:{self.recipient_id or 'status'}"
 
 
-QueueEvent = Annotated[InboundMessage | StatusUpdate, Field(discriminator="kind")]
+class TemplateStatus(BaseModel):
+    """Meta's verdict on a message template of a WhatsApp Business Account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["template_status"] = "template_status"
+    waba_id: str
+    template_id: str
+    name: str
+    language: str
+    event: str
+    reason: str | None = None
+    timestamp: dt.datetime
+
+    @property
+    def message_id(self) -> str:
+        return f"template:{self.template_id}"
+
+    @property
+    def group_id(self) -> str:
+        return f"waba:{self.waba_id}"
+
+
+QueueEvent = Annotated[InboundMessage | StatusUpdate | TemplateStatus, Field(discriminator="kind")]
 
 
 class QueueEnvelope(BaseModel):

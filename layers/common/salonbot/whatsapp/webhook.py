@@ -36,6 +36,7 @@ from salonbot.lax import lax_int
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
+TEMPLATE_STATUS_FIELD = "message_template_status_update"
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 # Keys of a message common to every type; everything else is type-specific content.
 _ENVELOPE_KEYS = frozenset({"from", "id", "timestamp", "type"})
@@ -133,7 +134,35 @@ class DeliveryStatus(NamedTuple):
         return {"kind": "status", **self._asdict(), "timestamp": iso_time(self.timestamp)}
 
 
-WebhookEvent = MessageEvent | DeliveryStatus
+class TemplateStatusEvent(NamedTuple):
+    """Meta's verdict on one of a business's message templates: `TemplateStatus` on the
+    queue."""
+
+    waba_id: str  # the WhatsApp Business Account (the entry's id)
+    template_id: str
+    name: str
+    language: str
+    event: str  # APPROVED, REJECTED, PAUSED, DISABLED, ...
+    reason: str | None
+    timestamp: int  # when the webhook received it (Meta sends none)
+
+    @property
+    def kind(self) -> str:
+        return "template_status"
+
+    @property
+    def group_id(self) -> str:
+        return f"waba:{self.waba_id}"
+
+    @property
+    def deduplication_id(self) -> str:
+        return f"{self.template_id}:{self.event}:{self.timestamp}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "template_status", **self._asdict(), "timestamp": iso_time(self.timestamp)}
+
+
+WebhookEvent = MessageEvent | DeliveryStatus | TemplateStatusEvent
 
 
 class ParsedWebhook:
@@ -145,12 +174,16 @@ class ParsedWebhook:
         self.ignored = 0  # changes of other fields (templates, account updates, ...)
 
 
-def parse_webhook(body: bytes | str) -> ParsedWebhook:
+def parse_webhook(body: bytes | str, *, now: float | None = None) -> ParsedWebhook:
     """The queue events of one webhook body. Raises `InvalidInput` when the body is not
     JSON or not a WhatsApp Business Account payload."""
-    changes = _changes(load_json(body))
+    data = load_json(body)
+    changes = _changes(data)
     parsed = ParsedWebhook()
     for change in changes:
+        if change["field"] == TEMPLATE_STATUS_FIELD:
+            _parse_template_change(data, change, parsed, now)
+            continue
         if change["field"] != MESSAGES_FIELD:
             parsed.ignored += 1
             continue
@@ -251,6 +284,37 @@ def _parse_messages_change(value: dict[str, Any], parsed: ParsedWebhook) -> None
             parsed.events.append(delivery_status(item, phone_number_id))
         except _Invalid:
             parsed.invalid += 1
+
+
+def _parse_template_change(
+    data: dict[str, Any], change: dict[str, Any], parsed: ParsedWebhook, now: float | None
+) -> None:
+    """A `message_template_status_update` change: its WABA is the entry holding it."""
+    import time
+
+    waba_id = next(
+        (
+            str(entry.get("id", ""))
+            for entry in data["entry"]
+            if any(c is change for c in entry.get("changes", []))
+        ),
+        "",
+    )
+    value = change.get("value", {})
+    try:
+        parsed.events.append(
+            TemplateStatusEvent(
+                waba_id=_text(waba_id, 1, MAX_ID_LENGTH),
+                template_id=_text(str(value.get("message_template_id", "")), 1, MAX_ID_LENGTH),
+                name=_text(value.get("message_template_name", _MISSING), 1, MAX_ID_LENGTH),
+                language=_text(value.get("message_template_language", _MISSING), 1, 16),
+                event=_text(value.get("event", _MISSING), 1, MAX_WORD_LENGTH),
+                reason=_optional_text(value.get("reason")),
+                timestamp=int(time.time() if now is None else now),
+            )
+        )
+    except _Invalid:
+        parsed.invalid += 1
 
 
 def _contact_names(contacts: list[Any]) -> dict[str, str]:
