@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from salonbot import texts
 from salonbot.booking.store import Booking
 from salonbot.observability import count_error, logger
-from salonbot.outbound import claims, templates, window
+from salonbot.outbound import claims, opt_out, templates, window
 from salonbot.outbound.quiet_hours import is_quiet
 from salonbot.outbound.settings import OutboundSettings
 from salonbot.whatsapp.client import SendOutcomeUnknown, SendRejected, SendRetryable
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from salonbot.whatsapp.client import WhatsAppClient
 
 REMINDER = "reminder"
+# WhatsApp: the customer stopped the business's marketing messages.
+MARKETING_STOPPED = 131050
 # Outcomes are recorded in batches of this many sends (one round trip each).
 RECORD_EVERY = 100
 BATCH = 5000
@@ -75,13 +77,16 @@ class RunResult:
     released: int = 0  # not sent, to be tried again
     taken: int = 0  # claimed by another run first
     quiet: int = 0
+    opted_out: int = 0  # the customer wrote STOP
     no_channel: int = 0
     skipped: int = 0
     stopped_early: bool = False
     salons: set[str] = field(default_factory=set)
+    # Customers WhatsApp refused with 131050 (they stopped marketing messages).
+    marketing_stopped: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "salons"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("salons", "marketing_stopped")}
         data["salons"] = len(self.salons)
         return data
 
@@ -93,7 +98,8 @@ SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
        m.code AS master_code, m.name AS master_name, c.phone,
        r.minutes, sa.name AS salon_name, sa.address, sa.language AS salon_language,
        sa.timezone, sa.whatsapp_phone_number_id, sa.outbound,
-       coalesce(conv.language, c.language) AS customer_language, conv.last_inbound_at
+       coalesce(conv.language, c.language) AS customer_language, conv.last_inbound_at,
+       oo.scope AS opted_out
   FROM salons sa
  CROSS JOIN LATERAL (SELECT value::int AS minutes
                        FROM jsonb_array_elements_text(sa.outbound -> 'reminders')) r
@@ -105,6 +111,7 @@ SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
   JOIN clients c ON c.id = b.client_id AND c.phone <> ''
   LEFT JOIN ai_conversations conv
          ON conv.id = 'conv_' || sa.id::text || '_' || ltrim(c.phone, '+')
+  LEFT JOIN opt_outs oo ON oo.salon_id = sa.id AND oo.phone = c.phone
  WHERE sa.outbound -> 'reminders' <> '[]'::jsonb
    AND NOT EXISTS (SELECT 1 FROM outbound_messages o
                     WHERE o.booking_id = b.id AND o.kind = 'reminder:' || r.minutes
@@ -216,6 +223,14 @@ class ReminderRun:
                 result.stopped_early = True
                 continue
             outcomes.append(self._send(item, claim_id, result))
+            if result.marketing_stopped and item.claim.phone in result.marketing_stopped:
+                opt_out.opt_out(
+                    conn,
+                    item.claim.salon_id,
+                    item.claim.phone,
+                    scope=opt_out.MARKETING,
+                    source="whatsapp",
+                )
             if len(outcomes) >= RECORD_EVERY:
                 claims.record(conn, outcomes)
                 outcomes = []
@@ -240,6 +255,9 @@ class ReminderRun:
             row = min(due, key=lambda r: r["minutes"])
             card = cards[row["salon_id"]]
             result.due += 1
+            if row["opted_out"] == opt_out.ALL:
+                result.opted_out += 1
+                continue
             if is_quiet(card.outbound.quiet_hours, now, card.tz):
                 result.quiet += 1
                 continue
@@ -295,6 +313,8 @@ class ReminderRun:
             return claims.Outcome(claim_id, None, error=str(exc))
         except SendRejected as exc:
             result.failed += 1
+            if exc.code == MARKETING_STOPPED:
+                result.marketing_stopped.add(item.claim.phone)
             count_error("reminder_rejected")
             return claims.Outcome(claim_id, claims.FAILED, error=str(exc))
         except SendOutcomeUnknown as exc:

@@ -31,6 +31,7 @@ from salonbot.observability import (
     mask_phone,
     metrics,
 )
+from salonbot.outbound import opt_out
 from salonbot.outbound.buttons import WithReminderButtons, guided_engine
 from salonbot.processing import staff as staff_notices
 from salonbot.whatsapp.events import InboundMessage
@@ -122,6 +123,14 @@ class ConversationTurn:
             conversation_language=conversation.language,
             guided_state=conversation.state,
         )
+        # An opt-out word wins in every state, a hand-off to staff included.
+        opted = opt_out.respond(conn, turn)
+        if opted is not None:
+            reply = conversations.NewMessage(
+                role="assistant", content=reply_text(opted), message_type="text"
+            )
+            conversations.append_messages(conn, conversation, [user, reply])
+            return TurnOutcome(conversation, opted, 0)
         if not salon.ai_enabled or conversation.handed_off(now):
             return self._leave_for_staff(conn, turn, conversation, user, now)
 

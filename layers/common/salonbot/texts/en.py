@@ -107,6 +107,13 @@ PHRASES: dict[str, str] = {
     "to book again.",
     "reminder_move_intro": "Let's find a new time for booking {code}.",
     "reminder_booking_gone": "Booking {code} is no longer active. Write to me to book again.",
+    # -- opting out of reminders and offers ------------------------------------------
+    "opted_out": "Done: {salon} will not send you reminders or offers any more. "
+    "Write START to get them again.",
+    "already_opted_out": "You are already unsubscribed from reminders and offers. "
+    "Write START to get them again.",
+    "opted_in": "Welcome back: {salon} will remind you of your visits again.",
+    "not_opted_out": "You are subscribed to visit reminders already.",
 }
 
 FORMATS: dict[str, str] = {
