@@ -108,12 +108,18 @@ class StatusError(_Meta):
     message: str | None = None
 
 
+class Pricing(_Meta):
+    category: str | None = None
+    type: str | None = None
+
+
 class Status(_Meta):
     id: Id
     status: Annotated[str, Field(min_length=1, max_length=64)]
     timestamp: UnixTime
     recipient_id: str | None = None
     errors: list[StatusError] = Field(default_factory=list)
+    pricing: Pricing | None = None
 
 
 @dataclass
@@ -253,6 +259,8 @@ def status_update(raw: Any, phone_number_id: str) -> StatusUpdate:
         timestamp=_utc(status.timestamp),
         error_code=error.code if error else None,
         error_title=(error.title or error.message) if error else None,
+        pricing_category=status.pricing.category if status.pricing else None,
+        pricing_type=status.pricing.type if status.pricing else None,
     )
 
 

@@ -74,12 +74,19 @@ class SalonStats:
     bookings_created: int  # all sources
     bookings_by_assistant: int
     bookings_cancelled: int
+    # WhatsApp's side: messages the salon sent and what they cost (`message_costs`),
+    # reminders sent and visits the customer confirmed from one.
+    messages_sent: int = 0
+    whatsapp_cost_usd: Decimal = Decimal(0)
+    reminders_sent: int = 0
+    bookings_confirmed_by_customer: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["since"] = self.since.isoformat()
         data["until"] = self.until.isoformat()
         data["cost_usd"] = str(self.cost_usd)
+        data["whatsapp_cost_usd"] = str(self.whatsapp_cost_usd)
         return data
 
 
@@ -113,7 +120,16 @@ SELECT
     (SELECT count(*) FROM b WHERE created_at >= %(since)s AND created_at < %(until)s)
         AS bookings_created,
     (SELECT count(*) FROM b WHERE cancelled_at >= %(since)s AND cancelled_at < %(until)s)
-        AS bookings_cancelled
+        AS bookings_cancelled,
+    (SELECT count(*) FROM message_costs WHERE salon_id = %(salon)s
+        AND created_at >= %(since)s AND created_at < %(until)s) AS messages_sent,
+    (SELECT coalesce(sum(price_usd), 0) FROM message_costs WHERE salon_id = %(salon)s
+        AND created_at >= %(since)s AND created_at < %(until)s) AS whatsapp_cost_usd,
+    (SELECT count(*) FROM outbound_messages WHERE salon_id = %(salon)s AND state = 'sent'
+        AND created_at >= %(since)s AND created_at < %(until)s) AS reminders_sent,
+    (SELECT count(*) FROM bookings WHERE salon_id = %(salon)s
+        AND customer_confirmed_at >= %(since)s AND customer_confirmed_at < %(until)s)
+        AS bookings_confirmed_by_customer
 """
 
 
@@ -155,4 +171,8 @@ def salon_stats(
         bookings_created=int(row["bookings_created"]),
         bookings_by_assistant=int(row["bookings_by_assistant"]),
         bookings_cancelled=int(row["bookings_cancelled"]),
+        messages_sent=int(row["messages_sent"]),
+        whatsapp_cost_usd=Decimal(row["whatsapp_cost_usd"]),
+        reminders_sent=int(row["reminders_sent"]),
+        bookings_confirmed_by_customer=int(row["bookings_confirmed_by_customer"]),
     )

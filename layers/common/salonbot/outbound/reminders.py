@@ -23,8 +23,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+if TYPE_CHECKING:
+    from decimal import Decimal
+
 from salonbot import texts
 from salonbot.booking.store import Booking
+from salonbot.cost import message_costs, whatsapp_rates
 from salonbot.observability import count_error, logger
 from salonbot.outbound import claims, opt_out, templates, window
 from salonbot.outbound.quiet_hours import is_quiet
@@ -179,6 +183,7 @@ class _Planned:
     claim: claims.Claim
     phone_number_id: str
     payload: dict[str, Any]
+    price_usd: Decimal
 
 
 class ReminderRun:
@@ -212,6 +217,7 @@ class ReminderRun:
         claimed = claims.claim(conn, [p.claim for p in planned] + skipped)
         result.skipped = sum(1 for s in skipped if (s.booking_id, s.kind) in claimed)
         outcomes: list[claims.Outcome] = []
+        priced: list[message_costs.SentMessage] = []
         for item in planned:
             claim_id = claimed.get((item.claim.booking_id, item.claim.kind))
             if claim_id is None:
@@ -222,7 +228,18 @@ class ReminderRun:
                 outcomes.append(claims.Outcome(claim_id, None))
                 result.stopped_early = True
                 continue
-            outcomes.append(self._send(item, claim_id, result))
+            outcome = self._send(item, claim_id, result)
+            outcomes.append(outcome)
+            if outcome.state == claims.SENT and outcome.wamid:
+                priced.append(
+                    message_costs.SentMessage(
+                        outcome.wamid,
+                        item.claim.salon_id,
+                        item.claim.phone,
+                        item.claim.category or whatsapp_rates.SERVICE,
+                        item.price_usd,
+                    )
+                )
             if result.marketing_stopped and item.claim.phone in result.marketing_stopped:
                 opt_out.opt_out(
                     conn,
@@ -233,8 +250,10 @@ class ReminderRun:
                 )
             if len(outcomes) >= RECORD_EVERY:
                 claims.record(conn, outcomes)
-                outcomes = []
+                message_costs.record(conn, priced)
+                outcomes, priced = [], []
         claims.record(conn, outcomes)
+        message_costs.record(conn, priced)
         logger.info("reminder run", extra=result.as_dict())
         return result
 
@@ -275,7 +294,11 @@ class ReminderRun:
                 "for_starts_at": row["starts_at"],
                 "phone": booking.phone,
             }
+            inside = window.is_open(row["last_inbound_at"], now)
             if template is not None:
+                price = whatsapp_rates.template_price(
+                    template.category, booking.phone, inside_window=inside
+                )
                 values = templates.booking_values(card, booking, template.language[:2])
                 payload = templates.template_payload(
                     template, booking.phone, values, code=booking.code
@@ -287,7 +310,8 @@ class ReminderRun:
                     category=template.category,
                     **base,
                 )
-            elif window.is_open(row["last_inbound_at"], now):
+            elif inside:
+                price = whatsapp_rates.price(whatsapp_rates.SERVICE, booking.phone)
                 payload = to_payload(reminder_buttons(card, booking, language), booking.phone)
                 claim = claims.Claim(
                     kind=kind(row["minutes"]), form="free_form", category="service", **base
@@ -296,7 +320,7 @@ class ReminderRun:
                 result.no_channel += 1
                 continue
             result.salons.add(str(card.id))
-            planned.append(_Planned(claim, card.phone_number_id, payload))
+            planned.append(_Planned(claim, card.phone_number_id, payload, price))
             skipped.extend(
                 claims.Claim(kind=kind(r["minutes"]), state=claims.SKIPPED, **base)
                 for r in due

@@ -163,6 +163,17 @@ class MessageProcessor:
             error_title=status.error_title,
             occurred_at=status.timestamp,
         )
+        if status.pricing_category:
+            from salonbot.cost.message_costs import reprice
+
+            reprice(
+                conn,
+                wamid=status.message_id,
+                phone_number_id=status.phone_number_id,
+                recipient=status.recipient_id,
+                category=status.pricing_category,
+                pricing_type=status.pricing_type,
+            )
         if recorded and status.status == "failed":
             count_error("delivery_failed")
             logger.warning(

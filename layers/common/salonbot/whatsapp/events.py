@@ -99,6 +99,9 @@ class StatusUpdate(BaseModel):
     timestamp: dt.datetime
     error_code: int | None = None
     error_title: str | None = None
+    # Meta's `pricing` object, when the status carries one.
+    pricing_category: str | None = None
+    pricing_type: str | None = None
 
     @property
     def group_id(self) -> str:

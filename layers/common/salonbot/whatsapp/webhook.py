@@ -116,6 +116,10 @@ class DeliveryStatus(NamedTuple):
     timestamp: int  # seconds since the epoch
     error_code: int | None  # of the first error Meta reports
     error_title: str | None
+    # Meta's `pricing` object: the category the message is billed as, and its type
+    # (`regular`, or `free_customer_service` / `free_entry_point`).
+    pricing_category: str | None = None
+    pricing_type: str | None = None
 
     @property
     def kind(self) -> str:
@@ -429,6 +433,7 @@ def delivery_status(raw: Any, phone_number_id: str) -> DeliveryStatus:
             )
         )
     code, title, detail = errors[0] if errors else (None, None, None)
+    pricing = _optional_object(status.get("pricing"))
     return DeliveryStatus(
         phone_number_id=phone_number_id,
         message_id=message_id,
@@ -437,6 +442,8 @@ def delivery_status(raw: Any, phone_number_id: str) -> DeliveryStatus:
         recipient_id=recipient_id,
         error_code=code,
         error_title=(title or detail) if errors else None,
+        pricing_category=_optional_text(pricing.get("category")) if pricing else None,
+        pricing_type=_optional_text(pricing.get("type")) if pricing else None,
     )
 
 
