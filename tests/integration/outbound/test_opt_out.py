@@ -103,3 +103,20 @@ def test_whatsapps_marketing_opt_out_131050_is_stored_and_reminders_continue(
     # A marketing-only opt-out does not stop reminders of the customer's own visits
     book(db, salon, at=NOW.replace(day=8, hour=15))
     assert run_once(database_url, fake, NOW + dt.timedelta(hours=6)).sent == 1
+
+
+def test_forgetting_the_customer_erases_their_reminders_and_opt_out(
+    db: Connection, database_url: str, fake: FakeWhatsApp
+) -> None:
+    from salonbot.privacy.erasure import forget_customer
+
+    salon = salon_with_reminders(db)
+    conversations.open_conversation(db, salon.id, CUSTOMER, now=NOW, inbound_at=NOW)
+    db.commit()
+    book(db, salon)
+    assert run_once(database_url, fake, NOW + dt.timedelta(hours=5)).sent == 1
+    Customer(guided_harness(db, fake, clock=Clock(NOW)), fake).say("стоп")
+    report = forget_customer(db, salon.id, CUSTOMER, now=NOW)
+    assert report.postgresql["outbound_messages"] == 1 and report.postgresql["opt_outs"] == 1
+    assert opt_outs(db) == []
+    assert db.execute("SELECT count(*) AS n FROM outbound_messages").fetchone() == {"n": 0}

@@ -29,7 +29,7 @@ class Claim:
     booking_id: int
     kind: str
     for_starts_at: dt.datetime
-    phone: str
+    phone: str  # where it goes; not stored (the booking's client is the customer)
     state: str = SENDING
     form: str | None = None
     template_name: str | None = None
@@ -56,7 +56,6 @@ def claim(conn: Connection, claims: Sequence[Claim]) -> dict[tuple[int, str], in
             "booking_id": c.booking_id,
             "kind": c.kind,
             "for_starts_at": c.for_starts_at.isoformat(),
-            "phone": c.phone,
             "state": c.state,
             "form": c.form,
             "template_name": c.template_name,
@@ -66,13 +65,13 @@ def claim(conn: Connection, claims: Sequence[Claim]) -> dict[tuple[int, str], in
     ]
     result = conn.execute(
         """
-        INSERT INTO outbound_messages (salon_id, booking_id, kind, for_starts_at, phone,
+        INSERT INTO outbound_messages (salon_id, booking_id, kind, for_starts_at,
                                        state, form, template_name, category)
-        SELECT r.salon_id, r.booking_id, r.kind, r.for_starts_at, r.phone, r.state, r.form,
+        SELECT r.salon_id, r.booking_id, r.kind, r.for_starts_at, r.state, r.form,
                r.template_name, r.category
           FROM jsonb_to_recordset(%s::jsonb) AS r(
                salon_id uuid, booking_id bigint, kind text, for_starts_at timestamptz,
-               phone text, state text, form text, template_name text, category text)
+               state text, form text, template_name text, category text)
           JOIN bookings b ON b.id = r.booking_id AND b.status = 'confirmed'
                          AND b.starts_at = r.for_starts_at
         ON CONFLICT (booking_id, kind, for_starts_at) DO NOTHING

@@ -35,14 +35,13 @@ CREATE INDEX whatsapp_templates_name_idx ON whatsapp_templates (name, language);
 -- Every message the salon starts (reminders, offers, requests), claimed here before its
 -- send request: the unique key makes each (booking, kind, booking start) go out at most
 -- once however runs overlap, and a claim left `sending` (a crash, an unknown outcome) is
--- never sent again.
+-- never sent again. No phone number: the customer is the booking's client.
 CREATE TABLE outbound_messages (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     salon_id       uuid NOT NULL REFERENCES salons (id) ON DELETE CASCADE,
     booking_id     bigint REFERENCES bookings (id) ON DELETE CASCADE,
     kind           text NOT NULL,              -- reminder:1440, ...
     for_starts_at  timestamptz,                -- the booking's start it was about
-    phone          text NOT NULL,
     state          text NOT NULL DEFAULT 'sending'
                    CHECK (state IN ('sending', 'sent', 'failed', 'unknown', 'skipped')),
     form           text CHECK (form IN ('template', 'free_form')),
