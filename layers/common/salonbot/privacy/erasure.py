@@ -5,8 +5,9 @@ In one PostgreSQL transaction, for the salon and the phone (E.164, WhatsApp's di
 the conversation id `conv_<salon>_<digits>` that embeds it):
 - the conversation and its messages, the processing ledger rows (phone, reply texts),
   the delivery statuses of the replies sent to the phone, the reminders sent to it and
-  its opt-out of the salon's messages, and the messages kept for the staff unanswered (`kept_messages`: the salon's, and those that came to its number
-  before the salon had it) are deleted;
+  its opt-out of the salon's messages, and the messages kept for the staff unanswered
+  (`kept_messages`: the salon's, and those that came to its number before the salon had
+  it) are deleted;
 - a client with no booking is deleted; a client with bookings is anonymised (phone, name
   and language cleared, `anonymised_at` set) so the salon's figures stay: their bookings
   are kept without the WhatsApp message id that made them, and those still to come are
