@@ -411,3 +411,19 @@ class InteractiveTap:
         from salonbot.whatsapp.events import InteractiveReply
 
         return InteractiveReply(kind="button_reply", id=self.option_id, title=self.title)
+
+
+def test_a_run_pages_through_due_bookings_deciding_each_booking_whole(
+    db: Connection, database_url: str, fake: FakeWhatsApp
+) -> None:
+    # Given one booking with both reminders due and two with the day-before one
+    salon = salon_with_reminders(db)
+    phones = [CUSTOMER, OTHER_CUSTOMER, "+79005550001"]
+    for phone, hour, minute in zip(phones, (11, 12, 15), (0, 30, 0), strict=True):
+        customer_wrote(db, fake, salon, phone, NOW, "ru")
+        book(db, salon, phone, NOW.replace(hour=hour, minute=minute))
+    # When a run reads them two rows at a time
+    result = run_once(database_url, fake, batch=2)
+    # Then each customer got exactly one reminder, the nearest due
+    assert (result.sent, result.skipped) == (3, 1)
+    assert sorted(m.to for m in fake.sent) == sorted(p.lstrip("+") for p in phones)

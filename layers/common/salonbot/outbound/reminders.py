@@ -49,6 +49,7 @@ MARKETING_STOPPED = 131050
 # Outcomes are recorded in batches of this many sends (one round trip each).
 RECORD_EVERY = 100
 BATCH = 5000
+_BEGINNING = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def kind(before_minutes: int) -> str:
@@ -117,6 +118,7 @@ SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
          ON conv.id = 'conv_' || sa.id::text || '_' || ltrim(c.phone, '+')
   LEFT JOIN opt_outs oo ON oo.salon_id = sa.id AND oo.phone = c.phone
  WHERE sa.outbound -> 'reminders' <> '[]'::jsonb
+   AND (b.starts_at, b.id) > (%(after_start)s, %(after_id)s)
    AND NOT EXISTS (SELECT 1 FROM outbound_messages o
                     WHERE o.booking_id = b.id AND o.kind = 'reminder:' || r.minutes
                       AND o.for_starts_at = b.starts_at)
@@ -201,12 +203,31 @@ class ReminderRun:
         self._batch = batch
 
     def run(self, conn: Connection) -> RunResult:
-        """Expects an autocommit connection: claims and outcomes commit on their own."""
+        """Expects an autocommit connection: claims and outcomes commit on their own.
+        Due bookings are taken in pages of `batch` rows, by start time; a page ends on a
+        whole booking (its reminders are decided together)."""
         now = self._clock()
         result = RunResult()
-        rows = conn.execute(_DUE_SQL, {"now": now, "limit": self._batch}).fetchall()
-        if not rows:
-            return result
+        after: tuple[dt.datetime, int] = (_BEGINNING, 0)
+        while not result.stopped_early:
+            params = {"now": now, "limit": self._batch, "after_start": after[0]}
+            rows = conn.execute(_DUE_SQL, {**params, "after_id": after[1]}).fetchall()
+            full = len(rows) == self._batch
+            if full and rows[0]["id"] != rows[-1]["id"]:
+                last = rows[-1]["id"]
+                rows = [r for r in rows if r["id"] != last]
+            if not rows:
+                break
+            self._page(conn, now, rows, result)
+            after = (rows[-1]["starts_at"], rows[-1]["id"])
+            if not full:
+                break
+        logger.info("reminder run", extra=result.as_dict())
+        return result
+
+    def _page(
+        self, conn: Connection, now: dt.datetime, rows: list[dict[str, Any]], result: RunResult
+    ) -> None:
         cards: dict[uuid.UUID, SalonCard] = {}
         by_booking: dict[int, list[dict[str, Any]]] = {}
         for row in rows:
@@ -215,7 +236,7 @@ class ReminderRun:
         approved = templates.approved_templates(conn, list(cards))
         planned, skipped = self._plan(now, cards, by_booking, approved, result)
         claimed = claims.claim(conn, [p.claim for p in planned] + skipped)
-        result.skipped = sum(1 for s in skipped if (s.booking_id, s.kind) in claimed)
+        result.skipped += sum(1 for s in skipped if (s.booking_id, s.kind) in claimed)
         outcomes: list[claims.Outcome] = []
         priced: list[message_costs.SentMessage] = []
         for item in planned:
@@ -254,8 +275,6 @@ class ReminderRun:
                 outcomes, priced = [], []
         claims.record(conn, outcomes)
         message_costs.record(conn, priced)
-        logger.info("reminder run", extra=result.as_dict())
-        return result
 
     def _plan(
         self,
