@@ -427,3 +427,48 @@ def test_a_run_pages_through_due_bookings_deciding_each_booking_whole(
     # Then each customer got exactly one reminder, the nearest due
     assert (result.sent, result.skipped) == (3, 1)
     assert sorted(m.to for m in fake.sent) == sorted(p.lstrip("+") for p in phones)
+
+
+def quoting(harness: Any, text: str, quoted: str) -> str:
+    from salonbot.whatsapp.events import InboundMessage, QueueEnvelope
+
+    message = InboundMessage(
+        phone_number_id=DEMO_PHONE_NUMBER_ID,
+        message_id=f"wamid.quote.{quoted}.{text}",
+        wa_id=CUSTOMER.lstrip("+"),
+        timestamp=NOW,
+        type="text",
+        text=text,
+        payload={"context": {"from": "15550001111", "id": quoted}},
+    )
+    return QueueEnvelope(event=message, enqueued_at=NOW).model_dump_json()
+
+
+def test_a_reply_quoting_the_reminder_refers_to_its_booking(
+    db: Connection, database_url: str, fake: FakeWhatsApp
+) -> None:
+    # Given a customer with two bookings, reminded of the first
+    salon = salon_with_reminders(db)
+    harness = guided_harness(db, fake, clock=Clock(NOW))
+    customer = Customer(harness, fake)
+    fake.customer_wrote(CUSTOMER, NOW)
+    customer.say("Привет")
+    first = book(db, salon)
+    second = book(db, salon, at=NOW.replace(day=9, hour=11))
+    assert run_once(database_url, fake, NOW + dt.timedelta(hours=5)).sent == 1
+    reminder = fake.sent[-1].id
+    customer._collect()
+    # When they answer "да" quoting the reminder, that booking is confirmed
+    harness.process(quoting(harness, "Да!", reminder))
+    customer._collect()
+    assert "подтверждена" in customer.text and first.code in customer.text
+    confirmed = db.execute(
+        "SELECT code FROM bookings WHERE customer_confirmed_at IS NOT NULL"
+    ).fetchall()
+    assert confirmed == [{"code": first.code}]
+    # And "отменить" quoting it cancels that booking, not the other one
+    harness.process(quoting(harness, "отменить", reminder))
+    statuses = {
+        r["code"]: r["status"] for r in db.execute("SELECT code, status FROM bookings").fetchall()
+    }
+    assert statuses == {first.code: "cancelled", second.code: "confirmed"}

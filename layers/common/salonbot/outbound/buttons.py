@@ -3,6 +3,9 @@
 A button's id (free-form reminder) or payload (template quick reply) names the booking on
 its own (`booking:confirm:AB12CD`), so the tap means the same whichever message it came
 from; WhatsApp's `context.id` (the reminder's wamid) is not needed to find the booking.
+A message of the customer's own that quotes a reminder (`context.id` is its wamid) refers
+to that reminder's booking: a short answer ("да", "cancel", "перенести", `lexicon`) is
+taken as the matching button.
 Confirm marks the booking confirmed by the customer; cancel cancels it under the same
 rules as the customer's own path (their booking, live, not yet started); move starts a
 move of that booking in the guided flow. Any other message goes to the engine as before."""
@@ -15,6 +18,7 @@ from salonbot import texts
 from salonbot.booking import store
 from salonbot.errors import BookingNotFound, InvalidInput
 from salonbot.outbound import templates
+from salonbot.outbound.lexicon import reminder_answer
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:
@@ -46,7 +50,7 @@ class WithReminderButtons:
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
         tapped = turn.message.interactive
-        parsed = parse(tapped.id) if tapped is not None else None
+        parsed = parse(tapped.id) if tapped is not None else self._quoted(conn, turn)
         if parsed is None:
             return self._engine.respond(conn, turn)
         action, code = parsed
@@ -79,18 +83,38 @@ class WithReminderButtons:
             tool_calls=[{"name": f"reminder_{action}", "arguments": {"code": booking.code}}],
         )
 
+    @staticmethod
+    def _quoted(conn: Connection, turn: TurnInput) -> tuple[str, str] | None:
+        """(action, code) when the customer's words answer a reminder they quote."""
+        context = turn.message.payload.get("context")
+        quoted = context.get("id") if isinstance(context, dict) else None
+        if not isinstance(quoted, str) or not turn.message.in_own_words:
+            return None
+        action = reminder_answer(turn.message.text)
+        if action is None:
+            return None
+        row = conn.execute(
+            "SELECT b.code FROM outbound_messages o JOIN bookings b ON b.id = o.booking_id "
+            "WHERE o.wamid = %s AND o.salon_id = %s",
+            (quoted, turn.salon.id),
+        ).fetchone()
+        return None if row is None else (action, row["code"])
+
     def _move(self, conn: Connection, turn: TurnInput, code: str) -> TurnResult:
         from salonbot.assistant.guided.options import StartMove, encode
         from salonbot.whatsapp.events import InteractiveReply
 
         tapped = turn.message.interactive
-        assert tapped is not None
         # The guided flow's own "move this booking" option, for the same booking.
         rewritten = turn.message.model_copy(
             update={
                 "interactive": InteractiveReply(
-                    kind=tapped.kind, id=encode(StartMove(code.upper())), title=tapped.title
-                )
+                    kind=tapped.kind if tapped else "button_reply",
+                    id=encode(StartMove(code.upper())),
+                    title=tapped.title if tapped else (turn.message.text or ""),
+                ),
+                "text": None,
+                "type": "interactive",
             }
         )
         return self._mover.respond(conn, _with_message(turn, rewritten))
