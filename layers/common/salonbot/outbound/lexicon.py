@@ -54,8 +54,6 @@ REMINDER_ANSWERS = {
             "не приду",
             "не смогу",
             "cancel",
-            "no",
-            "нет",
             "can't come",
             "cannot come",
         }
