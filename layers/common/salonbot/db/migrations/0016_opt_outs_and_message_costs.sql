@@ -26,3 +26,10 @@ CREATE TABLE message_costs (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX message_costs_salon_created_idx ON message_costs (salon_id, created_at);
+
+-- Staff mark a visit: the customer came (`arrived`) or did not (`no_show`). A client's
+-- no-show count is the number of their bookings marked `no_show`.
+ALTER TABLE bookings DROP CONSTRAINT bookings_status_check;
+ALTER TABLE bookings ADD CONSTRAINT bookings_status_check
+    CHECK (status IN ('confirmed', 'cancelled', 'completed', 'no_show', 'arrived'));
+CREATE INDEX bookings_client_no_show_idx ON bookings (client_id) WHERE status = 'no_show';
