@@ -8,6 +8,7 @@ is below `--min-pass`, 2 for a bad task file or option."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,11 @@ from salonbot_dev.cli.common import add_json_flag, print_json
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
 
     from salonbot_dev.eval.users import ModelUserConfig
+
+METRICS_FLAG = "POWERTOOLS_METRICS_DISABLED"
 
 
 def register(subparsers: Any) -> None:
@@ -72,18 +76,31 @@ def model_user_config(env: dict[str, str] | os._Environ[str]) -> ModelUserConfig
     )
 
 
-def _quiet_processor_output() -> None:
-    """The processor's JSON logs and metric lines go to stderr (warnings and worse), so
-    stdout holds only the table or the JSON."""
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ["LOG_LEVEL"])
+@contextlib.contextmanager
+def processor_output_on_stderr(level: str = "WARNING") -> Iterator[None]:
+    """While the tasks run, the processor's JSON logs go to stderr (warnings and worse)
+    and its metrics nowhere, so stdout holds only the table or the JSON; as they were
+    after."""
     from salonbot.observability import logger
 
-    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
     handler = logger.registered_handler
-    if hasattr(handler, "setStream"):
-        handler.setStream(sys.stderr)
+    saved_stream = getattr(handler, "stream", None)
+    saved_level = logger.log_level
+    saved_flag = os.environ.get(METRICS_FLAG)
+    os.environ[METRICS_FLAG] = "true"
+    if saved_stream is not None:
+        handler.stream = sys.stderr  # type: ignore[attr-defined]
+    logger.setLevel(os.environ.get("LOG_LEVEL", level))
+    try:
+        yield
+    finally:
+        logger.setLevel(saved_level)
+        if saved_stream is not None:
+            handler.stream = saved_stream  # type: ignore[attr-defined]
+        if saved_flag is None:
+            os.environ.pop(METRICS_FLAG, None)
+        else:
+            os.environ[METRICS_FLAG] = saved_flag
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -97,7 +114,6 @@ def run_eval(args: argparse.Namespace) -> int:
     files = load_tasks(args.tasks)
     if not files:
         raise InvalidInput("no task files there", "--tasks")
-    _quiet_processor_output()
     settings = Settings.from_env()
     if args.model:
         settings = settings.model_copy(update={"openai_model": args.model})
@@ -113,13 +129,14 @@ def run_eval(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    report = evaluate(
-        files,
-        options,
-        settings,
-        server_url=args.database_url,
-        progress=None if args.json else progress,
-    )
+    with processor_output_on_stderr():
+        report = evaluate(
+            files,
+            options,
+            settings,
+            server_url=args.database_url,
+            progress=None if args.json else progress,
+        )
     if args.json:
         print_json(report.as_dict())
     else:

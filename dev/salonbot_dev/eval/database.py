@@ -19,13 +19,47 @@ if TYPE_CHECKING:
 KEPT_TABLES = frozenset({"schema_migrations"})
 
 
+def _deletion_order(conn: Connection) -> list[str]:
+    """The schema's tables, each after every table whose rows refer to it."""
+    tables = {
+        r["name"]
+        for r in conn.execute(
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
+    } - KEPT_TABLES
+    refers: dict[str, set[str]] = {table: set() for table in tables}
+    for r in conn.execute(
+        "SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent "
+        "FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+    ).fetchall():
+        child, parent = r["child"].strip('"'), r["parent"].strip('"')
+        if child in refers and parent != child:
+            refers[parent].add(child)  # the parent's rows go after the child's
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(table: str) -> None:
+        if table in done:
+            return
+        done.add(table)
+        for child in sorted(refers[table]):
+            visit(child)
+        order.append(table)
+
+    for table in sorted(tables):
+        visit(table)
+    # visit() puts children first: a table is listed after every table referring to it.
+    return [f'"{table}"' for table in order]
+
+
 class ScratchDatabase:
     def __init__(self, server_url: str | None = None) -> None:
         self._server_url = server_url
         self._embedded: Any = None
         self._admin_url = ""
         self._name = f"salonbot_eval_{uuid.uuid4().hex[:10]}"
-        self._tables = ""
+        self._tables: list[str] = []
+        self._sequences: list[str] = []
         self.url = ""
         self.conn: Connection | None = None
 
@@ -42,12 +76,17 @@ class ScratchDatabase:
         self.url = make_conninfo(self._admin_url, dbname=self._name)
         self.conn = connect(self.url)
         migrate(self.conn)
-        rows = self.conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        ).fetchall()
+        # A scratch database: a commit need not wait for the disk.
+        self.conn.execute("SET synchronous_commit = off")
+        self._tables = _deletion_order(self.conn)
+        self._sequences = [
+            r["name"]
+            for r in self.conn.execute(
+                "SELECT quote_ident(sequencename) AS name FROM pg_sequences "
+                "WHERE schemaname = current_schema()"
+            ).fetchall()
+        ]
         self.conn.commit()
-        names = sorted(r["tablename"] for r in rows if r["tablename"] not in KEPT_TABLES)
-        self._tables = ", ".join(f'"{name}"' for name in names)
         return self.conn
 
     def _start_embedded(self) -> str:
@@ -58,10 +97,16 @@ class ScratchDatabase:
         return str(self._embedded.get_uri("postgres"))
 
     def empty(self) -> None:
-        """Every table emptied, sequences restarted: the next trial starts from nothing."""
+        """Every table emptied, sequences restarted: the next trial starts from nothing.
+        DELETE, not TRUNCATE: on tables of a few rows it is ten times faster (TRUNCATE
+        makes new files for every table)."""
         assert self.conn is not None, "start() first"
         self.conn.rollback()
-        self.conn.execute(f"TRUNCATE {self._tables} RESTART IDENTITY CASCADE")
+        with self.conn.transaction():
+            for table in self._tables:
+                self.conn.execute(f"DELETE FROM {table}")
+            for sequence in self._sequences:
+                self.conn.execute(f"ALTER SEQUENCE {sequence} RESTART")
         self.conn.commit()
 
     def close(self) -> None:

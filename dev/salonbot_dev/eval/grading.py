@@ -7,12 +7,12 @@ never raised, the customer tapped only what was offered, and no message met sile
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Sequence
     from zoneinfo import ZoneInfo
 
@@ -62,9 +62,7 @@ def matches(spec: ExpectedBooking, held: HeldBooking, tz: ZoneInfo) -> bool:
     return not (spec.start_before is not None and held.start >= local(spec.start_before, tz))
 
 
-def _pairs(
-    specs: Sequence[ExpectedBooking], held: Sequence[HeldBooking], tz: ZoneInfo
-) -> bool:
+def _pairs(specs: Sequence[ExpectedBooking], held: Sequence[HeldBooking], tz: ZoneInfo) -> bool:
     """Whether each expected booking has its own held booking (a perfect matching)."""
     if not specs:
         return not held

@@ -184,11 +184,15 @@ class TaskRunner:
         settings: Settings,
         build_engine: Callable[[Settings, Callable[[], dt.datetime]], Assistant],
     ) -> None:
+        from salonbot.whatsapp.client import WhatsAppClient
+
         self.conn = conn
         self._empty = empty
         self.whatsapp = whatsapp
         self.settings = eval_settings(settings, whatsapp.url)
         self._build_engine = build_engine
+        # One client for the run: its TLS setup alone costs more than a guided turn.
+        self._client = WhatsAppClient(self.settings)
         self._salons: dict[Path, SalonFile] = {}
         self._ids = itertools.count(1)
 
@@ -265,7 +269,6 @@ class TaskRunner:
         from salonbot.processing.pipeline import MessageProcessor
         from salonbot.processing.queue import process_queue_body
         from salonbot.processing.staff import StaffNotifier
-        from salonbot.whatsapp.client import WhatsAppClient
         from salonbot_dev.eval.users import Exchange
         from salonbot_dev.fakes.customer import reply_from_payload
 
@@ -278,7 +281,7 @@ class TaskRunner:
         processor = MessageProcessor(
             self.settings,
             assistant=engine,
-            whatsapp=WhatsAppClient(self.settings),
+            whatsapp=self._client,
             staff=StaffNotifier(None),
             connection=lambda: self.conn,
             clock=clock,

@@ -16,8 +16,10 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -67,7 +69,16 @@ class Tap(_Strict):
     tap: Regex
 
 
-Step = Annotated[str, StringConstraints(min_length=1)] | Tap
+def _step_kind(value: Any) -> str:
+    return "<text>" if isinstance(value, str) else "<tap>"
+
+
+# A text message, or a tap; the tag keeps a bad step's error to its own kind.
+Step = Annotated[
+    Annotated[Annotated[str, StringConstraints(min_length=1)], Tag("<text>")]
+    | Annotated[Tap, Tag("<tap>")],
+    Discriminator(_step_kind),
+]
 
 
 class SeedBooking(_Strict):
@@ -183,8 +194,8 @@ def _where(data: Any, loc: tuple[int | str, ...]) -> str:
         task_id = item.get("id") if isinstance(item, dict) else None
         name = f"task {task_id}" if task_id else f"tasks[{loc[1]}]"
         rest = loc[2:]
-        # A step's union names its branch (`str`, `Tap`): the reader wants the index.
-        rest = tuple(p for p in rest if p not in ("str", "Tap"))
+        # A step's error names its kind (`<text>`, `<tap>`): the reader wants the index.
+        rest = tuple(p for p in rest if not (isinstance(p, str) and p.startswith("<")))
         return f"{name}: {_field_path(rest) or 'task'}"
     return _field_path(loc) or "file"
 
