@@ -67,8 +67,7 @@ def _rows(engine: str, files: list[Path], suite: str) -> list[Row]:
         Row(
             AREA,
             f"{engine}: messages per task",
-            f"{summary['messages_per_task']:.1f} customer, {summary['replies_per_task']:.1f} "
-            "salon",
+            f"{summary['messages_per_task']:.1f} customer, {summary['replies_per_task']:.1f} salon",
             "",
             f"{summary['latency_ms_per_task']:.0f} ms processing per task; "
             f"run {summary['wall_s']:.1f} s",
@@ -83,9 +82,7 @@ def run() -> list[Row]:
     files, suite = _suite()
     rows = _rows("guided", files, suite)
     if openai_client(Settings.from_env()) is None:
-        rows.append(
-            Row(AREA, "router, model: pass^k", "not measured", "", "no OPENAI_API_KEY set")
-        )
+        rows.append(Row(AREA, "router, model: pass^k", "not measured", "", "no OPENAI_API_KEY set"))
         return rows
     run_facts["model"] = Settings.from_env().openai_model
     for engine in ("router", "model"):
