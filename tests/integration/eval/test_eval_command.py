@@ -274,3 +274,32 @@ def test_the_model_engine_needs_a_model(
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     code, _, err = _eval(capsys, database_url, "--tasks", str(DEMO_TASKS), "--engine", "model")
     assert code == 2 and "OPENAI_API_KEY" in err
+
+
+def test_the_router_engine_answers_prices_from_the_faq_and_books_with_the_model(
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    fake_model: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the same model script as the model engine's, less the price answer
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-000000")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_model.url)
+    fake_model.add(
+        Answer("Есть 15:00 завтра у Анны. Записать?"),
+        Answer(tool_calls=[ToolCall("book", {"service": "manicure", "start": "2030-01-08 15:00"})]),
+        _booked,
+        Answer("Что-нибудь ещё?"),
+    )
+    # When the task runs with production's router
+    code, report, _ = _eval(
+        capsys, database_url, "--tasks", str(MODEL_TASKS), "--engine", "router", "--json"
+    )
+    # Then the booking went through the model and the price question did not
+    assert code == 0, report
+    assert isinstance(report, dict)
+    [trial] = report["tasks"][0]["trials"]
+    assert trial["passed"], trial["reasons"]
+    assert trial["model_calls"] == 4 == len(fake_model.requests)
+    assert fake_model.unscripted == []
+    assert "2800" in trial["transcript"][-1]["salon"]
