@@ -244,7 +244,9 @@ class TaskRunner:
         self.conn.commit()
         return salon, now
 
-    def _body(self, salon: Salon, task: Task, clock: Clock, action: Action, choice: Any) -> str:
+    def _body(
+        self, salon: Salon, task: Task, clock: Clock, action: Action, choice: Choice | None
+    ) -> str:
         from salonbot.whatsapp.events import InboundMessage, InteractiveReply, QueueEnvelope
 
         interactive = (
@@ -300,8 +302,10 @@ class TaskRunner:
                 action = user.next_action(history)
                 if action is None:
                     break
-                choice = None
-                if not isinstance(action, Say):
+                choice: Choice | None = None
+                if isinstance(action, Say):
+                    sent = action.text
+                else:
                     offered = history[-1].replies if history else ()
                     choice = find_option(action.pattern, offered)
                     if choice is None:
@@ -311,7 +315,7 @@ class TaskRunner:
                             f"/{action.pattern}/ among {titles}"
                         )
                         break
-                sent = action.text if isinstance(action, Say) else choice.title  # type: ignore[union-attr]
+                    sent = choice.title
                 transcript.append({"customer": sent, "tap": choice is not None})
                 with_staff = _handed_off(self.conn, conversation, clock.now)
                 body = self._body(salon, task, clock, action, choice)
