@@ -73,6 +73,15 @@ def selected(files: Sequence[LoadedTasks], only: Sequence[str]) -> list[tuple[Lo
     return chosen
 
 
+def require_instructions(chosen: Sequence[tuple[LoadedTasks, Task]]) -> None:
+    """A model customer plays from `instructions`: a task without them cannot be played."""
+    missing = [f"{loaded.path}: task {task.id}" for loaded, task in chosen if not task.instructions]
+    if missing:
+        raise InvalidInput(
+            "a model customer needs the task's instructions: " + ", ".join(missing), "--user model"
+        )
+
+
 def simulator(options: EvalOptions, loaded: LoadedTasks, task: Task) -> Simulator:
     if options.user == "scripted":
         return ScriptedUser(task.script)
@@ -101,6 +110,8 @@ def evaluate(
 
     options.check()
     chosen = selected(files, options.only)
+    if options.user == "model":
+        require_instructions(chosen)
     with_model = uses_model(options.engine, settings)  # before a database starts for nothing
     started = time.perf_counter()
     outcomes: list[TaskOutcome] = []
