@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.openapi",
     "salonbot_dev.cli.tokens",
     "salonbot_dev.cli.templates",
+    "salonbot_dev.cli.eval",
 )
 
 
