@@ -3,6 +3,11 @@
 -- The 24-hour window: when the customer last wrote to the salon. A free-form message
 -- (bot, staff, reminder) goes out only within 24 hours of it; outside, only a template.
 ALTER TABLE ai_conversations ADD COLUMN last_inbound_at timestamptz;
+-- Conversations from before: their latest customer message as stored (within seconds of
+-- when the customer sent it), so an open window is not taken for a closed one.
+UPDATE ai_conversations c
+   SET last_inbound_at = (SELECT max(m.created_at) FROM ai_messages m
+                           WHERE m.conversation_id = c.id AND m.role = 'user');
 
 -- The salon's WhatsApp Business Account (its templates live there) and its outbound
 -- settings from the salon file: reminders, quiet hours.
