@@ -106,6 +106,10 @@ def run_stats(args: argparse.Namespace) -> int:
         ),
         ("bookings cancelled", stats.bookings_cancelled),
         ("confirmed by the customer", stats.bookings_confirmed_by_customer),
+        *(
+            (f"rating of {code}", f"{r['average']:.2f} ({r['ratings']:.0f} ratings)")
+            for code, r in stats.ratings_by_master.items()
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,8 @@ class SalonStats:
     whatsapp_cost_usd: Decimal = Decimal(0)
     reminders_sent: int = 0
     bookings_confirmed_by_customer: int = 0
+    # Visits rated in the window, per master code: {"average": 4.5, "ratings": 2}.
+    ratings_by_master: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,6 +135,15 @@ SELECT
 """
 
 
+_RATINGS = """
+SELECT m.code, avg(b.rating) AS average, count(*) AS ratings
+  FROM bookings b JOIN masters m ON m.id = b.master_id
+ WHERE b.salon_id = %(salon)s AND b.rating IS NOT NULL
+   AND b.rated_at >= %(since)s AND b.rated_at < %(until)s
+ GROUP BY m.code ORDER BY m.code
+"""
+
+
 def salon_stats(
     conn: Connection, salon_id: uuid.UUID | str, since: dt.datetime, until: dt.datetime
 ) -> SalonStats:
@@ -144,7 +155,8 @@ def salon_stats(
         salon = uuid.UUID(str(salon_id))
     except ValueError as exc:
         raise InvalidInput("not a UUID", field="salon_id") from exc
-    row = conn.execute(_STATS, {"salon": salon, "since": since, "until": until}).fetchone()
+    window = {"salon": salon, "since": since, "until": until}
+    row = conn.execute(_STATS, window).fetchone()
     assert row is not None
     if not row["salon_exists"]:
         raise UnknownSalon(str(salon))
@@ -175,4 +187,8 @@ def salon_stats(
         whatsapp_cost_usd=Decimal(row["whatsapp_cost_usd"]),
         reminders_sent=int(row["reminders_sent"]),
         bookings_confirmed_by_customer=int(row["bookings_confirmed_by_customer"]),
+        ratings_by_master={
+            r["code"]: {"average": round(float(r["average"]), 2), "ratings": int(r["ratings"])}
+            for r in conn.execute(_RATINGS, window).fetchall()
+        },
     )

@@ -38,6 +38,8 @@ def test_outbound_fields_are_optional_with_defaults(demo: dict[str, Any]) -> Non
     salon = validate_salon(with_(demo))
     assert salon.reminders == [] and salon.quiet_hours is None
     assert salon.whatsapp_templates == [] and salon.whatsapp_business_account_id is None
+    assert salon.feedback_after_minutes == 120
+    assert validate_salon(with_(demo, feedback_after_minutes=None)).feedback_after_minutes is None
 
 
 def test_a_full_outbound_setup_is_accepted(demo: dict[str, Any]) -> None:
@@ -58,6 +60,7 @@ def test_a_full_outbound_setup_is_accepted(demo: dict[str, Any]) -> None:
     ("fields", "field", "message"),
     [
         ({"reminders": [{"before_minutes": 5}]}, "reminders[0].before_minutes", "greater"),
+        ({"feedback_after_minutes": 5}, "feedback_after_minutes", "greater"),
         (
             {"reminders": [{"before_minutes": 60}, {"before_minutes": 60}]},
             "reminders[1].before_minutes",

@@ -206,6 +206,8 @@ class SalonFile(_Strict):
     # Reminders before each visit, e.g. [{before_minutes: 1440}, {before_minutes: 120}].
     reminders: list[ReminderFile] = Field(default_factory=list, max_length=MAX_REMINDERS)
     quiet_hours: QuietHoursFile | None = None
+    # A 1-5 rating is asked for this long after a visit ends; null: never.
+    feedback_after_minutes: int | None = Field(default=120, ge=15, le=7 * 24 * 60)
     whatsapp_templates: list[TemplateFile] = Field(default_factory=list, max_length=50)
     services: list[ServiceFile] = Field(min_length=1)
     masters: list[MasterFile] = Field(min_length=1)

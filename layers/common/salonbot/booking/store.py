@@ -558,6 +558,35 @@ def confirm_booking(
     )
 
 
+RATEABLE = ("confirmed", "arrived", "completed")
+
+
+def rate_booking(
+    conn: Connection,
+    salon: Salon,
+    *,
+    phone: str,
+    code: str,
+    rating: int,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """The customer's 1-5 rating of their visit (started, not cancelled nor a no-show);
+    rating again replaces it."""
+    if not 1 <= rating <= 5:
+        raise InvalidInput("must be from 1 to 5", field="rating")
+    phone = normalize_phone(phone)
+    current = resolve_now(salon, now)
+    with conn.transaction():
+        row = _customer_booking(conn, salon, phone, code, live=False, lock=True)
+        if row["status"] not in RATEABLE or row["starts_at"] > current:
+            raise InvalidInput(f"booking {row['code']} cannot be rated", field="code")
+        conn.execute(
+            "UPDATE bookings SET rating = %s, rated_at = %s, updated_at = now() WHERE id = %s",
+            (rating, current, row["id"]),
+        )
+    return _from_row(salon, row)
+
+
 def find_booking(conn: Connection, salon: Salon, *, phone: str, code: str) -> Booking:
     """The customer's booking with this code, whatever its status."""
     phone = normalize_phone(phone)

@@ -12,26 +12,41 @@ move of that booking in the guided flow. Any other message goes to the engine as
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from salonbot import texts
 from salonbot.booking import store
 from salonbot.errors import BookingNotFound, InvalidInput
+from salonbot.observability import count_error, logger
 from salonbot.outbound import templates
 from salonbot.outbound.lexicon import reminder_answer
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from salonbot.assistant.base import Assistant, TurnInput, TurnResult
     from salonbot.db.connection import Connection
+    from salonbot.processing.staff import StaffNotifier
     from salonbot.whatsapp.events import CustomerMessage
 
+# A rating this low or lower is passed on to the salon's staff.
+LOW_RATING = 2
+
 PREFIX = "booking:"
+RATE_PREFIX = "rate:"
 ACTIONS = ("confirm", "cancel", "move")
 
 
 def parse(option_id: str) -> tuple[str, str] | None:
-    """(action, booking code) of one of our reminder buttons, else None."""
+    """(action, booking code) of one of our reminder buttons or feedback ratings
+    (`rate:CODE:N` gives `rate:N`), else None."""
+    if option_id.startswith(RATE_PREFIX):
+        code, _, rating = option_id.removeprefix(RATE_PREFIX).partition(":")
+        if code and rating in ("1", "2", "3", "4", "5"):
+            return f"rate:{rating}", code
+        return None
     if not option_id.startswith(PREFIX):
         return None
     action, _, code = option_id.removeprefix(PREFIX).partition(":")
@@ -44,9 +59,17 @@ class WithReminderButtons:
     """`Assistant` that answers reminder buttons itself and passes everything else on.
     `mover` answers a move (the guided flow, which asks for the new time)."""
 
-    def __init__(self, engine: Assistant, mover: Assistant | None = None) -> None:
+    def __init__(
+        self,
+        engine: Assistant,
+        mover: Assistant | None = None,
+        staff: StaffNotifier | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self._engine = engine
         self._mover = mover or engine
+        self._staff = staff
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
         tapped = turn.message.interactive
@@ -56,7 +79,44 @@ class WithReminderButtons:
         action, code = parsed
         if action == "move":
             return self._move(conn, turn, code)
+        if action.startswith("rate:"):
+            return self._rate(conn, turn, code, int(action.removeprefix("rate:")))
         return self._answer(conn, turn, action, code)
+
+    def _rate(self, conn: Connection, turn: TurnInput, code: str, rating: int) -> TurnResult:
+        from salonbot.assistant.base import TurnResult
+
+        salon, phone = turn.salon, turn.message.phone
+        t = texts.phrases(turn.conversation_language or salon.language, salon.language)
+        try:
+            booking = store.rate_booking(
+                conn, salon, phone=phone, code=code, rating=rating, now=self._clock()
+            )
+        except (BookingNotFound, InvalidInput):
+            text = t["reminder_booking_gone"].format(code=code.upper())
+            return TurnResult(
+                messages=[TextMessage(body=text)], engine="guided", language=t.language
+            )
+        low = rating <= LOW_RATING
+        if low and self._staff is not None:
+            try:
+                self._staff.notify(
+                    salon,
+                    phone=phone,
+                    text=f"rated visit {booking.code} ({booking.master_name}) {rating}/5",
+                    reason="low_rating",
+                )
+            except Exception:
+                count_error("staff_notify")
+                logger.exception("low rating notification failed")
+        return TurnResult(
+            messages=[TextMessage(body=t["feedback_sorry" if low else "feedback_thanks"])],
+            engine="guided",
+            language=t.language,
+            tool_calls=[
+                {"name": "rate_visit", "arguments": {"code": booking.code, "rating": rating}}
+            ],
+        )
 
     def _answer(self, conn: Connection, turn: TurnInput, action: str, code: str) -> TurnResult:
         from salonbot.assistant.base import TurnResult
@@ -66,10 +126,14 @@ class WithReminderButtons:
         t = texts.phrases(language, salon.language)
         try:
             if action == "confirm":
-                booking = store.confirm_booking(conn, salon, phone=phone, code=code)
+                booking = store.confirm_booking(
+                    conn, salon, phone=phone, code=code, now=self._clock()
+                )
                 key = "reminder_confirmed"
             else:
-                booking = store.cancel_booking(conn, salon, phone=phone, code=code)
+                booking = store.cancel_booking(
+                    conn, salon, phone=phone, code=code, now=self._clock()
+                )
                 key = "reminder_cancelled"
         except (BookingNotFound, InvalidInput):
             text = t["reminder_booking_gone"].format(code=code.upper())
@@ -90,15 +154,20 @@ class WithReminderButtons:
         quoted = context.get("id") if isinstance(context, dict) else None
         if not isinstance(quoted, str) or not turn.message.in_own_words:
             return None
-        action = reminder_answer(turn.message.text)
+        said = (turn.message.text or "").strip()
+        action = reminder_answer(said)
+        if action is None and said in ("1", "2", "3", "4", "5"):
+            action = f"rate:{said}"
         if action is None:
             return None
         row = conn.execute(
-            "SELECT b.code FROM outbound_messages o JOIN bookings b ON b.id = o.booking_id "
+            "SELECT b.code, o.kind FROM outbound_messages o JOIN bookings b ON b.id = o.booking_id "
             "WHERE o.wamid = %s AND o.salon_id = %s",
             (quoted, turn.salon.id),
         ).fetchone()
-        return None if row is None else (action, row["code"])
+        if row is None or action.startswith("rate:") != (row["kind"] == "feedback"):
+            return None
+        return action, row["code"]
 
     def _move(self, conn: Connection, turn: TurnInput, code: str) -> TurnResult:
         from salonbot.assistant.guided.options import StartMove, encode

@@ -47,7 +47,7 @@ class Outcome:
 def claim(conn: Connection, claims: Sequence[Claim]) -> dict[tuple[int, str], int]:
     """Claim these messages in one round trip; {(booking id, kind): claim id} of those
     this call claimed. A booking no longer live at the start it was claimed for (cancelled,
-    moved since) is not claimed. Expects autocommit: the claim is committed at once."""
+    a no-show, moved since) is not claimed. Expects autocommit: the claim is committed at once."""
     if not claims:
         return {}
     rows = [
@@ -72,7 +72,7 @@ def claim(conn: Connection, claims: Sequence[Claim]) -> dict[tuple[int, str], in
           FROM jsonb_to_recordset(%s::jsonb) AS r(
                salon_id uuid, booking_id bigint, kind text, for_starts_at timestamptz,
                state text, form text, template_name text, category text)
-          JOIN bookings b ON b.id = r.booking_id AND b.status = 'confirmed'
+          JOIN bookings b ON b.id = r.booking_id AND b.status IN ('confirmed', 'arrived')
                          AND b.starts_at = r.for_starts_at
         ON CONFLICT (booking_id, kind, for_starts_at) DO NOTHING
         RETURNING id, booking_id, kind

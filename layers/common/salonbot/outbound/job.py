@@ -1,10 +1,12 @@
-"""The scheduled outbound job: one reminder run on the per-container connection."""
+"""The scheduled outbound job: a reminder run, then a feedback run, on the per-container
+connection."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from salonbot.db.connection import autocommit, get_connection
+from salonbot.outbound.feedback import FeedbackRun
 from salonbot.outbound.reminders import ReminderRun
 
 if TYPE_CHECKING:
@@ -26,5 +28,6 @@ def run_outbound(
         whatsapp = WhatsAppClient(settings)
     conn = get_connection()
     with autocommit(conn):
-        result = ReminderRun(whatsapp, deadline=deadline).run(conn)
-    return {"reminders": result.as_dict()}
+        reminders = ReminderRun(whatsapp, deadline=deadline).run(conn)
+        feedback = FeedbackRun(whatsapp, deadline=deadline).run(conn)
+    return {"reminders": reminders.as_dict(), "feedback": feedback.as_dict()}

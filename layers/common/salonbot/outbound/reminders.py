@@ -181,7 +181,9 @@ def reminder_buttons(
 
 
 @dataclass(frozen=True)
-class _Planned:
+class Planned:
+    """A message to send once claimed."""
+
     claim: claims.Claim
     phone_number_id: str
     payload: dict[str, Any]
@@ -249,7 +251,7 @@ class ReminderRun:
                 outcomes.append(claims.Outcome(claim_id, None))
                 result.stopped_early = True
                 continue
-            outcome = self._send(item, claim_id, result)
+            outcome = send_planned(self._whatsapp, item, claim_id, result)
             outcomes.append(outcome)
             if outcome.state == claims.SENT and outcome.wamid:
                 priced.append(
@@ -283,11 +285,11 @@ class ReminderRun:
         by_booking: dict[int, list[dict[str, Any]]],
         approved: list[templates.Template],
         result: RunResult,
-    ) -> tuple[list[_Planned], list[claims.Claim]]:
+    ) -> tuple[list[Planned], list[claims.Claim]]:
         per_salon: dict[uuid.UUID, list[templates.Template]] = {}
         for approved_one in approved:
             per_salon.setdefault(approved_one.salon_id, []).append(approved_one)
-        planned: list[_Planned] = []
+        planned: list[Planned] = []
         skipped: list[claims.Claim] = []
         for due in by_booking.values():
             row = min(due, key=lambda r: r["minutes"])
@@ -339,7 +341,7 @@ class ReminderRun:
                 result.no_channel += 1
                 continue
             result.salons.add(str(card.id))
-            planned.append(_Planned(claim, card.phone_number_id, payload, price))
+            planned.append(Planned(claim, card.phone_number_id, payload, price))
             skipped.extend(
                 claims.Claim(kind=kind(r["minutes"]), state=claims.SKIPPED, **base)
                 for r in due
@@ -347,26 +349,30 @@ class ReminderRun:
             )
         return planned, skipped
 
-    def _send(self, item: _Planned, claim_id: int, result: RunResult) -> claims.Outcome:
-        try:
-            wamid = self._whatsapp.send_payload(item.phone_number_id, item.payload)
-        except SendRetryable as exc:
-            result.released += 1
-            count_error("reminder_send")
-            return claims.Outcome(claim_id, None, error=str(exc))
-        except SendRejected as exc:
-            result.failed += 1
-            if exc.code == MARKETING_STOPPED:
-                result.marketing_stopped.add(item.claim.phone)
-            count_error("reminder_rejected")
-            return claims.Outcome(claim_id, claims.FAILED, error=str(exc))
-        except SendOutcomeUnknown as exc:
-            result.unknown += 1
-            count_error("reminder_unknown")
-            return claims.Outcome(claim_id, claims.UNKNOWN, error=str(exc))
-        result.sent += 1
-        if item.claim.form == "template":
-            result.template += 1
-        else:
-            result.free_form += 1
-        return claims.Outcome(claim_id, claims.SENT, wamid=wamid)
+
+def send_planned(
+    whatsapp: WhatsAppClient, item: Planned, claim_id: int, result: RunResult
+) -> claims.Outcome:
+    """Send one claimed message; its outcome, counted in `result`."""
+    try:
+        wamid = whatsapp.send_payload(item.phone_number_id, item.payload)
+    except SendRetryable as exc:
+        result.released += 1
+        count_error("reminder_send")
+        return claims.Outcome(claim_id, None, error=str(exc))
+    except SendRejected as exc:
+        result.failed += 1
+        if exc.code == MARKETING_STOPPED:
+            result.marketing_stopped.add(item.claim.phone)
+        count_error("reminder_rejected")
+        return claims.Outcome(claim_id, claims.FAILED, error=str(exc))
+    except SendOutcomeUnknown as exc:
+        result.unknown += 1
+        count_error("reminder_unknown")
+        return claims.Outcome(claim_id, claims.UNKNOWN, error=str(exc))
+    result.sent += 1
+    if item.claim.form == "template":
+        result.template += 1
+    else:
+        result.free_form += 1
+    return claims.Outcome(claim_id, claims.SENT, wamid=wamid)

@@ -23,6 +23,7 @@ class QuietHours:
 class OutboundSettings:
     reminders: tuple[int, ...] = ()  # minutes before the visit, largest first
     quiet_hours: QuietHours | None = None
+    feedback_after_minutes: int | None = None  # after the visit's end; None: never
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> OutboundSettings:
@@ -37,12 +38,16 @@ class OutboundSettings:
                 if quiet
                 else None
             ),
+            feedback_after_minutes=data.get("feedback_after_minutes"),
         )
 
 
 def outbound_settings(salon: SalonFile) -> dict[str, Any]:
     """What the importer stores in `salons.outbound`."""
-    data: dict[str, Any] = {"reminders": [r.before_minutes for r in salon.reminders]}
+    data: dict[str, Any] = {
+        "reminders": [r.before_minutes for r in salon.reminders],
+        "feedback_after_minutes": salon.feedback_after_minutes,
+    }
     if salon.quiet_hours is not None:
         data["quiet_hours"] = {"start": salon.quiet_hours.start, "end": salon.quiet_hours.end}
     return data

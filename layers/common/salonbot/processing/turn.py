@@ -74,11 +74,12 @@ class ConversationTurn:
         and before any staff notification."""
         self._settings = settings
         self._throttle = throttle
-        # Reminder buttons are answered before any engine; a move goes to the guided flow.
-        buttons = WithReminderButtons(assistant, guided_engine(assistant))
-        self._assistant = with_throttle(buttons, throttle)
         self._staff = staff
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        # Reminder buttons and ratings are answered before any engine; a move goes to the
+        # guided flow, a low rating to the staff.
+        buttons = WithReminderButtons(assistant, guided_engine(assistant), staff, self._clock)
+        self._assistant = with_throttle(buttons, throttle)
 
     def run(
         self,

@@ -114,6 +114,12 @@ PHRASES: dict[str, str] = {
     "Write START to get them again.",
     "opted_in": "Welcome back: {salon} will remind you of your visits again.",
     "not_opted_out": "You are subscribed to visit reminders already.",
+    # -- feedback after a visit --------------------------------------------------------
+    "feedback_request": "How was your visit ({service}, {master})? Please rate it from 1 to 5.",
+    "feedback_button": "Rate",
+    "feedback_row": "{stars} {rating}",
+    "feedback_thanks": "Thank you for your rating!",
+    "feedback_sorry": "Thank you, and we are sorry it was not better: the salon will get in touch.",
 }
 
 FORMATS: dict[str, str] = {

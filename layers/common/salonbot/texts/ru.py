@@ -116,6 +116,12 @@ PHRASES: dict[str, str] = {
     "Чтобы снова их получать, напишите START.",
     "opted_in": "С возвращением: {salon} снова будет напоминать вам о визитах.",
     "not_opted_out": "Вы и так получаете напоминания о визитах.",
+    # -- feedback after a visit --------------------------------------------------------
+    "feedback_request": "Как прошёл визит ({service}, {master})? Оцените, пожалуйста, от 1 до 5.",
+    "feedback_button": "Оценить",
+    "feedback_row": "{stars} {rating}",
+    "feedback_thanks": "Спасибо за оценку!",
+    "feedback_sorry": "Спасибо, и простите, что не всё понравилось: салон свяжется с вами.",
 }
 
 FORMATS: dict[str, str] = {

@@ -33,3 +33,8 @@ ALTER TABLE bookings DROP CONSTRAINT bookings_status_check;
 ALTER TABLE bookings ADD CONSTRAINT bookings_status_check
     CHECK (status IN ('confirmed', 'cancelled', 'completed', 'no_show', 'arrived'));
 CREATE INDEX bookings_client_no_show_idx ON bookings (client_id) WHERE status = 'no_show';
+
+-- The customer's 1-5 rating of a visit, asked for `feedback_after_minutes` after it.
+ALTER TABLE bookings
+    ADD COLUMN rating smallint CHECK (rating BETWEEN 1 AND 5),
+    ADD COLUMN rated_at timestamptz;
