@@ -104,7 +104,7 @@ def test_a_refusal_is_answered_politely_and_is_not_an_outage(
     db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp, answer: Answer
 ) -> None:
     # Given a model that declines (or whose answer the content filter withheld)
-    harness, customer = _harness(db, fake_openai, fake_whatsapp)
+    _, customer = _harness(db, fake_openai, fake_whatsapp)
     fake_openai.add(answer)
 
     # When a customer asks for something it will not do
@@ -157,7 +157,7 @@ def test_a_reply_cut_twice_is_answered_by_the_guided_flow(
     db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
 ) -> None:
     # Given a model that runs out of tokens even with the larger limit
-    harness, customer = _harness(db, fake_openai, fake_whatsapp)
+    _, customer = _harness(db, fake_openai, fake_whatsapp)
     cut = "Конечно! Вот все наши мастера и их расписание на неделю: Анна — понедельник"
     fake_openai.add(Answer(cut, finish_reason="length"), Answer(cut, finish_reason="length"))
 
@@ -241,7 +241,7 @@ def test_a_tool_call_outside_the_offered_functions_is_refused_and_the_turn_goes_
     error: str,
 ) -> None:
     # Given a model that calls a tool salonbot does not offer, then answers
-    harness, customer = _harness(db, fake_openai, fake_whatsapp)
+    _, customer = _harness(db, fake_openai, fake_whatsapp)
     fake_openai.add(Answer(tool_calls=[call]), Answer(MODEL_REPLY))
 
     # When a customer writes
@@ -395,7 +395,7 @@ def test_a_context_that_is_too_long_is_not_retried(
 def test_annotations_and_logprobs_do_not_change_the_reply(
     db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
 ) -> None:
-    harness, customer = _harness(db, fake_openai, fake_whatsapp)
+    _, customer = _harness(db, fake_openai, fake_whatsapp)
     citation = {
         "type": "url_citation",
         "url_citation": {
@@ -471,7 +471,7 @@ def test_a_reasoning_model_sent_chat_parameters_is_refused_by_the_api(
 ) -> None:
     # Given the name-based detection overridden the wrong way (the fake, like the API,
     # refuses max_tokens for gpt-5-mini)
-    harness, customer = _harness(
+    _, customer = _harness(
         db, fake_openai, fake_whatsapp, openai_model="gpt-5-mini", openai_reasoning_model=False
     )
     fake_openai.add(Answer(MODEL_REPLY))
@@ -488,7 +488,7 @@ def test_an_unknown_model_is_priced_by_the_settings(
     db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
 ) -> None:
     # Given a compatible server's own model with its prices configured
-    harness, customer = _harness(
+    _, customer = _harness(
         db,
         fake_openai,
         fake_whatsapp,
