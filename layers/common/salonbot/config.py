@@ -44,7 +44,7 @@ class Settings(BaseModel):
     # and `reasoning_effort` when set.
     openai_reasoning_model: bool | None = None
     openai_reasoning_max_tokens: int = Field(default=4000, ge=16, le=128_000)
-    openai_reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    openai_reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
     # Price of a model the price table does not know, USD per 1M tokens (both or neither).
     openai_price_input_per_mtok: Decimal | None = Field(default=None, ge=0, le=10_000)
     openai_price_output_per_mtok: Decimal | None = Field(default=None, ge=0, le=10_000)
