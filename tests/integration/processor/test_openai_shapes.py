@@ -182,6 +182,26 @@ def test_a_reply_cut_twice_is_answered_by_the_guided_flow(
     assert _counted(MetricName.FALLBACKS) == 1
 
 
+def test_a_turn_asks_for_a_larger_limit_once_however_many_calls_it_makes(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a model cut once, then calling a tool, then cut again at the larger limit
+    _, customer = _harness(db, fake_openai, fake_whatsapp)
+    fake_openai.add(
+        Answer("Сейчас посмотр", finish_reason="length"),
+        Answer(tool_calls=[ToolCall("slots", {"service": "manicure"})]),
+        Answer("Свободно: 10:00, 11:", finish_reason="length"),
+    )
+
+    # When a customer writes
+    customer.say(MANICURE)
+
+    # Then the limit was raised once and kept; the second cut ends in the guided flow
+    assert [r.body["max_tokens"] for r in fake_openai.requests] == [1000, 2000, 2000]
+    assert customer.titles() == GUIDED_MASTERS
+    assert _counted(MetricName.MODEL_REPLIES_CUT) == 2
+
+
 class FirstCallOnly:
     """A spend guard with room for the first call's reservation and no more."""
 

@@ -404,6 +404,7 @@ class LlmAgent:
         or None."""
         max_calls = self._settings.assistant_max_model_calls
         limit = self._shape.max_tokens
+        cut_retried = False  # one larger call per turn, however many calls it makes
         for call in range(max_calls):
             final = call == max_calls - 1
             response = self._complete(
@@ -412,6 +413,11 @@ class LlmAgent:
             if self._cut(response):
                 # Never sent: the text (or a tool call's arguments) stops mid-way. Asked
                 # again once with a larger limit, which the guard reserves for.
+                if cut_retried:
+                    raise ModelUnavailable(
+                        "a second reply of the turn was cut", reason="reply_cut", outage=False
+                    )
+                cut_retried = True
                 limit *= LENGTH_RETRY_FACTOR
                 logger.warning("model reply cut at its token limit: asked again", limit=limit)
                 try:
