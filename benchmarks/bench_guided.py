@@ -72,7 +72,7 @@ def _timed(action: Any, argument: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _conversations() -> tuple[Timing, int, int, int]:
+def _conversations() -> tuple[Timing, int, int, int, int]:
     from salonbot.db.connection import connect
     from salonbot_dev.fakes.whatsapp import start_fake_whatsapp
     from tests.integration.processor.guided_harness import Customer, guided_harness
@@ -109,9 +109,10 @@ def _conversations() -> tuple[Timing, int, int, int]:
                 "count(booking_code) AS booked FROM ai_messages WHERE role = 'assistant'"
             ).fetchall()
             total, zero, booked = rows[0]["total"], rows[0]["zero"], rows[0]["booked"]
+            sent = len(fake.sent)
     finally:
         fake.stop()
-    return Timing(samples), zero, total, booked
+    return Timing(samples), zero, total, booked, sent
 
 
 def run() -> list[Row]:
@@ -120,7 +121,7 @@ def run() -> list[Row]:
 
     import_ms = (time.perf_counter() - started) * 1000
     right, phrases, wrong = _parse_accuracy()
-    timing, zero, total, booked = _conversations()
+    timing, zero, total, booked, sent = _conversations()
     return [
         Row(
             AREA,
@@ -145,4 +146,12 @@ def run() -> list[Row]:
             f"{booked} replies carried a booking code",
         ),
         Row(AREA, "parser import", f"{import_ms:.0f} ms", "", "rapidfuzz and dateparser lazy"),
+        Row(
+            AREA,
+            "WhatsApp messages sent per booking conversation (without a model)",
+            f"{sent / max(booked, 1):.1f}",
+            "",
+            f"{sent} messages the send API received for {booked} bookings; lists and buttons "
+            "save turns (docs/outbound.md#message-costs)",
+        ),
     ]

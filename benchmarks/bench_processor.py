@@ -519,6 +519,7 @@ def run() -> list[Row]:
                 _release(setup, phone, code)
             phone = next(customers)
             turns, _, code = converse(setup, phone, count_trips=True)
+            sent = len(whatsapp.sent_to(phone))
             _release(setup, phone, code)
             samples: list[float] = []
             for _ in range(CONVERSATIONS):
@@ -531,7 +532,18 @@ def run() -> list[Row]:
     finally:
         model.stop()
         whatsapp.stop()
-    return _rows(turns, Timing(samples), setup.salon_file)
+    rows = _rows(turns, Timing(samples), setup.salon_file)
+    rows.append(
+        Row(
+            AREA,
+            "WhatsApp messages sent per booking conversation (with a model)",
+            f"{sent} ({sent / len(turns):.1f} per turn)",
+            "",
+            "replies the send API received for the 6-turn conversation; each is billed "
+            "where WhatsApp bills service messages (docs/outbound.md#message-costs)",
+        )
+    )
+    return rows
 
 
 def _rows(turns: list[TurnRecord], timing: Timing, salon_file: dict[str, Any]) -> list[Row]:
