@@ -472,3 +472,29 @@ def test_a_reply_quoting_the_reminder_refers_to_its_booking(
         r["code"]: r["status"] for r in db.execute("SELECT code, status FROM bookings").fetchall()
     }
     assert statuses == {first.code: "cancelled", second.code: "confirmed"}
+
+
+def test_a_reply_to_a_message_older_than_the_window_is_not_attempted(
+    db: Connection, fake: FakeWhatsApp
+) -> None:
+    from salonbot.whatsapp.events import InboundMessage, QueueEnvelope
+
+    import_demo_salon(db)
+    fake.customer_wrote(CUSTOMER, NOW - dt.timedelta(hours=25))
+    harness = guided_harness(db, fake, clock=Clock(NOW))
+    # A message the customer sent 25 hours ago, delivered only now
+    message = InboundMessage(
+        phone_number_id=DEMO_PHONE_NUMBER_ID,
+        message_id="wamid.late.1",
+        wa_id=CUSTOMER.lstrip("+"),
+        timestamp=NOW - dt.timedelta(hours=25),
+        type="text",
+        text="Привет",
+    )
+    outcome = harness.process(QueueEnvelope(event=message, enqueued_at=NOW).model_dump_json())
+    assert outcome == "reply_failed" and fake.sent == [] and fake.requests == []
+    row = db.execute(
+        "SELECT reply_status, reply_error FROM inbound_messages WHERE message_id = 'wamid.late.1'"
+    ).fetchone()
+    assert row is not None and row["reply_status"] == "failed"
+    assert "24-hour window" in row["reply_error"]

@@ -23,6 +23,7 @@ from salonbot.booking.catalog import load_salon_by_phone_number_id
 from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.errors import UnknownSalon
 from salonbot.observability import MetricName, count_error, logger, metrics
+from salonbot.outbound import window
 from salonbot.processing import kept, ledger, replies
 from salonbot.processing.turn import ConversationTurn
 from salonbot.whatsapp.events import InboundMessage, TemplateStatus
@@ -39,6 +40,13 @@ if TYPE_CHECKING:
     from salonbot.processing.staff import StaffNotifier
     from salonbot.whatsapp.client import WhatsAppClient
     from salonbot.whatsapp.events import QueueEnvelope, StatusUpdate
+
+
+def _utc_now() -> dt.datetime:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC)
+
 
 # What became of one queue event (logged; tests and benchmarks read it).
 REPLIED, NO_REPLY, REPLY_FAILED, DROPPED, KEPT, STATUS = (
@@ -64,6 +72,7 @@ class MessageProcessor:
         throttle: CustomerThrottle | None = None,
     ) -> None:
         self._settings = settings
+        self._clock = clock or (lambda: _utc_now())
         self._whatsapp = whatsapp
         self._connection = connection or get_connection
         # Per-customer limit (RATE_LIMIT_TABLE): counted only for a message claimed for
@@ -128,11 +137,37 @@ class MessageProcessor:
                 )
         if not claimed:
             logger.info("message seen before: resuming its reply")
+        if not window.is_open(message.timestamp, self._clock()):
+            # WhatsApp would refuse a free-form reply now (131047): none is attempted.
+            return self._outside_window(conn, message.message_id, saved)
         # A reply committed just now is sent as saved, not read back (one round trip less).
         status = replies.deliver(
             conn, self._whatsapp, message.message_id, message.phone_number_id, saved=saved
         )
         return {ledger.SENT: REPLIED, "none": NO_REPLY}.get(status, REPLY_FAILED)
+
+    def _outside_window(
+        self, conn: Connection, message_id: str, saved: ledger.PendingReply | None
+    ) -> str:
+        reply = saved if saved is not None else ledger.pending_reply(conn, message_id)
+        if reply is None or reply.status in (ledger.SENT, ledger.FAILED, "none"):
+            return {ledger.SENT: REPLIED, "none": NO_REPLY}.get(
+                reply.status if reply else "none", REPLY_FAILED
+            )
+        for index, item in enumerate(reply.items):
+            if item.get("state") == ledger.PENDING:
+                ledger.mark_item(
+                    conn,
+                    message_id,
+                    index,
+                    ledger.FAILED,
+                    expect=ledger.PENDING,
+                    error="the customer's 24-hour window has closed: reply not sent",
+                    overall=ledger.FAILED,
+                )
+        count_error("reply_outside_window")
+        logger.warning("reply not sent: the customer's 24-hour window has closed")
+        return REPLY_FAILED
 
     def _template_status(self, conn: Connection, event: TemplateStatus) -> str:
         """Meta's verdict on a template, for the salons whose business account holds it."""
