@@ -35,6 +35,8 @@ def with_(demo: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 
 def test_outbound_fields_are_optional_with_defaults(demo: dict[str, Any]) -> None:
+    for key in ("reminders", "quiet_hours", "whatsapp_templates", "feedback_after_minutes"):
+        demo.pop(key, None)
     salon = validate_salon(with_(demo))
     assert salon.reminders == [] and salon.quiet_hours is None
     assert salon.whatsapp_templates == [] and salon.whatsapp_business_account_id is None
