@@ -67,15 +67,6 @@ def register(subparsers: Any) -> None:
     add_json_flag(move)
     move.set_defaults(handler=run_move)
 
-    mark = actions.add_parser("mark", help="mark a visit: the customer arrived, or a no-show")
-    mark.add_argument("code", help="booking code")
-    outcome = mark.add_mutually_exclusive_group(required=True)
-    outcome.add_argument("--arrived", action="store_const", const="arrived", dest="outcome")
-    outcome.add_argument("--no-show", action="store_const", const="no_show", dest="outcome")
-    mark.add_argument("--salon", help="salon id (refuse a code of another salon)")
-    add_json_flag(mark)
-    mark.set_defaults(handler=run_mark)
-
 
 def _list_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--salon", help="salon id")
@@ -287,29 +278,6 @@ def run_cancel(args: argparse.Namespace) -> int:
         salon = load_salon(conn, args.salon)
         booking = cancel_booking(conn, salon, phone=args.phone, code=args.code)
     return _show(args, salon, booking, "cancelled")
-
-
-def run_mark(args: argparse.Namespace) -> int:
-    import uuid
-
-    from salonbot.booking.catalog import load_salon
-    from salonbot.booking.visits import mark_visit, no_shows
-
-    try:
-        salon_id = uuid.UUID(args.salon) if args.salon else None
-    except ValueError as exc:
-        raise InvalidInput("not a salon id", field="--salon") from exc
-    with open_connection(args) as conn:
-        booking = mark_visit(conn, args.code, args.outcome, salon_id=salon_id)
-        salon = load_salon(conn, booking.salon_id)
-        count = no_shows(conn, salon.id, booking.phone) if booking.phone else 0
-        conn.commit()
-    if args.json:
-        print_json({**booking_json(booking), "client_no_shows": count})
-        return 0
-    verb = "arrived" if args.outcome == "arrived" else "marked a no-show"
-    print(f"{booking.code} {verb}; the client's no-shows at {salon.name}: {count}")
-    return 0
 
 
 def run_move(args: argparse.Namespace) -> int:

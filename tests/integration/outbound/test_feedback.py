@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from salonbot.booking.visits import mark_visit
 from salonbot.conversation import store as conversations
 from salonbot.db.connection import Connection, connect
 from salonbot.outbound.feedback import FeedbackRun
@@ -59,8 +58,6 @@ def test_feedback_is_asked_once_after_the_visit_and_the_rating_stored(
     booking = book(db, salon)
     morning = VISIT.replace(hour=9)
     conversations.open_conversation(db, salon.id, CUSTOMER, now=morning, inbound_at=morning)
-    db.commit()
-    mark_visit(db, booking.code, "arrived", now=VISIT)
     db.commit()
     # Not before the default 120 minutes after its end
     assert feedback_run(database_url, fake, VISIT.replace(hour=13)).due == 0
@@ -118,7 +115,7 @@ def test_no_feedback_for_a_no_show_or_when_switched_off(
     db.commit()
     assert feedback_run(database_url, fake, VISIT.replace(hour=15)).due == 0
     salon = salon_with_reminders(db, reminders=[])
-    mark_visit(db, booking.code, "no_show", now=VISIT.replace(hour=11, minute=30))
+    db.execute("UPDATE bookings SET status = 'no_show' WHERE code = %s", (booking.code,))
     db.commit()
     assert feedback_run(database_url, fake, VISIT.replace(hour=15)).due == 0
     assert json.dumps(fake.texts_to(CUSTOMER)) == "[]"

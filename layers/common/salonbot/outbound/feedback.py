@@ -1,7 +1,8 @@
 """Feedback after a visit: `feedback_after_minutes` after a visit ends, one request for a
 1-5 rating, claimed like a reminder (kind `feedback`, exactly once per booking).
 
-Asked of visits not cancelled nor marked a no-show, ended within the last day (an old
+Asked of visits not cancelled nor marked a no-show (an arrived customer's booking stays
+`confirmed`), ended within the last day (an old
 visit is not chased), not yet rated, of customers who did not opt out; through the
 salon's approved `feedback` template, else inside the customer's 24-hour window as a
 list of ratings (`rate:CODE:N`). The answer (`buttons`) is stored on the booking; a low

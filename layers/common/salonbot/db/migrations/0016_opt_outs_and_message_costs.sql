@@ -27,13 +27,6 @@ CREATE TABLE message_costs (
 );
 CREATE INDEX message_costs_salon_created_idx ON message_costs (salon_id, created_at);
 
--- Staff mark a visit: the customer came (`arrived`) or did not (`no_show`). A client's
--- no-show count is the number of their bookings marked `no_show`.
-ALTER TABLE bookings DROP CONSTRAINT bookings_status_check;
-ALTER TABLE bookings ADD CONSTRAINT bookings_status_check
-    CHECK (status IN ('confirmed', 'cancelled', 'completed', 'no_show', 'arrived'));
-CREATE INDEX bookings_client_no_show_idx ON bookings (client_id) WHERE status = 'no_show';
-
 -- The customer's 1-5 rating of a visit, asked for `feedback_after_minutes` after it.
 ALTER TABLE bookings
     ADD COLUMN rating smallint CHECK (rating BETWEEN 1 AND 5),
