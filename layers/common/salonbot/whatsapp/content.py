@@ -24,11 +24,13 @@ def describe(kind: str, payload: dict[str, Any]) -> str | None:
 
 
 def _location(place: dict[str, Any]) -> str | None:
-    parts = [str(place[k]).strip() for k in ("name", "address") if place.get(k)]
+    named = ", ".join(
+        p for p in (str(place.get(k) or "").strip() for k in ("name", "address")) if p
+    )
     lat, lon = place.get("latitude"), place.get("longitude")
     if isinstance(lat, int | float) and isinstance(lon, int | float):
-        parts.append(f"({lat:.6f}, {lon:.6f})")
-    return f"location: {', '.join(p for p in parts if p)}" if parts else None
+        named = f"{named} ({lat:.6f}, {lon:.6f})".strip()
+    return f"location: {named}" if named else None
 
 
 def _contacts(raw: Any) -> str | None:
