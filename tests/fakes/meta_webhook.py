@@ -144,7 +144,10 @@ class MemorySeenMessages:
     latest: dict[str, tuple[str, int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def note_latest(self, group_id: str, message_id: str, timestamp: int, now: float) -> None:
+    def note_latest(
+        self, phone_number_id: str, wa_id: str, message_id: str, timestamp: int, now: float
+    ) -> None:
+        group_id = f"{phone_number_id}:{wa_id}"
         with self.lock:
             known = self.latest.get(group_id)
             if known is None or known[1] <= timestamp:

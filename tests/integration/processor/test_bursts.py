@@ -38,6 +38,7 @@ def cloud(request: pytest.FixtureRequest) -> Aws:
     found: Aws = request.getfixturevalue("aws")
     return found
 
+
 T = 1893996000  # 2030-01-07 06:00 UTC: the harness's clock
 PNID = "100000000000001"
 

@@ -71,17 +71,24 @@ class SeenMessages(Protocol):
 
     def release(self, key: str, owner: str) -> None: ...
 
-    def note_latest(self, group_id: str, message_id: str, timestamp: int, now: float) -> None: ...
+    def note_latest(
+        self, phone_number_id: str, wa_id: str, message_id: str, timestamp: int, now: float
+    ) -> None: ...
 
 
 def dedupe_key(message_id: str) -> str:
     return f"wamid#{message_id}"
 
 
-def latest_key(group_id: str) -> str:
-    """The record of a customer's latest message (the queue's message group: salon number
-    and customer), which the processor reads to answer a burst once."""
-    return f"latest#{group_id}"
+def latest_key(phone_number_id: str, wa_id: str) -> str:
+    """The record of a customer's latest message to a salon's number, which the processor
+    reads to answer a burst once. The customer comes first: erasure finds their records
+    by prefix (`latest_key_prefix`)."""
+    return f"{latest_key_prefix(wa_id)}{phone_number_id}"
+
+
+def latest_key_prefix(wa_id: str) -> str:
+    return f"latest#{wa_id.lstrip('+')}#"
 
 
 class DynamoSeenMessages:
@@ -167,7 +174,9 @@ class DynamoSeenMessages:
         except BotoCoreError:
             logger.warning("claim not released; its lease will lapse", exc_info=True)
 
-    def note_latest(self, group_id: str, message_id: str, timestamp: int, now: float) -> None:
+    def note_latest(
+        self, phone_number_id: str, wa_id: str, message_id: str, timestamp: int, now: float
+    ) -> None:
         """Record `message_id` (sent at `timestamp`) as the customer's latest message,
         unless a later one is recorded already. Best effort: a lost record only means a
         burst is answered message by message."""
@@ -175,7 +184,7 @@ class DynamoSeenMessages:
             self._client.put_item(
                 TableName=self._table,
                 Item={
-                    "id": {"S": latest_key(group_id)},
+                    "id": {"S": latest_key(phone_number_id, wa_id)},
                     "message_id": {"S": message_id},
                     "sent_at": {"N": str(timestamp)},
                     "expiration": {"N": str(int(now + LATEST_TTL_S))},

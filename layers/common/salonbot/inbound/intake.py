@@ -120,8 +120,10 @@ class WebhookIntake:
         for event in enqueued:
             if event is not None:
                 latest[event.group_id] = event  # Meta's order: the last one wins
-        for group, event in latest.items():
-            self._seen.note_latest(group, event.message_id, event.timestamp, now)
+        for event in latest.values():
+            self._seen.note_latest(
+                event.phone_number_id, event.wa_id, event.message_id, event.timestamp, now
+            )
 
     def _release(self, claims: list[str | None], owner: str) -> None:
         for key in claims:

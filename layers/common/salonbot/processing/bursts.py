@@ -1,12 +1,13 @@
 """Answering a burst once: "Привет" / "хочу на маникюр" / "завтра после 5", sent within
 seconds, get one reply.
 
-The webhook records each customer's latest enqueued request (`latest#<group>` in the
-idempotency table: its message id and the second the customer sent it). SQS FIFO hands
-the processor one message of a customer at a time, in order; before answering one, the
-processor asks whether a message the customer sent later has already reached the webhook
-and is still to be processed. If so, this one is stored without a reply of its own (held)
-and the later message's turn answers both: its input starts with the held texts.
+The webhook records each customer's latest enqueued request (in the idempotency table,
+`latest#<customer>#<salon number>`: its message id and the second the customer sent
+it). SQS FIFO hands the processor one message of a customer at a time, in order; before
+answering one, the processor asks whether a message the customer sent later has already
+reached the webhook and is still to be processed. If so, this one is stored without a
+reply of its own (held) and the later message's turn answers both: its input starts
+with the held texts.
 
 Safe by construction: a message is held only when a strictly later one (by the second it
 was sent) is on the queue and not yet processed, so the held text always has a turn
@@ -65,7 +66,7 @@ class BurstWatch:
         try:
             item = self._client.get_item(
                 TableName=self._table,
-                Key={"id": {"S": latest_key(message.group_id)}},
+                Key={"id": {"S": latest_key(message.phone_number_id, message.wa_id)}},
                 ConsistentRead=True,
             ).get("Item")
         except (ClientError, BotoCoreError):
