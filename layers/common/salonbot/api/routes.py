@@ -137,14 +137,17 @@ class ProcessMessageRequest(BaseModel):
 
     salon_id: uuid.UUID
     phone_number: str = Field(
-        max_length=32, description="the customer's number, E.164", examples=["+79001234567"]
+        max_length=160,
+        description="the customer's number, E.164, or their WhatsApp business-scoped user "
+        "id when WhatsApp withholds the number",
+        examples=["+79001234567", "US.13491208655302741918"],
     )
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     conversation_id: str | None = Field(
         default=None,
         max_length=200,
         description="accepted for compatibility; the turn is stored in the customer's "
-        "conversation conv_<salon_id>_<phone digits>, returned as conversation_id",
+        "conversation conv_<salon_id>_<phone digits or user id>, returned as conversation_id",
     )
 
     @field_validator("message")
@@ -404,7 +407,10 @@ def get_stats(
     },
 )
 def delete_customer(
-    phone: Annotated[str, Path(description="E.164, URL-encoded (%2B79001234567)")],
+    phone: Annotated[
+        str,
+        Path(description="E.164, URL-encoded (%2B79001234567), or a WhatsApp user id"),
+    ],
     salon_id: Annotated[uuid.UUID, Query()],
 ) -> ErasureResponse:
     from urllib.parse import unquote
