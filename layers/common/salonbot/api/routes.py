@@ -212,6 +212,10 @@ class StatsResponse(BaseModel):
     bookings_created: int
     bookings_by_assistant: int
     bookings_cancelled: int
+    conversations_from_ads: int = Field(
+        default=0, description="conversations that came from a click-to-WhatsApp ad"
+    )
+    conversations_from_ads_with_booking: int = 0
 
 
 class ErasureResponse(BaseModel):
@@ -387,6 +391,8 @@ def get_stats(
         bookings_created=stats.bookings_created,
         bookings_by_assistant=stats.bookings_by_assistant,
         bookings_cancelled=stats.bookings_cancelled,
+        conversations_from_ads=stats.conversations_from_ads,
+        conversations_from_ads_with_booking=stats.conversations_from_ads_with_booking,
     )
 
 

@@ -57,6 +57,7 @@ class Conversation:
     # The last staff notification, and the messages for staff stored since it.
     staff_notified_at: dt.datetime | None = None
     staff_unnotified: int = 0
+    has_held: bool = False  # a burst's messages wait for this turn (`take_held`)
 
     def handed_off(self, now: dt.datetime) -> bool:
         """With staff: the assistant stays quiet until released or the hand-off expires."""
@@ -107,6 +108,7 @@ def _from_row(row: dict[str, Any]) -> Conversation:
         created=bool(row.get("created", False)),
         staff_notified_at=row.get("staff_notified_at"),
         staff_unnotified=int(row.get("staff_unnotified") or 0),
+        has_held=bool(row.get("has_held", False)),
     )
 
 
@@ -130,7 +132,9 @@ def open_conversation(
                              THEN '{ACTIVE}' ELSE c.status END,
                handoff_until = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= %(now)s
                                     THEN NULL ELSE c.handoff_until END
-        RETURNING {_CONVERSATION_COLUMNS}, (xmax = 0) AS created
+        RETURNING {_CONVERSATION_COLUMNS}, (xmax = 0) AS created,
+                  EXISTS (SELECT 1 FROM ai_messages m WHERE m.conversation_id = c.id AND m.held)
+                  AS has_held
         """,
         {
             "id": conversation_id(salon_id, phone),

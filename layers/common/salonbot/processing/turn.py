@@ -115,7 +115,7 @@ class ConversationTurn:
             conversations.append_messages(conn, conversation, [user])
             metrics.add_metric(name=MetricName.BURST_MESSAGES_HELD, unit=MetricUnit.Count, value=1)
             return TurnOutcome(conversation, None, 0)
-        earlier = conversations.take_held(conn, conversation.id)
+        earlier = conversations.take_held(conn, conversation.id) if conversation.has_held else []
         if earlier:
             message = message.model_copy(update={"earlier": tuple(earlier)})
         turn = TurnInput(

@@ -27,3 +27,4 @@ CREATE INDEX inbound_messages_reply_idx ON inbound_messages USING gin (reply jso
 -- A message of a burst stored without a reply of its own (a later message of the same
 -- customer had already arrived): the burst's last turn answers it, and clears the flag.
 ALTER TABLE ai_messages ADD COLUMN held boolean NOT NULL DEFAULT false;
+CREATE INDEX ai_messages_held_idx ON ai_messages (conversation_id) WHERE held;
