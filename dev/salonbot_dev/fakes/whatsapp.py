@@ -24,6 +24,7 @@ import itertools
 import json
 import sys
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,6 +93,7 @@ class FakeWhatsApp:
     sent: list[SentMessage] = field(default_factory=list)
     read_receipts: list[ReadReceipt] = field(default_factory=list)
     media_downloads: list[str] = field(default_factory=list)  # media ids fetched
+    read_receipt_delay_s: float = 0.0  # a slow answer to read receipts
     _media: dict[str, _Media] = field(default_factory=dict)
     _failures: list[_Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -316,6 +318,8 @@ class FakeWhatsApp:
     def _read_receipt(
         self, handler: BaseHTTPRequestHandler, phone_number_id: str, payload: dict[str, Any]
     ) -> None:
+        if self.read_receipt_delay_s:
+            time.sleep(self.read_receipt_delay_s)
         message_id = payload.get("message_id")
         indicator = payload.get("typing_indicator")
         if not isinstance(message_id, str) or (

@@ -21,6 +21,7 @@ from salonbot.whatsapp.client import access_token_for
 from salonbot.whatsapp.read_receipts import ReadReceipts
 from salonbot.whatsapp.webhook import parse_webhook, queue_body
 from salonbot_dev.fakes.whatsapp import FakeWhatsApp
+from tests.fakes.openai_server import Answer, FakeOpenAI
 from tests.integration.processor.guided_harness import production_harness
 from tests.integration.processor.harness import (
     Clock,
@@ -277,3 +278,45 @@ def test_a_reply_to_a_username_user_is_accepted_by_the_send_api(
     [row] = rows(db, "SELECT phone_number, reply_status FROM inbound_messages")
     assert row == {"phone_number": USER_ID, "reply_status": "sent"}
     assert json.dumps(fake_whatsapp.sent[0].payload).count(USER_ID) == 1
+
+
+def test_a_slow_read_receipt_never_delays_the_reply(
+    db: Connection, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given WhatsApp answering read receipts only after 3 s
+    import_demo_salon(db)
+    harness = _harness(db, fake_whatsapp)
+    fake_whatsapp.read_receipt_delay_s = 3.0
+    [event] = parse_webhook((FIXTURES / "text.json").read_bytes()).events
+
+    # When the message is processed
+    started = time.monotonic()
+    outcome = harness.process(queue_body(event, float(event.timestamp)))
+    elapsed = time.monotonic() - started
+
+    # Then the reply went out without waiting for the receipt
+    assert outcome == REPLIED and fake_whatsapp.sent_to(CUSTOMER)
+    assert elapsed < 2.0, elapsed
+
+
+def test_the_model_reads_the_reply_of_ours_a_customer_quotes(
+    db: Connection, fake_whatsapp: FakeWhatsApp, fake_openai: FakeOpenAI
+) -> None:
+    # Given our first reply (wamid.fake.1), then the customer quoting it
+    import_demo_salon(db)
+    settings = settings_for(fake_openai, fake_whatsapp)
+    harness = production_harness(db, settings, clock=Clock())
+    fake_openai.add(Answer("Здравствуйте! На 14:00 в среду можно записать вас к Анне."))
+    fake_openai.add(Answer("Хорошо, подтвердите, пожалуйста: среда, 14:00."))
+    events = parse_webhook((FIXTURES / "reply_to_our_message.json").read_bytes()).events
+
+    # When both are processed
+    for event in events:
+        assert harness.process(queue_body(event, float(event.timestamp))) == REPLIED
+
+    # Then the second call showed the model the words and what they reply to
+    last = fake_openai.requests[-1].body["messages"][-1]["content"]
+    assert last == (
+        "А можно на это время?\n"
+        "(in reply to: «Здравствуйте! На 14:00 в среду можно записать вас к Анне.»)"
+    )
