@@ -112,8 +112,17 @@ def test_a_voice_note_is_transcribed_under_the_guard_and_answered_as_text(
     )
     assert "17:00" in "\n".join(fake_whatsapp.texts_to(CUSTOMER))
     # ... and the transcript is stored as the message
-    [user] = rows(db, "SELECT content, message_type FROM ai_messages WHERE role = 'user'")
-    assert user == {"content": "Хочу на маникюр завтра после пяти", "message_type": "audio"}
+    [user] = rows(
+        db, "SELECT content, message_type, cost, model FROM ai_messages WHERE role = 'user'"
+    )
+    assert (user["content"], user["message_type"], user["model"]) == (
+        "Хочу на маникюр завтра после пяти",
+        "audio",
+        "gpt-4o-mini-transcribe",
+    )
+    # ... with its cost: the size's estimate (the gpt-4o transcribe models report tokens,
+    # not seconds), which the guard was reconciled to
+    assert user["cost"] == guard.reconciled[0] == guard.reserved[0]
     assert metrics.metric_set[MetricName.TRANSCRIPTIONS]["Value"] == [1.0]
     assert fake_whatsapp.sent[0].authorization == f"Bearer {ACCESS_TOKEN}"
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from salonbot.assistant.base import Assistant
     from salonbot.assistant.throttle import CustomerThrottle
-    from salonbot.assistant.transcription import VoiceNotes
+    from salonbot.assistant.transcription import Transcript, VoiceNotes
     from salonbot.booking.catalog import Salon
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
@@ -138,9 +138,8 @@ class MessageProcessor:
             elif claimed:
                 self._mark_read(message, typing=True)
                 hold = self._bursts is not None and self._bursts.later_arrived(conn, message)
-                outcome = self._turn.run(
-                    conn, salon, self._prepared(conn, salon, message), hold=hold
-                )
+                prepared, transcript = self._prepared(conn, salon, message)
+                outcome = self._turn.run(conn, salon, prepared, hold=hold, transcript=transcript)
                 payloads = (
                     [to_payload(m, message.phone) for m in outcome.result.messages]
                     if outcome.result is not None
@@ -157,10 +156,13 @@ class MessageProcessor:
         )
         return {ledger.SENT: REPLIED, "none": NO_REPLY}.get(status, REPLY_FAILED)
 
-    def _prepared(self, conn: Connection, salon: Salon, message: InboundMessage) -> InboundMessage:
+    def _prepared(
+        self, conn: Connection, salon: Salon, message: InboundMessage
+    ) -> tuple[InboundMessage, Transcript | None]:
         """The message with what the turn reads beside it: the text of our message it
-        quotes, and a voice note's transcript (stored as its text)."""
+        quotes, and a voice note's transcript (stored as its text, its cost with it)."""
         update: dict[str, Any] = {}
+        transcript: Transcript | None = None
         if message.reply_to_message_id is not None:
             quoted = ledger.sent_text(conn, salon.id, message.reply_to_message_id)
             if quoted:
@@ -169,7 +171,7 @@ class MessageProcessor:
             transcript = self._voice_notes.transcribe(salon, message, message.phone_number_id)
             if transcript is not None:
                 update["text"] = transcript.text
-        return message.model_copy(update=update) if update else message
+        return (message.model_copy(update=update) if update else message), transcript
 
     def _mark_read(self, message: InboundMessage, *, typing: bool) -> None:
         """Best effort, in the background: never waits for WhatsApp, never fails the turn."""
