@@ -70,7 +70,9 @@ def register(subparsers: Any) -> None:
 
 def _list_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--salon", help="salon id")
-    parser.add_argument("--phone", help="only this client's bookings (E.164)")
+    parser.add_argument(
+        "--phone", help="only this client's bookings (E.164, or a WhatsApp user id)"
+    )
     parser.add_argument("--all", action="store_true", help="include past and cancelled bookings")
     add_json_flag(parser)
     parser.set_defaults(handler=run_list)
@@ -78,7 +80,9 @@ def _list_options(parser: argparse.ArgumentParser) -> None:
 
 def _customer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--salon", required=True, help="salon id")
-    parser.add_argument("--phone", required=True, help="the client's phone number (E.164)")
+    parser.add_argument(
+        "--phone", required=True, help="the client's phone number (E.164, or a WhatsApp user id)"
+    )
 
 
 def _date(text: str) -> dt.date:

@@ -37,11 +37,17 @@ from salonbot.lax import lax_int
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
+# Message types that are events about the chat, not requests: never answered.
+NOT_REQUESTS = frozenset({"reaction", "edit", "revoke", "system"})
 # Keys of a message common to every type; everything else is type-specific content.
-_ENVELOPE_KEYS = frozenset({"from", "id", "timestamp", "type"})
+_ENVELOPE_KEYS = frozenset({"from", "from_user_id", "id", "timestamp", "type"})
+# Parts of any message type that are kept beside its own content: the message it quotes
+# (`context`) and the click-to-WhatsApp ad it came from (`referral`).
+_SHARED_PARTS = ("context", "referral")
 
 MAX_ID_LENGTH = 512  # message ids and the salon's phone number id
-MAX_WORD_LENGTH = 64  # sender, message type, status
+MAX_WORD_LENGTH = 64  # sender's number, message type, status
+MAX_USER_ID_LENGTH = 160  # a business-scoped user id: "US." and up to 128 characters
 # Seconds since the epoch, as Meta sends it (a string of digits); bounded to datetime's range.
 MAX_UNIX_TIME = 253_402_300_799
 # JSON nested deeper than this (counting non-empty arrays and objects) is refused, as the
@@ -72,7 +78,9 @@ class MessageEvent(NamedTuple):
 
     phone_number_id: str  # the salon's WhatsApp number (metadata)
     message_id: str  # wamid, unique per message
-    wa_id: str  # the customer's WhatsApp id (digits)
+    # The customer: their number's digits (`from`), or their business-scoped user id
+    # (`from_user_id`) when WhatsApp withholds the number of a user with a username.
+    wa_id: str
     timestamp: int  # when the customer sent it, seconds since the epoch
     type: str  # text, interactive, button, image, audio, ...
     text: str | None  # text body, or caption of media
@@ -80,6 +88,7 @@ class MessageEvent(NamedTuple):
     contact_name: str | None
     # Type-specific content for non-text types (location, media id, reaction, ...).
     payload: dict[str, Any]
+    user_id: str | None = None  # the business-scoped user id (`from_user_id`), when sent
 
     @property
     def kind(self) -> str:
@@ -115,6 +124,7 @@ class DeliveryStatus(NamedTuple):
     timestamp: int  # seconds since the epoch
     error_code: int | None  # of the first error Meta reports
     error_title: str | None
+    recipient_user_id: str | None = None  # the recipient's business-scoped user id
 
     @property
     def kind(self) -> str:
@@ -122,7 +132,8 @@ class DeliveryStatus(NamedTuple):
 
     @property
     def group_id(self) -> str:
-        return f"{self.phone_number_id}:{self.recipient_id or 'status'}"
+        recipient = self.recipient_id or self.recipient_user_id or "status"
+        return f"{self.phone_number_id}:{recipient}"
 
     @property
     def deduplication_id(self) -> str:
@@ -254,15 +265,20 @@ def _parse_messages_change(value: dict[str, Any], parsed: ParsedWebhook) -> None
 
 
 def _contact_names(contacts: list[Any]) -> dict[str, str]:
+    """Profile names by the customer's number and by their user id (either may be all
+    a username user's contact carries)."""
     names: dict[str, str] = {}
     for raw in contacts:
         contact = _object(raw)
         wa_id = _text(contact.get("wa_id", ""))
+        user_id = _optional_text(contact.get("user_id"))
         profile = _optional_object(contact.get("profile"))
         name = _optional_text(profile.get("name")) if profile is not None else None
         name = clean_text(name) if name else name
         if name:
             names[wa_id] = name
+            if user_id:
+                names[user_id] = name
     return names
 
 
@@ -272,7 +288,13 @@ def customer_message(
     """One of Meta's message objects as the processor reads it. Raises `_Invalid` when it
     is not a message (no sender, id, time or type, or a known part of the wrong shape)."""
     message = _object(raw)
-    sender = _text(message.get("from", _MISSING), 1, MAX_WORD_LENGTH)
+    user_id = _optional_text(message.get("from_user_id"))
+    if user_id is not None:
+        _text(user_id, 1, MAX_USER_ID_LENGTH)
+    number = message.get("from", _MISSING)
+    if user_id is not None and number in (None, _MISSING):
+        number = ""  # a username user's number is withheld
+    sender = _text(number, 0, MAX_WORD_LENGTH) or _text(user_id, 1, MAX_USER_ID_LENGTH)
     message_id = _text(message.get("id", _MISSING), 1, MAX_ID_LENGTH)
     timestamp = _unix_time(message.get("timestamp", _MISSING))
     kind = _text(message.get("type", _MISSING), 1, MAX_WORD_LENGTH)
@@ -313,13 +335,20 @@ def customer_message(
         text = (clean_text(caption) or None) if isinstance(caption, str) else None
     elif kind == "contacts" and isinstance(content, list):
         payload = {"contacts": content}
+    elif kind == "edit" and isinstance(content, dict):
+        # The customer corrected an earlier message: its new text (or caption) is kept.
+        payload = dict(content)
+        text = _edited_text(content.get("message"))
     elif isinstance(content, dict) and kind not in ("text", "interactive", "button"):
         payload = dict(content)  # location, reaction, order, ... and future types
     else:
         # Unknown shape: keep every type-specific key rather than lose what was said.
-        payload = {k: v for k, v in message.items() if k not in _ENVELOPE_KEYS and k != "context"}
-    if isinstance(message.get("context"), dict):
-        payload["context"] = message["context"]
+        payload = {
+            k: v for k, v in message.items() if k not in _ENVELOPE_KEYS and k not in _SHARED_PARTS
+        }
+    for part in _SHARED_PARTS:
+        if isinstance(message.get(part), dict):
+            payload[part] = message[part]
     return MessageEvent(
         phone_number_id=phone_number_id,
         message_id=message_id,
@@ -328,9 +357,23 @@ def customer_message(
         type=kind,
         text=text,
         interactive=interactive,
-        contact_name=(names or {}).get(sender),
+        contact_name=(names or {}).get(sender) or (names or {}).get(user_id or ""),
         payload=payload,
+        user_id=user_id,
     )
+
+
+def _edited_text(raw: Any) -> str | None:
+    """The text body or caption of an edit's new message, if it has one."""
+    if not isinstance(raw, dict):
+        return None
+    for key in ("text", raw.get("type")):
+        part = raw.get(key) if isinstance(key, str) else None
+        if isinstance(part, dict):
+            value = part.get("body", part.get("caption"))
+            if isinstance(value, str):
+                return clean_text(value) or None
+    return None
 
 
 def _reply_row(kind: str, raw: Any) -> Reply | None:
@@ -354,6 +397,7 @@ def delivery_status(raw: Any, phone_number_id: str) -> DeliveryStatus:
     state = _text(status.get("status", _MISSING), 1, MAX_WORD_LENGTH)
     timestamp = _unix_time(status.get("timestamp", _MISSING))
     recipient_id = _optional_text(status.get("recipient_id"))
+    recipient_user_id = _optional_text(status.get("recipient_user_id"))
     errors = []
     for raw_error in _list(status.get("errors", [])):
         error = _object(raw_error)
@@ -373,6 +417,7 @@ def delivery_status(raw: Any, phone_number_id: str) -> DeliveryStatus:
         recipient_id=recipient_id,
         error_code=code,
         error_title=(title or detail) if errors else None,
+        recipient_user_id=recipient_user_id,
     )
 
 
