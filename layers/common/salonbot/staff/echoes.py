@@ -7,13 +7,14 @@ never shortens a longer hand-off). Recorded once per WhatsApp message id."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 from salonbot.conversation.store import NewMessage, append_messages, open_conversation
 from salonbot.staff.handoff import staff_answering
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from salonbot.booking.catalog import Salon
     from salonbot.db.connection import Connection
     from salonbot.whatsapp.events import StaffEcho
