@@ -633,6 +633,68 @@ def get_metrics(
     )
 
 
+class SalonFileUpload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(
+        min_length=1, max_length=512_000, description="the salon file's text, YAML or JSON"
+    )
+    salon_id: uuid.UUID | None = None
+
+
+class SalonImported(BaseModel):
+    salon_id: str
+    revision: int
+    services: int
+    masters: int
+
+
+@app.post(
+    f"{PREFIX}/salon-file",
+    summary="Replace the salon's file (owner only), validated like `salonbot salon import`",
+    description="Unknown keys and bad values are refused before anything changes, with the "
+    "field named (`detail[0].field`, e.g. `services[0].duration_minutes`). The file's `id`, "
+    "when it has one, must be this salon's.",
+    security=STAFF,
+    responses={201: _json(SalonImported, "imported"), **ERRORS},
+)
+def post_salon_file(
+    request: SalonFileUpload, idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    import yaml
+
+    from salonbot.booking.importer import import_salon
+    from salonbot.booking.salon_file import validate_salon
+
+    member = current_staff()
+    salon_key = member.salon_for(request.salon_id)
+    member.require_owner()
+    try:
+        data = yaml.safe_load(request.content)
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"not valid YAML or JSON: {exc}", field="file") from None
+    if isinstance(data, dict):
+        if data.get("id") is not None and str(data["id"]) != str(salon_key):
+            raise InvalidInput("must be this salon's id, or left out", field="id")
+        data = {**data, "id": str(salon_key)}
+    salon_file = validate_salon(data)  # refused here, before anything is written
+    with _transaction() as conn:
+        claimed = idempotency.claim(
+            conn, salon_key, idempotency_key, idempotency.fingerprint("salon-file", request.content)
+        )
+        if (replay := _replayed(claimed)) is not None:
+            return replay
+        imported = import_salon(conn, salon_file)
+        body = SalonImported(
+            salon_id=str(imported.salon_id),
+            revision=imported.revision,
+            services=imported.services,
+            masters=imported.masters,
+        ).model_dump()
+        idempotency.remember(conn, salon_key, claimed, HTTPStatus.CREATED, body)
+    return Response(status_code=HTTPStatus.CREATED, content_type=JSON_UTF8, body=body)
+
+
 def whatsapp_sender() -> Callable[[str, str, Any], str]:
     from salonbot.whatsapp.client import WhatsAppClient
 
