@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.openapi",
     "salonbot_dev.cli.tokens",
     "salonbot_dev.cli.staff",
+    "salonbot_dev.cli.eval",
 )
 
 
