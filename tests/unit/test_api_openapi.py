@@ -32,7 +32,10 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
         "/api/v1/staff/bookings",
         "/api/v1/staff/bookings/{code}",
         "/api/v1/staff/metrics",
+        "/api/v1/staff/salon-file",
     }
+    # the console's pages and views are the browser's, not the API's
+    assert not any("/views/" in path or path.startswith("/console") for path in paths)
     # the staff routes take the staff token, and every POST an Idempotency-Key
     reply = paths["/api/v1/staff/conversations/{conversation_id}/messages"]["post"]
     assert reply["security"] == [{"staff": []}]

@@ -83,6 +83,12 @@ def _routes(conversation: str, code: str, day: str) -> list[tuple[str, str, dict
         ),
         ("PATCH", f"/api/v1/staff/bookings/{code}", {"body": {"status": "cancelled"}}),
         ("GET", "/api/v1/staff/metrics", {"query": salon}),
+        ("POST", "/api/v1/staff/salon-file", {"body": {**salon, "content": "name: x"}}),
+        ("GET", "/api/v1/staff/views/inbox", {"query": salon}),
+        ("GET", f"/api/v1/staff/views/thread/{conversation}", {}),
+        ("GET", "/api/v1/staff/views/calendar", {"query": {**salon, "date": day}}),
+        ("GET", "/api/v1/staff/views/dashboard", {"query": salon}),
+        ("GET", "/api/v1/staff/views/settings", {"query": salon}),
     ]
 
 
@@ -99,7 +105,7 @@ def demo_data(db: Connection, salons: Any) -> tuple[str, str, str]:
     return conversation, code, start.date().isoformat()
 
 
-@pytest.mark.parametrize("index", range(8), ids=ROUTE_IDS)
+@pytest.mark.parametrize("index", range(len(ROUTE_IDS)), ids=ROUTE_IDS)
 def test_another_salons_user_gets_403_and_changes_nothing(
     staff_api: StaffApi,
     db: Connection,
@@ -120,7 +126,7 @@ def test_another_salons_user_gets_403_and_changes_nothing(
     assert fake_whatsapp.sent == []
 
 
-@pytest.mark.parametrize("index", range(8), ids=ROUTE_IDS)
+@pytest.mark.parametrize("index", range(len(ROUTE_IDS)), ids=ROUTE_IDS)
 def test_no_verified_token_gets_401(
     staff_api: StaffApi, db: Connection, demo_data: tuple[str, str, str], index: int
 ) -> None:
@@ -472,3 +478,61 @@ def test_me_says_who_is_signed_in(staff_api: StaffApi, salons: Any) -> None:
         "role": "owner",
         "salons": [str(DEMO_SALON_ID)],
     }
+
+
+# -- the salon file -----------------------------------------------------------------------
+
+
+def _demo_file() -> str:
+    from tests.conftest import DEMO_SALON_FILE
+
+    return DEMO_SALON_FILE.read_text(encoding="utf-8")
+
+
+def test_the_owner_uploads_a_salon_file_validated_like_the_import(
+    staff_api: StaffApi, db: Connection, salons: Any
+) -> None:
+    owner = staff_claims(DEMO_SALON_ID, owner=True)
+    path = "/api/v1/staff/salon-file"
+    revision = db.execute("SELECT revision FROM salons WHERE id = %s", (DEMO_SALON_ID,)).fetchone()
+    # An invalid file names the field and changes nothing
+    bad = _demo_file().replace("duration_minutes: 60", "duration_minutes: -60", 1)
+    refused = staff_api.call("POST", path, claims=owner, body={"content": bad})
+    assert refused.status == 422, refused.body
+    assert refused.body["detail"][0]["field"] == "services[0].duration_minutes"
+    unknown = staff_api.call("POST", path, claims=owner, body={"content": "name: x\ncolour: red"})
+    assert unknown.status == 422
+    # Staff who are not the owner may not upload
+    staff = staff_api.call("POST", path, claims=STAFF, body={"content": _demo_file()})
+    assert staff.status == 403
+    # Another salon's id in the file is refused
+    other = _demo_file().replace(str(DEMO_SALON_ID), str(BERLIN_SALON_ID))
+    foreign = staff_api.call("POST", path, claims=owner, body={"content": other})
+    assert foreign.status == 422 and foreign.body["detail"][0]["field"] == "id"
+    db.rollback()
+    after = db.execute("SELECT revision FROM salons WHERE id = %s", (DEMO_SALON_ID,)).fetchone()
+    assert after == revision
+    # A valid file is imported
+    renamed = _demo_file().replace("duration_minutes: 60", "duration_minutes: 75", 1)
+    done = staff_api.call("POST", path, claims=owner, body={"content": renamed}, key="file-1")
+    assert done.status == 201, done.body
+    assert done.body["revision"] == revision["revision"] + 1
+    db.rollback()
+    salon = load_salon(db, DEMO_SALON_ID)
+    assert salon.service("manicure").duration_minutes == 75
+
+
+def test_the_views_are_html_in_the_salons_language(
+    staff_api: StaffApi, db: Connection, salons: Any
+) -> None:
+    customer_conversation(
+        db, DEMO_SALON_ID, CUSTOMER, "<b>Позовите</b> администратора", handed_off=True
+    )
+    inbox = staff_api.call("GET", "/api/v1/staff/views/inbox", claims=STAFF)
+    assert inbox.status == 200
+    assert inbox.headers["content-type"].startswith("text/html")
+    assert "Входящие" in inbox.body and "ждут: 1" in inbox.body
+    # the customer's words are escaped, never markup
+    assert "&lt;b&gt;Позовите&lt;/b&gt;" in inbox.body and "<b>" not in inbox.body
+    english = staff_api.call("GET", "/api/v1/staff/views/inbox", claims=STAFF, query={"lang": "en"})
+    assert "1 waiting" in english.body
