@@ -153,13 +153,13 @@ def test_a_walk_in_booked_on_the_calendar_takes_its_slot(
     assert start in [s["starts_at"] for s in before]
     page = signed_in(browser, stack)
     page.goto(f"{stack.gateway_url}/console/?lang=en#calendar/{day}")
-    page.get_by_role("heading", name="Book a walk-in or phone customer").wait_for()
-    page.get_by_label("Service").select_option("manicure")
-    page.get_by_label("Master", exact=True).select_option("anna")
-    page.get_by_label("Start (YYYY-MM-DD HH:MM)").fill(f"{day} {at}")
-    page.get_by_label("Phone (+7…)").fill(WALK_IN)
-    page.get_by_label("Name").fill("Ольга")
-    page.get_by_role("button", name="Book", exact=True).click()
+    form = page.get_by_role("form", name="Book a walk-in or phone customer")
+    form.get_by_label("Service").select_option("manicure")
+    form.get_by_label("Master", exact=True).select_option("anna")
+    form.get_by_label("Start (YYYY-MM-DD HH:MM)").fill(f"{day} {at}")
+    form.get_by_label("Phone (+7…)").fill(WALK_IN)
+    form.get_by_label("Name").fill("Ольга")
+    form.get_by_role("button", name="Book", exact=True).click()
     block = page.locator(".block").filter(has_text="Ольга")
     block.wait_for()
     shot(page, "calendar-walk-in")
@@ -176,6 +176,23 @@ def test_a_walk_in_booked_on_the_calendar_takes_its_slot(
         day,
     )
     assert start not in [s["starts_at"] for s in after]
+    # and cancelled from the calendar, the time is free again
+    block.get_by_role("button").click()
+    page.get_by_role("button", name="Cancel booking").click()
+    block.wait_for(state="detached")
+    again = salonbot_json(
+        stack,
+        "slots",
+        "--salon",
+        salon,
+        "--service",
+        "manicure",
+        "--master",
+        "anna",
+        "--date",
+        day,
+    )
+    assert start in [s["starts_at"] for s in again]
 
 
 def test_an_invalid_salon_file_upload_names_the_field(

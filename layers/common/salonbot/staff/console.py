@@ -204,7 +204,9 @@ def view_inbox(
     with _conn() as conn:
         salon = _salon(conn, member, salon_id)
         items = inbox(conn, salon.id, waiting_only=status == "waiting", now=now)
-        count = waiting_count(conn, salon.id, now=now)
+        count = waiting_count(
+            conn, salon.id, now=now, listed=items if status == "waiting" else None
+        )
     return _html(inbox_view(_texts(salon, lang), salon, items, count, showing_all=status == "all"))
 
 

@@ -14,6 +14,7 @@ from salonbot.errors import NotFound
 if TYPE_CHECKING:
     import datetime as dt
     import uuid
+    from collections.abc import Sequence
 
     from salonbot.db.connection import Connection
 
@@ -50,16 +51,29 @@ class ThreadMessage:
     delivery: str | None  # sent | delivered | read | failed, for messages we sent
 
 
+# The candidates first (handed off, or every conversation of a salon with AI off; all of
+# them for `status=all`), newest by `last_message_at`, then each one's last message: the
+# lateral look-up runs for the page's rows, not for every conversation of the salon.
 _INBOX_SQL = """
+WITH picked AS (
+    SELECT c.id, c.salon_id, c.phone_number, c.status, c.handoff_until, c.last_message_at,
+           c.client_id, c.staff_released_at, s.ai_enabled
+      FROM ai_conversations c
+      JOIN salons s ON s.id = c.salon_id
+     WHERE c.salon_id = %(salon)s
+       AND (%(all)s OR c.status = 'handoff' OR NOT s.ai_enabled)
+       AND (%(id)s::text IS NULL OR c.id = %(id)s)
+     ORDER BY c.last_message_at DESC, c.id
+     LIMIT %(limit)s
+)
 SELECT c.id, c.salon_id, c.phone_number, c.status, c.handoff_until, c.last_message_at,
        cl.name AS customer_name, lm.role AS last_role, lm.content AS last_content,
        lm.created_at AS last_at,
        (c.status = 'handoff' AND (c.handoff_until IS NULL OR c.handoff_until > %(now)s))
-       OR (NOT s.ai_enabled AND lm.role = 'user'
+       OR (NOT c.ai_enabled AND lm.role = 'user'
            AND (c.staff_released_at IS NULL OR lm.created_at > c.staff_released_at))
        AS waiting
-  FROM ai_conversations c
-  JOIN salons s ON s.id = c.salon_id
+  FROM picked c
   LEFT JOIN clients cl ON cl.id = c.client_id
   LEFT JOIN LATERAL (
         SELECT role, content, created_at FROM ai_messages m
@@ -67,8 +81,11 @@ SELECT c.id, c.salon_id, c.phone_number, c.status, c.handoff_until, c.last_messa
          ORDER BY m.created_at DESC, m.id DESC
          LIMIT 1
        ) AS lm ON true
- WHERE c.salon_id = %(salon)s
 """
+
+
+def _params(salon_id: uuid.UUID, now: dt.datetime, **extra: Any) -> dict[str, Any]:
+    return {"salon": salon_id, "now": now, "all": False, "id": None, "limit": None, **extra}
 
 
 def _item(row: dict[str, Any]) -> InboxItem:
@@ -97,15 +114,26 @@ def inbox(
     sql = f"SELECT * FROM ({_INBOX_SQL}) AS i"
     if waiting_only:
         sql += " WHERE i.waiting"
-    sql += " ORDER BY coalesce(i.last_at, i.last_message_at) DESC, i.id LIMIT %(limit)s"
-    rows = conn.execute(sql, {"salon": salon_id, "now": now, "limit": limit}).fetchall()
+    sql += " ORDER BY coalesce(i.last_at, i.last_message_at) DESC, i.id"
+    params = _params(salon_id, now, all=not waiting_only, limit=limit)
+    rows = conn.execute(sql, params).fetchall()
     return [_item(row) for row in rows]
 
 
-def waiting_count(conn: Connection, salon_id: uuid.UUID, *, now: dt.datetime) -> int:
+def waiting_count(
+    conn: Connection,
+    salon_id: uuid.UUID,
+    *,
+    now: dt.datetime,
+    listed: Sequence[InboxItem] | None = None,
+) -> int:
+    """How many conversations wait; `listed`, the waiting page just read, answers it
+    without a second query when it was not cut by the page size."""
+    if listed is not None and len(listed) < INBOX_LIMIT:
+        return len(listed)
     row = conn.execute(
         f"SELECT count(*) AS n FROM ({_INBOX_SQL}) AS i WHERE i.waiting",
-        {"salon": salon_id, "now": now},
+        _params(salon_id, now),
     ).fetchone()
     return int(row["n"]) if row else 0
 
@@ -125,8 +153,8 @@ def conversation_item(
     conn: Connection, salon_id: uuid.UUID, conversation_id: str, *, now: dt.datetime
 ) -> InboxItem:
     row = conn.execute(
-        f"SELECT * FROM ({_INBOX_SQL}) AS i WHERE i.id = %(id)s",
-        {"salon": salon_id, "now": now, "id": conversation_id},
+        f"SELECT * FROM ({_INBOX_SQL}) AS i",
+        _params(salon_id, now, all=True, id=conversation_id),
     ).fetchone()
     if row is None:
         raise UnknownConversation(f"no conversation {conversation_id}")

@@ -366,7 +366,7 @@ def get_conversations(
     now = _now()
     with _transaction() as conn:
         items = inbox(conn, salon, waiting_only=status == "waiting", now=now)
-        count = waiting_count(conn, salon, now=now)
+        count = waiting_count(conn, salon, now=now, listed=items if status == "waiting" else None)
     return Inbox(waiting=count, items=[_conversation(i) for i in items])
 
 

@@ -149,7 +149,7 @@ def calendar_view(
     columns = []
     for master in masters:
         blocks = (
-            "".join(_block(t, b, start, options) for b in by_master.get(master.code, []))
+            "".join(_block(b, start) for b in by_master.get(master.code, []))
             or f'<li class="empty">{_e(t["no_bookings"])}</li>'
         )
         columns.append(
@@ -184,6 +184,7 @@ def calendar_view(
         f'<div class="calendar" data-date="{day.isoformat()}">'
         f'<ol class="hours" style="height:{height:.0f}px" aria-hidden="true">{hours}</ol>'
         f'<div class="columns">{line}{"".join(columns)}</div></div>'
+        f"{_booking_panel(t, options)}"
         f'<form data-action="walk-in" class="walk-in" aria-labelledby="walk-in-title">'
         f'<h2 id="walk-in-title">{_e(t["walk_in"])}</h2>'
         f'<label for="w-service">{_e(t["service"])}</label>'
@@ -202,32 +203,44 @@ def calendar_view(
     )
 
 
-def _block(t: Texts, b: DayBooking, start: dt.datetime, options: str) -> str:
+def _block(b: DayBooking, start: dt.datetime) -> str:
+    """A booking at its time; a live one opens the booking panel (the script fills it)."""
     top = (b.starts_at - start).total_seconds() / 60 * PX_PER_MINUTE
     height = max((b.ends_at - b.starts_at).total_seconds() / 60 * PX_PER_MINUTE, 24)
-    code = _e(b.code)
-    who = b.customer_name or phone_tail(b.phone) if b.phone else "—"
-    actions = ""
-    if b.status in ("confirmed", "arrived"):
-        actions = (
-            f'<form data-action="move" data-code="{code}">'
-            f'<label for="m-{code}">{_e(t["new_start"])}</label>'
-            f'<input id="m-{code}" name="start" required value="{b.starts_at:%Y-%m-%d %H:%M}">'
-            f'<label for="mm-{code}">{_e(t["master"])}</label>'
-            f'<select id="mm-{code}" name="master"><option value="">—</option>{options}</select>'
-            f'<button type="submit">{_e(t["move"])}</button></form>'
-            f'<form data-action="mark" data-code="{code}" class="marks">'
-            f'<button name="status" value="arrived" type="submit">{_e(t["mark_arrived"])}</button>'
-            f'<button name="status" value="no_show" type="submit">{_e(t["mark_no_show"])}</button>'
-            f'<button name="status" value="cancelled" type="submit" class="danger">'
-            f"{_e(t['cancel_booking'])}</button></form>{_alert(b.code)}"
-        )
+    who = (b.customer_name or phone_tail(b.phone)) if b.phone else "—"
+    label = (
+        f"<time>{b.starts_at:%H:%M}–{b.ends_at:%H:%M}</time> {_e(b.service_name)} · {_e(who)} "
+        f'<span class="code">{_e(b.code)}</span>'
+    )
+    live = b.status in ("confirmed", "arrived")
+    inner = (
+        f'<button type="button" class="open" data-code="{_e(b.code)}" '
+        f'data-start="{b.starts_at:%Y-%m-%d %H:%M}" aria-controls="booking-panel">{label}</button>'
+        if live
+        else f"<span>{label}</span>"
+    )
     return (
-        f'<li class="block status-{_e(b.status)}" data-code="{code}" '
-        f'style="top:{top:.0f}px;min-height:{height:.0f}px">'
-        f"<details><summary><time>{b.starts_at:%H:%M}–{b.ends_at:%H:%M}</time> "
-        f"{_e(b.service_name)} · {_e(who)} <span class=code>{code}</span></summary>"
-        f"{actions}</details></li>"
+        f'<li class="block status-{_e(b.status)}" data-code="{_e(b.code)}" '
+        f'style="top:{top:.0f}px;min-height:{height:.0f}px">{inner}</li>'
+    )
+
+
+def _booking_panel(t: Texts, options: str) -> str:
+    """One panel for every booking of the day: move it, mark it, cancel it."""
+    return (
+        '<section id="booking-panel" class="panel" hidden aria-labelledby="panel-title">'
+        '<h2 id="panel-title" tabindex="-1" data-panel-title></h2>'
+        '<form data-action="move" data-code="">'
+        f'<label for="p-start">{_e(t["new_start"])}</label>'
+        '<input id="p-start" name="start" required>'
+        f'<label for="p-master">{_e(t["master"])}</label>'
+        f'<select id="p-master" name="master"><option value="">—</option>{options}</select>'
+        f'<button type="submit">{_e(t["move"])}</button></form>'
+        '<form data-action="mark" data-code="" class="marks">'
+        f'<button name="status" value="arrived" type="submit">{_e(t["mark_arrived"])}</button>'
+        f'<button name="status" value="no_show" type="submit">{_e(t["mark_no_show"])}</button>'
+        '<button name="status" value="cancelled" type="submit" class="danger">'
+        f"{_e(t['cancel_booking'])}</button></form>{_alert('panel')}</section>"
     )
 
 

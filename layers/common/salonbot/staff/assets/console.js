@@ -133,12 +133,26 @@
     },
   };
 
+  // A booking on the calendar opens the one booking panel, filled for it.
+  view.addEventListener("click", (event) => {
+    const open = event.target.closest("button.open[data-code]");
+    if (!open) return;
+    const panel = view.querySelector("#booking-panel");
+    if (!panel) return;
+    for (const form of panel.querySelectorAll("form")) form.dataset.code = open.dataset.code;
+    panel.querySelector("[data-panel-title]").textContent = open.textContent;
+    panel.querySelector("input[name=start]").value = open.dataset.start;
+    panel.querySelector("[data-alert]").textContent = "";
+    panel.hidden = false;
+    panel.querySelector("[data-panel-title]").focus();
+  });
+
   view.addEventListener("submit", async (event) => {
     const form = event.target;
     const action = actions[form.dataset.action];
     if (!action) return;
     event.preventDefault();
-    const alert = form.querySelector("[data-alert]");
+    const alert = form.querySelector("[data-alert]") || form.parentElement.querySelector("[data-alert]");
     if (alert) alert.textContent = "";
     const response = await action(form, Object.fromEntries(new FormData(form)), event.submitter);
     if (!response) return;
