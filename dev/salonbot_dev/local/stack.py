@@ -137,6 +137,7 @@ class LocalStack:
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "WHATSAPP_API_BASE_URL": whatsapp_url,
+            "CONSOLE_URL": f"http://{opts.host}:{opts.port}/console/",
         }
         variables, removed = handler_environment(
             specs, local=local, user=env, created=[c.physical_id for c in created]

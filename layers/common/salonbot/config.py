@@ -90,6 +90,8 @@ class Settings(BaseModel):
     staff_auth_domain: str | None = None
     # A message staff send from the WhatsApp Business app keeps the bot quiet this long.
     staff_pause_hours: int = Field(default=12, ge=1, le=168)
+    # The console's address: staff notifications link to the conversation there.
+    console_url: str | None = None
 
     history_messages: int = Field(default=10, ge=1, le=100)
     max_message_age_s: int = Field(default=86_400, ge=60)
