@@ -190,3 +190,27 @@ def test_a_username_customer_is_named_by_their_whatsapp_user_id(
     assert isinstance(listed, list) and [b["code"] for b in listed] == [created["code"]]
     assert code == 0, out
     assert run_json(database_url, capsys, "bookings", "--salon", salon_id, "--phone", user_id) == []
+
+
+def test_mark_a_started_booking_arrived_or_not_come(
+    database_url: str, db: Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from salonbot.booking.importer import import_salon
+    from salonbot.booking.salon_file import load_salon_file
+    from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
+    from tests.integration.staff.conftest import seed_booking
+
+    import_salon(db, load_salon_file(DEMO_SALON_FILE))
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    code = seed_booking(db, DEMO_SALON_ID, starts_at=started, code="MARK01")
+    assert run_json(database_url, capsys, "bookings", "mark", code, "--arrived")["status"] == (
+        "arrived"
+    )
+    assert run_json(database_url, capsys, "bookings", "mark", code, "--no-show")["status"] == (
+        "no_show"
+    )
+    db.rollback()
+    status = db.execute("SELECT status FROM bookings WHERE code = %s", (code,)).fetchone()
+    assert status == {"status": "no_show"}
+    exit_code, out = run(database_url, capsys, "bookings", "mark", "NOPE99", "--arrived")
+    assert exit_code == 3 and "no booking" in out

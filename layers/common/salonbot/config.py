@@ -108,6 +108,15 @@ class Settings(BaseModel):
     staff_notify_interval_minutes: int = Field(default=10, ge=0, le=24 * 60)
     # A conversation handed off to a human goes back to the assistant after this long.
     handoff_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    # The staff console (StaffFunction): the Cognito user pool and its console client; the
+    # hosted UI's address (AWS) or none (the console's own sign-in form, locally).
+    staff_user_pool_id: str | None = None
+    staff_client_id: str | None = None
+    staff_auth_domain: str | None = None
+    # A message staff send from the WhatsApp Business app keeps the bot quiet this long.
+    staff_pause_hours: int = Field(default=12, ge=1, le=168)
+    # The console's address: staff notifications link to the conversation there.
+    console_url: str | None = None
 
     history_messages: int = Field(default=10, ge=1, le=100)
     max_message_age_s: int = Field(default=86_400, ge=60)

@@ -455,7 +455,9 @@ def message_service(settings: Settings) -> MessageService:
     return MessageService(
         settings,
         assistant=build_router(settings),
-        staff=StaffNotifier(settings.staff_topic_arn or settings.alert_topic_arn),
+        staff=StaffNotifier(
+            settings.staff_topic_arn or settings.alert_topic_arn, console_url=settings.console_url
+        ),
     )
 
 

@@ -20,12 +20,18 @@ from salonbot.inbound.dedupe import Claim, SeenMessages, dedupe_key
 from salonbot.inbound.enqueue import MAX_BATCH_BYTES, EventQueue, QueueMessage
 from salonbot.inbound.errors import DedupeUnavailable, MessageInProgress, QueueUnavailable
 from salonbot.observability import MetricName, count_error, logger, metrics
-from salonbot.whatsapp.webhook import NOT_REQUESTS, DeliveryStatus, queue_body
+from salonbot.whatsapp.webhook import (
+    NOT_REQUESTS,
+    DeliveryStatus,
+    MessageEvent,
+    StaffEcho,
+    queue_body,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from salonbot.whatsapp.webhook import MessageEvent, ParsedWebhook, WebhookEvent
+    from salonbot.whatsapp.webhook import ParsedWebhook, WebhookEvent
 
 # Meta caps a text at 4096 characters; an envelope over SQS's limit keeps this much.
 _TRIMMED_TEXT = 4096
@@ -68,8 +74,9 @@ class WebhookIntake:
         seen_here: set[str] = set()
         busy = False
         for event in parsed.events:
-            if isinstance(event, DeliveryStatus):
-                # The processor records statuses idempotently: no durable claim needed.
+            if isinstance(event, DeliveryStatus | StaffEcho):
+                # The processor records statuses and staff echoes idempotently (by their
+                # message id): no durable claim needed.
                 outgoing.append(queue_message(event, now))
                 claims.append(None)
                 answerable.append(None)
@@ -161,7 +168,7 @@ class WebhookIntake:
 def queue_message(event: WebhookEvent, now: float, *, stale: bool = False) -> QueueMessage:
     """The SQS message for one event (an envelope within SQS's size limit)."""
     body = queue_body(event, now, stale=stale)
-    if len(body.encode()) > _MAX_BODY_BYTES and not isinstance(event, DeliveryStatus):
+    if len(body.encode()) > _MAX_BODY_BYTES and isinstance(event, MessageEvent):
         trimmed = event._replace(
             text=event.text[:_TRIMMED_TEXT] if event.text else event.text,
             payload={"trimmed": True},

@@ -13,7 +13,7 @@ WhatsApp number no salon has, is kept for the staff (`kept`) and counted, not dr
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -26,11 +26,10 @@ from salonbot.errors import UnknownSalon
 from salonbot.observability import MetricName, count_error, logger, metrics
 from salonbot.processing import events, kept, ledger, replies
 from salonbot.processing.turn import ConversationTurn
-from salonbot.whatsapp.events import InboundMessage
+from salonbot.whatsapp.events import InboundMessage, StaffEcho
 from salonbot.whatsapp.outgoing import to_payload
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable
 
     from salonbot.assistant.base import Assistant
@@ -54,6 +53,7 @@ REPLIED, NO_REPLY, REPLY_FAILED, DROPPED, KEPT, STATUS = (
     "kept",
     "status",
 )
+STAFF_ECHO = "staff_echo"
 
 
 class MessageProcessor:
@@ -100,6 +100,8 @@ class MessageProcessor:
             with autocommit(conn):
                 if isinstance(event, InboundMessage):
                     return self._message(conn, event, stale=envelope.stale)
+                if isinstance(event, StaffEcho):
+                    return self._staff_echo(conn, event)
                 return self._status(conn, event)
         except psycopg.OperationalError:
             if conn.broken or conn.closed:
@@ -184,7 +186,21 @@ class MessageProcessor:
             logger.info("read receipt not queued", exc_info=True)
 
     def _now(self) -> dt.datetime:
-        return self._clock() if self._clock is not None else datetime.datetime.now(datetime.UTC)
+        return self._clock() if self._clock is not None else dt.datetime.now(dt.UTC)
+
+    def _staff_echo(self, conn: Connection, echo: StaffEcho) -> str:
+        """Staff answered from the WhatsApp Business app: kept in the conversation, and
+        the bot paused there (`salonbot.staff.echoes`)."""
+        from salonbot.staff.echoes import record_echo
+
+        try:
+            salon = load_salon_by_phone_number_id(conn, echo.phone_number_id)
+        except UnknownSalon:
+            count_error("unknown_salon")
+            return STAFF_ECHO
+        pause = dt.timedelta(hours=self._settings.staff_pause_hours)
+        record_echo(conn, salon, echo, pause=pause)
+        return STAFF_ECHO
 
     def _status(self, conn: Connection, status: StatusUpdate) -> str:
         recorded = ledger.record_status(

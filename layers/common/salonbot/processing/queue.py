@@ -27,7 +27,9 @@ def default_processor() -> MessageProcessor:
         settings,
         assistant=build_router(settings),
         whatsapp=WhatsAppClient(settings),
-        staff=StaffNotifier(settings.staff_topic_arn or settings.alert_topic_arn),
+        staff=StaffNotifier(
+            settings.staff_topic_arn or settings.alert_topic_arn, console_url=settings.console_url
+        ),
         **channel_parts(settings),
     )
 

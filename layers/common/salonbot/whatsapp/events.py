@@ -146,7 +146,25 @@ class StatusUpdate(BaseModel):
         return f"{self.phone_number_id}:{recipient}"
 
 
-QueueEvent = Annotated[InboundMessage | StatusUpdate, Field(discriminator="kind")]
+class StaffEcho(BaseModel):
+    """A message staff sent from the WhatsApp Business app on the salon's number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["staff_echo"] = "staff_echo"
+    phone_number_id: str
+    message_id: str  # wamid of the message staff sent
+    to: str  # the customer's WhatsApp id
+    timestamp: dt.datetime
+    type: str = "text"
+    text: CleanText | None = None
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.phone_number_id}:{self.to}"
+
+
+QueueEvent = Annotated[InboundMessage | StatusUpdate | StaffEcho, Field(discriminator="kind")]
 
 
 class QueueEnvelope(BaseModel):

@@ -36,6 +36,9 @@ from salonbot.lax import lax_int
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
+# Coexistence: what staff send from the WhatsApp Business app on the salon's number.
+ECHOES_FIELD = "smb_message_echoes"
+MAX_ECHO_CHARS = 4096
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 # Message types that are events about the chat, not requests: never answered.
 NOT_REQUESTS = frozenset({"reaction", "edit", "revoke", "system"})
@@ -144,7 +147,35 @@ class DeliveryStatus(NamedTuple):
         return {"kind": "status", **self._asdict(), "timestamp": iso_time(self.timestamp)}
 
 
-WebhookEvent = MessageEvent | DeliveryStatus
+class StaffEcho(NamedTuple):
+    """A message the salon's staff sent from the WhatsApp Business app (coexistence):
+    `salonbot.whatsapp.events.StaffEcho` on the queue."""
+
+    phone_number_id: str
+    message_id: str  # wamid of the message staff sent
+    to: str  # the customer's WhatsApp id (digits)
+    timestamp: int
+    type: str
+    text: str | None
+
+    @property
+    def kind(self) -> str:
+        return "staff_echo"
+
+    @property
+    def group_id(self) -> str:
+        """The customer's own group: the echo is ordered with their messages."""
+        return f"{self.phone_number_id}:{self.to}"
+
+    @property
+    def deduplication_id(self) -> str:
+        return f"echo:{self.message_id}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "staff_echo", **self._asdict(), "timestamp": iso_time(self.timestamp)}
+
+
+WebhookEvent = MessageEvent | DeliveryStatus | StaffEcho
 
 
 class ParsedWebhook:
@@ -162,11 +193,44 @@ def parse_webhook(body: bytes | str) -> ParsedWebhook:
     changes = _changes(load_json(body))
     parsed = ParsedWebhook()
     for change in changes:
+        if change["field"] == ECHOES_FIELD:
+            _parse_echoes_change(change.get("value", {}), parsed)
+            continue
         if change["field"] != MESSAGES_FIELD:
             parsed.ignored += 1
             continue
         _parse_messages_change(change.get("value", {}), parsed)
     return parsed
+
+
+def _parse_echoes_change(value: dict[str, Any], parsed: ParsedWebhook) -> None:
+    """One `smb_message_echoes` change: `message_echoes`, each `from` the salon's number
+    `to` a customer."""
+    try:
+        metadata = _object(value.get("metadata", _MISSING))
+        phone_number_id = _text(metadata.get("phone_number_id", _MISSING), 1, MAX_ID_LENGTH)
+        echoes = _list(value.get("message_echoes", []))
+    except _Invalid:
+        parsed.invalid += 1
+        return
+    for raw in echoes:
+        try:
+            echo = _object(raw)
+            kind = _text(echo.get("type", _MISSING), 1, MAX_WORD_LENGTH)
+            body = _optional_object(echo.get("text")) or {}
+            text = _optional_text(body.get("body"))
+            parsed.events.append(
+                StaffEcho(
+                    phone_number_id=phone_number_id,
+                    message_id=_text(echo.get("id", _MISSING), 1, MAX_ID_LENGTH),
+                    to=_text(echo.get("to", _MISSING), 1, MAX_WORD_LENGTH),
+                    timestamp=_unix_time(echo.get("timestamp", _MISSING)),
+                    type=kind,
+                    text=text[:MAX_ECHO_CHARS] if text else None,
+                )
+            )
+        except _Invalid:
+            parsed.invalid += 1
 
 
 def load_json(body: bytes | str) -> Any:
