@@ -38,14 +38,15 @@ class BookingDesk(Protocol):
         ...
 
     def slots_on(
-        self, service_code: str, day: dt.date, master_code: str | None = None
+        self, service_code: str | Sequence[str], day: dt.date, master_code: str | None = None
     ) -> list[Slot]:
-        """Free start times on a local day; `master_code=None`: any master."""
+        """Free start times on a local day; `master_code=None`: any master. Several
+        service codes are one visit, back to back (each slot's `items` say who does what)."""
         ...
 
     def slots_by_day(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         days: Sequence[dt.date],
         master_code: str | None = None,
         *,
@@ -58,7 +59,7 @@ class BookingDesk(Protocol):
 
     def earliest(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         master_code: str | None = None,
         *,
         limit: int = 5,
@@ -77,18 +78,19 @@ class BookingDesk(Protocol):
 
     def book(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         starts_at: dt.datetime,
         master_code: str | None = None,
         *,
         client_name: str | None = None,
         source_message_id: str | None = None,
     ) -> Booking:
-        """Book, or return the booking `source_message_id` already made."""
+        """Book (several service codes: one visit, back to back, all items or none), or
+        return the booking `source_message_id` already made."""
         ...
 
     def move(self, code: str, starts_at: dt.datetime, master_code: str | None = None) -> Booking:
-        """Move the customer's live booking; refused moves leave it as it was."""
+        """Move the customer's live visit, every item; refused moves leave it as it was."""
         ...
 
     def cancel(self, code: str) -> Booking:
@@ -110,7 +112,7 @@ class PostgresDesk:
         return list(self.salon.services.values())
 
     def slots_on(
-        self, service_code: str, day: dt.date, master_code: str | None = None
+        self, service_code: str | Sequence[str], day: dt.date, master_code: str | None = None
     ) -> list[Slot]:
         return availability.free_slots(
             self.conn, self.salon, service_code, day, master_code, now=self.now
@@ -118,7 +120,7 @@ class PostgresDesk:
 
     def slots_by_day(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         days: Sequence[dt.date],
         master_code: str | None = None,
         *,
@@ -138,7 +140,7 @@ class PostgresDesk:
 
     def earliest(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         master_code: str | None = None,
         *,
         limit: int = 5,
@@ -156,7 +158,7 @@ class PostgresDesk:
 
     def book(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         starts_at: dt.datetime,
         master_code: str | None = None,
         *,

@@ -243,7 +243,6 @@ def _plan(
     return visits.plan_at(
         salon,
         services,
-        allowed,
         start,
         allowed,
         index_busy(busy),
@@ -389,7 +388,7 @@ def _visit_values(salon: Salon, items: Sequence[PlannedItem]) -> dict[str, Any]:
     }
 
 
-def _booking_of(
+def visit_booking(
     salon: Salon, booking_id: int, code: str, phone: str, items: Sequence[PlannedItem]
 ) -> Booking:
     lead = items[0]
@@ -479,7 +478,7 @@ def _insert(
                 raise _DuplicateSourceMessage from exc
             raise
         assert row is not None
-        return _booking_of(salon, row["booking_id"], code, phone, items)
+        return visit_booking(salon, row["booking_id"], code, phone, items)
     raise RuntimeError(f"no unused booking code after {CODE_ATTEMPTS} attempts")
 
 
@@ -665,7 +664,7 @@ def move_booking(
                 taken = _taken(salon, planned, exc)
                 avoid = [a | {item.master.id} for a, item in zip(avoid, planned, strict=True)]
                 continue
-            moved = _booking_of(salon, row["id"], row["code"], row["phone"], planned)
+            moved = visit_booking(salon, row["id"], row["code"], row["phone"], planned)
             return dataclasses.replace(moved, price=row["price"])
         assert taken is not None
         raise taken

@@ -188,7 +188,6 @@ def resource_free(
 def plan_at(
     salon: Salon,
     services: Sequence[Service],
-    choices: Sequence[Sequence[Master]],
     start: float,
     allowed: Sequence[Sequence[Master]],
     busy: dict[int, BusyIndex],
@@ -197,9 +196,8 @@ def plan_at(
     avoid: Sequence[frozenset[int]] = (),
 ) -> list[PlannedItem]:
     """The visit from `start`, each item with the first master of `allowed[i]` (those
-    whose hours fit it, in the order of `choices[i]`) free then, not in `avoid[i]`.
+    whose hours fit it, in the order asked) free then, not in `avoid[i]`.
     `SlotTaken` when an item has none, or its resource is full."""
-    del choices  # the order is `allowed`'s, kept from `choices`
     planned: list[PlannedItem] = []
     for i, (service, offset) in enumerate(zip(services, item_offsets(services), strict=True)):
         span = shifted(offset, start)
