@@ -25,7 +25,7 @@ import datetime as dt
 import functools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from salonbot.booking import visits
 from salonbot.errors import InvalidInput, SlotUnavailable
@@ -45,9 +45,9 @@ BusyTimes = dict[int, list[Interval]]  # master id -> live bookings, sorted by s
 FIRST_FETCH_DAYS = 2
 
 
-@dataclass(frozen=True)
-class SlotItem:
-    """One service of a visit's slot, with its master."""
+class SlotItem(NamedTuple):
+    """One service of a visit's slot, with its master (a tuple: a day's search makes
+    hundreds of them)."""
 
     service_code: str
     master_code: str
@@ -192,19 +192,42 @@ def _free_on_day(
     later: list[list[tuple[Master, dict[dt.date, list[Interval]], BusyIndex]]] = [
         [(m, {}, busy.get(m.id, _NOTHING_BOOKED)) for m in masters] for masters in choices[1:]
     ]
+    # The first item, on every start: its master's busy ranges relative to the start
+    # (one without a processing gap), checked without building a span per start.
+    head = offsets[0]
+    head_busy = [(a, b) for a, b in head.master_busy() if a < b]
+    head_resource = services[0].resource_id is not None
+    gapless = len(head_busy) == 1
+    head_from, head_until = head_busy[0]
     found: list[Slot] = []
     for t in starts:
-        first = visits.shifted(offsets[0], t)
-        if not visits.resource_free(salon, services[0], first, rooms):
+        if head_resource and not visits.resource_free(
+            salon, services[0], visits.shifted(head, t), rooms
+        ):
             continue
         # The first master (in the order given) who has it on a shift grid and is free
         # for the item. Usually the first one asked is.
-        lead = next(
-            (m for m, grid, index in offers if t in grid and index.is_free_for(first)), None
-        )
+        lead = None
+        for master, grid, index in offers:
+            if t not in grid:
+                continue
+            if gapless:
+                if index.is_free(t + head_from, t + head_until):
+                    lead = master
+                    break
+            elif all(index.is_free(t + a, t + b) for a, b in head_busy):
+                lead = master
+                break
         if lead is None:
             continue
-        items = [visits.PlannedItem(services[0], lead, first)]
+        if len(services) == 1:
+            starts_at, ends_at = to_local(t, tz), to_local(t + head.end, tz)
+            item = SlotItem(services[0].code, lead.code, lead.name, starts_at, ends_at)
+            found.append(Slot(starts_at, ends_at, lead.code, lead.name, (item,)))
+            if limit is not None and len(found) >= limit:
+                break
+            continue
+        items = [(services[0], lead, visits.shifted(head, t))]
         for service, offset, masters in zip(services[1:], offsets[1:], later, strict=True):
             span = visits.shifted(offset, t)
             if not visits.resource_free(salon, service, span, rooms):
@@ -219,33 +242,40 @@ def _free_on_day(
                     break
             if chosen is None:
                 break
-            items.append(visits.PlannedItem(service, chosen, span))
+            items.append((service, chosen, span))
         if len(items) < len(services):
             continue
-        found.append(_slot(salon, items))
+        found.append(_slot(tz, items))
         if limit is not None and len(found) >= limit:
             break
     return found
 
 
-def _slot(salon: Salon, items: Sequence[visits.PlannedItem]) -> Slot:
-    tz = salon.tz
-    lead = items[0]
+def _slot(tz: ZoneInfo, items: Sequence[tuple[Service, Master, visits.ItemSpan]]) -> Slot:
+    times: dict[float, dt.datetime] = {}
+
+    def local(instant: float) -> dt.datetime:
+        # Back-to-back items share instants: each is converted once.
+        if instant not in times:
+            times[instant] = to_local(instant, tz)
+        return times[instant]
+
+    parts = tuple(
+        SlotItem(
+            service_code=service.code,
+            master_code=master.code,
+            master_name=master.name,
+            starts_at=local(span.start),
+            ends_at=local(span.end),
+        )
+        for service, master, span in items
+    )
     return Slot(
-        starts_at=to_local(lead.span.start, tz),
-        ends_at=to_local(items[-1].span.end, tz),
-        master_code=lead.master.code,
-        master_name=lead.master.name,
-        items=tuple(
-            SlotItem(
-                service_code=item.service.code,
-                master_code=item.master.code,
-                master_name=item.master.name,
-                starts_at=to_local(item.span.start, tz),
-                ends_at=to_local(item.span.end, tz),
-            )
-            for item in items
-        ),
+        starts_at=parts[0].starts_at,
+        ends_at=parts[-1].ends_at,
+        master_code=parts[0].master_code,
+        master_name=parts[0].master_name,
+        items=parts,
     )
 
 
