@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from salonbot.booking import availability, visits
 from salonbot.booking.catalog import Master, Resource, Salon, Service, Shift
 from salonbot.booking.codes import new_booking_code, normalize_booking_code
+from salonbot.booking.cutoffs import refuse_late_change
 from salonbot.booking.salon_file import load_salon_file
 from salonbot.booking.store import LIVE, Booking, normalize_phone, visit_booking
 from salonbot.errors import (
@@ -247,6 +248,9 @@ class MemoryDesk:
     def move(self, code: str, starts_at: dt.datetime, master_code: str | None = None) -> Booking:
         entry = self._entry(code, live=True)
         self._refuse_started(entry.booking)
+        refuse_late_change(
+            self.salon, "move", entry.booking.code, entry.booking.starts_at, self.now
+        )
         services = [item.service for item in entry.items]
         if master_code is not None:
             choices = visits.masters_per_item(self.salon, services, master_code)
@@ -268,6 +272,9 @@ class MemoryDesk:
     def cancel(self, code: str) -> Booking:
         entry = self._entry(code, live=True)
         self._refuse_started(entry.booking)
+        refuse_late_change(
+            self.salon, "cancel", entry.booking.code, entry.booking.starts_at, self.now
+        )
         entry.booking = dataclasses.replace(entry.booking, status="cancelled")
         return entry.booking
 

@@ -14,7 +14,7 @@ from salonbot.booking.catalog import load_salon
 from salonbot.booking.desk import BookingDesk, PostgresDesk
 from salonbot.booking.importer import import_salon
 from salonbot.booking.salon_file import validate_salon
-from salonbot.errors import ClientBusy, InvalidInput, SlotTaken
+from salonbot.errors import ChangeTooLate, ClientBusy, InvalidInput, SlotTaken
 from tests.fakes.memory_desk import Calendar, salon_from_file
 from tests.integration.visit_salon import NOW, TUESDAY, at, visit_salon_data
 
@@ -140,3 +140,37 @@ def test_a_visit_is_refused_whole(desks: Callable[[str], BookingDesk]) -> None:
     # and a visit with different masters works
     visit = alice.book(["manicure", "haircut"], at(15))
     assert [i.master_code for i in visit.items] == ["nails1", "olga"]
+
+
+@pytest.mark.parametrize("kind", ["postgres", "memory"])
+def test_inside_the_cut_offs_the_customer_cannot_change_the_visit_and_staff_can(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    # Given a salon whose customers may cancel up to 3 hours and move up to 2 hours ahead
+    file = validate_salon(visit_salon_data(cancel_notice_minutes=180, move_notice_minutes=120))
+    now = at(9, 30)
+    if kind == "memory":
+        calendar = Calendar(salon_from_file(file))
+        desk: BookingDesk = calendar.desk(ALICE, NOW)
+        later: BookingDesk = calendar.desk(ALICE, now)
+    else:
+        db: Connection = request.getfixturevalue("db")
+        import_salon(db, file)
+        salon = load_salon(db, file.id)  # type: ignore[arg-type]
+        desk, later = PostgresDesk(db, salon, ALICE, NOW), PostgresDesk(db, salon, ALICE, now)
+    visit = desk.book(VISIT, at(12))
+
+    # When, 2.5 hours before, she asks to cancel, then to move: cancelling is refused, moving
+    # is still allowed
+    with pytest.raises(ChangeTooLate) as refused:
+        later.cancel(visit.code)
+    assert refused.value.notice_minutes == 180
+    moved = later.move(visit.code, at(12, 15))
+    assert moved.starts_at == at(12, 15)
+    assert [b.status for b in later.upcoming()] == ["confirmed"]
+    if kind == "postgres":
+        # and staff (the store without the customer's rule) still can cancel it
+        from salonbot.booking.store import cancel_booking
+
+        staff = cancel_booking(db, salon, phone=ALICE, code=visit.code, now=now)
+        assert staff.status == "cancelled"

@@ -20,7 +20,7 @@ def at(hour: int, minute: int = 0, day: dt.date = TUESDAY) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=MOSCOW)
 
 
-def visit_salon_data(chairs: int = 1, pedicurists: int = 2) -> dict[str, Any]:
+def visit_salon_data(chairs: int = 1, pedicurists: int = 2, **overrides: Any) -> dict[str, Any]:
     hours = {day: WEEK for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     nails = [
         {"code": f"nails{i}", "name": f"Nails {i}", "services": ["manicure", "pedicure"],
@@ -48,4 +48,5 @@ def visit_salon_data(chairs: int = 1, pedicurists: int = 2) -> dict[str, Any]:
             {"code": "olga", "name": "Olga", "services": ["coloring", "haircut"],
              "working_hours": hours},
         ],
+        **overrides,
     }  # fmt: skip

@@ -90,11 +90,13 @@ class BookingDesk(Protocol):
         ...
 
     def move(self, code: str, starts_at: dt.datetime, master_code: str | None = None) -> Booking:
-        """Move the customer's live visit, every item; refused moves leave it as it was."""
+        """Move the customer's live visit, every item; refused moves leave it as it was.
+        Inside the salon's `move_notice_minutes`: `ChangeTooLate` (staff can)."""
         ...
 
     def cancel(self, code: str) -> Booking:
-        """Cancel the customer's live, not yet started booking."""
+        """Cancel the customer's live, not yet started booking. Inside the salon's
+        `cancel_notice_minutes`: `ChangeTooLate` (staff can)."""
         ...
 
 
@@ -186,9 +188,10 @@ class PostgresDesk:
             starts_at=starts_at,
             master_code=master_code,
             now=self.now,
+            by_customer=True,
         )
 
     def cancel(self, code: str) -> Booking:
         return store.cancel_booking(
-            self.conn, self.salon, phone=self.phone, code=code, now=self.now
+            self.conn, self.salon, phone=self.phone, code=code, now=self.now, by_customer=True
         )

@@ -46,6 +46,7 @@ from salonbot.booking.client_calendar import (
     upsert_client,
 )
 from salonbot.booking.codes import new_booking_code, normalize_booking_code
+from salonbot.booking.cutoffs import refuse_late_change
 from salonbot.booking.time_locks import span_locks
 from salonbot.errors import (
     BookingNotFound,
@@ -571,15 +572,24 @@ def _refuse_started(row: dict[str, Any], now: dt.datetime) -> None:
 
 
 def cancel_booking(
-    conn: Connection, salon: Salon, *, phone: str, code: str, now: dt.datetime | None = None
+    conn: Connection,
+    salon: Salon,
+    *,
+    phone: str,
+    code: str,
+    now: dt.datetime | None = None,
+    by_customer: bool = False,
 ) -> Booking:
     """Cancel the customer's live, not yet started visit, every item of it; its time is
-    free again (the items follow the visit's status)."""
+    free again (the items follow the visit's status). `by_customer`: the customer asks,
+    so the salon's `cancel_notice_minutes` applies (`ChangeTooLate`); staff may always."""
     phone = normalize_phone(phone)
     current = resolve_now(salon, now)
     with conn.transaction():
         row = _customer_booking(conn, salon, phone, code, live=True, lock=True)
         _refuse_started(row, current)
+        if by_customer:
+            refuse_late_change(salon, "cancel", row["code"], row["starts_at"], current)
         conn.execute(
             """
             UPDATE bookings SET status = 'cancelled', cancelled_at = %s, updated_at = now()
@@ -615,9 +625,11 @@ def move_booking(
     starts_at: dt.datetime,
     master_code: str | None = None,
     now: dt.datetime | None = None,
+    by_customer: bool = False,
 ) -> Booking:
     """Move the customer's live visit to `starts_at`, every item with it, checked like a
-    new booking.
+    new booking. `by_customer`: the salon's `move_notice_minutes` applies
+    (`ChangeTooLate`); staff may always.
 
     `master_code=None` keeps each item's master when free then, else the first free
     master who does its service; a named master takes every item. The rows are updated in
@@ -631,6 +643,8 @@ def move_booking(
         # The client's row too: this customer's creates and moves are decided in turn.
         row = _customer_booking(conn, salon, phone, code, live=True, lock=True, lock_client=True)
         _refuse_started(row, current)
+        if by_customer:
+            refuse_late_change(salon, "move", row["code"], row["starts_at"], current)
         held = row["items"] or [{"service_id": row["service_id"], "master_id": row["master_id"]}]
         services = [salon.service_by_id(item["service_id"]) for item in held]
         choices = _visit_choices(salon, services, [i["master_id"] for i in held], master_code)

@@ -72,6 +72,8 @@ PHRASES: dict[str, str] = {
     "staff will help.",
     "booking_not_found": "I found no booking with code {code}.",
     "handoff": "I've passed your message to the salon staff; they will reply here.",
+    "change_cutoff": "Your visit is too close to change it here. I've passed your request "
+    "to the salon staff; they will reply here.",
     "today": "Today",
     "tomorrow": "Tomorrow",
     "with_master": ", master {master}",

@@ -33,6 +33,7 @@ NoticeKey = Literal[
     "declined",
     "no_bookings",
     "not_changeable",  # the store refused to move or cancel
+    "change_cutoff",  # too close to the visit for the customer to change it: staff will
     "handoff",
 ]
 

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from salonbot.assistant.guided import options as opt
 from salonbot.assistant.guided import replies as r
+from salonbot.booking.cutoffs import too_late
 from salonbot.errors import (
     BookingLimitReached,
     BookingNotFound,
+    ChangeTooLate,
     ClientBusy,
     InvalidInput,
     NotFound,
@@ -249,6 +251,9 @@ class Steps:
                 self.record("book", arguments, booking)
                 self.say(r.Booked(booking))
                 self.out.booking_code = booking.code
+        except ChangeTooLate:
+            self.late_change()
+            return
         except BookingLimitReached as exc:
             # No other time would help: her bookings, each with move and cancel.
             self.record("book", arguments, None, str(exc))
@@ -329,6 +334,9 @@ class Steps:
         booking = self.find(code)
         if booking is None:
             return
+        if too_late(self.salon, "cancel", booking.starts_at, self.now):
+            self.late_change()
+            return
         self.st.clear()
         self.st.booking = booking.code
         self.ask(r.AskToCancel(booking), "cancel_confirm")
@@ -336,6 +344,9 @@ class Steps:
     def cancel(self, code: str) -> None:
         try:
             booking = self.desk.cancel(code)
+        except ChangeTooLate:
+            self.late_change()
+            return
         except (BookingNotFound, InvalidInput):
             self.st.clear()
             self.notice("not_changeable")
@@ -347,6 +358,9 @@ class Steps:
     def start_move(self, code: str, when: When | None = None) -> None:
         booking = self.find(code)
         if booking is None:
+            return
+        if too_late(self.salon, "move", booking.starts_at, self.now):
+            self.late_change()
             return
         st = self.st
         st.clear()
@@ -362,6 +376,12 @@ class Steps:
         self.st.clear()
         self.out.handoff = True
         self.notice("handoff")
+
+    def late_change(self) -> None:
+        """Inside the salon's cut-off: the customer cannot change the visit, staff can."""
+        self.st.clear()
+        self.out.handoff = True
+        self.notice("change_cutoff")
 
     def main_menu(self) -> None:
         self.ask(r.MainMenu(), self.st.step or "menu")

@@ -30,7 +30,13 @@ from salonbot.assistant.tools.definition import Args, Result, tool
 from salonbot.assistant.tools.lookup import ALTERNATIVES
 from salonbot.assistant.tools.results import booking_summary, error, error_kind, when
 from salonbot.booking.codes import normalize_booking_code
-from salonbot.errors import BookingLimitReached, SalonbotError, SlotTaken, SlotUnavailable
+from salonbot.errors import (
+    BookingLimitReached,
+    ChangeTooLate,
+    SalonbotError,
+    SlotTaken,
+    SlotUnavailable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,6 +50,8 @@ YEARS_AROUND_NOW = 2
 # Earliest free times read to find alternatives clear of the customer's own bookings.
 EARLIEST_SCAN = 24
 NEXT_MESSAGE = "ask the customer to confirm the next one in their next message"
+# Inside the salon's cut-off the customer cannot change a visit alone; staff can.
+STAFF_INSTEAD = "offer to pass the request to the salon's staff (handoff), who can still change it"
 
 
 def _local_start(value: object) -> object:
@@ -190,6 +198,8 @@ def move(ctx: ToolContext, args: MoveArgs) -> Result:
     start = _localize(ctx, args.start)
     try:
         booking = ctx.desk.move(args.code, start, args.master)
+    except ChangeTooLate as exc:
+        return error(error_kind(exc), f"{exc}; {STAFF_INSTEAD}", moved=False)
     except (SlotTaken, SlotUnavailable) as exc:
         current = ctx.desk.find(args.code)
         return error(
@@ -213,6 +223,9 @@ def cancel(ctx: ToolContext, args: CancelArgs) -> Result:
     refused = _one_per_message("cancelled", ctx.cancelled, args.code)
     if refused is not None:
         return {**refused, "cancelled": False}
-    booking = ctx.desk.cancel(args.code)
+    try:
+        booking = ctx.desk.cancel(args.code)
+    except ChangeTooLate as exc:
+        return error(error_kind(exc), f"{exc}; {STAFF_INSTEAD}", cancelled=False)
     ctx.cancelled.append(booking)
     return {"ok": True, "cancelled": booking_summary(ctx, booking)}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from salonbot.errors import (
     BookingLimitReached,
     BookingNotFound,
+    ChangeTooLate,
     ClientBusy,
     InvalidInput,
     SalonbotError,
@@ -61,6 +62,7 @@ def error(kind: str, message: str, **extra: Any) -> Result:
 _ERROR_KINDS: tuple[tuple[type[SalonbotError], str], ...] = (
     (ClientBusy, "client_busy"),
     (BookingLimitReached, "booking_limit"),
+    (ChangeTooLate, "change_cutoff"),
     (SlotTaken, "slot_taken"),
     (SlotUnavailable, "slot_unavailable"),
     (BookingNotFound, "booking_not_found"),
