@@ -272,6 +272,7 @@ class ParsedMessage:
     any_master: bool = False
     when: When = field(default_factory=When)
     code: str | None = None
+    visit: tuple[str, ...] = ()  # several services named for one visit, in order
 
     @property
     def service(self) -> str | None:
@@ -511,6 +512,26 @@ def match_services(text: str, salon: Salon) -> tuple[str, ...]:
     return tuple(found)
 
 
+# "маникюр и педикюр", "manicure and pedicure", "маникюр + педикюр", "cut, colour".
+_VISIT_JOINS = re.compile(r"\s+(?:и|а также|затем|потом|and|then|plus)\s+|\s*[+,&]\s*", re.I)
+
+
+def match_visit(text: str, salon: Salon) -> tuple[str, ...]:
+    """The services of one visit when the text names several joined by "и"/"and"/"+"
+    ("маникюр и педикюр в субботу"), in the order named; () unless every part names
+    exactly one service and no service twice."""
+    parts = [part for part in _VISIT_JOINS.split(text) if part.strip()]
+    if len(parts) < 2:
+        return ()
+    codes: list[str] = []
+    for part in parts:
+        found = match_services(part, salon)
+        if len(found) != 1:
+            return ()
+        codes.append(found[0])
+    return tuple(codes) if len(set(codes)) == len(codes) else ()
+
+
 def _name_forms(name: str) -> list[str]:
     lowered = normalize(name)
     return [lowered, lowered.translate(_TRANSLIT)]
@@ -549,4 +570,5 @@ def parse_message(text: str, salon: Salon, now: dt.datetime) -> ParsedMessage:
         any_master=bool(_ANY_MASTER.search(norm)),
         when=parse_when(text, now),
         code=find_code(text),
+        visit=match_visit(text, salon),
     )

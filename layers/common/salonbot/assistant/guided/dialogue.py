@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from salonbot.assistant.guided import options as opt
 from salonbot.assistant.guided import replies as r
 from salonbot.assistant.guided.steps import ANY, Outcome, Steps
+from salonbot.assistant.guided.visit import service_of, visit_code
 from salonbot.assistant.parsing import (
     ADDRESS,
     BOOK,
@@ -216,7 +217,15 @@ class _Dialog(Steps):
         if not moving and st.flow != "book":
             st.clear()
             st.flow = "book"
-        if parsed.services and not moving:
+        if parsed.visit and not moving:
+            # Several services for one visit ("маникюр и педикюр"): one code for the steps.
+            code = visit_code(parsed.visit)
+            if code != st.service:
+                st.forget("service", "day", "start", "page", "candidates")
+                st.service = code
+                if st.master not in (None, ANY) and not self.does(st.master, code):
+                    st.master = None
+        elif parsed.services and not moving:
             if parsed.service is None:
                 st.service = None
                 st.candidates = list(parsed.services)
@@ -226,13 +235,9 @@ class _Dialog(Steps):
                 if st.master not in (None, ANY) and not self.does(st.master, parsed.service):
                     st.master = None
         if parsed.master and not moving:
-            service = st.service
-            if service and not self.does(parsed.master, service):
-                self.say(
-                    r.MasterNotForService(
-                        self.salon.masters[parsed.master], self.salon.services[service]
-                    )
-                )
+            service = service_of(self.salon, st.service)
+            if service and not self.does(parsed.master, service.code):
+                self.say(r.MasterNotForService(self.salon.masters[parsed.master], service))
             else:
                 st.master = parsed.master
         elif parsed.any_master and not moving:

@@ -259,8 +259,12 @@ class Renderer:
         return self.t["with_master"].format(master=master.name) if master else ""
 
     def service_name(self, booking: Booking) -> str:
-        names = booking.service_names
-        return names.get(self.lang) or next(iter(names.values()), booking.service_code)
+        """The booking's service; a visit's services joined ("Маникюр + Педикюр")."""
+        parts = booking.items if len(booking.items) > 1 else (booking,)
+        return " + ".join(
+            p.service_names.get(self.lang) or next(iter(p.service_names.values()), p.service_code)
+            for p in parts
+        )
 
     def line(self, booking: Booking) -> str:
         return self.t["booking_line"].format(

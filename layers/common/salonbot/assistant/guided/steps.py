@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from salonbot.assistant.guided import options as opt
 from salonbot.assistant.guided import replies as r
+from salonbot.assistant.guided import visit
+from salonbot.assistant.guided.visit import desk_codes, service_of, visit_code
 from salonbot.booking.cutoffs import too_late
 from salonbot.errors import (
     BookingLimitReached,
@@ -83,9 +85,11 @@ class Steps:
             st.before = _minute(when.before) if when.before else None
 
     def does(self, master_code: str | None, service_code: str) -> bool:
+        """The master does the service (every service of a visit's code)."""
         master = self.salon.masters.get(master_code or "")
-        service = self.salon.services.get(service_code)
-        return master is not None and service is not None and master.does(service)
+        if master is None or service_of(self.salon, service_code) is None:
+            return False
+        return master in visit.masters_for(self.salon, service_code)
 
     # -- the booking steps ----------------------------------------------------------------
 
@@ -101,12 +105,12 @@ class Steps:
         if not st.flow:
             self.main_menu()
             return
-        service = self.salon.services.get(st.service or "")
+        service = service_of(self.salon, st.service)
         if service is None:
             self.show_services()
             return
         if st.master is None:
-            masters = self.salon.masters_for(service)
+            masters = visit.masters_for(self.salon, service.code)
             if len(masters) > 1 and not st.day:
                 self.ask(r.ChooseMaster(service, tuple(masters[:ROWS])), "master")
                 return
@@ -139,7 +143,7 @@ class Steps:
         """Free slots per day for the choices so far (the booking being moved is free)."""
         master = self.st.master
         return self.desk.slots_by_day(
-            service.code,
+            desk_codes(service.code),
             days,
             master if master != ANY and self.does(master, service.code) else None,
             exclude_booking=self.st.booking_id,
@@ -148,7 +152,8 @@ class Steps:
 
     def show_days(self, first: dt.date, note: r.Reply | None = None) -> None:
         st = self.st
-        service = self.salon.services[st.service or ""]
+        service = service_of(self.salon, st.service)
+        assert service is not None
         last = self.now.date() + dt.timedelta(days=self.salon.booking_horizon_days - 1)
         days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
         free = self.free_by_day(service, days, ROWS + 1)
@@ -219,7 +224,8 @@ class Steps:
         st = self.st
         slot = self.offered_slot()
         assert slot is not None
-        service = self.salon.services[st.service or ""]
+        service = service_of(self.salon, st.service)
+        assert service is not None
         master = self.salon.masters.get(st.slot_master or "")
         self.ask(r.ConfirmSlot(service, slot, master, moving=st.flow == "move"), "confirm")
 
@@ -242,7 +248,7 @@ class Steps:
             else:
                 master = st.master
                 booking = self.desk.book(
-                    service,
+                    desk_codes(service),
                     start,
                     None if master in (None, ANY) else master,
                     client_name=self.msg.contact_name,
@@ -267,7 +273,12 @@ class Steps:
             self.notice("client_busy" if isinstance(exc, ClientBusy) else "slot_taken")
             st.day, st.page = start.astimezone(self.salon.tz).date(), 0
             st.forget("start", "wanted", "after", "before")
-            self.show_times(self.salon.services[service])
+            shown = service_of(self.salon, service)
+            if shown is None:
+                st.clear()
+                self.main_menu()
+                return
+            self.show_times(shown)
             return
         except (BookingNotFound, InvalidInput, NotFound):
             self.notice("not_changeable")
@@ -365,7 +376,8 @@ class Steps:
         st = self.st
         st.clear()
         st.flow, st.booking, st.booking_id = "move", booking.code, booking.id
-        st.service, st.master = booking.service_code, booking.master_code
+        codes = [item.service_code for item in booking.items] or [booking.service_code]
+        st.service, st.master = visit_code(codes), booking.master_code
         if when is not None:
             self.merge_when(when)
         self.advance()
