@@ -212,6 +212,17 @@ class MemoryDesk:
     def find(self, code: str) -> Booking:
         return self._entry(code, live=False).booking
 
+    def last_visit(self) -> Booking | None:
+        phone = normalize_phone(self.phone)
+        started = [
+            e.booking
+            for e in self.calendar.entries
+            if e.booking.phone == phone
+            and e.booking.status in (LIVE, "completed")
+            and e.booking.starts_at <= self.now
+        ]
+        return max(started, key=lambda b: (b.starts_at, b.id), default=None)
+
     # -- writing ----------------------------------------------------------------------------
 
     def book(

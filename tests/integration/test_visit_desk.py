@@ -174,3 +174,29 @@ def test_inside_the_cut_offs_the_customer_cannot_change_the_visit_and_staff_can(
 
         staff = cancel_booking(db, salon, phone=ALICE, code=visit.code, now=now)
         assert staff.status == "cancelled"
+
+
+def test_the_last_visit_is_the_latest_started_one_not_cancelled(
+    desks: Callable[[str], BookingDesk], request: pytest.FixtureRequest
+) -> None:
+    # Given Alice's visit on Tuesday 12:00 and a manicure she cancelled on Wednesday
+    alice = desks(ALICE)
+    visit = alice.book(VISIT, at(12))
+    cancelled = alice.book("manicure", at(12, day=TUESDAY + dt.timedelta(days=1)))
+    alice.cancel(cancelled.code)
+    assert alice.last_visit() is None  # nothing has started yet
+
+    # When she writes a week later
+    later = _desk_at(alice, NOW + dt.timedelta(days=7))
+
+    # Then her last visit is Tuesday's, with its items
+    last = later.last_visit()
+    assert last is not None and last.code == visit.code
+    assert [i.service_code for i in last.items] == VISIT
+    assert desks(BORIS).last_visit() is None
+
+
+def _desk_at(desk: BookingDesk, now: dt.datetime) -> BookingDesk:
+    if isinstance(desk, PostgresDesk):
+        return PostgresDesk(desk.conn, desk.salon, desk.phone, now)
+    return desk.calendar.desk(desk.phone, now)  # type: ignore[attr-defined]

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 BOOK, CANCEL, MOVE, MY_BOOKINGS = "book", "cancel", "move", "my_bookings"
 PRICES, ADDRESS, HOURS, HUMAN = "prices", "address", "hours", "human"
 MENU, GREETING, YES, NO, THANKS = "menu", "greeting", "yes", "no", "thanks"
+REPEAT = "repeat"  # "как в прошлый раз": the last visit's services with its master
 FAQ_INTENTS = (PRICES, ADDRESS, HOURS)
 
 # Checked in order; a text may carry several (e.g. "где вы находитесь и до скольки
@@ -86,6 +87,13 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"\bадминистратор\w*|\bменеджер\w*|\bоператор\w*|\bживо\w+ человек\w*|\bчеловек\w*|"
         r"\bпозвон\w*|\bпозов\w*|\bадмин\b|\bhuman\b|\bmanager\b|\boperator\b|"
         r"\b(real|live) person\b|\bsomeone\b|\bcall me\b|\bstaff\b",
+    ),
+    (
+        REPEAT,
+        r"\bкак (в )?прошл\w* раз\w*|\bкак (и )?в прошлый\b|\bкак обычно\b|"
+        r"\bто же (самое|что) (и )?(в )?прошл\w*|\bповтор\w* (запис|визит)\w*|"
+        r"\bsame as (the )?last( time)?\b|\bas last time\b|\bthe usual\b|"
+        r"\brepeat (my )?(last )?(visit|booking|appointment)\b",
     ),
     (
         BOOK,

@@ -76,6 +76,10 @@ class BookingDesk(Protocol):
         """The customer's booking with this code, any status (`BookingNotFound` else)."""
         ...
 
+    def last_visit(self) -> Booking | None:
+        """The customer's latest visit that has started, not cancelled (None: none yet)."""
+        ...
+
     def book(
         self,
         service_code: str | Sequence[str],
@@ -157,6 +161,9 @@ class PostgresDesk:
 
     def find(self, code: str) -> Booking:
         return store.find_booking(self.conn, self.salon, phone=self.phone, code=code)
+
+    def last_visit(self) -> Booking | None:
+        return store.last_visit(self.conn, self.salon, phone=self.phone, now=self.now)
 
     def book(
         self,

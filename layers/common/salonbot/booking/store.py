@@ -720,6 +720,22 @@ def find_booking(conn: Connection, salon: Salon, *, phone: str, code: str) -> Bo
         return _from_row(salon, _customer_booking(conn, salon, phone, code, live=False, lock=False))
 
 
+def last_visit(
+    conn: Connection, salon: Salon, *, phone: str, now: dt.datetime | None = None
+) -> Booking | None:
+    """The customer's latest visit that has started (not cancelled, not a no-show): what
+    "same as last time" repeats. One query, on the client's (client_id, starts_at) index."""
+    phone = normalize_phone(phone)
+    sql = (
+        _SELECT
+        + " WHERE b.salon_id = %s AND c.phone = %s AND b.starts_at <= %s"
+        + " AND b.status IN ('confirmed', 'completed') ORDER BY b.starts_at DESC, b.id DESC LIMIT 1"
+    )
+    with conn.transaction():
+        row = conn.execute(sql, (salon.id, phone, resolve_now(salon, now))).fetchone()
+    return None if row is None else _from_row(salon, row)
+
+
 def list_bookings(
     conn: Connection,
     salon: Salon,

@@ -34,6 +34,7 @@ from salonbot.assistant.parsing import (
     MY_BOOKINGS,
     NO,
     PRICES,
+    REPEAT,
     THANKS,
     YES,
     ParsedMessage,
@@ -160,6 +161,8 @@ class _Dialog(Steps):
             self.say(r.FaqReply((ADDRESS, HOURS)))
         elif item == "human":
             self.hand_off()
+        elif item == "repeat":
+            self.repeat_last()
         else:
             self.main_menu()
 
@@ -188,6 +191,8 @@ class _Dialog(Steps):
             self.find_booking_for("move", parsed.code, parsed.when)
         elif MY_BOOKINGS in intents:
             self.my_bookings()
+        elif REPEAT in intents:
+            self.repeat_last(parsed.when)
         elif intents & set(FAQ_INTENTS) and BOOK not in intents and parsed.when.empty:
             topics = tuple(t for t in FAQ_INTENTS if t in intents)
             self.say(r.FaqReply(topics, parsed.services))

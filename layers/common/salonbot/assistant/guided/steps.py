@@ -396,7 +396,27 @@ class Steps:
         self.notice("change_cutoff")
 
     def main_menu(self) -> None:
-        self.ask(r.MainMenu(), self.st.step or "menu")
+        self.ask(r.MainMenu(self.desk.last_visit()), self.st.step or "menu")
+
+    def repeat_last(self, when: When | None = None) -> None:
+        """ "Как в прошлый раз": a new booking of the last visit's services, with its
+        master when that master still does them (else any master)."""
+        last = self.desk.last_visit()
+        if last is None:
+            self.st.clear()
+            self.notice("no_last_visit")
+            self.start_booking()
+            return
+        st = self.st
+        st.clear()
+        st.flow = "book"
+        st.service = visit_code([i.service_code for i in last.items] or [last.service_code])
+        if service_of(self.salon, st.service) is None:  # no longer offered
+            st.service = None
+        st.master = last.master_code if self.does(last.master_code, st.service or "") else ANY
+        if when is not None:
+            self.merge_when(when)
+        self.advance()
 
     def ask(self, question: r.Question, step: Step) -> None:
         """Ask `question`; the state remembers it as the open `step` (its options are
