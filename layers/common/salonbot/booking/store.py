@@ -731,8 +731,8 @@ def last_visit(
         + " WHERE b.salon_id = %s AND c.phone = %s AND b.starts_at <= %s"
         + " AND b.status IN ('confirmed', 'completed') ORDER BY b.starts_at DESC, b.id DESC LIMIT 1"
     )
-    with conn.transaction():
-        row = conn.execute(sql, (salon.id, phone, resolve_now(salon, now))).fetchone()
+    # One read, no savepoint around it: one round trip.
+    row = conn.execute(sql, (salon.id, phone, resolve_now(salon, now))).fetchone()
     return None if row is None else _from_row(salon, row)
 
 
