@@ -1,4 +1,5 @@
-"""Free slots: when a service can start, and with which master.
+"""Free slots: when a service (or a visit of several, back to back) can start, and with
+which master for each item.
 
 Times are handled as absolute instants (epoch seconds), so DST cannot bend them. A shift's
 start and end are that day's local wall-clock times resolved in the salon's zone; candidate
@@ -8,15 +9,17 @@ hour is offered twice, with different UTC offsets. A local time that does not ex
 with the offset in force before the change (02:30 on a spring-forward night is 03:30 summer
 time); an ambiguous one means its first occurrence.
 
-A candidate is free when the service fits inside one shift and [start, start + duration +
-buffer) overlaps no live booking's [starts_at, blocked_until): the same ranges the database's
-exclusion constraint compares, so a slot offered here is one the database accepts unless
-someone takes it first. The buffer (clean-up) may run past the end of a shift; the service
-may not.
+A candidate is free when each item fits inside one shift of its master and the master's
+busy time for it ([start, end + buffer), less a processing gap) overlaps no live item's
+`master_busy`, and its resource (if any) has room: the same ranges the database's
+exclusion constraint and capacity check compare, so a slot offered here is one the
+database accepts unless someone takes it first. The buffer (clean-up) may run past the end
+of a shift; the service may not. The items' layout is `booking.visits`.
 
-Round trips: the salon's catalogue comes from the loaded `Salon`; the live bookings of all
-relevant masters come from one query for a day, at most two for an earliest-slot search
-(the first days, then the rest if needed), whatever the number of masters or days.
+Round trips: the salon's catalogue comes from the loaded `Salon`; the live items of all
+relevant masters and resources come from one query for a day, at most two for an
+earliest-slot search (the first days, then the rest if needed), whatever the number of
+masters, items or days.
 """
 
 from __future__ import annotations
