@@ -24,6 +24,8 @@ from salonbot.errors import BudgetExceeded
 from salonbot.observability import MetricName, count_error, logger, metrics
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from salonbot.assistant.base import Assistant, TurnInput, TurnResult
     from salonbot.assistant.switch import AiSwitch
     from salonbot.config import Settings
@@ -84,10 +86,18 @@ class AssistantRouter:
             logger.warning("daily budget reached: fallback engine answers")
             return self._fall_back(conn, turn, "budget")
         except ModelUnavailable as exc:
-            metrics.add_metric(name=MetricName.MODEL_FAILURES, unit=MetricUnit.Count, value=1)
-            count_error("model")
-            logger.error("model unavailable: fallback engine answers", extra={"error": str(exc)})
-            result = self._fall_back(conn, turn, "model_error")
+            if exc.outage:
+                metrics.add_metric(name=MetricName.MODEL_FAILURES, unit=MetricUnit.Count, value=1)
+                count_error("model")
+                logger.error(
+                    "model unavailable: fallback engine answers", extra={"error": str(exc)}
+                )
+            else:
+                # A cut reply or an open breaker: counted by their own metrics.
+                logger.warning(
+                    "no model answer: fallback engine answers", extra={"error": str(exc)}
+                )
+            result = self._fall_back(conn, turn, exc.reason)
             spent = exc.usage
             if spent is not None and spent.calls:
                 # Calls that answered before the failure were paid for: the reply says so,
@@ -151,16 +161,31 @@ class WithLastResort:
             return result
 
 
-def fallback_engine(settings: Settings) -> Assistant:
+def fallback_engine(
+    settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
+) -> Assistant:
     """The engine that answers without the model: the guided flow, the fixed text as its
-    last resort."""
+    last resort. `clock`: the time the turn happens at (the evaluation fixes it)."""
     from salonbot.assistant.guided import GuidedFlow
 
     ttl = dt.timedelta(minutes=settings.guided_state_ttl_minutes)
-    return WithLastResort(GuidedFlow(state_ttl=ttl))
+    return WithLastResort(GuidedFlow(state_ttl=ttl, clock=clock))
 
 
-def build_router(settings: Settings) -> AssistantRouter:
+def warn_if_unpriced(settings: Settings) -> str | None:
+    """Said once per container at start: a model the price table does not know is
+    priced at the most expensive known rate unless OPENAI_PRICE_* say otherwise."""
+    from salonbot.cost.pricing import configured_quote
+
+    warning = configured_quote(settings).warning
+    if warning is not None:
+        logger.warning(warning)
+    return warning
+
+
+def build_router(
+    settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
+) -> AssistantRouter:
     """The router the processor and the API use, built once per container."""
     from salonbot.assistant.agent import LlmAgent, openai_client
     from salonbot.assistant.switch import AiSwitch
@@ -169,7 +194,11 @@ def build_router(settings: Settings) -> AssistantRouter:
     client = openai_client(settings)
     agent = None
     if client is not None:
-        agent = LlmAgent(client, settings, guard=from_settings(settings))
+        agent = LlmAgent(client, settings, guard=from_settings(settings), clock=clock)
+        warn_if_unpriced(settings)
     return AssistantRouter(
-        agent=agent, fallback=fallback_engine(settings), faq=FaqResponder(), switch=AiSwitch()
+        agent=agent,
+        fallback=fallback_engine(settings, clock=clock),
+        faq=FaqResponder(),
+        switch=AiSwitch(),
     )
