@@ -83,3 +83,26 @@ def test_slots_json_on_a_past_day_is_an_empty_list_with_the_reason_on_stderr(
     )  # fmt: skip
     assert (code, json.loads(out)) == (0, [])
     assert "in the past" in err
+
+
+def test_resources_and_processing_are_imported_and_a_reimport_drops_a_resource(
+    db: Connection,
+) -> None:
+    # Given the visits salon imported: a pedicure chair, a colour that processes
+    salon = create_salon(db, visit_salon_data(chairs=2, cancel_notice_minutes=120))
+    assert {code: r.capacity for code, r in salon.resources.items()} == {"pedicure_chair": 2}
+    assert salon.service("pedicure").resource_id == salon.resources["pedicure_chair"].id
+    coloring = salon.service("coloring")
+    assert (coloring.processing_minutes, coloring.finishing_minutes) == (40, 20)
+    assert (salon.cancel_notice_minutes, salon.move_notice_minutes) == (120, None)
+
+    # When the file is imported again without resources
+    data = visit_salon_data()
+    data["resources"] = []
+    del data["services"][1]["resource"]
+    again = create_salon(db, data)
+
+    # Then the chair is gone from the salon and the pedicure needs none
+    assert again.resources == {}
+    assert again.service("pedicure").resource_id is None
+    assert again.cancel_notice_minutes is None

@@ -74,18 +74,6 @@ class ServiceFile(_Strict):
     finishing_minutes: int = Field(default=0, ge=0, le=600)
     resource: Code | None = None  # a resource's code: one unit held per booking item
 
-    @model_validator(mode="after")
-    def _processing_fits(self) -> ServiceFile:
-        if self.finishing_minutes and not self.processing_minutes:
-            raise _FieldError("finishing_minutes", "needs processing_minutes")
-        if self.processing_minutes + self.finishing_minutes >= self.duration_minutes:
-            raise _FieldError(
-                "processing_minutes",
-                "processing_minutes plus finishing_minutes must be shorter than "
-                f"duration_minutes ({self.duration_minutes})",
-            )
-        return self
-
     @field_validator("name")
     @classmethod
     def _has_a_name(cls, value: dict[str, str]) -> dict[str, str]:
@@ -193,6 +181,16 @@ class SalonFile(_Strict):
             if code in resources[:index]:
                 raise _FieldError(f"resources[{index}].code", f"duplicate resource code {code!r}")
         for index, service in enumerate(self.services):
+            if service.finishing_minutes and not service.processing_minutes:
+                raise _FieldError(
+                    f"services[{index}].finishing_minutes", "needs processing_minutes"
+                )
+            if service.processing_minutes + service.finishing_minutes >= service.duration_minutes:
+                raise _FieldError(
+                    f"services[{index}].processing_minutes",
+                    "processing_minutes plus finishing_minutes must be shorter than "
+                    f"duration_minutes ({service.duration_minutes})",
+                )
             if service.resource is not None and service.resource not in resources:
                 raise _FieldError(
                     f"services[{index}].resource", f"unknown resource code {service.resource!r}"
