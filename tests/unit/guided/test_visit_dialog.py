@@ -44,3 +44,27 @@ def test_the_visit_words_are_read_in_order_in_both_languages() -> None:
     assert match_visit("маникюр + педикюр", SALON) == ("manicure", "pedicure")
     assert match_visit("маникюр в субботу", SALON) == ()
     assert match_visit("маникюр и маникюр", SALON) == ()
+
+
+def test_moving_a_visit_moves_every_item() -> None:
+    from tests.unit.guided.chat import TUESDAY, WEDNESDAY, at
+
+    chat = Chat()
+    visit = chat.desk().book(["manicure", "pedicure"], at(TUESDAY, "10:00"), "anna")
+
+    chat.say("Хочу перенести запись")
+    question = chat.question
+    assert isinstance(question, r.ChooseDay)
+    assert question.service.code == "manicure+pedicure"
+    chat.tap_id(f"day:{WEDNESDAY.isoformat()}")
+    slot = chat.question.slots[0]  # type: ignore[attr-defined]
+    chat.tap(f"{slot.starts_at:%H:%M}")
+    chat.tap("Подтвердить")
+
+    [moved] = chat.calendar.live()
+    assert moved.code == visit.code
+    assert [(i.service_code, i.starts_at.date()) for i in moved.items] == [
+        ("manicure", WEDNESDAY),
+        ("pedicure", WEDNESDAY),
+    ]
+    assert moved.items[1].starts_at == moved.items[0].ends_at
