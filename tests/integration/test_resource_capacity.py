@@ -86,3 +86,37 @@ def test_the_database_refuses_a_third_pedicure_in_two_chairs(db: Connection) -> 
 
     # Then the capacity check refuses it
     assert refused.value.diag.constraint_name == "booking_items_resource_capacity"
+
+
+def test_a_pending_booking_of_the_chair_holds_only_its_own_time(
+    db: Connection, database_url: str
+) -> None:
+    # Given one chair, and Alice's pedicure at 12:00 written but not yet committed
+    from salonbot.booking.catalog import load_salon
+    from salonbot.db.connection import connect
+    from salonbot.errors import SlotTaken
+
+    create_salon(db, visit_salon_data(chairs=1, pedicurists=3))
+    db.commit()
+    with connect(database_url) as alice, connect(database_url) as boris:
+        salon = load_salon(alice, VISIT_SALON_ID)
+        create_booking(
+            alice, salon, phone=phone(1), service_code="pedicure", master_code="nails1",
+            starts_at=at(12), now=NOW,
+        )  # fmt: skip
+
+        # When Boris books the chair later that day with another master, then at 12:30
+        later = create_booking(
+            boris, salon, phone=phone(2), service_code="pedicure", master_code="nails2",
+            starts_at=at(15), now=NOW,
+        )  # fmt: skip
+        boris.commit()
+        with pytest.raises(SlotTaken):
+            create_booking(
+                boris, salon, phone=phone(3), service_code="pedicure", master_code="nails3",
+                starts_at=at(12, 30), now=NOW,
+            )  # fmt: skip
+
+        # Then 15:00 was his at once, and 12:30 was refused while Alice's turn was open
+        assert later.starts_at == at(15)
+        alice.rollback()

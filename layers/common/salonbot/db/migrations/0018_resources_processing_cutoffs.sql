@@ -4,10 +4,12 @@
 -- A service may need one resource (`services.resource_id`); each booking item of it holds
 -- one unit of that resource from its start to its end (processing included: the client
 -- stays in the chair). No resource is ever over its capacity at any instant: the trigger
--- below checks every live item written, after taking a transaction-level advisory lock on
--- the resource's day, so concurrent writers of one resource and day are checked one after
--- the other and each sees the others' committed items (READ COMMITTED: every statement of
--- the check takes a fresh snapshot once the lock is granted).
+-- below checks every live item written, after taking transaction-level advisory locks on
+-- the resource's 15-minute blocks the item covers, so concurrent writers of overlapping
+-- items of one resource are checked one after the other and each sees the others'
+-- committed items (READ COMMITTED: every statement of the check takes a fresh snapshot
+-- once the lock is granted). Items that do not overlap cannot together pass the capacity
+-- at any instant, so their writers need not wait on each other.
 --
 -- Processing: a service of `duration_minutes` is active, then processing for
 -- `processing_minutes` (the master free), then finishing for `finishing_minutes`.
@@ -45,12 +47,14 @@ DECLARE
     cap integer;
     peak bigint;
 BEGIN
-    -- One lock per resource and UTC day the item touches, in ascending order. The key's
-    -- top byte (82, "R") keeps it apart from the other single-key advisory locks.
-    PERFORM pg_advisory_xact_lock((82::bigint << 56) | (NEW.resource_id << 24) | d)
-       FROM generate_series(floor(extract(epoch FROM NEW.starts_at) / 86400)::bigint,
-                            floor(extract(epoch FROM NEW.ends_at) / 86400)::bigint) AS d
-      ORDER BY d;
+    -- One lock per resource and 15-minute block of time the item holds, in ascending
+    -- order: two items whose spans overlap share a block, so their checks run one after
+    -- the other; items apart in time do not wait on each other. The key's top byte
+    -- (82, "R") keeps it apart from the other single-key advisory locks.
+    PERFORM pg_advisory_xact_lock((82::bigint << 56) | (NEW.resource_id << 24) | q)
+       FROM generate_series(floor(extract(epoch FROM NEW.starts_at) / 900)::bigint,
+                            ceil(extract(epoch FROM NEW.ends_at) / 900)::bigint - 1) AS q
+      ORDER BY q;
     SELECT capacity INTO cap FROM resources WHERE id = NEW.resource_id;
     -- The most items holding the resource at one instant of the new item's span: the
     -- count changes only where an item starts, so those instants (and the span's own
