@@ -41,7 +41,7 @@ from salonbot.assistant.base import TurnResult
 from salonbot.assistant.breaker import ModelBreaker, access_failure
 from salonbot.assistant.language import detect_language
 from salonbot.assistant.model_params import CompletionShape
-from salonbot.assistant.prompt import RULES, build_system_prompt
+from salonbot.assistant.prompt import RULES, build_system_prompt, last_visit_line
 from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
 from salonbot.assistant.tools.results import error as tool_error
 from salonbot.booking.codes import ALPHABET, LENGTH, looks_like_code
@@ -325,7 +325,9 @@ class LlmAgent:
             message_id=turn.message_id,
             client_name=turn.contact_name,
         )
-        messages = self._opening(conn, turn, now)
+        messages = self._opening(
+            conn, turn, now, last_visit_line(turn.salon, ctx.desk.last_visit())
+        )
         usage = Usage()
         text = ""
         notes: list[str] = []
@@ -379,7 +381,9 @@ class LlmAgent:
             tool_calls=ctx.calls,
         )
 
-    def _opening(self, conn: Connection, turn: TurnInput, now: dt.datetime) -> list[dict[str, Any]]:
+    def _opening(
+        self, conn: Connection, turn: TurnInput, now: dt.datetime, memory: str | None = None
+    ) -> list[dict[str, Any]]:
         history = conversations.history(
             conn, turn.conversation_id, limit=self._history_limit, token_budget=self._history_budget
         )
@@ -387,8 +391,11 @@ class LlmAgent:
         held = set(turn.message.earlier)
         while held and history and history[-1].role == "user" and history[-1].content in held:
             history.pop()
+        system = self._prompt_builder(turn.salon, now)
+        if memory:  # the customer's last visit, after the salon's own (cacheable) prompt
+            system = f"{system}\n{memory}"
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": self._prompt_builder(turn.salon, now)},
+            {"role": "system", "content": system},
             *(_history_message(entry) for entry in history),
         ]
         # The processor stores the customer's message before the turn; a direct caller may not.

@@ -68,6 +68,11 @@ class ServiceFile(_Strict):
     duration_minutes: int = Field(ge=5, le=720)
     price: Decimal = Field(ge=0, le=10_000_000, decimal_places=2)
     buffer_after_minutes: int = Field(default=0, ge=0, le=240)
+    # Of duration_minutes: the master is free for processing_minutes (a colour
+    # developing) before the last finishing_minutes; the client stays in the chair.
+    processing_minutes: int = Field(default=0, ge=0, le=600)
+    finishing_minutes: int = Field(default=0, ge=0, le=600)
+    resource: Code | None = None  # a resource's code: one unit held per booking item
 
     @field_validator("name")
     @classmethod
@@ -78,6 +83,11 @@ class ServiceFile(_Strict):
             if not re.fullmatch(r"[a-z]{2}", lang):
                 raise ValueError(f"{lang!r} is not a two-letter language code")
         return value
+
+
+class ResourceFile(_Strict):
+    code: Code
+    capacity: int = Field(ge=1, le=1000)
 
 
 class MasterFile(_Strict):
@@ -132,6 +142,11 @@ class SalonFile(_Strict):
     booking_horizon_days: int = Field(default=30, ge=1, le=365)
     # Live (confirmed, not yet over) bookings one customer may hold at once.
     max_live_bookings_per_client: int = Field(default=3, ge=1, le=MAX_LIVE_BOOKINGS)
+    # Inside these many minutes before a visit a customer cannot cancel or move it on
+    # their own (staff are offered instead; staff can still change it). None: no cut-off.
+    cancel_notice_minutes: int | None = Field(default=None, ge=0, le=43_200)
+    move_notice_minutes: int | None = Field(default=None, ge=0, le=43_200)
+    resources: list[ResourceFile] = Field(default_factory=list)
     services: list[ServiceFile] = Field(min_length=1)
     masters: list[MasterFile] = Field(min_length=1)
 
@@ -161,6 +176,25 @@ class SalonFile(_Strict):
             if code in codes[:index]:
                 raise _FieldError(f"services[{index}].code", f"duplicate service code {code!r}")
         known = set(codes)
+        resources = [r.code for r in self.resources]
+        for index, code in enumerate(resources):
+            if code in resources[:index]:
+                raise _FieldError(f"resources[{index}].code", f"duplicate resource code {code!r}")
+        for index, service in enumerate(self.services):
+            if service.finishing_minutes and not service.processing_minutes:
+                raise _FieldError(
+                    f"services[{index}].finishing_minutes", "needs processing_minutes"
+                )
+            if service.processing_minutes + service.finishing_minutes >= service.duration_minutes:
+                raise _FieldError(
+                    f"services[{index}].processing_minutes",
+                    "processing_minutes plus finishing_minutes must be shorter than "
+                    f"duration_minutes ({service.duration_minutes})",
+                )
+            if service.resource is not None and service.resource not in resources:
+                raise _FieldError(
+                    f"services[{index}].resource", f"unknown resource code {service.resource!r}"
+                )
         masters = [m.code for m in self.masters]
         for index, master in enumerate(self.masters):
             if master.code in masters[:index]:
