@@ -30,6 +30,7 @@ from salonbot.errors import (
     SlotTaken,
     SlotUnavailable,
 )
+from salonbot.experiment import ModelExperiment
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -85,6 +86,9 @@ def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None 
         services=services,
         masters=masters,
         customer_daily_budget_usd=file.customer_daily_budget_usd,
+        model_experiment=ModelExperiment.from_json(
+            file.model_experiment.model_dump() if file.model_experiment else None
+        ),
     )
 
 

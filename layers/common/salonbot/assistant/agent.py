@@ -88,9 +88,11 @@ class ModelUnavailable(SalonbotError):
     """The model gave no usable answer (after retries): the caller serves the fallback.
 
     `usage` is what the turn's successful model calls cost before it failed (a tool loop
-    that never ended in a reply is paid for): the fallback's reply records it."""
+    that never ended in a reply is paid for): the fallback's reply records it, with
+    `model`, the model those calls went to."""
 
     usage: Usage | None = None
+    model: str | None = None
 
 
 def openai_api_key(settings: Settings) -> str | None:
@@ -269,6 +271,8 @@ class LlmAgent:
         )
         messages = self._opening(conn, turn, now)
         usage = Usage()
+        model = self.model_for(turn)
+        guardrails: list[str] = []
         text = ""
         try:
             try:
@@ -279,9 +283,10 @@ class LlmAgent:
                 # Bookings changed before the model failed: say what the database accepted.
                 logger.warning("model failed after tool effects", extra={"error": str(exc)})
                 text = ""
-            text = self._checked_reply(ctx, text, language)
+            text = self._checked_reply(ctx, text, language, guardrails)
         except ModelUnavailable as exc:
             exc.usage = usage
+            exc.model = model
             raise
         except BudgetExceeded:
             raise
@@ -294,6 +299,7 @@ class LlmAgent:
             logger.exception("unexpected error in the model turn")
             failure = ModelUnavailable(f"unexpected {type(exc).__name__} in the model turn")
             failure.usage = usage
+            failure.model = model
             raise failure from exc
         changed = ctx.booked or ctx.moved
         booking = changed[-1] if changed else None
@@ -305,11 +311,14 @@ class LlmAgent:
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
             cost=usage.cost,
-            model=self.model,
+            model=model,
             model_calls=usage.calls,
             booking_code=booking.code if booking else None,
             handoff=ctx.handoff,
-            notes=[f"handoff: {ctx.handoff_reason}"] if ctx.handoff_reason else [],
+            notes=[
+                *(f"guardrail: {kind}" for kind in guardrails),
+                *([f"handoff: {ctx.handoff_reason}"] if ctx.handoff_reason else []),
+            ],
             tool_calls=ctx.calls,
         )
 
@@ -363,12 +372,23 @@ class LlmAgent:
 
     # -- one model call ---------------------------------------------------------------------
 
-    def _estimate(self, messages: list[dict[str, Any]]) -> Decimal:
+    def model_for(self, turn: TurnInput) -> str:
+        """The conversation's experiment arm's model, else OPENAI_MODEL."""
+        arm = turn.experiment_arm
+        return arm.model if arm is not None else self.model
+
+    def _temperature_for(self, turn: TurnInput) -> float:
+        arm = turn.experiment_arm
+        if arm is not None and arm.temperature is not None:
+            return arm.temperature
+        return self._settings.openai_temperature
+
+    def _estimate(self, messages: list[dict[str, Any]], model: str) -> Decimal:
         """An upper bound of the call's cost: every byte of the request a prompt token,
-        `max_tokens` of completion."""
+        `max_tokens` of completion, at `model`'s price."""
         size = len(_compact_json(messages).encode()) + len(_compact_json(self._tools).encode())
         prompt_tokens = size + REQUEST_OVERHEAD_TOKENS
-        return price_for(self.model).cost(prompt_tokens, self._settings.openai_max_tokens)
+        return price_for(model).cost(prompt_tokens, self._settings.openai_max_tokens)
 
     def _complete(
         self,
@@ -382,7 +402,8 @@ class LlmAgent:
         import openai
 
         settings = self._settings
-        estimate = self._estimate(messages)
+        model = self.model_for(turn)
+        estimate = self._estimate(messages, model)
         try:
             reservation = self._guard.reserve(
                 salon_id=str(turn.salon.id),
@@ -409,13 +430,13 @@ class LlmAgent:
                     raise ModelUnavailable("the turn's deadline passed")
                 metrics.add_metric(name=MetricName.MODEL_CALLS, unit="Count", value=1)
                 response: ChatCompletion = self._client.chat.completions.create(  # type: ignore[call-overload]
-                    model=self.model,
+                    model=model,
                     messages=messages,
                     tools=self._tools,
                     tool_choice="auto" if tools_allowed else "none",
                     parallel_tool_calls=True,
                     max_tokens=settings.openai_max_tokens,
-                    temperature=settings.openai_temperature,
+                    temperature=self._temperature_for(turn),
                     timeout=min(settings.openai_timeout_s, remaining),
                 )
             except (openai.OpenAIError, ModelUnavailable, ValueError) as exc:
@@ -434,7 +455,7 @@ class LlmAgent:
             except BaseException:
                 self._settle(self._guard.release, reservation)
                 raise
-            cost = usage.add(response, self.model, estimate)
+            cost = usage.add(response, model, estimate)
             # The call is paid for and answered: a guard failure now must not cost the
             # answer (a retried message would pay for a second call).
             self._settle(self._guard.reconcile, reservation, cost)
@@ -461,7 +482,9 @@ class LlmAgent:
 
     # -- the reply the customer gets ----------------------------------------------------
 
-    def _checked_reply(self, ctx: ToolContext, text: str, language: str) -> str:
+    def _checked_reply(
+        self, ctx: ToolContext, text: str, language: str, guardrails: list[str]
+    ) -> str:
         """The model may only confirm what the database accepted: every booking made or
         moved this turn is named with its code, a code that is not this customer's never
         reaches them, and "you are booked" with nothing booked is only said of a booking
@@ -470,14 +493,17 @@ class LlmAgent:
             # A prompt injection the model obeyed: the instructions or a key never go out.
             logger.warning("reply would reveal the instructions or a secret: refused")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
+            guardrails.append("revealed_internals")
             text = phrases(language)["refused_reply"]
         if text and self._names_unknown_code(ctx, text):
             logger.warning("reply named a booking code the customer does not have")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
+            guardrails.append("unknown_code")
             text = phrases(language)["unconfirmed_booking"]
         if text and not (ctx.booked or ctx.moved) and self._claims_unmade_booking(text):
             logger.warning("reply says booked but nothing was booked this turn")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
+            guardrails.append("unmade_booking")
             text = phrases(language)["unconfirmed_booking"]
         missing = [b for b in (*ctx.booked, *ctx.moved) if b.code not in text]
         if not text or missing:

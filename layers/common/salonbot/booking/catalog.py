@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from salonbot.errors import UnknownMaster, UnknownSalon, UnknownService
+from salonbot.experiment import ModelExperiment
 
 if TYPE_CHECKING:
     from salonbot.db.connection import Connection
@@ -73,6 +74,8 @@ class Salon:
     # What one customer's model calls may cost the salon a day; None: the cost guard's
     # default, 10% of the salon's cap (salonbot.cost.guard.DEFAULT_CUSTOMER_SHARE).
     customer_daily_budget_usd: Decimal | None = None
+    # The salon file's `model_experiment`: arms splitting conversations between models.
+    model_experiment: ModelExperiment | None = None
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -179,6 +182,7 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
         services=services,
         masters=masters,
         customer_daily_budget_usd=row["customer_daily_budget_usd"],
+        model_experiment=ModelExperiment.from_json(row.get("model_experiment")),
     )
 
 

@@ -40,6 +40,12 @@ def _resolve_id(conn: Connection, salon: SalonFile) -> uuid.UUID:
     return uuid.uuid4()
 
 
+def _experiment_json(salon: SalonFile) -> Jsonb | None:
+    if salon.model_experiment is None:
+        return None
+    return Jsonb(salon.model_experiment.model_dump(mode="json"))
+
+
 def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
     with conn.transaction():
         salon_id = _resolve_id(conn, salon)
@@ -49,8 +55,8 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                                 whatsapp_phone_number_id, ai_enabled, daily_budget_usd,
                                 slot_step_minutes, min_notice_minutes, booking_horizon_days,
                                 max_live_bookings_per_client,
-                                customer_daily_budget_usd)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                customer_daily_budget_usd, model_experiment)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (id) DO UPDATE SET
                 name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                 language = EXCLUDED.language, currency = EXCLUDED.currency,
@@ -62,6 +68,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 booking_horizon_days = EXCLUDED.booking_horizon_days,
                 max_live_bookings_per_client = EXCLUDED.max_live_bookings_per_client,
                 customer_daily_budget_usd = EXCLUDED.customer_daily_budget_usd,
+                model_experiment = EXCLUDED.model_experiment,
                 revision = salons.revision + 1, updated_at = now()
             RETURNING revision, (xmax = 0) AS created
             """,
@@ -80,6 +87,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.booking_horizon_days,
                 salon.max_live_bookings_per_client,
                 salon.customer_daily_budget_usd,
+                _experiment_json(salon),
             ),
         ).fetchone()
         assert row is not None

@@ -55,6 +55,8 @@ class Conversation:
     # The last staff notification, and the messages for staff stored since it.
     staff_notified_at: dt.datetime | None = None
     staff_unnotified: int = 0
+    # The model experiment's arm given to this conversation (`salonbot.experiment`).
+    experiment_arm: str | None = None
 
     def handed_off(self, now: dt.datetime) -> bool:
         """With staff: the assistant stays quiet until released or the hand-off expires."""
@@ -81,11 +83,14 @@ class NewMessage:
     response_time_ms: int | None = None
     model: str | None = None
     booking_code: str | None = None
+    experiment_arm: str | None = None
+    handoff: bool = False  # the reply passed the conversation to staff
+    notes: list[str] | None = None  # the router's and the engine's notes on the reply
 
 
 _CONVERSATION_COLUMNS = (
     "id, salon_id, phone_number, status, handoff_until, language, state, "
-    "message_count, booking_count, staff_notified_at, staff_unnotified"
+    "message_count, booking_count, staff_notified_at, staff_unnotified, experiment_arm"
 )
 
 
@@ -103,6 +108,7 @@ def _from_row(row: dict[str, Any]) -> Conversation:
         created=bool(row.get("created", False)),
         staff_notified_at=row.get("staff_notified_at"),
         staff_unnotified=int(row.get("staff_unnotified") or 0),
+        experiment_arm=row.get("experiment_arm"),
     )
 
 
@@ -160,6 +166,9 @@ def append_messages(
             "response_time_ms": m.response_time_ms,
             "model": m.model,
             "booking_code": m.booking_code,
+            "experiment_arm": m.experiment_arm,
+            "handoff": m.handoff,
+            "notes": m.notes or None,
         }
         for m in messages
     ]
@@ -169,18 +178,20 @@ def append_messages(
             INSERT INTO ai_messages (
                 conversation_id, salon_id, role, content, message_type, tool_calls,
                 external_id, prompt_tokens, completion_tokens, cached_tokens, cost,
-                response_time_ms, model, booking_code)
+                response_time_ms, model, booking_code, experiment_arm, handoff, notes)
             SELECT %(conversation)s, %(salon)s, r.role, r.content, r.message_type,
                    r.tool_calls, r.external_id, r.prompt_tokens, r.completion_tokens,
-                   r.cached_tokens, r.cost, r.response_time_ms, r.model, r.booking_code
+                   r.cached_tokens, r.cost, r.response_time_ms, r.model, r.booking_code,
+                   r.experiment_arm, coalesce(r.handoff, false), r.notes
               FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
                    role text, content text, message_type text, tool_calls jsonb,
                    external_id text, prompt_tokens int, completion_tokens int,
                    cached_tokens int, cost numeric, response_time_ms int, model text,
-                   booking_code text)) WITH ORDINALITY AS r(
+                   booking_code text, experiment_arm text, handoff boolean, notes text[]))
+                   WITH ORDINALITY AS r(
                    role, content, message_type, tool_calls, external_id, prompt_tokens,
                    completion_tokens, cached_tokens, cost, response_time_ms, model,
-                   booking_code, ord)
+                   booking_code, experiment_arm, handoff, notes, ord)
              ORDER BY ord
             RETURNING id, tokens_used, cost, booking_code
         ), counted AS (
@@ -230,6 +241,13 @@ def history(
         used += cost
     kept.reverse()
     return kept
+
+
+def assign_arm(conn: Connection, conversation: str, arm: str) -> None:
+    """Keep the experiment's arm on the conversation: later turns read it back."""
+    conn.execute(
+        "UPDATE ai_conversations SET experiment_arm = %s WHERE id = %s", (arm, conversation)
+    )
 
 
 def start_handoff(conn: Connection, conversation: str, *, until: dt.datetime) -> None:

@@ -23,6 +23,7 @@ from salonbot.assistant.base import TurnInput
 from salonbot.assistant.language import detect_language
 from salonbot.assistant.throttle import screen, with_throttle
 from salonbot.conversation import store as conversations
+from salonbot.experiment import arm_for
 from salonbot.observability import (
     MetricName,
     correlation_ids,
@@ -98,11 +99,18 @@ class ConversationTurn:
                 name=MetricName.CONVERSATIONS_STARTED, unit=MetricUnit.Count, value=1
             )
         logger.append_keys(**correlation_ids(conversation_id=conversation.id))
+        arm = None
+        experiment = salon.model_experiment
+        if experiment is not None and salon.ai_enabled:
+            arm = arm_for(experiment, conversation.id, conversation.experiment_arm)
+            if arm.id != conversation.experiment_arm:
+                conversations.assign_arm(conn, conversation.id, arm.id)
         user = conversations.NewMessage(
             role="user",
             content=message.said,
             message_type=message.type,
             external_id=message.message_id,
+            experiment_arm=arm.id if arm else None,
         )
         turn = TurnInput(
             salon=salon,
@@ -111,6 +119,7 @@ class ConversationTurn:
             interactive_supported=interactive_supported,
             conversation_language=conversation.language,
             guided_state=conversation.state,
+            experiment_arm=arm,
         )
         if not salon.ai_enabled or conversation.handed_off(now):
             return self._leave_for_staff(conn, turn, conversation, user, now)
@@ -130,6 +139,9 @@ class ConversationTurn:
             response_time_ms=elapsed_ms,
             model=result.model,
             booking_code=result.booking_code,
+            experiment_arm=arm.id if arm else None,
+            handoff=result.handoff,
+            notes=result.notes or None,
         )
         conversations.append_messages(
             conn, conversation, [user, reply] if result.messages else [user]
