@@ -1,16 +1,18 @@
 """Usage figures of one salon over a time window, in one query: messages, tokens, cost,
 response times, bookings and booking conversion (conversations with a booking made by
-the assistant / conversations active in the window). The window is `[since, until)`."""
+the assistant / conversations active in the window), and the same per model-experiment
+arm (`salonbot.experiment_stats`). The window is `[since, until)`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from salonbot.errors import InvalidInput, UnknownSalon
+from salonbot.experiment_stats import ArmStats, arm_stats
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -74,12 +76,15 @@ class SalonStats:
     bookings_created: int  # all sources
     bookings_by_assistant: int
     bookings_cancelled: int
+    # Per arm of the salon's model experiment; empty when it never ran one.
+    arms: list[ArmStats] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["since"] = self.since.isoformat()
         data["until"] = self.until.isoformat()
         data["cost_usd"] = str(self.cost_usd)
+        data["arms"] = [arm.as_dict() for arm in self.arms]
         return data
 
 
@@ -155,4 +160,5 @@ def salon_stats(
         bookings_created=int(row["bookings_created"]),
         bookings_by_assistant=int(row["bookings_by_assistant"]),
         bookings_cancelled=int(row["bookings_cancelled"]),
+        arms=arm_stats(conn, salon, since, until),
     )
