@@ -7,7 +7,8 @@ records commit or roll back with its effects.
 
 One customer message is one `user` row; one reply is one `assistant` row carrying the
 turn's tokens, cost, model, response time, booking code and the tool calls it made (as
-`tool_calls`), so counting rows counts messages and summing rows sums spend."""
+`tool_calls`), so counting rows counts messages and summing rows sums spend; and what the
+review reads: the experiment arm, whether it handed off, and the engine's notes."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ effort: a failed notification never loses the stored message); the first message
 gets the throttle's notice, later ones nothing, and neither notifies (the next
 notification counts them). Otherwise the (throttled) router's engine answers, and the
 customer's message and the reply are stored together (one round trip) with the reply's
-tokens, cost, model, response time, booking code and tool calls."""
+tokens, cost, model, response time, booking code, tool calls, hand-off and notes. In a
+salon running a model experiment the conversation gets its arm first (kept on it once
+given) and both rows record it."""
 
 from __future__ import annotations
 
