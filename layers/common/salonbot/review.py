@@ -18,7 +18,6 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from salonbot.assistant.parsing import BOOK, detect_intents
 from salonbot.errors import InvalidInput, UnknownSalon
 from salonbot.experiment_stats import MODEL_FAILURE_NOTE
 from salonbot.ratings import LOW_RATING, rating_column
@@ -191,6 +190,8 @@ def review(
 
 
 def _asked_to_book(conn: Connection, params: dict[str, Any], conversations: list[str]) -> set[str]:
+    from salonbot.assistant.parsing import BOOK, detect_intents
+
     if not conversations:
         return set()
     rows = conn.execute(_USER_TEXTS, {**params, "conversations": conversations}).fetchall()

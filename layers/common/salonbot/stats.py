@@ -12,12 +12,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from salonbot.errors import InvalidInput, UnknownSalon
-from salonbot.experiment_stats import ArmStats, arm_stats
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from salonbot.db.connection import Connection
+    from salonbot.experiment_stats import ArmStats
 
 
 # A window's ends lie between these years: far enough from datetime's limits that a
@@ -125,6 +125,8 @@ SELECT
 def salon_stats(
     conn: Connection, salon_id: uuid.UUID | str, since: dt.datetime, until: dt.datetime
 ) -> SalonStats:
+    from salonbot.experiment_stats import arm_stats
+
     if since.tzinfo is None or until.tzinfo is None:
         raise InvalidInput("must be timezone-aware", field="from/to")
     if since >= until:
