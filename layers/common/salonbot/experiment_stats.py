@@ -26,8 +26,17 @@ if TYPE_CHECKING:
 
     from salonbot.db.connection import Connection
 
-# The router's note on a reply the fallback wrote because the model failed.
-MODEL_FAILURE_NOTE = "fallback: model_error"
+# The router notes `fallback: <reason>` on a reply the fallback wrote; these reasons are
+# not the model failing (the others are: model_error, reply_cut, model_quota, breaker_auth...).
+FALLBACK_NOTE = "fallback: "
+NOT_MODEL_FAILURES = tuple(
+    FALLBACK_NOTE + reason for reason in ("ai_disabled", "switched_off", "no_key", "budget")
+)
+# SQL: the message is a reply the fallback wrote because the model failed.
+MODEL_FAILED = (
+    "EXISTS (SELECT 1 FROM unnest(notes) n WHERE n LIKE %(fallback)s || '%%' "
+    "AND n <> ALL(%(not_failures)s))"
+)
 _Z95 = 1.959964
 
 
@@ -65,14 +74,14 @@ class ArmStats:
         return data
 
 
-_ARMS = """
+_ARMS = f"""
 WITH m AS (
-    SELECT * FROM ai_messages
+    SELECT *, {MODEL_FAILED} AS model_failed FROM ai_messages
     WHERE salon_id = %(salon)s AND created_at >= %(since)s AND created_at < %(until)s
       AND experiment_arm IS NOT NULL
 )
 SELECT experiment_arm AS arm,
-       coalesce(array_agg(DISTINCT model) FILTER (WHERE model IS NOT NULL), '{}') AS models,
+       coalesce(array_agg(DISTINCT model) FILTER (WHERE model IS NOT NULL), '{{}}') AS models,
        count(DISTINCT conversation_id) AS conversations,
        count(DISTINCT conversation_id) FILTER (WHERE booking_code IS NOT NULL)
            AS conversations_with_booking,
@@ -85,7 +94,7 @@ SELECT experiment_arm AS arm,
            FILTER (WHERE role = 'assistant' AND response_time_ms IS NOT NULL)
            AS p95_response_time_ms,
        count(DISTINCT conversation_id) FILTER (WHERE handoff) AS handoffs,
-       count(*) FILTER (WHERE %(failure)s = ANY(notes)) AS model_failures
+       count(*) FILTER (WHERE model_failed) AS model_failures
   FROM m
  GROUP BY experiment_arm
 """
@@ -115,7 +124,13 @@ def arm_stats(
     conn: Connection, salon: uuid.UUID, since: dt.datetime, until: dt.datetime
 ) -> list[ArmStats]:
     """The salon's arms over the window (empty when it never ran an experiment)."""
-    params = {"salon": salon, "since": since, "until": until, "failure": MODEL_FAILURE_NOTE}
+    params = {
+        "salon": salon,
+        "since": since,
+        "until": until,
+        "fallback": FALLBACK_NOTE,
+        "not_failures": list(NOT_MODEL_FAILURES),
+    }
     found = {row["arm"]: row for row in conn.execute(_ARMS, params).fetchall()}
     ratings: dict[str, dict[str, Any]] | None = None
     column = rating_column(conn)

@@ -5,7 +5,8 @@ A conversation is listed with every reason it has, read from what the turns stor
   guided flow understands them, or a slot search or booking attempt by an engine) and
   no booking came of the conversation in the window;
 - `handoff`: a reply passed the conversation to staff (`ai_messages.handoff`);
-- `model_failure`: the fallback answered because the model failed (the router's note);
+- `model_failure`: the fallback answered because the model failed (the router's note
+  names why: `model_error`, `reply_cut`, `model_quota`, `breaker_auth`, ...);
 - `guardrail`: a model's reply was replaced before it reached the customer (the agent's
   note names which check: `revealed_internals`, `unknown_code`, `unmade_booking`);
 - `low_rating`: a booking of the conversation was rated `LOW_RATING` or less, once visits
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from salonbot.errors import InvalidInput, UnknownSalon
-from salonbot.experiment_stats import MODEL_FAILURE_NOTE
+from salonbot.experiment_stats import FALLBACK_NOTE, MODEL_FAILED, NOT_MODEL_FAILURES
 from salonbot.ratings import LOW_RATING, rating_column
 
 if TYPE_CHECKING:
@@ -67,19 +68,22 @@ class ReviewItem:
         return data
 
 
-_FLAGS = """
+_FLAGS = f"""
 WITH m AS (
-    SELECT * FROM ai_messages
+    SELECT *, {MODEL_FAILED} AS model_failed FROM ai_messages
     WHERE salon_id = %(salon)s AND created_at >= %(since)s AND created_at < %(until)s
 )
 SELECT m.conversation_id, c.phone_number AS phone, c.experiment_arm,
        max(m.created_at) AS last_message_at,
        bool_or(m.handoff) AS handoff,
-       bool_or(%(failure)s = ANY(m.notes)) AS model_failure,
+       (SELECT coalesce(array_agg(DISTINCT n ORDER BY n), '{{}}')
+          FROM m f, unnest(f.notes) n
+         WHERE f.conversation_id = m.conversation_id AND f.model_failed
+           AND n LIKE %(fallback)s || '%%') AS model_failures,
        coalesce(array_agg(DISTINCT m.booking_code)
-                FILTER (WHERE m.booking_code IS NOT NULL), '{}') AS bookings,
+                FILTER (WHERE m.booking_code IS NOT NULL), '{{}}') AS bookings,
        bool_or(m.tool_calls @> ANY(%(actions)s::jsonb[])) AS booking_action,
-       (SELECT coalesce(array_agg(DISTINCT substr(n, length(%(guardrail)s) + 1)), '{}')
+       (SELECT coalesce(array_agg(DISTINCT substr(n, length(%(guardrail)s) + 1)), '{{}}')
           FROM m g, unnest(g.notes) n
          WHERE g.conversation_id = m.conversation_id AND n LIKE %(guardrail)s || '%%')
            AS guardrails
@@ -148,7 +152,8 @@ def review(
         "salon": salon,
         "since": since,
         "until": until,
-        "failure": MODEL_FAILURE_NOTE,
+        "fallback": FALLBACK_NOTE,
+        "not_failures": list(NOT_MODEL_FAILURES),
         "guardrail": GUARDRAIL_NOTE,
         "actions": [f'[{{"name": "{name}"}}]' for name in BOOKING_ACTIONS],
     }
@@ -164,8 +169,9 @@ def review(
             reasons.append(INTENT)
         if row["handoff"]:
             reasons.append(HANDOFF)
-        if row["model_failure"]:
+        if row["model_failures"]:
             reasons.append(MODEL_FAILURE)
+            details += list(row["model_failures"])
         if row["guardrails"]:
             reasons.append(GUARDRAIL)
             details += [f"guardrail: {kind}" for kind in sorted(row["guardrails"])]

@@ -267,6 +267,7 @@ def test_the_review_lists_what_is_worth_a_look_newest_first(
         (phones["mini"], ["low_rating"]),
     ]
     assert items[0].details == ["guardrail: unmade_booking"]
+    assert items[1].details == ["fallback: model_error"]
     assert items[2].details == [f"rating 1: {code}"]
     assert items[1].experiment_arm == "big"
     # with the last messages of each, cut to the width
