@@ -141,3 +141,31 @@ def test_a_stored_arm_wins_over_changed_weights_until_it_is_removed() -> None:
     # Without a stored arm the hash decides; an arm that is gone is not kept
     assert arm_for(ModelExperiment((B,)), conversation, stored="a") == B
     assert arm_for(ModelExperiment((A, B)), conversation, stored=None) == A
+
+
+def test_an_arms_requests_are_shaped_and_priced_for_its_own_model() -> None:
+    from decimal import Decimal
+
+    from salonbot.assistant.model_params import CompletionShape
+    from salonbot.config import Settings
+    from salonbot.cost.pricing import MOST_EXPENSIVE, PRICES, model_quote
+
+    settings = Settings(
+        openai_model="house-model",
+        openai_temperature=0.7,
+        openai_price_input_per_mtok=Decimal("0.01"),
+        openai_price_output_per_mtok=Decimal("0.02"),
+    )
+    # A chat model gets the arm's temperature; a reasoning model none, and its own limit
+    assert CompletionShape.for_model(settings, "gpt-4.1", 0.2).params(100) == {
+        "max_tokens": 100,
+        "temperature": 0.2,
+    }
+    assert CompletionShape.for_model(settings, "gpt-4.1").temperature == 0.7
+    reasoning = CompletionShape.for_model(settings, "o4-mini", 0.2)
+    assert reasoning.reasoning and "temperature" not in reasoning.params(100)
+    assert reasoning.max_tokens == settings.openai_reasoning_max_tokens
+    # The configured rates price OPENAI_MODEL only; another unknown model the dearest rate
+    assert model_quote(settings, "house-model").price.input == Decimal("0.01")
+    assert model_quote(settings, "other-model").price == MOST_EXPENSIVE
+    assert model_quote(settings, "gpt-4.1").price == PRICES["gpt-4.1"]
