@@ -321,3 +321,33 @@ def test_each_replaced_reply_records_which_check_replaced_it(
         {"notes": ["guardrail: revealed_internals"]},
         {"notes": ["guardrail: unknown_code"]},
     ]
+
+
+def test_a_model_refusing_access_holds_back_its_own_arm_only(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given an experiment whose gpt-4.1 arm is refused with 401
+    import_demo_salon(db, model_experiment={"arms": ARMS})
+    phones = _phones_per_arm(ARMS)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    fake_openai.add(Failure(401, "invalid api key"))
+    harness.say("Здравствуйте", phone=phones["big"])
+    # When both arms' customers write again
+    fake_openai.add(Answer("Здравствуйте!"))
+    harness.say("Алло", phone=phones["big"])
+    harness.say("Здравствуйте", phone=phones["mini"])
+    # Then the refused model is not called again, the other arm's model is
+    assert [r.body["model"] for r in fake_openai.requests] == ["gpt-4.1", "gpt-4o-mini"]
+    notes = rows(
+        db,
+        "SELECT experiment_arm, notes FROM ai_messages WHERE role = 'assistant' ORDER BY id",
+    )
+    assert notes == [
+        {"experiment_arm": "big", "notes": ["fallback: model_auth"]},
+        {"experiment_arm": "big", "notes": ["fallback: breaker_auth"]},
+        {"experiment_arm": "mini", "notes": None},
+    ]
+    # and both refusals count as the arm's model failures
+    since, until = _window()
+    mini, big = salon_stats(db, DEMO_SALON_ID, since, until).arms
+    assert (mini.model_failures, big.model_failures) == (0, 2)
