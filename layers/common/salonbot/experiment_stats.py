@@ -46,7 +46,7 @@ class ArmStats:
     in_salon_file: bool  # False: an arm removed since, still in the window's messages
     weight: float | None
     temperature: float | None
-    models: list[str]  # the models that answered this arm's conversations
+    models: list[str]  # the models that answered (replies) in this arm's conversations
     conversations: int
     conversations_with_booking: int
     conversion_rate: float  # 0..1
@@ -81,7 +81,8 @@ WITH m AS (
       AND experiment_arm IS NOT NULL
 )
 SELECT experiment_arm AS arm,
-       coalesce(array_agg(DISTINCT model) FILTER (WHERE model IS NOT NULL), '{{}}') AS models,
+       coalesce(array_agg(DISTINCT model)
+                FILTER (WHERE role = 'assistant' AND model IS NOT NULL), '{{}}') AS models,
        count(DISTINCT conversation_id) AS conversations,
        count(DISTINCT conversation_id) FILTER (WHERE booking_code IS NOT NULL)
            AS conversations_with_booking,
