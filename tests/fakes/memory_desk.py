@@ -30,6 +30,7 @@ from salonbot.errors import (
     ClientBusy,
     InvalidInput,
 )
+from salonbot.experiment import ModelExperiment
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -96,6 +97,9 @@ def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None 
         resources=resources,
         cancel_notice_minutes=file.cancel_notice_minutes,
         move_notice_minutes=file.move_notice_minutes,
+        model_experiment=ModelExperiment.from_json(
+            file.model_experiment.model_dump() if file.model_experiment else None
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from salonbot.errors import UnknownMaster, UnknownSalon, UnknownService
+from salonbot.experiment import ModelExperiment
 
 if TYPE_CHECKING:
     from salonbot.db.connection import Connection
@@ -92,6 +93,8 @@ class Salon:
     # (staff can); None: no cut-off.
     cancel_notice_minutes: int | None = None
     move_notice_minutes: int | None = None
+    # The salon file's `model_experiment`: arms splitting conversations between models.
+    model_experiment: ModelExperiment | None = None
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -212,6 +215,7 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
         },
         cancel_notice_minutes=row["cancel_notice_minutes"],
         move_notice_minutes=row["move_notice_minutes"],
+        model_experiment=ModelExperiment.from_json(row.get("model_experiment")),
     )
 
 

@@ -40,6 +40,12 @@ def _resolve_id(conn: Connection, salon: SalonFile) -> uuid.UUID:
     return uuid.uuid4()
 
 
+def _experiment_json(salon: SalonFile) -> Jsonb | None:
+    if salon.model_experiment is None:
+        return None
+    return Jsonb(salon.model_experiment.model_dump(mode="json"))
+
+
 def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
     with conn.transaction():
         salon_id = _resolve_id(conn, salon)
@@ -50,8 +56,8 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                                 slot_step_minutes, min_notice_minutes, booking_horizon_days,
                                 max_live_bookings_per_client,
                                 customer_daily_budget_usd, cancel_notice_minutes,
-                                move_notice_minutes)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                move_notice_minutes, model_experiment)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (id) DO UPDATE SET
                 name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                 language = EXCLUDED.language, currency = EXCLUDED.currency,
@@ -65,6 +71,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 customer_daily_budget_usd = EXCLUDED.customer_daily_budget_usd,
                 cancel_notice_minutes = EXCLUDED.cancel_notice_minutes,
                 move_notice_minutes = EXCLUDED.move_notice_minutes,
+                model_experiment = EXCLUDED.model_experiment,
                 revision = salons.revision + 1, updated_at = now()
             RETURNING revision, (xmax = 0) AS created
             """,
@@ -85,6 +92,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.customer_daily_budget_usd,
                 salon.cancel_notice_minutes,
                 salon.move_notice_minutes,
+                _experiment_json(salon),
             ),
         ).fetchone()
         assert row is not None

@@ -125,6 +125,19 @@ class MasterFile(_Strict):
         }
 
 
+class ArmFile(_Strict):
+    """One arm of a model experiment: the model (and temperature) its conversations get."""
+
+    id: Code
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    weight: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+
+
+class ModelExperimentFile(_Strict):
+    arms: list[ArmFile] = Field(min_length=1, max_length=20)
+
+
 class SalonFile(_Strict):
     id: uuid.UUID | None = None
     name: Text
@@ -147,6 +160,8 @@ class SalonFile(_Strict):
     cancel_notice_minutes: int | None = Field(default=None, ge=0, le=43_200)
     move_notice_minutes: int | None = Field(default=None, ge=0, le=43_200)
     resources: list[ResourceFile] = Field(default_factory=list)
+    # Conversations split between models by weight (`salonbot.experiment`).
+    model_experiment: ModelExperimentFile | None = None
     services: list[ServiceFile] = Field(min_length=1)
     masters: list[MasterFile] = Field(min_length=1)
 
@@ -167,6 +182,18 @@ class SalonFile(_Strict):
                 "customer_daily_budget_usd",
                 f"must not exceed daily_budget_usd ({self.daily_budget_usd})",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _unique_arms(self) -> SalonFile:
+        if self.model_experiment is None:
+            return self
+        ids = [arm.id for arm in self.model_experiment.arms]
+        for index, arm_id in enumerate(ids):
+            if arm_id in ids[:index]:
+                raise _FieldError(
+                    f"model_experiment.arms[{index}].id", f"duplicate arm id {arm_id!r}"
+                )
         return self
 
     @model_validator(mode="after")
