@@ -30,7 +30,9 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.openapi",
     "salonbot_dev.cli.tokens",
     "salonbot_dev.cli.templates",
+    "salonbot_dev.cli.staff",
     "salonbot_dev.cli.eval",
+    "salonbot_dev.cli.review",
 )
 
 

@@ -1,6 +1,7 @@
 """Usage figures of one salon over a time window, in one query: messages, tokens, cost,
 response times, bookings and booking conversion (conversations with a booking made by
-the assistant / conversations active in the window). The window is `[since, until)`."""
+the assistant / conversations active in the window), and the same per model-experiment
+arm (`salonbot.experiment_stats`). The window is `[since, until)`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from salonbot.db.connection import Connection
+    from salonbot.experiment_stats import ArmStats
 
 
 # A window's ends lie between these years: far enough from datetime's limits that a
@@ -82,6 +84,12 @@ class SalonStats:
     bookings_confirmed_by_customer: int = 0
     # Visits rated in the window, per master code: {"average": 4.5, "ratings": 2}.
     ratings_by_master: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Per arm of the salon's model experiment; empty when it never ran one.
+    arms: list[ArmStats] = field(default_factory=list)
+    # Conversations of the window that came from a click-to-WhatsApp ad (`referral`),
+    # and of them those with a booking by the assistant.
+    conversations_from_ads: int = 0
+    conversations_from_ads_with_booking: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -89,6 +97,7 @@ class SalonStats:
         data["until"] = self.until.isoformat()
         data["cost_usd"] = str(self.cost_usd)
         data["whatsapp_cost_usd"] = str(self.whatsapp_cost_usd)
+        data["arms"] = [arm.as_dict() for arm in self.arms]
         return data
 
 
@@ -123,6 +132,13 @@ SELECT
         AS bookings_created,
     (SELECT count(*) FROM b WHERE cancelled_at >= %(since)s AND cancelled_at < %(until)s)
         AS bookings_cancelled,
+    (SELECT count(*) FROM ai_conversations c
+      WHERE c.id IN (SELECT conversation_id FROM m) AND c.referral ->> 'source_type' = 'ad')
+        AS conversations_from_ads,
+    (SELECT count(*) FROM ai_conversations c
+      WHERE c.id IN (SELECT conversation_id FROM m WHERE booking_code IS NOT NULL)
+        AND c.referral ->> 'source_type' = 'ad')
+        AS conversations_from_ads_with_booking,
     (SELECT count(*) FROM message_costs WHERE salon_id = %(salon)s
         AND created_at >= %(since)s AND created_at < %(until)s) AS messages_sent,
     (SELECT coalesce(sum(price_usd), 0) FROM message_costs WHERE salon_id = %(salon)s
@@ -147,6 +163,8 @@ SELECT m.code, avg(b.rating) AS average, count(*) AS ratings
 def salon_stats(
     conn: Connection, salon_id: uuid.UUID | str, since: dt.datetime, until: dt.datetime
 ) -> SalonStats:
+    from salonbot.experiment_stats import arm_stats
+
     if since.tzinfo is None or until.tzinfo is None:
         raise InvalidInput("must be timezone-aware", field="from/to")
     if since >= until:
@@ -191,4 +209,7 @@ def salon_stats(
             r["code"]: {"average": round(float(r["average"]), 2), "ratings": int(r["ratings"])}
             for r in conn.execute(_RATINGS, window).fetchall()
         },
+        arms=arm_stats(conn, salon, since, until),
+        conversations_from_ads=int(row["conversations_from_ads"]),
+        conversations_from_ads_with_booking=int(row["conversations_from_ads_with_booking"]),
     )

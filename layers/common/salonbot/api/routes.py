@@ -142,14 +142,17 @@ class ProcessMessageRequest(BaseModel):
 
     salon_id: uuid.UUID
     phone_number: str = Field(
-        max_length=32, description="the customer's number, E.164", examples=["+79001234567"]
+        max_length=160,
+        description="the customer's number, E.164, or their WhatsApp business-scoped user "
+        "id when WhatsApp withholds the number",
+        examples=["+79001234567", "US.13491208655302741918"],
     )
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     conversation_id: str | None = Field(
         default=None,
         max_length=200,
         description="accepted for compatibility; the turn is stored in the customer's "
-        "conversation conv_<salon_id>_<phone digits>, returned as conversation_id",
+        "conversation conv_<salon_id>_<phone digits or user id>, returned as conversation_id",
     )
 
     @field_validator("message")
@@ -193,6 +196,30 @@ class ErrorResponse(BaseModel):
     retry_after_s: int | None = None
 
 
+class ArmStatsResponse(BaseModel):
+    arm: str
+    in_salon_file: bool = Field(description="false: an arm removed since, still in the window")
+    weight: float | None
+    temperature: float | None
+    models: list[str] = Field(description="the models that answered the arm's conversations")
+    conversations: int
+    conversations_with_booking: int
+    conversion_rate: float
+    conversion_ci95: list[float] = Field(description="95% Wilson interval of conversion_rate")
+    bookings: int
+    model_replies: int
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_used: int
+    cost: float = Field(description="USD")
+    cost_per_booking: float | None = Field(description="USD; null without a booking")
+    p95_response_time_ms: float | None
+    handoffs: int = Field(description="conversations a reply handed to staff")
+    model_failures: int = Field(description="replies the fallback wrote as the model failed")
+    feedback_rating: float | None = Field(description="mean visit rating 1..5; null: none")
+    ratings: int | None
+
+
 class StatsResponse(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -218,6 +245,13 @@ class StatsResponse(BaseModel):
     whatsapp_cost: float = Field(0.0, description="USD: what WhatsApp bills for them")
     reminders_sent: int = 0
     bookings_confirmed_by_customer: int = 0
+    arms: list[ArmStatsResponse] = Field(
+        default_factory=list, description="per arm of the salon's model experiment"
+    )
+    conversations_from_ads: int = Field(
+        default=0, description="conversations that came from a click-to-WhatsApp ad"
+    )
+    conversations_from_ads_with_booking: int = 0
 
 
 class ErasureResponse(BaseModel):
@@ -397,6 +431,22 @@ def get_stats(
         whatsapp_cost=float(stats.whatsapp_cost_usd),
         reminders_sent=stats.reminders_sent,
         bookings_confirmed_by_customer=stats.bookings_confirmed_by_customer,
+        arms=[
+            ArmStatsResponse(
+                **{
+                    **arm.as_dict(),
+                    "cost": float(arm.cost_usd),
+                    "cost_per_booking": (
+                        None
+                        if arm.cost_per_booking_usd is None
+                        else float(arm.cost_per_booking_usd)
+                    ),
+                }
+            )
+            for arm in stats.arms
+        ],
+        conversations_from_ads=stats.conversations_from_ads,
+        conversations_from_ads_with_booking=stats.conversations_from_ads_with_booking,
     )
 
 
@@ -417,7 +467,10 @@ def get_stats(
     },
 )
 def delete_customer(
-    phone: Annotated[str, Path(description="E.164, URL-encoded (%2B79001234567)")],
+    phone: Annotated[
+        str,
+        Path(description="E.164, URL-encoded (%2B79001234567), or a WhatsApp user id"),
+    ],
     salon_id: Annotated[uuid.UUID, Query()],
 ) -> ErasureResponse:
     from urllib.parse import unquote
@@ -451,7 +504,9 @@ def message_service(settings: Settings) -> MessageService:
     return MessageService(
         settings,
         assistant=build_router(settings),
-        staff=StaffNotifier(settings.staff_topic_arn or settings.alert_topic_arn),
+        staff=StaffNotifier(
+            settings.staff_topic_arn or settings.alert_topic_arn, console_url=settings.console_url
+        ),
     )
 
 

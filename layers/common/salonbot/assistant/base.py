@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from salonbot.booking.catalog import Salon
     from salonbot.db.connection import Connection
+    from salonbot.experiment import Arm
     from salonbot.whatsapp.events import CustomerMessage, InteractiveReply
     from salonbot.whatsapp.outgoing import ButtonsMessage, ListMessage, TextMessage
 
@@ -33,16 +34,25 @@ class TurnInput:
     # The guided flow's saved dialogue as the turn opened (and locked) the conversation;
     # None when the caller did not load it (then the engines read it themselves).
     guided_state: Mapping[str, Any] | None = None
+    # The salon's model experiment arm for this conversation: the model and temperature
+    # the agent uses instead of OPENAI_MODEL / OPENAI_TEMPERATURE. None: no experiment.
+    experiment_arm: Arm | None = None
 
     @property
     def phone(self) -> str:
-        """E.164, e.g. +79001234567."""
+        """E.164, e.g. +79001234567 (or the customer's WhatsApp user id)."""
         return self.message.phone
 
     @property
     def text(self) -> str:
-        """What the customer said: the text, a tap's title, or `[image]` for media."""
-        return self.message.said
+        """What the customer said: the text, a tap's title, a location's content, or
+        `[image]` for media; after a burst's earlier messages, one a line."""
+        return self.message.turn_text
+
+    @property
+    def model_text(self) -> str:
+        """`text` with the text of the message of ours it replies to, for the model."""
+        return self.message.model_text
 
     @property
     def message_type(self) -> str:

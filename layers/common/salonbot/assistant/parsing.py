@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 BOOK, CANCEL, MOVE, MY_BOOKINGS = "book", "cancel", "move", "my_bookings"
 PRICES, ADDRESS, HOURS, HUMAN = "prices", "address", "hours", "human"
 MENU, GREETING, YES, NO, THANKS = "menu", "greeting", "yes", "no", "thanks"
+REPEAT = "repeat"  # "как в прошлый раз": the last visit's services with its master
 FAQ_INTENTS = (PRICES, ADDRESS, HOURS)
 
 # Checked in order; a text may carry several (e.g. "где вы находитесь и до скольки
@@ -86,6 +87,13 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"\bадминистратор\w*|\bменеджер\w*|\bоператор\w*|\bживо\w+ человек\w*|\bчеловек\w*|"
         r"\bпозвон\w*|\bпозов\w*|\bадмин\b|\bhuman\b|\bmanager\b|\boperator\b|"
         r"\b(real|live) person\b|\bsomeone\b|\bcall me\b|\bstaff\b",
+    ),
+    (
+        REPEAT,
+        r"\bкак (в )?прошл\w* раз\w*|\bкак (и )?в прошлый\b|\bкак обычно\b|"
+        r"\bто же (самое|что) (и )?(в )?прошл\w*|\bповтор\w* (запис|визит)\w*|"
+        r"\bsame as (the )?last( time)?\b|\bas last time\b|\bthe usual\b|"
+        r"\brepeat (my )?(last )?(visit|booking|appointment)\b",
     ),
     (
         BOOK,
@@ -272,6 +280,7 @@ class ParsedMessage:
     any_master: bool = False
     when: When = field(default_factory=When)
     code: str | None = None
+    visit: tuple[str, ...] = ()  # several services named for one visit, in order
 
     @property
     def service(self) -> str | None:
@@ -511,6 +520,26 @@ def match_services(text: str, salon: Salon) -> tuple[str, ...]:
     return tuple(found)
 
 
+# "маникюр и педикюр", "manicure and pedicure", "маникюр + педикюр", "cut, colour".
+_VISIT_JOINS = re.compile(r"\s+(?:и|а также|затем|потом|and|then|plus)\s+|\s*[+,&]\s*", re.I)
+
+
+def match_visit(text: str, salon: Salon) -> tuple[str, ...]:
+    """The services of one visit when the text names several joined by "и"/"and"/"+"
+    ("маникюр и педикюр в субботу"), in the order named; () unless every part names
+    exactly one service and no service twice."""
+    parts = [part for part in _VISIT_JOINS.split(text) if part.strip()]
+    if len(parts) < 2:
+        return ()
+    codes: list[str] = []
+    for part in parts:
+        found = match_services(part, salon)
+        if len(found) != 1:
+            return ()
+        codes.append(found[0])
+    return tuple(codes) if len(set(codes)) == len(codes) else ()
+
+
 def _name_forms(name: str) -> list[str]:
     lowered = normalize(name)
     return [lowered, lowered.translate(_TRANSLIT)]
@@ -549,4 +578,5 @@ def parse_message(text: str, salon: Salon, now: dt.datetime) -> ParsedMessage:
         any_master=bool(_ANY_MASTER.search(norm)),
         when=parse_when(text, now),
         code=find_code(text),
+        visit=match_visit(text, salon),
     )

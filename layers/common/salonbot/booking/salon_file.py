@@ -68,6 +68,11 @@ class ServiceFile(_Strict):
     duration_minutes: int = Field(ge=5, le=720)
     price: Decimal = Field(ge=0, le=10_000_000, decimal_places=2)
     buffer_after_minutes: int = Field(default=0, ge=0, le=240)
+    # Of duration_minutes: the master is free for processing_minutes (a colour
+    # developing) before the last finishing_minutes; the client stays in the chair.
+    processing_minutes: int = Field(default=0, ge=0, le=600)
+    finishing_minutes: int = Field(default=0, ge=0, le=600)
+    resource: Code | None = None  # a resource's code: one unit held per booking item
 
     @field_validator("name")
     @classmethod
@@ -78,6 +83,11 @@ class ServiceFile(_Strict):
             if not re.fullmatch(r"[a-z]{2}", lang):
                 raise ValueError(f"{lang!r} is not a two-letter language code")
         return value
+
+
+class ResourceFile(_Strict):
+    code: Code
+    capacity: int = Field(ge=1, le=1000)
 
 
 class MasterFile(_Strict):
@@ -182,6 +192,19 @@ class TemplateFile(_Strict):
         return self.language[:2]
 
 
+class ArmFile(_Strict):
+    """One arm of a model experiment: the model (and temperature) its conversations get."""
+
+    id: Code
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    weight: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+
+
+class ModelExperimentFile(_Strict):
+    arms: list[ArmFile] = Field(min_length=1, max_length=20)
+
+
 class SalonFile(_Strict):
     id: uuid.UUID | None = None
     name: Text
@@ -209,6 +232,13 @@ class SalonFile(_Strict):
     # A 1-5 rating is asked for this long after a visit ends; null: never.
     feedback_after_minutes: int | None = Field(default=120, ge=15, le=7 * 24 * 60)
     whatsapp_templates: list[TemplateFile] = Field(default_factory=list, max_length=50)
+    # Inside these many minutes before a visit a customer cannot cancel or move it on
+    # their own (staff are offered instead; staff can still change it). None: no cut-off.
+    cancel_notice_minutes: int | None = Field(default=None, ge=0, le=43_200)
+    move_notice_minutes: int | None = Field(default=None, ge=0, le=43_200)
+    resources: list[ResourceFile] = Field(default_factory=list)
+    # Conversations split between models by weight (`salonbot.experiment`).
+    model_experiment: ModelExperimentFile | None = None
     services: list[ServiceFile] = Field(min_length=1)
     masters: list[MasterFile] = Field(min_length=1)
 
@@ -251,12 +281,43 @@ class SalonFile(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _unique_arms(self) -> SalonFile:
+        if self.model_experiment is None:
+            return self
+        ids = [arm.id for arm in self.model_experiment.arms]
+        for index, arm_id in enumerate(ids):
+            if arm_id in ids[:index]:
+                raise _FieldError(
+                    f"model_experiment.arms[{index}].id", f"duplicate arm id {arm_id!r}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _references(self) -> SalonFile:
         codes = [s.code for s in self.services]
         for index, code in enumerate(codes):
             if code in codes[:index]:
                 raise _FieldError(f"services[{index}].code", f"duplicate service code {code!r}")
         known = set(codes)
+        resources = [r.code for r in self.resources]
+        for index, code in enumerate(resources):
+            if code in resources[:index]:
+                raise _FieldError(f"resources[{index}].code", f"duplicate resource code {code!r}")
+        for index, service in enumerate(self.services):
+            if service.finishing_minutes and not service.processing_minutes:
+                raise _FieldError(
+                    f"services[{index}].finishing_minutes", "needs processing_minutes"
+                )
+            if service.processing_minutes + service.finishing_minutes >= service.duration_minutes:
+                raise _FieldError(
+                    f"services[{index}].processing_minutes",
+                    "processing_minutes plus finishing_minutes must be shorter than "
+                    f"duration_minutes ({service.duration_minutes})",
+                )
+            if service.resource is not None and service.resource not in resources:
+                raise _FieldError(
+                    f"services[{index}].resource", f"unknown resource code {service.resource!r}"
+                )
         masters = [m.code for m in self.masters]
         for index, master in enumerate(self.masters):
             if master.code in masters[:index]:

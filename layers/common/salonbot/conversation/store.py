@@ -1,13 +1,16 @@
 """Conversations (`ai_conversations`) and their messages (`ai_messages`).
 
 One conversation per salon and customer, id `conv_<salon id>_<phone digits>` as the
-product already uses (the phone as WhatsApp's `from`: digits, no '+'). Every function
+product already uses (the phone as WhatsApp's `from`: digits, no '+'), or
+`conv_<salon id>_<user id>` for a customer WhatsApp names only by their business-scoped
+user id. Every function
 takes the caller's connection and runs inside the caller's transaction, so a message's
 records commit or roll back with its effects.
 
 One customer message is one `user` row; one reply is one `assistant` row carrying the
 turn's tokens, cost, model, response time, booking code and the tool calls it made (as
-`tool_calls`), so counting rows counts messages and summing rows sums spend."""
+`tool_calls`), so counting rows counts messages and summing rows sums spend; and what the
+review reads: the experiment arm, whether it handed off, and the engine's notes."""
 
 from __future__ import annotations
 
@@ -57,6 +60,9 @@ class Conversation:
     staff_unnotified: int = 0
     # When the customer last wrote: WhatsApp's 24-hour window for free-form messages.
     last_inbound_at: dt.datetime | None = None
+    # The model experiment's arm given to this conversation (`salonbot.experiment`).
+    experiment_arm: str | None = None
+    has_held: bool = False  # a burst's messages wait for this turn (`take_held`)
 
     def handed_off(self, now: dt.datetime) -> bool:
         """With staff: the assistant stays quiet until released or the hand-off expires."""
@@ -83,11 +89,17 @@ class NewMessage:
     response_time_ms: int | None = None
     model: str | None = None
     booking_code: str | None = None
+    experiment_arm: str | None = None
+    handoff: bool = False  # the reply passed the conversation to staff
+    notes: list[str] | None = None  # the router's and the engine's notes on the reply
+    reply_to_message_id: str | None = None  # the wamid the customer's message quotes
+    held: bool = False  # a burst's message, answered by the burst's last turn
 
 
 _CONVERSATION_COLUMNS = (
     "id, salon_id, phone_number, status, handoff_until, language, state, "
-    "message_count, booking_count, staff_notified_at, staff_unnotified, last_inbound_at"
+    "message_count, booking_count, staff_notified_at, staff_unnotified, experiment_arm, "
+    "last_inbound_at"
 )
 
 
@@ -106,6 +118,8 @@ def _from_row(row: dict[str, Any]) -> Conversation:
         staff_notified_at=row.get("staff_notified_at"),
         staff_unnotified=int(row.get("staff_unnotified") or 0),
         last_inbound_at=row.get("last_inbound_at"),
+        experiment_arm=row.get("experiment_arm"),
+        has_held=bool(row.get("has_held", False)),
     )
 
 
@@ -134,7 +148,9 @@ def open_conversation(
                              THEN '{ACTIVE}' ELSE c.status END,
                handoff_until = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= %(now)s
                                     THEN NULL ELSE c.handoff_until END
-        RETURNING {_CONVERSATION_COLUMNS}, (xmax = 0) AS created
+        RETURNING {_CONVERSATION_COLUMNS}, (xmax = 0) AS created,
+                  EXISTS (SELECT 1 FROM ai_messages m WHERE m.conversation_id = c.id AND m.held)
+                  AS has_held
         """,
         {
             "id": conversation_id(salon_id, phone),
@@ -169,6 +185,11 @@ def append_messages(
             "response_time_ms": m.response_time_ms,
             "model": m.model,
             "booking_code": m.booking_code,
+            "experiment_arm": m.experiment_arm,
+            "handoff": m.handoff,
+            "notes": m.notes or None,
+            "reply_to_message_id": m.reply_to_message_id,
+            "held": m.held,
         }
         for m in messages
     ]
@@ -178,18 +199,23 @@ def append_messages(
             INSERT INTO ai_messages (
                 conversation_id, salon_id, role, content, message_type, tool_calls,
                 external_id, prompt_tokens, completion_tokens, cached_tokens, cost,
-                response_time_ms, model, booking_code)
+                response_time_ms, model, booking_code, reply_to_message_id, held,
+                experiment_arm, handoff, notes)
             SELECT %(conversation)s, %(salon)s, r.role, r.content, r.message_type,
                    r.tool_calls, r.external_id, r.prompt_tokens, r.completion_tokens,
-                   r.cached_tokens, r.cost, r.response_time_ms, r.model, r.booking_code
+                   r.cached_tokens, r.cost, r.response_time_ms, r.model, r.booking_code,
+                   r.reply_to_message_id, coalesce(r.held, false), r.experiment_arm,
+                   coalesce(r.handoff, false), r.notes
               FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
                    role text, content text, message_type text, tool_calls jsonb,
                    external_id text, prompt_tokens int, completion_tokens int,
                    cached_tokens int, cost numeric, response_time_ms int, model text,
-                   booking_code text)) WITH ORDINALITY AS r(
+                   booking_code text, reply_to_message_id text, held boolean,
+                   experiment_arm text, handoff boolean, notes text[]))
+                   WITH ORDINALITY AS r(
                    role, content, message_type, tool_calls, external_id, prompt_tokens,
                    completion_tokens, cached_tokens, cost, response_time_ms, model,
-                   booking_code, ord)
+                   booking_code, reply_to_message_id, held, experiment_arm, handoff, notes, ord)
              ORDER BY ord
             RETURNING id, tokens_used, cost, booking_code
         ), counted AS (
@@ -239,6 +265,13 @@ def history(
         used += cost
     kept.reverse()
     return kept
+
+
+def assign_arm(conn: Connection, conversation: str, arm: str) -> None:
+    """Keep the experiment's arm on the conversation: later turns read it back."""
+    conn.execute(
+        "UPDATE ai_conversations SET experiment_arm = %s WHERE id = %s", (arm, conversation)
+    )
 
 
 def start_handoff(conn: Connection, conversation: str, *, until: dt.datetime) -> None:
@@ -304,3 +337,95 @@ def clear_state(conn: Connection, conversation: str) -> None:
         "updated_at = now() WHERE id = %s AND state <> '{}'::jsonb",
         (conversation,),
     )
+
+
+def record_referral(
+    conn: Connection, conversation: str, referral: dict[str, Any], *, at: dt.datetime
+) -> None:
+    """The click-to-WhatsApp ad (or post) the customer came from, kept for attribution:
+    the latest one wins."""
+    conn.execute(
+        "UPDATE ai_conversations SET referral = %s::jsonb, referral_at = %s, updated_at = now() "
+        "WHERE id = %s",
+        (json.dumps(clean_strings(referral), ensure_ascii=False, default=str), at, conversation),
+    )
+
+
+def correct_message(conn: Connection, salon_id: uuid.UUID, external_id: str, content: str) -> bool:
+    """The customer edited a message: its stored content becomes the corrected text.
+    False when no stored message has that id (edited before it reached us)."""
+    row = conn.execute(
+        "UPDATE ai_messages SET content = %s, edited_at = now() "
+        "WHERE external_id = %s AND salon_id = %s AND role = 'user' RETURNING id",
+        (clean_strings(content), external_id, salon_id),
+    ).fetchone()
+    return row is not None
+
+
+def delete_message(conn: Connection, salon_id: uuid.UUID, external_id: str) -> bool:
+    """The customer deleted a message: its content is cleared (it leaves the history the
+    model reads), the row stays, marked deleted. False when no stored message has that id."""
+    row = conn.execute(
+        "UPDATE ai_messages SET content = '', deleted_at = now() "
+        "WHERE external_id = %s AND salon_id = %s AND role = 'user' RETURNING id",
+        (external_id, salon_id),
+    ).fetchone()
+    return row is not None
+
+
+def move_conversation(
+    conn: Connection, salon_id: uuid.UUID, old_phone: str, new_phone: str
+) -> str | None:
+    """The customer's number changed: their conversation (history, dialogue state,
+    hand-off, referral) continues under the new number's id. The new id, or None when
+    there was no conversation under the old number. If the new number already has one,
+    the old one's messages join it."""
+    old_id, new_id = conversation_id(salon_id, old_phone), conversation_id(salon_id, new_phone)
+    if old_id == new_id:
+        return None
+    moved = conn.execute(
+        """
+        INSERT INTO ai_conversations AS c (
+            id, salon_id, phone_number, client_id, status, handoff_until, language, state,
+            message_count, booking_count, total_tokens, total_cost, last_message_at,
+            staff_notified_at, staff_unnotified, referral, referral_at, state_updated_at,
+            created_at)
+        SELECT %(new)s, salon_id, %(phone)s, client_id, status, handoff_until, language, state,
+               message_count, booking_count, total_tokens, total_cost, last_message_at,
+               staff_notified_at, staff_unnotified, referral, referral_at, state_updated_at,
+               created_at
+          FROM ai_conversations WHERE id = %(old)s
+        ON CONFLICT (id) DO UPDATE
+           SET message_count = c.message_count + EXCLUDED.message_count,
+               booking_count = c.booking_count + EXCLUDED.booking_count,
+               referral = coalesce(c.referral, EXCLUDED.referral)
+        RETURNING id
+        """,
+        {"new": new_id, "old": old_id, "phone": new_phone},
+    ).fetchone()
+    if moved is None:
+        return None
+    params = {"new": new_id, "old": old_id}
+    conn.execute(
+        "UPDATE ai_messages SET conversation_id = %(new)s WHERE conversation_id = %(old)s", params
+    )
+    conn.execute(
+        "UPDATE inbound_messages SET conversation_id = %(new)s WHERE conversation_id = %(old)s",
+        params,
+    )
+    conn.execute("DELETE FROM ai_conversations WHERE id = %(old)s", params)
+    return new_id
+
+
+def take_held(conn: Connection, conversation: str) -> list[str]:
+    """The texts of the burst's messages stored without a reply (oldest first), marked
+    answered: the turn that calls this answers them."""
+    rows = conn.execute(
+        """
+        UPDATE ai_messages SET held = false
+         WHERE conversation_id = %s AND held AND content <> ''
+        RETURNING id, content
+        """,
+        (conversation,),
+    ).fetchall()
+    return [row["content"] for row in sorted(rows, key=lambda r: r["id"])]

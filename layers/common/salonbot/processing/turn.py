@@ -8,7 +8,9 @@ effort: a failed notification never loses the stored message); the first message
 gets the throttle's notice, later ones nothing, and neither notifies (the next
 notification counts them). Otherwise the (throttled) router's engine answers, and the
 customer's message and the reply are stored together (one round trip) with the reply's
-tokens, cost, model, response time, booking code and tool calls."""
+tokens, cost, model, response time, booking code, tool calls, hand-off and notes. In a
+salon running a model experiment the conversation gets its arm first (kept on it once
+given) and both rows record it."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from salonbot.assistant.base import TurnInput
 from salonbot.assistant.language import detect_language
 from salonbot.assistant.throttle import screen, with_throttle
 from salonbot.conversation import store as conversations
+from salonbot.experiment import arm_for
 from salonbot.observability import (
     MetricName,
     correlation_ids,
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 
     from salonbot.assistant.base import Assistant, TurnResult
     from salonbot.assistant.throttle import CustomerThrottle
+    from salonbot.assistant.transcription import Transcript
     from salonbot.booking.catalog import Salon
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
@@ -88,10 +92,15 @@ class ConversationTurn:
         message: CustomerMessage,
         *,
         interactive_supported: bool = True,
+        hold: bool = False,
+        transcript: Transcript | None = None,
     ) -> TurnOutcome:
         """`message` arrives clean (decoding it cleaned its texts) and is handed to the
         engine as it is; `interactive_supported` is False where options must be numbered
-        text (the HTTP API)."""
+        text (the HTTP API). `hold`: a later message of the customer has already arrived,
+        so this one is stored without a reply and that message's turn answers both
+        (the burst's held texts come first in its input). `transcript`: the voice note's
+        transcription, whose cost and model are stored with the customer's message."""
         # Only the customer's own words say which language they speak: a tap's title is
         # ours (a master's name may be Cyrillic in an English chat), `[audio]` a placeholder.
         spoken = (detect_language(message.said, "") or None) if message.in_own_words else None
@@ -110,12 +119,32 @@ class ConversationTurn:
                 name=MetricName.CONVERSATIONS_STARTED, unit=MetricUnit.Count, value=1
             )
         logger.append_keys(**correlation_ids(conversation_id=conversation.id))
+        arm = None
+        experiment = salon.model_experiment
+        if experiment is not None and salon.ai_enabled:
+            arm = arm_for(experiment, conversation.id, conversation.experiment_arm)
+            if arm.id != conversation.experiment_arm:
+                conversations.assign_arm(conn, conversation.id, arm.id)
+        if message.referral is not None:
+            conversations.record_referral(conn, conversation.id, message.referral, at=now)
         user = conversations.NewMessage(
             role="user",
             content=message.said,
             message_type=message.type,
             external_id=message.message_id,
+            experiment_arm=arm.id if arm else None,
+            reply_to_message_id=message.reply_to_message_id,
+            held=hold,
         )
+        if transcript is not None:
+            user.cost, user.model = transcript.cost, transcript.model
+        if hold:
+            conversations.append_messages(conn, conversation, [user])
+            metrics.add_metric(name=MetricName.BURST_MESSAGES_HELD, unit=MetricUnit.Count, value=1)
+            return TurnOutcome(conversation, None, 0)
+        earlier = conversations.take_held(conn, conversation.id) if conversation.has_held else []
+        if earlier:
+            message = message.model_copy(update={"earlier": tuple(earlier)})
         turn = TurnInput(
             salon=salon,
             conversation_id=conversation.id,
@@ -123,6 +152,7 @@ class ConversationTurn:
             interactive_supported=interactive_supported,
             conversation_language=conversation.language,
             guided_state=conversation.state,
+            experiment_arm=arm,
         )
         # An opt-out word wins in every state, a hand-off to staff included.
         opted = opt_out.respond(conn, turn)
@@ -150,6 +180,9 @@ class ConversationTurn:
             response_time_ms=elapsed_ms,
             model=result.model,
             booking_code=result.booking_code,
+            experiment_arm=arm.id if arm else None,
+            handoff=result.handoff,
+            notes=result.notes or None,
         )
         conversations.append_messages(
             conn, conversation, [user, reply] if result.messages else [user]

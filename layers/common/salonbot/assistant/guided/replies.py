@@ -33,6 +33,8 @@ NoticeKey = Literal[
     "declined",
     "no_bookings",
     "not_changeable",  # the store refused to move or cancel
+    "change_cutoff",  # too close to the visit for the customer to change it: staff will
+    "no_last_visit",  # "как в прошлый раз" from a customer with no visit yet
     "handoff",
 ]
 
@@ -109,7 +111,7 @@ class Cancelled:
 
 @dataclass(frozen=True)
 class MainMenu:
-    pass
+    last_visit: Booking | None = None  # offered as a one-tap repeat
 
 
 @dataclass(frozen=True)
