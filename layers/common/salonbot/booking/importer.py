@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from psycopg.types.json import Jsonb
 
+from salonbot.booking.salon_file import in_language, per_language
+
 if TYPE_CHECKING:
     from salonbot.booking.salon_file import SalonFile
     from salonbot.db.connection import Connection
@@ -49,8 +51,8 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                                 whatsapp_phone_number_id, ai_enabled, daily_budget_usd,
                                 slot_step_minutes, min_notice_minutes, booking_horizon_days,
                                 max_live_bookings_per_client,
-                                customer_daily_budget_usd)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                customer_daily_budget_usd, addresses)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (id) DO UPDATE SET
                 name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                 language = EXCLUDED.language, currency = EXCLUDED.currency,
@@ -62,6 +64,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 booking_horizon_days = EXCLUDED.booking_horizon_days,
                 max_live_bookings_per_client = EXCLUDED.max_live_bookings_per_client,
                 customer_daily_budget_usd = EXCLUDED.customer_daily_budget_usd,
+                addresses = EXCLUDED.addresses,
                 revision = salons.revision + 1, updated_at = now()
             RETURNING revision, (xmax = 0) AS created
             """,
@@ -71,7 +74,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.timezone,
                 salon.language,
                 salon.currency,
-                salon.address,
+                None if salon.address is None else in_language(salon.address, salon.language),
                 salon.whatsapp_phone_number_id,
                 salon.ai_enabled,
                 salon.daily_budget_usd,
@@ -80,6 +83,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.booking_horizon_days,
                 salon.max_live_bookings_per_client,
                 salon.customer_daily_budget_usd,
+                Jsonb(per_language(salon.address)),
             ),
         ).fetchone()
         assert row is not None
@@ -89,10 +93,11 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
             service_row = conn.execute(
                 """
                 INSERT INTO services (salon_id, code, names, duration_minutes,
-                                      buffer_after_minutes, price, position, active)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, true)
+                                      buffer_after_minutes, price, position, active, aliases)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, true, %s)
                 ON CONFLICT (salon_id, code) DO UPDATE SET
-                    names = EXCLUDED.names, duration_minutes = EXCLUDED.duration_minutes,
+                    names = EXCLUDED.names, aliases = EXCLUDED.aliases,
+                    duration_minutes = EXCLUDED.duration_minutes,
                     buffer_after_minutes = EXCLUDED.buffer_after_minutes,
                     price = EXCLUDED.price, position = EXCLUDED.position, active = true
                 RETURNING id
@@ -105,6 +110,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                     service.buffer_after_minutes,
                     service.price,
                     position,
+                    Jsonb(service.aliases),
                 ),
             ).fetchone()
             assert service_row is not None
@@ -118,13 +124,20 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
         for position, master in enumerate(salon.masters):
             master_row = conn.execute(
                 """
-                INSERT INTO masters (salon_id, code, name, position, active)
-                VALUES (%s, %s, %s, %s, true)
+                INSERT INTO masters (salon_id, code, name, names, position, active)
+                VALUES (%s, %s, %s, %s, %s, true)
                 ON CONFLICT (salon_id, code) DO UPDATE SET
-                    name = EXCLUDED.name, position = EXCLUDED.position, active = true
+                    name = EXCLUDED.name, names = EXCLUDED.names,
+                    position = EXCLUDED.position, active = true
                 RETURNING id
                 """,
-                (salon_id, master.code, master.name, position),
+                (
+                    salon_id,
+                    master.code,
+                    in_language(master.name, salon.language),
+                    Jsonb(per_language(master.name)),
+                    position,
+                ),
             ).fetchone()
             assert master_row is not None
             master_id = master_row["id"]

@@ -33,6 +33,30 @@ _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Address = Annotated[str, StringConstraints(max_length=500)]
+Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60)]
+MAX_ALIASES = 30  # per service and language
+
+
+def _language_keys(value: dict[str, Any], example: str) -> None:
+    if not value:
+        raise ValueError(f"needs at least one language, e.g. {example}")
+    for lang in value:
+        if not re.fullmatch(r"[a-z]{2}", lang):
+            raise ValueError(f"{lang!r} is not a two-letter language code")
+
+
+def in_language(value: str | dict[str, str], language: str) -> str:
+    """A name given as one string or per language ({ru: Анна, en: Anna}): the one for
+    `language`, else the first given."""
+    if isinstance(value, str):
+        return value
+    return value.get(language) or next(iter(value.values()))
+
+
+def per_language(value: str | dict[str, str] | None) -> dict[str, str]:
+    """The per-language forms of a name ({} for a plain string)."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 class _Strict(BaseModel):
@@ -68,24 +92,40 @@ class ServiceFile(_Strict):
     duration_minutes: int = Field(ge=5, le=720)
     price: Decimal = Field(ge=0, le=10_000_000, decimal_places=2)
     buffer_after_minutes: int = Field(default=0, ge=0, le=240)
+    # Other words customers use for the service, per language: {ru: [ноготочки], en: [nails]}.
+    aliases: dict[str, list[Alias]] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
     def _has_a_name(cls, value: dict[str, str]) -> dict[str, str]:
-        if not value:
-            raise ValueError("needs at least one language, e.g. {ru: Маникюр, en: Manicure}")
-        for lang in value:
-            if not re.fullmatch(r"[a-z]{2}", lang):
-                raise ValueError(f"{lang!r} is not a two-letter language code")
+        _language_keys(value, "{ru: Маникюр, en: Manicure}")
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _valid_aliases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if value:
+            _language_keys(value, "{ru: [ноготочки], en: [nails]}")
+        for lang, words in value.items():
+            if len(words) > MAX_ALIASES:
+                raise ValueError(f"{lang}: at most {MAX_ALIASES} aliases")
         return value
 
 
 class MasterFile(_Strict):
     code: Code
-    name: Text
+    # One name, or one per language: {ru: Анна, en: Anna}.
+    name: Text | dict[str, Text]
     services: list[Code] = Field(min_length=1)
     working_hours: dict[str, list[str]]
     days_off: list[dt.date] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str | dict[str, str]) -> str | dict[str, str]:
+        if isinstance(value, dict):
+            _language_keys(value, "{ru: Анна, en: Anna}")
+        return value
 
     @field_validator("working_hours")
     @classmethod
@@ -121,7 +161,8 @@ class SalonFile(_Strict):
     timezone: str
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "ru"
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "RUB"
-    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    # One address, or one per language: {ru: "Москва, Тверская, 1", en: "1 Tverskaya, Moscow"}.
+    address: Address | dict[str, Address] | None = None
     whatsapp_phone_number_id: Annotated[str, StringConstraints(pattern=r"^\d{5,20}$")] | None = None
     ai_enabled: bool = False
     daily_budget_usd: Decimal = Field(default=Decimal(5), ge=0, le=100_000)
@@ -142,6 +183,13 @@ class SalonFile(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone like Europe/Moscow") from None
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address_languages(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        if isinstance(value, dict):
+            _language_keys(value, '{ru: "Москва, ...", en: "Moscow, ..."}')
         return value
 
     @model_validator(mode="after")

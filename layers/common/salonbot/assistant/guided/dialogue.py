@@ -25,6 +25,7 @@ from salonbot.assistant.parsing import (
     BOOK,
     CANCEL,
     FAQ_INTENTS,
+    FOLLOW_UP,
     GREETING,
     HOURS,
     HUMAN,
@@ -33,7 +34,9 @@ from salonbot.assistant.parsing import (
     MY_BOOKINGS,
     NO,
     PRICES,
+    QUIT,
     THANKS,
+    UNSERVABLE,
     YES,
     ParsedMessage,
     normalize,
@@ -107,6 +110,12 @@ class _Dialog(Steps):
         match choice:
             case opt.MenuItem(item):
                 self.on_menu(item)
+            case opt.PickService(code) if st.flow == "book" and code in self.salon.services:
+                # The day, time or master already given stay (the service had to be asked).
+                st.service, st.candidates = code, None
+                if st.master not in (None, ANY) and not self.does(st.master, code):
+                    st.master = None
+                self.advance()
             case opt.PickService(code):
                 self.start_booking(service=code)
             case opt.PickMaster(code) if st.service:
@@ -175,22 +184,41 @@ class _Dialog(Steps):
                 self.cancel(str(st.booking))
             return
         if at_confirm and (
-            NO in intents or (CANCEL in intents and not _BOOKING_WORDS.search(self.msg.text))
+            NO in intents
+            or QUIT in intents
+            or (CANCEL in intents and not _BOOKING_WORDS.search(self.msg.text))
         ):
             self.decline()
             return
+        asked_booking = bool(parsed.services or parsed.master or not parsed.when.empty)
+        if st.step == "confirm" and not asked_booking and not intents - {BOOK, GREETING}:
+            # Neither yes nor no, nor another time: the same question again.
+            self.notice("confirm_again")
+            self.confirm()
+            return
         if HUMAN in intents:
             self.hand_off()
+        elif QUIT in intents and not asked_booking:
+            self.decline()
+        elif UNSERVABLE in intents:
+            self.offer_person()
         elif CANCEL in intents:
             self.find_booking_for("cancel", parsed.code)
         elif MOVE in intents:
             self.find_booking_for("move", parsed.code, parsed.when)
         elif MY_BOOKINGS in intents:
             self.my_bookings()
-        elif intents & set(FAQ_INTENTS) and BOOK not in intents and parsed.when.empty:
+        elif intents & set(FAQ_INTENTS) and BOOK not in intents and _only_a_day(parsed):
             topics = tuple(t for t in FAQ_INTENTS if t in intents)
             self.say(r.FaqReply(topics, parsed.services))
             self.out.faq_only = True
+        elif FOLLOW_UP in intents and parsed.services and not parsed.master:
+            # "а педикюр?" / "and with gel?": a question about it, not a booking yet.
+            self.say(r.FaqReply((PRICES,), parsed.services))
+            self.out.faq_only = True
+        elif parsed.other_service and not parsed.master:
+            self.say(r.NotOffered(parsed.other_service))
+            self.start_booking()
         elif parsed.services or parsed.master or not parsed.when.empty or BOOK in intents:
             self.fill(parsed)
         elif parsed.any_master and st.step == "master":
@@ -201,7 +229,7 @@ class _Dialog(Steps):
         elif GREETING in intents or MENU in intents or not st.step:
             if GREETING in intents:
                 self.say(r.Greeting())
-            elif not intents:
+            elif not intents - {YES, NO}:  # a "да" or "👍" that answers no question
                 self.notice("unknown")
             st.clear()
             self.main_menu()
@@ -239,6 +267,18 @@ class _Dialog(Steps):
             st.master = ANY
         self.merge_when(parsed.when)
         self.advance()
+
+
+def _only_a_day(parsed: ParsedMessage) -> bool:
+    """No time and no service asked for, at most a day: "до скольки работаете в субботу?"
+    is about the hours, not a booking."""
+    when = parsed.when
+    return (
+        when.time is None
+        and when.after is None
+        and not when.earliest
+        and (when.date is None or not parsed.services)
+    )
 
 
 def _offered(option_id: str) -> opt.Choice:

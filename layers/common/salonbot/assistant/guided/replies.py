@@ -34,6 +34,7 @@ NoticeKey = Literal[
     "no_bookings",
     "not_changeable",  # the store refused to move or cancel
     "handoff",
+    "confirm_again",  # an answer to the confirmation that is neither yes nor no
 ]
 
 
@@ -64,17 +65,64 @@ class MasterNotForService:
 
 @dataclass(frozen=True)
 class NoFreeDays:
-    """Nothing free for the whole booking horizon."""
+    """Nothing free for `service` (with `master`, None: any) on any day from `first` to
+    `last`, the end of the booking horizon. Said only once the desk found nothing."""
+
+    service: Service
+    master: Master | None
+    first: dt.date
+    last: dt.date
 
 
 @dataclass(frozen=True)
 class DayFull:
+    """Nothing free for `service` (with `master`, None: any) on `day`."""
+
     day: dt.date
+    service: Service
+    master: Master | None
 
 
 @dataclass(frozen=True)
 class TimeNotFree:
+    """`time` on `day` is not free for `service` (with `master`, None: any)."""
+
     time: dt.time
+    day: dt.date
+    service: Service
+    master: Master | None
+
+
+@dataclass(frozen=True)
+class DatePassed:
+    """The day asked for is before today."""
+
+    day: dt.date
+
+
+@dataclass(frozen=True)
+class BeyondHorizon:
+    """The day asked for is after the last day the salon books (`days` ahead)."""
+
+    day: dt.date
+    days: int
+
+
+@dataclass(frozen=True)
+class NoSuchDate:
+    """The customer named a date that does not exist ("31 февраля")."""
+
+
+@dataclass(frozen=True)
+class NotOffered:
+    """The salon does not offer what the customer named (`what`, their word)."""
+
+    what: str
+
+
+@dataclass(frozen=True)
+class OfferPerson:
+    """What the flow cannot do (several people at once, a complaint): a person offered."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +231,10 @@ Statement = (
     | NoFreeDays
     | DayFull
     | TimeNotFree
+    | DatePassed
+    | BeyondHorizon
+    | NoSuchDate
+    | NotOffered
     | BookingLimit
     | BookingUnknown
     | Booked
@@ -191,6 +243,7 @@ Statement = (
 )
 Question = (
     MainMenu
+    | OfferPerson
     | ChooseService
     | ChooseMaster
     | ChooseDay

@@ -71,14 +71,31 @@ class Steps:
         self.say(r.Notice(key))
 
     def merge_when(self, when: When) -> None:
+        """Take the day and time asked for; a day that has passed, is beyond the booking
+        horizon or does not exist is said so (and not taken), the rest still is."""
         st = self.st
-        if when.date is not None:
+        today, last = self.now.date(), self.last_day()
+        if when.invalid:
+            self.say(r.NoSuchDate())
+        elif when.date is not None and when.date < today:
+            self.say(r.DatePassed(when.date))
+            st.forget("day", "start", "page")
+        elif when.date is not None and when.date > last:
+            self.say(r.BeyondHorizon(when.date, self.salon.booking_horizon_days))
+            st.forget("day", "start", "page")
+        elif when.date is not None:
             st.day, st.page, st.start = when.date, 0, None
+        if when.earliest:
+            st.earliest, st.start = True, None
         if when.time is not None:
             st.wanted, st.start = _minute(when.time), None
         if when.after is not None or when.before is not None:
             st.after = _minute(when.after) if when.after else None
             st.before = _minute(when.before) if when.before else None
+
+    def last_day(self) -> dt.date:
+        """The last day the salon takes bookings for."""
+        return self.now.date() + dt.timedelta(days=self.salon.booking_horizon_days - 1)
 
     def does(self, master_code: str | None, service_code: str) -> bool:
         master = self.salon.masters.get(master_code or "")
@@ -111,10 +128,27 @@ class Steps:
             st.master = ANY
         if st.master != ANY and not self.does(st.master, service.code):
             st.master = ANY
+        if st.earliest and not st.day:
+            self.offer_earliest(service)
+            return
         if not st.day:
             self.show_days(self.now.date())
             return
         self.show_times(service)
+
+    def offer_earliest(self, service: Service) -> None:
+        """The first free time from now, for confirmation."""
+        st = self.st
+        st.earliest = False
+        today = self.now.date()
+        days = [today + dt.timedelta(days=i) for i in range((self.last_day() - today).days + 1)]
+        free = self.free_by_day(service, days, 1)
+        if not free:
+            self.show_days(today)
+            return
+        first = free[min(free)][0]
+        st.day, st.start, st.slot_master = min(free), first.starts_at, first.master_code
+        self.confirm()
 
     def show_services(self) -> None:
         st = self.st
@@ -145,16 +179,31 @@ class Steps:
         )
 
     def show_days(self, first: dt.date, note: r.Reply | None = None) -> None:
+        """The days with free times from `first`. Nothing free is said only as far as it
+        is true: from `first` to the horizon's end, for the master chosen; then the days
+        from today, or with any master, are offered before giving up."""
         st = self.st
         service = self.salon.services[st.service or ""]
-        last = self.now.date() + dt.timedelta(days=self.salon.booking_horizon_days - 1)
+        today, last = self.now.date(), self.last_day()
+        first = max(first, today)
         days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-        free = self.free_by_day(service, days, ROWS + 1)
+        free = self.free_by_day(service, days, ROWS + 1) if days else {}
         st.forget("day", "start", "page")
         if note is not None:
             self.say(note)
         if not free:
-            self.say(r.NoFreeDays())
+            master = self.chosen_master() if st.master != ANY else None
+            if first > last:  # past the horizon's last day: from today then
+                self.show_days(today)
+                return
+            self.say(r.NoFreeDays(service, master, first, last))
+            if first > today:
+                self.show_days(today)
+                return
+            if master is not None:
+                st.master = ANY
+                self.show_days(today)
+                return
             st.clear()
             self.main_menu()
             return
@@ -168,8 +217,9 @@ class Steps:
         day = st.day
         assert day is not None
         slots = self.free_by_day(service, [day]).get(day, [])
+        master = self.chosen_master() if st.master != ANY else None
         if not slots:
-            self.show_days(day + dt.timedelta(days=1), r.DayFull(day))
+            self.show_days(day + dt.timedelta(days=1), r.DayFull(day, service, master))
             return
         wanted, st.wanted = st.wanted, None
         if wanted:
@@ -180,7 +230,7 @@ class Steps:
                 return
             target = dt.datetime.combine(day, wanted, tzinfo=self.salon.tz)
             nearest = sorted(slots, key=lambda s: abs((s.starts_at - target).total_seconds()))
-            self.say(r.TimeNotFree(wanted))
+            self.say(r.TimeNotFree(wanted, day, service, master))
             self.ask_times(service, day, sorted(nearest[:ROWS], key=lambda s: s.starts_at), None)
             return
         after, before = st.after, st.before
@@ -354,9 +404,17 @@ class Steps:
         st.service, st.master = booking.service_code, booking.master_code
         if when is not None:
             self.merge_when(when)
+            if when.same_time and when.time is None:
+                local = booking.starts_at.astimezone(self.salon.tz)
+                st.wanted = _minute(local.time())
         self.advance()
 
     # -- other answers --------------------------------------------------------------------
+
+    def offer_person(self) -> None:
+        """What the flow cannot do: a person offered (a tap hands off), or the menu."""
+        self.st.clear()
+        self.ask(r.OfferPerson(), "menu")
 
     def hand_off(self) -> None:
         self.st.clear()
