@@ -97,10 +97,10 @@ def test_an_english_customer_taps_through_with_any_master(
     customer.say("Hi, I'd like to book")
     assert customer.choice("Manicure").description == "1500 RUB, 60 min"
     customer.tap("Gel polish")
-    assert customer.titles() == ["Any master", "Анна", "Мария"]
+    assert customer.titles() == ["Any master", "Anna", "Maria"]
     customer.tap("Any master")
     customer.tap("Today")
-    assert customer.choices[0].description == "Анна"
+    assert customer.choices[0].description == "Anna"
     customer.tap("10:00")
     assert customer.titles() == ["Confirm", "Other time", "Cancel"]
     customer.tap("Confirm")
@@ -108,7 +108,7 @@ def test_an_english_customer_taps_through_with_any_master(
     (booking,) = bookings_of(db)
     assert booking["service"] == "manicure_gel"
     assert customer.text.startswith(
-        "Done! You are booked: Gel polish manicure, 07.01 10:00, master Анна."
+        "Done! You are booked: Gel polish manicure, 07.01 10:00, master Anna."
     )
     assert customer.text.endswith(f"Booking code: {booking['code']}.")
 
@@ -124,7 +124,7 @@ def test_an_english_customer_taps_through_with_any_master(
         (
             "Can I book a manicure with Anna tomorrow at 3pm?",
             "Confirm",
-            "Done! You are booked: Manicure, 08.01 15:00, master Анна.",
+            "Done! You are booked: Manicure, 08.01 15:00, master Anna.",
         ),
     ],
     ids=["ru", "en"],
@@ -606,7 +606,7 @@ def test_an_english_customer_who_answers_10_00_is_answered_in_english(
     # Then the guided flow answers in the conversation's language, not the salon's
     assert customer.text.startswith("Which service?")
     offline(tap="Manicure")
-    offline(tap="Анна")
+    offline(tap="Anna")
     offline(tap="Tomorrow")
     offline("10:00")
     assert customer.titles()[0] == "Confirm"

@@ -164,7 +164,7 @@ def test_an_english_customer_reschedules_by_tapping() -> None:
     assert isinstance(chat.question, r.ChooseDay)  # the booking's master, so no master step
     chat.tap("Fri")
     chat.tap("11:00")
-    assert chat.text == "Move Manicure to 11.01 11:00, master Анна?"
+    assert chat.text == "Move Manicure to 11.01 11:00, master Anna?"
     chat.tap("Confirm")
 
     assert [b.starts_at for b in chat.bookings()] == [keep.starts_at, at(FRIDAY, "11:00")]
