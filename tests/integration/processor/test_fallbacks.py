@@ -453,3 +453,31 @@ def test_a_failed_staff_notification_keeps_the_message_for_staff(
     assert "staff notification failed" in caplog.text
     assert CUSTOMER not in caplog.text and CUSTOMER.lstrip("+") not in caplog.text
     metrics.clear_metrics()
+
+
+def test_a_staff_reply_starts_the_handoff_and_keeps_the_acknowledgements_quiet(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a conversation the assistant had, and a staff reply to it
+    salon = import_demo_salon(db)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    conversation = conversations.open_conversation(db, salon.id, CUSTOMER)
+    handoff.extend(db, conversation.id, now=harness.clock.now, minutes=60)
+    db.commit()
+
+    # When the customer answers, then again 20 minutes later, 5 after another staff reply
+    assert harness.say("Спасибо, а можно на 12?") == pipeline.REPLIED
+    harness.clock.now += dt.timedelta(minutes=15)
+    handoff.extend(db, conversation.id, now=harness.clock.now, minutes=60)
+    db.commit()
+    harness.clock.now += dt.timedelta(minutes=5)
+    assert harness.say("Жду") == pipeline.NO_REPLY
+
+    # Then the hand-off began with the staff reply and lasts an hour from the latest one;
+    # the customer was told once that the staff answer here, and not again while they do
+    assert len(sent_texts(fake_whatsapp)) == 1
+    (row,) = rows(db, "SELECT status, handoff_until FROM ai_conversations")
+    assert row["status"] == "handoff"
+    assert row["handoff_until"] == harness.clock.now - dt.timedelta(minutes=5) + dt.timedelta(
+        minutes=60
+    )

@@ -75,6 +75,9 @@ class Steps:
         horizon or does not exist is said so (and not taken), the rest still is."""
         st = self.st
         today, last = self.now.date(), self.last_day()
+        named_a_day = when.invalid or when.date is not None
+        if named_a_day and st.master is None:
+            st.master = ANY  # a day asked for: the days come before the masters
         if when.invalid:
             self.say(r.NoSuchDate())
         elif when.date is not None and when.date < today:
@@ -122,7 +125,7 @@ class Steps:
             return
         if st.master is None:
             masters = self.salon.masters_for(service)
-            if len(masters) > 1 and not st.day:
+            if len(masters) > 1 and not st.day and not st.earliest:
                 self.ask(r.ChooseMaster(service, tuple(masters[:ROWS])), "master")
                 return
             st.master = ANY
