@@ -12,7 +12,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install pgbouncer test lint unit dev bench sam-validate sam-build checkov clean
+.PHONY: install pgbouncer test lint unit dev bench eval sam-validate sam-build checkov clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	@echo "==> [1/4] virtualenv $(VENV)"
@@ -55,6 +55,17 @@ dev: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The evaluation suite (docs/evaluation.md): the guided engine with the scripted customer,
+# held to the floor in evals/floor.yaml; with OPENAI_API_KEY, the production router (the
+# model) too. `make eval ARGS="--trials 4"` passes other `salonbot eval` options.
+EVAL_TASKS ?= evals/tasks
+eval: $(STAMP)
+	$(BIN)/salonbot eval --tasks $(EVAL_TASKS) --engine guided \
+	  --min-pass $$(sed -n 's/^guided_pass_1: *//p' evals/floor.yaml) $(ARGS)
+	@if [ -n "$$OPENAI_API_KEY" ]; then \
+	  echo "==> the router engine, model $${OPENAI_MODEL:-gpt-4o-mini}"; \
+	  $(BIN)/salonbot eval --tasks $(EVAL_TASKS) --engine router $(ARGS); fi
 
 $(SAM_STAMP):
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)

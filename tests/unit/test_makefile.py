@@ -77,3 +77,12 @@ def test_install_and_test_say_each_step_as_they_go(tmp_path: Path) -> None:
         "ran pytest",
     ]
     assert (venv / ".installed").exists()
+
+
+def test_make_eval_runs_the_suite_with_the_guided_engine_held_to_the_floor() -> None:
+    shown = make("-n", "-o", ".venv/.installed", "eval", "ARGS=--trials 2")
+    first = shown.split("\n\n")[0].replace("\\\n", "")
+    assert ".venv/bin/salonbot eval --tasks evals/tasks --engine guided" in first
+    assert "--min-pass $(sed -n 's/^guided_pass_1: *//p' evals/floor.yaml) --trials 2" in first
+    # the model path only with a key
+    assert 'if [ -n "$OPENAI_API_KEY" ]' in shown and "--engine router --trials 2" in shown

@@ -24,6 +24,8 @@ from salonbot.errors import BudgetExceeded
 from salonbot.observability import MetricName, count_error, logger, metrics
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from salonbot.assistant.base import Assistant, TurnInput, TurnResult
     from salonbot.assistant.switch import AiSwitch
     from salonbot.config import Settings
@@ -151,16 +153,20 @@ class WithLastResort:
             return result
 
 
-def fallback_engine(settings: Settings) -> Assistant:
+def fallback_engine(
+    settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
+) -> Assistant:
     """The engine that answers without the model: the guided flow, the fixed text as its
-    last resort."""
+    last resort. `clock`: the time the turn happens at (the evaluation fixes it)."""
     from salonbot.assistant.guided import GuidedFlow
 
     ttl = dt.timedelta(minutes=settings.guided_state_ttl_minutes)
-    return WithLastResort(GuidedFlow(state_ttl=ttl))
+    return WithLastResort(GuidedFlow(state_ttl=ttl, clock=clock))
 
 
-def build_router(settings: Settings) -> AssistantRouter:
+def build_router(
+    settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
+) -> AssistantRouter:
     """The router the processor and the API use, built once per container."""
     from salonbot.assistant.agent import LlmAgent, openai_client
     from salonbot.assistant.switch import AiSwitch
@@ -169,7 +175,10 @@ def build_router(settings: Settings) -> AssistantRouter:
     client = openai_client(settings)
     agent = None
     if client is not None:
-        agent = LlmAgent(client, settings, guard=from_settings(settings))
+        agent = LlmAgent(client, settings, guard=from_settings(settings), clock=clock)
     return AssistantRouter(
-        agent=agent, fallback=fallback_engine(settings), faq=FaqResponder(), switch=AiSwitch()
+        agent=agent,
+        fallback=fallback_engine(settings, clock=clock),
+        faq=FaqResponder(),
+        switch=AiSwitch(),
     )
