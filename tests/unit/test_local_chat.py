@@ -193,7 +193,7 @@ def test_the_media_payloads_are_the_webhooks_own_shapes() -> None:
     phone = CustomerPhone("http://127.0.0.1:1", "secret", "100000000000001")
 
     kinds = [
-        parse_webhook(json.dumps(phone.media_payload(kind))).messages[0].type
+        parse_webhook(json.dumps(phone.media_payload(kind))).events[0].type
         for kind in ("audio", "sticker", "location")
     ]
 

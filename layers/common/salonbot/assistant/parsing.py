@@ -122,7 +122,7 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         YES,
-        r"^(да|ага|угу|конечно|подтвержда\w*|подтвердить|ок|окей|хорошо|верно|давайте|давай|"
+        r"^((ну|ладно|хорошо|так|well|oh|ok|okay),?\s+)?(да|ага|угу|конечно|подтвержда\w*|подтвердить|ок|окей|хорошо|верно|давайте|давай|"
         r"подходит|отлично|идет|годится|супер|записывайте|бронируйте|"
         r"da|davai|davaj|davaite|ok|okay|okey|yes|yep|yeah|yup|sure|confirm\w*|correct|perfect|"
         r"great|fine|sounds good|go ahead|book it|alright|all right)\b|^\W*(👍|👌|✅|🙆|💯)",

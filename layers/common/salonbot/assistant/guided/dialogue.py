@@ -249,7 +249,8 @@ class _Dialog(Steps):
                 st.service = None
                 st.candidates = list(parsed.services)
             elif parsed.service != st.service:
-                st.forget("service", "day", "start", "page", "candidates")
+                # Another service: the day and time asked for still hold.
+                st.forget("service", "start", "page", "candidates")
                 st.service = parsed.service
                 if st.master not in (None, ANY) and not self.does(st.master, parsed.service):
                     st.master = None
