@@ -84,7 +84,7 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
         MY_BOOKINGS,
         r"\bмо[ияю] запис\w*|\bмою запись|\bкогда я записан\w*|\bна когда я\b|\bмои визит\w*|"
         r"\bкак\w* у меня запис\w*|\bу меня (есть )?(какие[- ]нибудь |какие[- ]то )?запис\w*|"
-        r"\bмои брон\w*|\bкуда я записан\w*|"
+        r"\bмои брон\w*|\bкуда я записан\w*|\bя (где-то |куда-то |куда-нибудь )?записан\w*|"
         r"\bmy (upcoming )?(booking|appointment|reservation)s?\b|\bwhen is my\b|"
         r"\bam i booked\b|\bdo i have (a |an |any )?(booking|appointment)|"
         r"\bwhat (bookings|appointments) do i have",
@@ -127,10 +127,11 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"da|davai|davaj|davaite|ok|okay|okey|yes|yep|yeah|yup|sure|confirm\w*|correct|perfect|"
         r"great|fine|sounds good|go ahead|book it|alright|all right)\b|^\W*(👍|👌|✅|🙆|💯)",
     ),
-    (NO, r"^(нет|неа|не надо|не подходит|no|nope|not now|net)\b"),
+    (NO, r"^(нет|неа|не надо|не подходит|no|nope|not now|net)\b|^не[,.!]"),
     (
         QUIT,
-        r"^никак\b|\bпередумал\w*|\bуже не (надо|нужно)\b|^(ничего )?не (надо|нужно)\b|"
+        r"(^|[,.!] ?)никак\b|\bв другой раз\b|\bnext time\b|\banother time\b|"
+        r"\bпередумал\w*|\bуже не (надо|нужно)\b|^(ничего )?не (надо|нужно)\b|"
         r"\bотбой\b|\bзабуд\w+|\bне интересно\b|"
         r"\bnever ?mind\b|\bno,? thanks?\b|\bno,? thank you\b|\bforget (it|about it)\b|"
         r"\bchanged my mind\b|\bnot interested\b",

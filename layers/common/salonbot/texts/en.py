@@ -54,6 +54,7 @@ PHRASES: dict[str, str] = {
     "confirm_no": "Cancel",
     "booked": "Done! You are booked: {service}, {when}, master {master}. Booking code: {code}.",
     "slot_taken": "Sorry, that time was just taken. Here is what is free:",
+    "slot_unavailable": "That time can no longer be booked. Here is what is free:",
     "client_busy": "You already have a booking at that time. Here is what else is free:",
     "booking_limit": "You already have the most upcoming bookings allowed: {limit}. "
     "You can move or cancel one of them.",

@@ -208,7 +208,7 @@ class _Dialog(Steps):
             self.find_booking_for("move", parsed.code, parsed.when)
         elif MY_BOOKINGS in intents:
             self.my_bookings()
-        elif intents & set(FAQ_INTENTS) and BOOK not in intents and _only_a_day(parsed):
+        elif intents & set(FAQ_INTENTS) and BOOK not in intents and _only_a_day(parsed, intents):
             topics = tuple(t for t in FAQ_INTENTS if t in intents)
             self.say(r.FaqReply(topics, parsed.services))
             self.out.faq_only = True
@@ -270,16 +270,14 @@ class _Dialog(Steps):
         self.advance()
 
 
-def _only_a_day(parsed: ParsedMessage) -> bool:
-    """No time and no service asked for, at most a day: "до скольки работаете в субботу?"
-    is about the hours, not a booking."""
+def _only_a_day(parsed: ParsedMessage, intents: frozenset[str]) -> bool:
+    """A question, not a booking: no day or time at all, or, about the hours, a day or a
+    part of it without a service ("до скольки работаете в субботу?", "а в понедельник с
+    утра открыты?")."""
     when = parsed.when
-    return (
-        when.time is None
-        and when.after is None
-        and not when.earliest
-        and (when.date is None or not parsed.services)
-    )
+    if when.empty:
+        return True
+    return HOURS in intents and when.time is None and not when.earliest and not parsed.services
 
 
 def _offered(option_id: str) -> opt.Choice:

@@ -29,6 +29,7 @@ NoticeKey = Literal[
     "thanks",
     "no_time_in_part",  # nothing free in the part of the day asked for
     "slot_taken",  # the slot went between the offer and the confirmation
+    "slot_unavailable",  # no longer bookable (the notice passed) since it was offered
     "client_busy",  # the customer has another booking at that time
     "declined",
     "no_bookings",

@@ -312,7 +312,12 @@ class Steps:
             if st.booking:
                 arguments["booking"] = st.booking
             self.record("move" if moving else "book", arguments, None, str(exc))
-            self.notice("client_busy" if isinstance(exc, ClientBusy) else "slot_taken")
+            # Say why, truly: another booking took it, the customer has one then, or the
+            # time is no longer bookable (the minimum notice passed since it was offered).
+            if isinstance(exc, ClientBusy):
+                self.notice("client_busy")
+            else:
+                self.notice("slot_taken" if isinstance(exc, SlotTaken) else "slot_unavailable")
             st.day, st.page = start.astimezone(self.salon.tz).date(), 0
             st.forget("start", "wanted", "after", "before")
             self.show_times(self.salon.services[service])
