@@ -365,7 +365,7 @@ def test_a_confirmation_whose_time_passed_its_notice_is_not_booked() -> None:
     chat.tap("Подтвердить")
 
     assert chat.bookings() == []
-    assert chat.replies[0] == r.Notice("slot_taken")
+    assert chat.replies[0] == r.Notice("slot_unavailable")  # not "taken": the notice passed
     question = chat.question
     assert isinstance(question, r.ChooseTime) and question.slots[0].starts_at == at(MONDAY, "10:30")
 
