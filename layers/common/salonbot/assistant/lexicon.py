@@ -77,10 +77,7 @@ WEAK_SERVICE_WORDS_RU: dict[str, str] = {
 
 SERVICE_WORDS_EN: dict[str, str] = {
     "mens": "men",
-    "man": "men",
     "gents": "men",
-    "guy": "men",
-    "guys": "men",
     "male": "men",
     "womens": "women",
     "woman": "women",
@@ -100,7 +97,6 @@ SERVICE_WORDS_EN: dict[str, str] = {
     "shellac": "gel",
     "trim": "haircut",
     "cut": "haircut",
-    "hair": "haircut",
     "color": "coloring",
     "colour": "coloring",
     "colouring": "coloring",
@@ -133,8 +129,26 @@ _TRANSLIT_WORDS = re.compile(
     r"chetverg\w*|pyatnic\w*|pjatnic\w*|subbot\w*|voskresen\w*|utr\w*|vecher\w*|posle|obeda|"
     r"spasibo|pozhal\w*|pojal\w*|skolko|stoit|gde|vy|net|konechno|davai|davaj|otmen\w*|"
     r"perenes\w*|perenos\w*|master\w*|svobodn\w*|vremya|vremia|chasov|chas[ua]?|nochi|"
-    r"dnya|utra|vechera|ya|mne|menya|na|k)\b"
+    r"dnya|utra|vechera|ya|mne|menya|na|k|pozov\w*|pozvat\w*|pozvon\w*|chelovek\w*|"
+    r"nuzhn\w*|nado|sdelat\w*|uslug\w*|cen[auy]|tsen[auy]|moy\w*|moi|moju|"
+    r"sejchas|seychas|kogda|skolki|rabotaete|otkryt\w*|adres\w*|nakhod\w*|nahod\w*)\b"
 )
+# One short word that is Russian on its own ("da", "net"), or neutral ("ok").
+_SHORT_RUSSIAN = re.compile(r"^\W*(da+|net|aga|ugu|sps|neа)\W*$")
+# Word endings where "i" stands for "й" ("davai", "moi", "pozhaluista").
+_SHORT_I = re.compile(r"(?<=[аеоуыяю])и\b")
+# Common words that lose their soft sign or "й" in Latin letters.
+_FIXUPS = {
+    "сколко": "сколько",
+    "сколки": "скольки",
+    "пожалуиста": "пожалуйста",
+    "пожалуста": "пожалуйста",
+    "записатся": "записаться",
+    "подстричся": "подстричься",
+    "покраситса": "покраситься",
+    "покрасится": "покраситься",
+    "запис": "запись",
+}
 _SHARED_WITH_ENGLISH = frozenset({"master", "masters", "chas"})
 _TO_CYRILLIC = (
     ("shch", "щ"),
@@ -195,6 +209,8 @@ def looks_translit(text: str) -> bool:
     lowered = text.lower()
     if re.search(r"[а-яё]", lowered):
         return False
+    if _SHORT_RUSSIAN.match(lowered):
+        return True
     found = [m[0] for m in _TRANSLIT_WORDS.finditer(lowered)]
     return any(len(w) >= 4 and w not in _SHARED_WITH_ENGLISH for w in found)
 
@@ -204,7 +220,8 @@ def from_translit(text: str) -> str:
     everything else (digits, punctuation, booking codes in capitals) as it was."""
 
     def word(match: re.Match[str]) -> str:
-        raw = match[0]
-        return _TRANSLIT_TOKEN.sub(lambda m: _CYRILLIC_OF[m[0]], raw)
+        cyrillic = _TRANSLIT_TOKEN.sub(lambda m: _CYRILLIC_OF[m[0]], match[0])
+        cyrillic = _SHORT_I.sub("й", cyrillic)
+        return _FIXUPS.get(cyrillic, cyrillic)
 
     return _LATIN_WORD.sub(word, text.lower())

@@ -302,7 +302,7 @@ _EARLIEST = re.compile(
 )
 _SAME_TIME = re.compile(
     r"\bв (это|то) же (самое )?время\b|\bна (это|то) же время\b|\bв тоже время\b|"
-    r"\b(at )?the same time\b"
+    r"\b(at )?(the )?same time\b"
 )
 _WEEKEND = re.compile(r"\bна выходных\b|\bв выходные\b|\bweekend\b")
 DATEPARSER_WINDOW = 80  # characters on each side of a date-like match

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from salonbot.booking.store import Booking
 
 ROWS = 9  # list rows per page; the tenth is "later"
+CONFIRM_MINUTES = 5  # the earliest time offered stays bookable this long after the offer
 ANY = opt.ANY_MASTER
 
 
@@ -145,12 +146,16 @@ class Steps:
         st.earliest = False
         today = self.now.date()
         days = [today + dt.timedelta(days=i) for i in range((self.last_day() - today).days + 1)]
-        free = self.free_by_day(service, days, 1)
-        if not free:
+        free = self.free_by_day(service, days, 2)
+        # Not a time the minimum notice closes while the customer reads the question.
+        ready = self.now + dt.timedelta(minutes=self.salon.min_notice_minutes + CONFIRM_MINUTES)
+        slots = [slot for day in sorted(free) for slot in free[day] if slot.starts_at >= ready]
+        if not slots:
             self.show_days(today)
             return
-        first = free[min(free)][0]
-        st.day, st.start, st.slot_master = min(free), first.starts_at, first.master_code
+        first = slots[0]
+        st.day = first.starts_at.astimezone(self.salon.tz).date()
+        st.start, st.slot_master = first.starts_at, first.master_code
         self.confirm()
 
     def show_services(self) -> None:
