@@ -166,6 +166,9 @@ _PERSON_REQUEST = re.compile(
     + _PERSON
     + r"|\b(позвоните|перезвоните|наберите) мне\b|\bcall me( back)?\b"
 )
+_PERSON_THEN_REQUEST = re.compile(
+    rf"\b{_PERSON}( \w+)?,? (позовите|пригласите|дайте|позвать|нужен|нужна|please)\b"
+)
 # Text that tries to instruct the bot: no request for a person is read into it.
 _INSTRUCTIONS = re.compile(
     r"игнорир\w*|\bignore (all|any|previous|the|your|prior)\b|инструкци\w*|\binstructions?\b|"
@@ -190,7 +193,11 @@ def asks_for_person(text: str) -> bool:
     bare = _bare(text)
     if _INSTRUCTIONS.search(bare):
         return False
-    return bool(_PERSON_ALONE.match(bare) or _PERSON_REQUEST.search(bare))
+    return bool(
+        _PERSON_ALONE.match(bare)
+        or _PERSON_REQUEST.search(bare)
+        or _PERSON_THEN_REQUEST.search(bare)
+    )
 
 
 def returns_to_bot(text: str) -> bool:
@@ -240,7 +247,7 @@ _NUMERIC_DATE = re.compile(r"\b(?P<day>[0-3]?\d)[./](?P<month>[01]?\d)(?:[./](?P
 _DAY_OF_MONTH = re.compile(r"\b(?P<day>[0-3]?\d)(?:-?го\b|-о?е\b| числа\b|st\b|nd\b|rd\b|th\b)")
 
 _WEEKDAYS = (
-    (r"понедельн\w*|\bпн\b|monday|\bmon\b", 1),
+    (r"понедель?н\w*|\bпн\b|monday|\bmon\b", 1),
     (r"вторн\w*|\bвт\b|tuesday|\btue\b|\btues\b", 2),
     (r"\bсред[ауые]\b|\bср\b|wednesday|\bwed\b", 3),
     (r"четверг\w*|\bчт\b|thursday|\bthu\b|\bthurs\b", 4),
@@ -682,8 +689,15 @@ def match_services(text: str, salon: Salon) -> tuple[str, ...]:
     words = _significant(_words(text))
     if not words:
         return ()
-    words += [w for w in (SERVICE_WORDS_EN.get(w) or SERVICE_WORDS_RU.get(w) for w in words) if w]
     found = _best_services(words, salon)
+    if len(found) != 1:
+        # The lexicon's everyday words, only where the salon's own names left it open
+        # ("mens haircut"; but "beard trim" is the Beard trim, not a haircut too).
+        lexicon = [SERVICE_WORDS_EN.get(w) or SERVICE_WORDS_RU.get(w) for w in words]
+        words += [w for w in lexicon if w]
+        again = _best_services(words, salon)
+        if again and (not found or set(again) < set(found)):
+            found = again
     if len(found) != 1:
         russian = [w for w in words if _CYRILLIC_WORD.match(w) and len(w) >= 4]
         if russian:
