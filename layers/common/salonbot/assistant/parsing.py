@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from salonbot.assistant.lexicon import (
@@ -655,6 +656,7 @@ def _words(text: str) -> list[str]:
     return [w.removesuffix("'s") for w in _WORD.findall(normalize(text))]
 
 
+@lru_cache(maxsize=65_536)
 def _alike(word: str, name_word: str, *, names: bool = False) -> bool:
     from rapidfuzz.fuzz import ratio
 
@@ -686,7 +688,9 @@ def match_services(text: str, salon: Salon) -> tuple[str, ...]:
     """Codes of the services the text names best (several when it is ambiguous): the
     salon's names and aliases, with the lexicon's everyday words for them; a message that
     names none or several is read again by dictionary forms."""
-    words = _significant(_words(text))
+    # Each word once: a long message repeats its words, and each is compared with every
+    # word of every service name.
+    words = list(dict.fromkeys(_significant(_words(text))))
     if not words:
         return ()
     found = _best_services(words, salon)
@@ -762,7 +766,7 @@ def _name_forms(name: str) -> list[str]:
 
 
 def match_master(text: str, salon: Salon) -> str | None:
-    words = [w for w in _words(text) if len(w) >= 3]
+    words = list(dict.fromkeys(w for w in _words(text) if len(w) >= 3))
     for master in salon.masters.values():
         for form in {
             f for name in (master.name, *master.names.values()) for f in _name_forms(name)
