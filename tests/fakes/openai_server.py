@@ -2,15 +2,26 @@
 SDK talks to over HTTP.
 
 Each test scripts it: `fake.add(step, ...)` queues what the next requests get, in order.
-A step is an `Answer` (text and/or tool calls), a `Failure` (HTTP status, e.g. 429 or
-500, with headers), `Slow` (a delay before another step), `Garbage` (a 200 that is not
-JSON), `Raw` (a 200 with any JSON body: a completion of a shape the SDK does not
-check, such as `message: null` or a tool call of another type), or a function of the
-request (`ModelRequest`) returning one of those, so a scripted model can read tool
-results and answer from them. Every request body is kept,
-with its prompt tokens counted (`tests.fakes.tokens`); reported usage uses the same
-counts. An unscripted request gets a 500 and is recorded in `unscripted`; a scripted
-function that raises gets a 500 and is recorded in `script_errors`."""
+A step is an `Answer` (text and/or tool calls, function or `custom`; or a `refusal`; a
+`finish_reason` such as "length" or "content_filter"; reasoning tokens, annotations,
+logprobs), a `Failure` (HTTP status with OpenAI's error body, `type`, `code` and `param`,
+and headers such as Retry-After: see `rate_limited`, `quota_exhausted`,
+`invalid_api_key`, `context_length_exceeded`), `Slow` (a delay before another step),
+`Garbage` (a 200 that is not JSON), `Raw` (a 200 with any JSON body: a completion of a
+shape the SDK does not check, such as `message: null`), or a function of the request
+(`ModelRequest`) returning one of those, so a scripted model can read tool results and
+answer from them. Completions have the API reference's shape: `refusal`, `annotations`,
+`logprobs`, `usage.completion_tokens_details` (reasoning tokens are part of
+`completion_tokens`, as OpenAI bills them) and `prompt_tokens_details`.
+
+Like the API, a request to a reasoning model (o-series, gpt-5 family) with `max_tokens`
+or a temperature other than 1 is refused with a 400 (`unsupported_parameter`,
+`unsupported_value`) before any scripted step is used.
+
+Every request body is kept, with its prompt tokens counted (`tests.fakes.tokens`);
+reported usage uses the same counts. An unscripted request gets a 500 and is recorded in
+`unscripted`; a scripted function that raises gets a 500 and is recorded in
+`script_errors`."""
 
 from __future__ import annotations
 
@@ -40,11 +51,26 @@ class ToolCall:
 
 
 @dataclass
+class CustomToolCall:
+    """A call of a custom (free-form input) tool: `type: "custom"`."""
+
+    name: str
+    input: str = ""
+    id: str | None = None
+
+
+@dataclass
 class Answer:
     content: str | None = None
-    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_calls: list[ToolCall | CustomToolCall] = field(default_factory=list)
     cached_tokens: int = 0
     no_usage: bool = False
+    refusal: str | None = None
+    # None: "tool_calls" with tool calls, else "stop"; or "length", "content_filter".
+    finish_reason: str | None = None
+    reasoning_tokens: int = 0  # counted in completion_tokens, as the API bills them
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    logprobs: dict[str, Any] | None = None
 
 
 @dataclass
@@ -52,6 +78,87 @@ class Failure:
     status: int
     message: str = "scripted failure"
     headers: dict[str, str] = field(default_factory=dict)
+    type: str = "server_error"
+    code: str | None = None
+    param: str | None = None
+
+
+def rate_limited(retry_after_s: float | None = None, *, model: str = "gpt-4o-mini") -> Failure:
+    """429 rate_limit_exceeded (requests per minute), with Retry-After when given."""
+    headers = {} if retry_after_s is None else {"retry-after": f"{retry_after_s:g}"}
+    return Failure(
+        429,
+        f"Rate limit reached for {model} in organization org-fake on requests per min (RPM): "
+        "Limit 3, Used 3, Requested 1. Please try again in 20s.",
+        headers,
+        type="requests",
+        code="rate_limit_exceeded",
+    )
+
+
+def quota_exhausted(code: str = "insufficient_quota") -> Failure:
+    """429 insufficient_quota: no credit left, or a spend or usage limit reached."""
+    return Failure(
+        429,
+        "You exceeded your current quota, please check your plan and billing details.",
+        type="insufficient_quota",
+        code=code,
+    )
+
+
+def invalid_api_key() -> Failure:
+    return Failure(
+        401,
+        "Incorrect API key provided: sk-test-********0000. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        type="invalid_request_error",
+        code="invalid_api_key",
+    )
+
+
+def context_length_exceeded() -> Failure:
+    return Failure(
+        400,
+        "This model's maximum context length is 128000 tokens. However, your messages "
+        "resulted in 130412 tokens. Please reduce the length of the messages.",
+        type="invalid_request_error",
+        code="context_length_exceeded",
+        param="messages",
+    )
+
+
+def is_reasoning_model(model: str) -> bool:
+    """The fake's own reading of OpenAI's model families (not salonbot's)."""
+    name = model.split("/")[-1]
+    if name.startswith("gpt-5"):
+        return "-chat" not in name
+    return len(name) > 1 and name[0] == "o" and name[1].isdigit()
+
+
+def unsupported_parameter(body: dict[str, Any]) -> Failure | None:
+    """The API's 400 for a reasoning model's request with `max_tokens` or a temperature."""
+    if not is_reasoning_model(str(body.get("model", ""))):
+        return None
+    if "max_tokens" in body:
+        return Failure(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            type="invalid_request_error",
+            code="unsupported_parameter",
+            param="max_tokens",
+        )
+    temperature = body.get("temperature")
+    if temperature is not None and temperature != 1:
+        return Failure(
+            400,
+            f"Unsupported value: 'temperature' does not support {temperature} with this "
+            "model. Only the default (1) value is supported.",
+            type="invalid_request_error",
+            code="unsupported_value",
+            param="temperature",
+        )
+    return None
 
 
 @dataclass
@@ -187,6 +294,12 @@ class FakeOpenAI:
             self._send(handler, 404, {"error": {"message": f"no route {handler.path}"}})
             return
         request = ModelRequest(body, count_request(body))
+        refused = unsupported_parameter(body)
+        if refused is not None:
+            with self._lock:
+                self.requests.append(request)
+            self._play(handler, request, refused)
+            return
         with self._lock:
             self.requests.append(request)
             step = self._script.popleft() if self._script else None
@@ -221,12 +334,13 @@ class FakeOpenAI:
             time.sleep(step.seconds)
             self._play(handler, request, step.then)
         elif isinstance(step, Failure):
-            self._send(
-                handler,
-                step.status,
-                {"error": {"message": step.message, "type": "server_error", "code": None}},
-                step.headers,
-            )
+            error = {
+                "message": step.message,
+                "type": step.type,
+                "param": step.param,
+                "code": step.code,
+            }
+            self._send(handler, step.status, {"error": error}, step.headers)
         elif isinstance(step, Garbage):
             self._send_raw(handler, 200, step.body, {"Content-Type": "application/json"})
         elif isinstance(step, Raw):
@@ -235,26 +349,50 @@ class FakeOpenAI:
             self._send(handler, 200, self._completion(request, step))
 
     def _completion(self, request: ModelRequest, answer: Answer) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": answer.content}
-        completion_tokens = count_text(answer.content or "")
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": answer.content,
+            "refusal": answer.refusal,
+            "annotations": answer.annotations,
+        }
+        completion_tokens = count_text(answer.content or "") + count_text(answer.refusal or "")
         if answer.tool_calls:
             message["tool_calls"] = []
             for call in answer.tool_calls:
+                call_id = call.id or f"call_{next(self._ids)}"
+                if isinstance(call, CustomToolCall):
+                    completion_tokens += 3 + count_text(call.name) + count_text(call.input)
+                    message["tool_calls"].append(
+                        {
+                            "id": call_id,
+                            "type": "custom",
+                            "custom": {"name": call.name, "input": call.input},
+                        }
+                    )
+                    continue
                 arguments = call.raw_arguments()
                 completion_tokens += 3 + count_text(call.name) + count_text(arguments)
                 message["tool_calls"].append(
                     {
-                        "id": call.id or f"call_{next(self._ids)}",
+                        "id": call_id,
                         "type": "function",
                         "function": {"name": call.name, "arguments": arguments},
                     }
                 )
+        completion_tokens += answer.reasoning_tokens
         usage = {
             "prompt_tokens": request.prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": request.prompt_tokens + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": answer.cached_tokens},
+            "prompt_tokens_details": {"cached_tokens": answer.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": answer.reasoning_tokens,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
         }
+        finish_reason = answer.finish_reason or ("tool_calls" if answer.tool_calls else "stop")
         return {
             "id": f"chatcmpl-fake-{next(self._ids)}",
             "object": "chat.completion",
@@ -264,10 +402,13 @@ class FakeOpenAI:
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": "tool_calls" if answer.tool_calls else "stop",
+                    "logprobs": answer.logprobs,
+                    "finish_reason": finish_reason,
                 }
             ],
             **({} if answer.no_usage else {"usage": usage}),
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake",
         }
 
     def _send(

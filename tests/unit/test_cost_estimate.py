@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from salonbot.cost.estimate import monthly_estimate
-from salonbot.cost.pricing import price_for
+from salonbot.cost.pricing import PRICES, UNKNOWN_MODEL_RATE, price_for, quote
 from salonbot_dev.cli import main
 
 
@@ -39,9 +39,72 @@ def test_the_estimate_uses_the_guards_price_table() -> None:
         assert e.guide_monthly_usd is None
 
 
-def test_an_unknown_model_is_priced_as_the_most_expensive() -> None:
+def test_an_unknown_model_is_priced_at_the_most_expensive_rate_with_a_warning() -> None:
     e = monthly_estimate(customers=10, messages_per_customer=1, model="gpt-unknown")
-    assert e.priced_as == "gpt-4"
+    # every one of its prices the table's highest: never cheaper than a known model
+    assert e.priced_as == UNKNOWN_MODEL_RATE
+    assert e.input_usd_per_million == max(p.input for p in PRICES.values())
+    assert e.output_usd_per_million == max(p.output for p in PRICES.values())
+    assert e.warning is not None and "gpt-unknown" in e.warning
+    assert "OPENAI_PRICE_INPUT_PER_MTOK" in e.warning
+    # a known model, or one priced by the settings, carries no warning
+    assert (
+        monthly_estimate(customers=1, messages_per_customer=1, model="gpt-5-mini").warning is None
+    )
+    priced = monthly_estimate(
+        customers=1000,
+        messages_per_customer=1,
+        model="llama-3.1-8b",
+        input_per_mtok=Decimal("0.05"),
+        output_per_mtok=Decimal("0.08"),
+    )
+    assert priced.warning is None
+    # 400k prompt x $0.05 + 100k completion x $0.08, per 1M
+    assert priced.monthly_usd == Decimal("0.0280")
+
+
+@pytest.mark.parametrize(
+    ("model", "entry", "prices"),
+    [
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini", ("0.15", "0.075", "0.60")),
+        ("gpt-4o", "gpt-4o", ("2.50", "1.25", "10.00")),
+        ("gpt-4.1", "gpt-4.1", ("2.00", "0.50", "8.00")),
+        ("gpt-4.1-mini", "gpt-4.1-mini", ("0.40", "0.10", "1.60")),
+        ("gpt-4.1-nano-2025-04-14", "gpt-4.1-nano", ("0.10", "0.025", "0.40")),
+        ("o4-mini", "o4-mini", ("1.10", "0.275", "4.40")),
+        ("o3", "o3", ("2.00", "0.50", "8.00")),
+        ("gpt-5", "gpt-5", ("1.25", "0.125", "10.00")),
+        ("gpt-5-mini-2025-08-07", "gpt-5-mini", ("0.25", "0.025", "2.00")),
+        ("gpt-5-nano", "gpt-5-nano", ("0.05", "0.005", "0.40")),
+    ],
+)
+def test_current_models_have_their_list_prices(
+    model: str, entry: str, prices: tuple[str, str, str]
+) -> None:
+    priced = quote(model)
+    assert priced.known and priced.priced_as == entry
+    assert (priced.price.input, priced.price.cached_input, priced.price.output) == tuple(
+        Decimal(p) for p in prices
+    )
+
+
+def test_cli_warns_of_an_unknown_model_and_prices_it_by_the_settings(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["cost-estimate", "--customers", "10", "--messages-per-customer", "1"]
+    assert main([*argv, "--model", "my-local-model", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: model 'my-local-model' is not in the price table" in captured.err
+    data = json.loads(captured.out)
+    assert data["priced_as"] == UNKNOWN_MODEL_RATE and data["warning"]
+    monkeypatch.setenv("OPENAI_PRICE_INPUT_PER_MTOK", "1")
+    monkeypatch.setenv("OPENAI_PRICE_OUTPUT_PER_MTOK", "2")
+    assert main([*argv, "--model", "my-local-model", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    data = json.loads(captured.out)
+    assert (data["input_usd_per_million"], data["output_usd_per_million"]) == ("1", "2")
+    assert data["warning"] is None
 
 
 @pytest.mark.parametrize(

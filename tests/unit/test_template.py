@@ -233,9 +233,19 @@ def test_alarms_watch_what_the_code_emits_and_notify_the_topic(template: Templat
         MetricName.MESSAGES_RECEIVED,
         MetricName.RESPONSE_TIME_MS,
         MetricName.MODEL_FAILURES,
+        MetricName.MODEL_QUOTA_EXHAUSTED,
+        MetricName.MODEL_AUTH_FAILURES,
         MetricName.SPEND_TODAY_USD,
     ):
         assert metric in emitted and metric in by_metric, metric
+    # no credit or a rejected key alarms at its first occurrence, by its own name
+    for lid, metric in (
+        ("ModelQuotaExhaustedAlarm", MetricName.MODEL_QUOTA_EXHAUSTED),
+        ("ModelAuthFailuresAlarm", MetricName.MODEL_AUTH_FAILURES),
+    ):
+        assert by_metric[metric] == lid
+        assert alarms[lid]["Threshold"] == 1
+        assert alarms[lid]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert {"ApproximateNumberOfMessagesVisible", "Throttles", "5xx"} <= set(by_metric)
     dlq_alarm = alarms[by_metric["ApproximateNumberOfMessagesVisible"]]
     assert dlq_alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}

@@ -101,12 +101,16 @@ def _ms(value: float | None) -> str:
 
 
 def run_cost_estimate(args: argparse.Namespace) -> int:
+    import sys
+
+    from salonbot.config import Settings
     from salonbot.cost.estimate import monthly_estimate
 
     try:
         share = Decimal(args.completion_share)
     except InvalidOperation as exc:
         raise InvalidInput("not a number", field="--completion-share") from exc
+    settings = Settings.from_env()  # OPENAI_PRICE_* for a model the table does not know
     try:
         estimate = monthly_estimate(
             customers=args.customers,
@@ -114,9 +118,13 @@ def run_cost_estimate(args: argparse.Namespace) -> int:
             model=args.model,
             tokens_per_message=args.tokens_per_message,
             completion_share=share,
+            input_per_mtok=settings.openai_price_input_per_mtok,
+            output_per_mtok=settings.openai_price_output_per_mtok,
         )
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
+    if estimate.warning:
+        print(f"warning: {estimate.warning}", file=sys.stderr)
     if args.json:
         print_json(estimate.as_dict())
     else:

@@ -5,9 +5,11 @@ Logic receives a `Settings` object; only `get_settings()` reads `os.environ`."""
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Settings(BaseModel):
@@ -37,6 +39,18 @@ class Settings(BaseModel):
     openai_model: str = "gpt-4o-mini"
     openai_max_tokens: int = Field(default=1000, ge=16, le=16_384)
     openai_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    # Reasoning models (o-series, gpt-5 family; None: told by the model's name) get
+    # `max_completion_tokens` (reasoning included) instead of `max_tokens`, no temperature,
+    # and `reasoning_effort` when set.
+    openai_reasoning_model: bool | None = None
+    openai_reasoning_max_tokens: int = Field(default=4000, ge=16, le=128_000)
+    openai_reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    # Price of a model the price table does not know, USD per 1M tokens (both or neither).
+    openai_price_input_per_mtok: Decimal | None = Field(default=None, ge=0, le=10_000)
+    openai_price_output_per_mtok: Decimal | None = Field(default=None, ge=0, le=10_000)
+    # After 429 insufficient_quota or 401 the model is not called for this long (per
+    # container): customers get the guided flow at once. 0: no breaker.
+    openai_breaker_minutes: float = Field(default=5.0, ge=0, le=24 * 60)
     openai_timeout_s: float = Field(default=20.0, gt=0, le=300)
     openai_max_retries: int = Field(default=2, ge=0, le=10)
     # First retry waits this long, doubling after; a 429's Retry-After wins (capped).
@@ -108,6 +122,15 @@ class Settings(BaseModel):
     client_retention_days: int = Field(default=730, ge=30)
     cleanup_batch_size: int = Field(default=2000, ge=1, le=50_000)
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _prices_come_in_pairs(self) -> Settings:
+        given = (self.openai_price_input_per_mtok, self.openai_price_output_per_mtok)
+        if given.count(None) == 1:
+            raise ValueError(
+                "OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK are set together"
+            )
+        return self
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

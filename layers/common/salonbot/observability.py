@@ -26,6 +26,17 @@ class MetricName:
     REPLIES_SENT = "RepliesSent"
     MODEL_CALLS = "ModelCalls"
     MODEL_FAILURES = "ModelFailures"
+    # 429 insufficient_quota and 401 answers: the breaker opens, the alarms watch these.
+    MODEL_QUOTA_EXHAUSTED = "ModelQuotaExhausted"
+    MODEL_AUTH_FAILURES = "ModelAuthFailures"
+    # Turns the guided flow answered without a call because the model's breaker is open.
+    MODEL_BREAKER_OPEN = "ModelBreakerOpen"
+    # Answers the customer got a polite catalogue reply for: a refusal or content filter.
+    MODEL_REFUSALS = "ModelRefusals"
+    # Completions cut at their token limit (finish_reason "length"): never sent.
+    MODEL_REPLIES_CUT = "ModelRepliesCut"
+    # Tool calls of a type salonbot does not offer, or naming no tool it has.
+    TOOL_CALLS_REFUSED = "ToolCallsRefused"
     TOKENS_USED = "TokensUsed"
     COST_USD = "CostUsd"
     RESPONSE_TIME_MS = "ResponseTimeMs"

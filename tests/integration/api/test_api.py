@@ -81,6 +81,30 @@ def test_health_connected_after_a_cached_models_check(
     assert "sk-test-key" not in str(first.body)
 
 
+def test_health_warns_of_a_model_the_price_table_does_not_know(
+    api: Api, api_env: pytest.MonkeyPatch, fake_openai: FakeOpenAI
+) -> None:
+    # Given a compatible server's own model and no OPENAI_PRICE_*
+    use_model(api_env, fake_openai)
+    assert api.health().body["warnings"] == []
+    api_env.setenv("OPENAI_MODEL", "llama-3.1-8b-instruct")
+    get_settings.cache_clear()
+
+    reply = api.health()
+
+    # Then health is still ok, and says how the model is priced and what to set
+    assert reply.status == 200 and reply.body["openai"] == "connected"
+    (warning,) = reply.body["warnings"]
+    assert "llama-3.1-8b-instruct" in warning and "most expensive known rate" in warning
+    assert "OPENAI_PRICE_INPUT_PER_MTOK" in warning
+
+    # When the prices are configured, the warning goes
+    api_env.setenv("OPENAI_PRICE_INPUT_PER_MTOK", "0.1")
+    api_env.setenv("OPENAI_PRICE_OUTPUT_PER_MTOK", "0.2")
+    get_settings.cache_clear()
+    assert api.health().body["warnings"] == []
+
+
 def test_health_reports_a_rejected_key_as_error(
     api: Api, api_env: pytest.MonkeyPatch, fake_openai: FakeOpenAI
 ) -> None:

@@ -1,5 +1,5 @@
-"""Poison messages: a model answer of a shape the code does not expect (a tool call of
-another type, `message: null`, no choices, ...) is answered once by the guided flow and
+"""Poison messages: a model answer of a shape outside the API reference (a tool call
+without its function, `message: null`, no choices, ...) is answered once by the guided flow and
 counted, and its message is deleted from the queue; it never cycles through SQS paying
 for the model on every receive. A transient failure (the database) returns the message
 after a short backoff, not after the queue's 360 s visibility timeout."""
@@ -56,15 +56,10 @@ def _message(**fields: Any) -> list[dict[str, Any]]:
     return [{"index": 0, "finish_reason": "tool_calls", "message": message}]
 
 
-# Each a 200 the SDK hands over without checking its shape.
+# Each a 200 the SDK hands over without checking its shape. (A `custom` tool call is in
+# the reference: it is refused to the model and the turn goes on, tests/integration/
+# processor/test_openai_shapes.py.)
 POISON: dict[str, dict[str, Any]] = {
-    "custom_tool_call": _completion(
-        _message(
-            tool_calls=[
-                {"id": "call_1", "type": "custom", "custom": {"name": "book", "input": "12:00"}}
-            ]
-        )
-    ),
     "tool_call_without_function": _completion(
         _message(tool_calls=[{"id": "call_1", "type": "function"}])
     ),

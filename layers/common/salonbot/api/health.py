@@ -5,7 +5,9 @@ minute, so a health poller never adds latency or cost; "connected" means that ca
 answered. No key and no `OPENAI_BASE_URL` is "not_configured" (customers are still
 served by the fallback engine). `ai` reports the kill switch (`salonbot ai off`), read
 from the database on every call: `switched_off` for every salon, and how many salons are
-switched off on their own (their ids are not public). Secrets never appear in the answer."""
+switched off on their own (their ids are not public). `warnings` names configuration to
+fix that does not stop customers being served (a model the price table does not know).
+Secrets never appear in the answer."""
 
 from __future__ import annotations
 
@@ -138,6 +140,15 @@ def switch_status(connection: Callable[[], Any] | None = None) -> dict[str, Any]
     }
 
 
+def warnings(settings: Settings) -> list[str]:
+    """Configuration an operator should fix: a model the price table does not know and
+    no OPENAI_PRICE_* (the guard then reserves at the most expensive known rate)."""
+    from salonbot.cost.pricing import configured_quote
+
+    warning = configured_quote(settings).warning
+    return [warning] if warning else []
+
+
 def health(
     settings: Settings,
     *,
@@ -156,6 +167,7 @@ def health(
         "model": settings.openai_model,
         "database": database,
         "ai": switch_status(connection) if database == "ok" else dict(UNKNOWN_SWITCH),
+        "warnings": warnings(settings),
     }
     if model.detail:
         body["detail"] = model.detail

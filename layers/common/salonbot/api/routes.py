@@ -130,6 +130,11 @@ class HealthResponse(BaseModel):
     database: Literal["ok", "error", "not_configured"]
     ai: AiSwitchHealth | None = None
     detail: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what an operator should fix though customers are served, e.g. a "
+        "model the price table does not know (priced at the most expensive known rate)",
+    )
 
 
 class ProcessMessageRequest(BaseModel):

@@ -7,13 +7,23 @@ reply or after `assistant_max_model_calls` calls (the last one may not call tool
 
 Before every model call the estimated cost is reserved with the spend guard (which may
 refuse: `BudgetExceeded`), after it the reservation is reconciled to the reported usage,
-and released when the call failed. Transient failures (429, 5xx, timeouts, connection
-errors) are retried with backoff inside the turn's deadline; what still fails raises
-`ModelUnavailable`, unless bookings already changed this turn: then the reply is
-composed from what the database accepted, so a booking is never made silently. Anything
-unexpected (a response shape the code does not know, a bug) raises `ModelUnavailable`
-too, so the fallback answers instead of the message being retried into the same failure;
-only the database's transient errors propagate as they are (`salonbot.db.transient`)."""
+and released when the call failed. Transient failures (rate limits, 5xx, timeouts,
+connection errors) are retried with backoff inside the turn's deadline, a Retry-After
+honoured when the deadline has room for it; what still fails raises `ModelUnavailable`,
+unless bookings already changed this turn: then the reply is composed from what the
+database accepted, so a booking is never made silently. `429 insufficient_quota` and
+`401` are never retried: they open the model's breaker (`assistant/breaker.py`), and
+until it closes every turn goes straight to the fallback.
+
+What the model answers is read as the API reference defines it: a refusal (or a
+content-filtered answer) is answered with the catalogue's polite reply; a completion cut
+at its token limit (`finish_reason: length`) is never sent: the call is repeated once
+with twice the limit (reserved with the guard like any call), else the fallback answers;
+a tool call of another type (`custom`) or naming no tool is refused to the model as an
+invalid call and the turn goes on. Anything unexpected (a response shape outside the
+reference, a bug) raises `ModelUnavailable` too, so the fallback answers instead of the
+message being retried into the same failure; only the database's transient errors
+propagate as they are (`salonbot.db.transient`)."""
 
 from __future__ import annotations
 
@@ -28,15 +38,18 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from salonbot.assistant.base import TurnResult
+from salonbot.assistant.breaker import ModelBreaker, access_failure
 from salonbot.assistant.language import detect_language
+from salonbot.assistant.model_params import CompletionShape
 from salonbot.assistant.prompt import RULES, build_system_prompt
 from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
+from salonbot.assistant.tools.results import error as tool_error
 from salonbot.booking.codes import ALPHABET, LENGTH, looks_like_code
 from salonbot.booking.desk import PostgresDesk
 from salonbot.clean_text import clean_text
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard_protocol import UnlimitedSpend
-from salonbot.cost.pricing import price_for
+from salonbot.cost.pricing import configured_quote
 from salonbot.db.transient import is_transient
 from salonbot.errors import BookingNotFound, BudgetExceeded, SalonbotError
 from salonbot.observability import MetricName, count_error, logger, metrics
@@ -56,12 +69,18 @@ if TYPE_CHECKING:
     from salonbot.booking.store import Booking
     from salonbot.config import Settings
     from salonbot.cost.guard_protocol import SpendGuard
+    from salonbot.cost.pricing import ModelPrice
     from salonbot.db.connection import Connection
 
 # A compatible server reached through OPENAI_BASE_URL may need no key; the SDK wants one.
 NO_KEY_NEEDED = "not-needed"
-# Longest wait a Retry-After header may impose inside a turn.
+# Longest wait a Retry-After header may impose inside a turn; a longer one is not waited
+# for (a retry sooner than asked would only be refused again).
 MAX_RETRY_AFTER_S = 10.0
+# A completion cut at its token limit is asked again once with this many times the limit.
+LENGTH_RETRY_FACTOR = 2
+# Finish reasons that mean the content is withheld: the customer gets the polite reply.
+WITHHELD = frozenset({"content_filter"})
 # The reservation counts a request's UTF-8 bytes as its prompt tokens: a token is at least
 # one byte, and the chat format's framing of a message or a tool is shorter than its JSON.
 # Added for the request's own framing (reply priming, the tools' header).
@@ -91,6 +110,13 @@ class ModelUnavailable(SalonbotError):
     that never ended in a reply is paid for): the fallback's reply records it."""
 
     usage: Usage | None = None
+
+    def __init__(self, message: str, *, reason: str = "model_error", outage: bool = True) -> None:
+        super().__init__(message)
+        # Said in the fallback's note; an outage counts in ModelFailures, a cut reply or
+        # an open breaker does not (they have metrics of their own).
+        self.reason = reason
+        self.outage = outage
 
 
 def openai_api_key(settings: Settings) -> str | None:
@@ -136,8 +162,9 @@ class Usage:
     cost: Decimal = Decimal(0)
     calls: int = 0
 
-    def add(self, response: ChatCompletion, model: str, estimate: Decimal) -> Decimal:
-        """Count one answered call; one that reports no usage costs its `estimate`."""
+    def add(self, response: ChatCompletion, price: ModelPrice, estimate: Decimal) -> Decimal:
+        """Count one answered call; one that reports no usage costs its `estimate`.
+        `completion_tokens` includes a reasoning model's reasoning tokens: output."""
         usage = response.usage
         prompt = usage.prompt_tokens if usage else 0
         completion = usage.completion_tokens if usage else 0
@@ -147,7 +174,7 @@ class Usage:
             logger.warning("model response without usage: counted at its estimate")
             cost = estimate
         else:
-            cost = price_for(model).cost(prompt, completion, cached)
+            cost = price.cost(prompt, completion, cached)
         self.prompt_tokens += prompt
         self.completion_tokens += completion
         self.cached_tokens += cached
@@ -162,6 +189,8 @@ def _retryable(exc: Exception) -> bool:
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
+        if access_failure(exc) is not None:
+            return False  # no credit, or a rejected key: no retry can cure it
         return exc.status_code == 429 or exc.status_code >= 500
     return False
 
@@ -174,11 +203,20 @@ def _retry_after_s(exc: Exception) -> float | None:
     headers = exc.response.headers
     for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         value = headers.get(header)
-        if value:
+        if not value:
+            continue
+        try:
+            return max(float(value) / divisor, 0.0)
+        except ValueError:
+            pass
+        if header == "retry-after":  # an HTTP date
+            from email.utils import parsedate_to_datetime
+
             try:
-                return min(float(value) / divisor, MAX_RETRY_AFTER_S)
-            except ValueError:
+                when = parsedate_to_datetime(value)
+            except (TypeError, ValueError):
                 continue
+            return max((when - dt.datetime.now(dt.UTC)).total_seconds(), 0.0)
     return None
 
 
@@ -188,18 +226,27 @@ def _history_message(entry: conversations.HistoryEntry) -> dict[str, Any]:
     return {"role": entry.role, "content": entry.content}
 
 
+def _echoed_call(call: Any) -> dict[str, Any]:
+    """A tool call as the next request repeats it: a function call as sent, a call of
+    another type (`custom`) as the model made it."""
+    if not isinstance(getattr(call, "id", None), str):
+        raise ModelUnavailable("a tool call without an id")
+    if call.type == "function":
+        function = call.function
+        return {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": function.name, "arguments": function.arguments},
+        }
+    echoed: dict[str, Any] = call.model_dump(exclude_none=True)
+    return echoed
+
+
 def _tool_call_message(message: Any) -> dict[str, Any]:
     return {
         "role": "assistant",
         "content": message.content,
-        "tool_calls": [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.function.name, "arguments": call.function.arguments},
-            }
-            for call in message.tool_calls
-        ],
+        "tool_calls": [_echoed_call(call) for call in message.tool_calls],
     }
 
 
@@ -243,6 +290,7 @@ class LlmAgent:
         tool_specs: Sequence[dict[str, Any]] = TOOL_SPECS,
         history_limit: int | None = None,
         history_token_budget: int | None = None,
+        breaker: ModelBreaker | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
@@ -254,10 +302,20 @@ class LlmAgent:
         self._history_limit = history_limit or settings.history_messages
         self._history_budget = history_token_budget or settings.history_token_budget
         self.model = settings.openai_model
+        self._shape = CompletionShape.for_settings(settings)
+        self._price = configured_quote(settings).price
+        self.breaker = breaker or ModelBreaker(settings.openai_breaker_minutes)
 
     # -- the turn ---------------------------------------------------------------------------
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
+        held = self.breaker.open_reason(self.model)
+        if held is not None:
+            # Every call would fail as the last one did: no reservation, no wait.
+            metrics.add_metric(name=MetricName.MODEL_BREAKER_OPEN, unit="Count", value=1)
+            raise ModelUnavailable(
+                f"the model's breaker is open ({held})", reason=f"breaker_{held}", outage=False
+            )
         deadline = model_deadline(time.monotonic() + self._settings.assistant_deadline_s)
         now = self._clock().astimezone(turn.salon.tz)
         language = detect_language(turn.text, turn.default_language)
@@ -270,9 +328,17 @@ class LlmAgent:
         messages = self._opening(conn, turn, now)
         usage = Usage()
         text = ""
+        notes: list[str] = []
         try:
             try:
-                text = self._loop(turn, ctx, messages, usage, deadline)
+                text, withheld = self._loop(turn, ctx, messages, usage, deadline)
+                if withheld is not None:
+                    # The model declined (or its answer was filtered): an answer, not an
+                    # outage. The customer gets the catalogue's polite reply.
+                    metrics.add_metric(name=MetricName.MODEL_REFUSALS, unit="Count", value=1)
+                    logger.info("model declined: polite reply", extra={"reason": withheld})
+                    notes.append(f"model: {withheld}")
+                    text = phrases(language, turn.salon.language)["model_refusal"]
             except (ModelUnavailable, SalonbotError) as exc:
                 if not (ctx.changed_bookings or ctx.handoff):
                     raise
@@ -309,7 +375,7 @@ class LlmAgent:
             model_calls=usage.calls,
             booking_code=booking.code if booking else None,
             handoff=ctx.handoff,
-            notes=[f"handoff: {ctx.handoff_reason}"] if ctx.handoff_reason else [],
+            notes=[*notes, *([f"handoff: {ctx.handoff_reason}"] if ctx.handoff_reason else [])],
             tool_calls=ctx.calls,
         )
 
@@ -333,22 +399,51 @@ class LlmAgent:
         messages: list[dict[str, Any]],
         usage: Usage,
         deadline: float,
-    ) -> str:
+    ) -> tuple[str, str | None]:
+        """The reply's text, and why the model withheld it ("refusal", "content_filter")
+        or None."""
         max_calls = self._settings.assistant_max_model_calls
+        limit = self._shape.max_tokens
+        cut_retried = False  # one larger call per turn, however many calls it makes
         for call in range(max_calls):
             final = call == max_calls - 1
-            response = self._complete(turn, messages, usage, deadline, tools_allowed=not final)
-            if not response.choices:
-                raise ModelUnavailable("the model returned no choices")
-            message = response.choices[0].message
+            response = self._complete(
+                turn, messages, usage, deadline, tools_allowed=not final, max_tokens=limit
+            )
+            if self._cut(response):
+                # Never sent: the text (or a tool call's arguments) stops mid-way. Asked
+                # again once with a larger limit, which the guard reserves for.
+                if cut_retried:
+                    raise ModelUnavailable(
+                        "a second reply of the turn was cut", reason="reply_cut", outage=False
+                    )
+                cut_retried = True
+                limit *= LENGTH_RETRY_FACTOR
+                logger.warning("model reply cut at its token limit: asked again", limit=limit)
+                try:
+                    response = self._complete(
+                        turn, messages, usage, deadline, tools_allowed=not final, max_tokens=limit
+                    )
+                except BudgetExceeded as exc:
+                    raise ModelUnavailable(
+                        "a cut reply, and no budget for a longer one",
+                        reason="reply_cut",
+                        outage=False,
+                    ) from exc
+                if self._cut(response):
+                    raise ModelUnavailable(
+                        "the reply was cut at its token limit twice",
+                        reason="reply_cut",
+                        outage=False,
+                    )
+            choice = response.choices[0]
+            message = choice.message
+            if choice.finish_reason in WITHHELD:
+                return "", str(choice.finish_reason)
             if message.tool_calls and not final:
                 messages.append(_tool_call_message(message))
                 for tool_call in message.tool_calls:
-                    function = getattr(tool_call, "function", None)
-                    if function is None:
-                        result: dict[str, Any] = {"ok": False, "error": "unknown_tool"}
-                    else:
-                        result = run_tool(ctx, function.name, function.arguments)
+                    result = self._run_call(ctx, tool_call)
                     messages.append(
                         {
                             "role": "tool",
@@ -357,18 +452,55 @@ class LlmAgent:
                         }
                     )
                 continue
+            if message.refusal and not (message.content or "").strip():
+                return "", "refusal"
             # Cleaned like every text taken in: the reply must be stored to be sent.
-            return clean_text(message.content or "").strip()
+            return clean_text(message.content or "").strip(), None
         raise ModelUnavailable("no reply within the model call limit")  # pragma: no cover
+
+    @staticmethod
+    def _cut(response: ChatCompletion) -> bool:
+        if not response.choices:
+            raise ModelUnavailable("the model returned no choices")
+        if response.choices[0].finish_reason != "length":
+            return False
+        metrics.add_metric(name=MetricName.MODEL_REPLIES_CUT, unit="Count", value=1)
+        return True
+
+    @staticmethod
+    def _run_call(ctx: ToolContext, call: Any) -> dict[str, Any]:
+        """One tool call's result: a function call runs (an unknown name is refused by the
+        registry); a call of another type is refused here. Both are recorded."""
+        if call.type == "function":
+            result = run_tool(ctx, call.function.name, call.function.arguments)
+            if result.get("error") == "unknown_tool":
+                metrics.add_metric(name=MetricName.TOOL_CALLS_REFUSED, unit="Count", value=1)
+            return result
+        metrics.add_metric(name=MetricName.TOOL_CALLS_REFUSED, unit="Count", value=1)
+        logger.warning("tool call of an unsupported type refused", extra={"type": str(call.type)})
+        refused = tool_error(
+            "unsupported_tool_type",
+            f"tool calls of type {call.type!r} are not offered; call one of the functions",
+        )
+        custom = getattr(call, "custom", None)
+        ctx.calls.append(
+            {
+                "name": getattr(custom, "name", None),
+                "arguments": getattr(custom, "input", None),
+                "type": call.type,
+                "result": refused,
+            }
+        )
+        return refused
 
     # -- one model call ---------------------------------------------------------------------
 
-    def _estimate(self, messages: list[dict[str, Any]]) -> Decimal:
+    def _estimate(self, messages: list[dict[str, Any]], max_tokens: int) -> Decimal:
         """An upper bound of the call's cost: every byte of the request a prompt token,
-        `max_tokens` of completion."""
+        `max_tokens` of completion (a reasoning model's reasoning included)."""
         size = len(_compact_json(messages).encode()) + len(_compact_json(self._tools).encode())
         prompt_tokens = size + REQUEST_OVERHEAD_TOKENS
-        return price_for(self.model).cost(prompt_tokens, self._settings.openai_max_tokens)
+        return self._price.cost(prompt_tokens, max_tokens)
 
     def _complete(
         self,
@@ -378,11 +510,12 @@ class LlmAgent:
         deadline: float,
         *,
         tools_allowed: bool,
+        max_tokens: int,
     ) -> ChatCompletion:
         import openai
 
         settings = self._settings
-        estimate = self._estimate(messages)
+        estimate = self._estimate(messages, max_tokens)
         try:
             reservation = self._guard.reserve(
                 salon_id=str(turn.salon.id),
@@ -414,12 +547,15 @@ class LlmAgent:
                     tools=self._tools,
                     tool_choice="auto" if tools_allowed else "none",
                     parallel_tool_calls=True,
-                    max_tokens=settings.openai_max_tokens,
-                    temperature=settings.openai_temperature,
                     timeout=min(settings.openai_timeout_s, remaining),
+                    **self._shape.params(max_tokens),
                 )
             except (openai.OpenAIError, ModelUnavailable, ValueError) as exc:
                 # ValueError: a 200 whose body is not JSON (a proxy's error page), not retried.
+                denied = access_failure(exc)
+                if denied is not None:
+                    self._settle(self._guard.release, reservation)
+                    self._deny(denied, exc)
                 wait = self._backoff(attempt, exc)
                 if wait is None or time.monotonic() + wait >= deadline:
                     self._settle(self._guard.release, reservation)
@@ -434,11 +570,34 @@ class LlmAgent:
             except BaseException:
                 self._settle(self._guard.release, reservation)
                 raise
-            cost = usage.add(response, self.model, estimate)
+            cost = usage.add(response, self._price, estimate)
             # The call is paid for and answered: a guard failure now must not cost the
             # answer (a retried message would pay for a second call).
             self._settle(self._guard.reconcile, reservation, cost)
             return response
+
+    def _deny(self, denied: str, exc: Exception) -> None:
+        """No credit (429 insufficient_quota) or a rejected key (401): counted for the
+        alarms, the breaker opens, the fallback answers."""
+        metric = (
+            MetricName.MODEL_QUOTA_EXHAUSTED
+            if denied == "quota"
+            else MetricName.MODEL_AUTH_FAILURES
+        )
+        metrics.add_metric(name=metric, unit="Count", value=1)
+        self.breaker.trip(self.model, "quota" if denied == "quota" else "auth")
+        code = getattr(exc, "code", None)
+        logger.error(
+            "model access refused: breaker open",
+            extra={
+                "reason": denied,
+                "code": code,
+                "minutes": self._settings.openai_breaker_minutes,
+            },
+        )
+        raise ModelUnavailable(
+            f"model access refused: {denied} ({code})", reason=f"model_{denied}"
+        ) from exc
 
     @staticmethod
     def _settle(action: Callable[..., None], *args: Any) -> None:
@@ -456,7 +615,9 @@ class LlmAgent:
             return None
         hinted = _retry_after_s(exc)
         if hinted is not None:
-            return hinted
+            # Waiting less than asked would only be refused again: a longer hint is not
+            # waited for (the caller also gives up when the turn's deadline is nearer).
+            return hinted if hinted <= MAX_RETRY_AFTER_S else None
         return float(self._settings.openai_retry_base_s * (2**attempt))
 
     # -- the reply the customer gets ----------------------------------------------------

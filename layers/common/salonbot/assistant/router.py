@@ -86,10 +86,18 @@ class AssistantRouter:
             logger.warning("daily budget reached: fallback engine answers")
             return self._fall_back(conn, turn, "budget")
         except ModelUnavailable as exc:
-            metrics.add_metric(name=MetricName.MODEL_FAILURES, unit=MetricUnit.Count, value=1)
-            count_error("model")
-            logger.error("model unavailable: fallback engine answers", extra={"error": str(exc)})
-            result = self._fall_back(conn, turn, "model_error")
+            if exc.outage:
+                metrics.add_metric(name=MetricName.MODEL_FAILURES, unit=MetricUnit.Count, value=1)
+                count_error("model")
+                logger.error(
+                    "model unavailable: fallback engine answers", extra={"error": str(exc)}
+                )
+            else:
+                # A cut reply or an open breaker: counted by their own metrics.
+                logger.warning(
+                    "no model answer: fallback engine answers", extra={"error": str(exc)}
+                )
+            result = self._fall_back(conn, turn, exc.reason)
             spent = exc.usage
             if spent is not None and spent.calls:
                 # Calls that answered before the failure were paid for: the reply says so,
@@ -164,6 +172,17 @@ def fallback_engine(
     return WithLastResort(GuidedFlow(state_ttl=ttl, clock=clock))
 
 
+def warn_if_unpriced(settings: Settings) -> str | None:
+    """Said once per container at start: a model the price table does not know is
+    priced at the most expensive known rate unless OPENAI_PRICE_* say otherwise."""
+    from salonbot.cost.pricing import configured_quote
+
+    warning = configured_quote(settings).warning
+    if warning is not None:
+        logger.warning(warning)
+    return warning
+
+
 def build_router(
     settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
 ) -> AssistantRouter:
@@ -176,6 +195,7 @@ def build_router(
     agent = None
     if client is not None:
         agent = LlmAgent(client, settings, guard=from_settings(settings), clock=clock)
+        warn_if_unpriced(settings)
     return AssistantRouter(
         agent=agent,
         fallback=fallback_engine(settings, clock=clock),

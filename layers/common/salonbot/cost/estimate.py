@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from salonbot.cost.pricing import PRICES, price_for
+from salonbot.cost.pricing import quote
 
 # The guide's monthly calculator: (customers, messages, tokens) -> model -> USD a month.
 GUIDE_EXAMPLE = (100, 3, 500)
@@ -31,7 +31,7 @@ def _money(value: Decimal) -> Decimal:
 @dataclass(frozen=True)
 class MonthlyEstimate:
     model: str
-    priced_as: str  # the price table entry used (unknown models: the most expensive)
+    priced_as: str  # the price table entry used, or the rule that priced an unknown model
     customers: int
     messages_per_customer: int
     tokens_per_message: int
@@ -46,6 +46,7 @@ class MonthlyEstimate:
     all_prompt_usd: Decimal  # lower bound: every token billed as input
     all_completion_usd: Decimal  # upper bound: every token billed as output
     guide_monthly_usd: Decimal | None  # the guide's figure, for its own example only
+    warning: str | None = None  # an unknown model priced at the most expensive known rate
 
     def scaled(self, customers: int) -> Decimal:
         return (
@@ -102,15 +103,19 @@ def monthly_estimate(
     model: str,
     tokens_per_message: int = 500,
     completion_share: Decimal = Decimal("0.2"),
+    input_per_mtok: Decimal | None = None,
+    output_per_mtok: Decimal | None = None,
 ) -> MonthlyEstimate:
     """One model call per customer message, `tokens_per_message` tokens per call of which
-    `completion_share` are completion tokens."""
+    `completion_share` are completion tokens. A model the price table does not know is
+    priced at `input_per_mtok` / `output_per_mtok` (OPENAI_PRICE_*) when given, else at
+    the most expensive known rate, with a warning."""
     if customers < 0 or messages_per_customer < 0 or tokens_per_message < 0:
         raise ValueError("counts must not be negative")
     if not Decimal(0) <= completion_share <= Decimal(1):
         raise ValueError("completion_share must be between 0 and 1")
-    price = price_for(model)
-    priced_as = next((name for name, p in PRICES.items() if p is price), model)
+    priced = quote(model, input_per_mtok=input_per_mtok, output_per_mtok=output_per_mtok)
+    price = priced.price
     requests = customers * messages_per_customer
     total = requests * tokens_per_message
     completion = int((Decimal(total) * completion_share).to_integral_value(ROUND_HALF_UP))
@@ -121,7 +126,7 @@ def monthly_estimate(
         guide = GUIDE_MONTHLY_USD.get(model)
     return MonthlyEstimate(
         model=model,
-        priced_as=priced_as,
+        priced_as=priced.priced_as,
         customers=customers,
         messages_per_customer=messages_per_customer,
         tokens_per_message=tokens_per_message,
@@ -136,4 +141,5 @@ def monthly_estimate(
         all_prompt_usd=_money(price.cost(total, 0)),
         all_completion_usd=_money(price.cost(0, total)),
         guide_monthly_usd=guide,
+        warning=priced.warning,
     )

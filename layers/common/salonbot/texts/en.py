@@ -104,6 +104,8 @@ PHRASES: dict[str, str] = {
     "unconfirmed_booking": "I could not confirm that booking. Please choose another time.",
     "refused_reply": "I can only help with salon bookings: services, prices, free times, "
     "booking, moving and cancelling.",
+    "model_refusal": "Sorry, I can't help with that. I can tell you about our services and "
+    "prices, show free times, and book, move or cancel a visit.",
     # -- fixed answers ---------------------------------------------------------------
     "fixed_reply": "Sorry, something went wrong... Please write to us a little later or call "
     "the salon.",
