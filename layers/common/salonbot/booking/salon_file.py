@@ -230,11 +230,37 @@ class _FieldError(ValueError):
         self.message = message
 
 
+# The names pydantic gives the branches of a union in an error's location ("str",
+# "constrained-str", "dict[str,constrained-str]"): not fields of the file.
+_UNION_BRANCH = re.compile(r"^(str|constrained-str|dict\[.*\]|function-.*)$")
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
+        if isinstance(part, str) and _UNION_BRANCH.match(part):
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "salon"
+
+
+def _first_error(errors: list[Any], data: Any) -> Any:
+    """The error to report: for a field given as one string or per language, the one of
+    the form the file used (a mapping's error, not "should be a valid string")."""
+    for error in errors:
+        loc = tuple(error["loc"])
+        branch = next((p for p in loc if isinstance(p, str) and _UNION_BRANCH.match(p)), None)
+        if branch is None:
+            return error
+        value: Any = data
+        for part in loc[: loc.index(branch)]:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                break
+        if branch.startswith("dict") == isinstance(value, dict):
+            return error
+    return errors[0]
 
 
 def validate_salon(data: Any) -> SalonFile:
@@ -244,7 +270,7 @@ def validate_salon(data: Any) -> SalonFile:
     try:
         return SalonFile.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        error = _first_error(exc.errors(), data)
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, _FieldError):
             raise InvalidInput(cause.message, field=cause.field) from None
