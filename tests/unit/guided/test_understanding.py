@@ -368,4 +368,17 @@ def test_english_names_the_master_and_the_address_in_latin() -> None:
     assert isinstance(chat.question, r.ConfirmSlot)
     assert "master Anna" in chat.text
     chat.say("where are you?")
-    assert chat.text == "We are at 1 Tverskaya St, Moscow."
+    # the answer, then the open confirmation again
+    assert chat.messages[0].body == "We are at 1 Tverskaya St, Moscow."
+    assert isinstance(chat.question, r.ConfirmSlot)
+
+
+def test_a_price_question_mid_booking_answers_for_the_service_and_asks_again() -> None:
+    chat = Chat()
+    chat.say("хочу на педикюр")
+
+    chat.say("а сколько он стоит?")
+
+    assert chat.replies[0] == r.FaqReply(("prices",), ("pedicure",))
+    assert chat.messages[0].body == "Педикюр — 2800 RUB, 90 мин."
+    assert isinstance(chat.question, r.ChooseDay)

@@ -131,7 +131,9 @@ _TRANSLIT_WORDS = re.compile(
     r"perenes\w*|perenos\w*|master\w*|svobodn\w*|vremya|vremia|chasov|chas[ua]?|nochi|"
     r"dnya|utra|vechera|ya|mne|menya|na|k|pozov\w*|pozvat\w*|pozvon\w*|chelovek\w*|"
     r"nuzhn\w*|nado|sdelat\w*|uslug\w*|cen[auy]|tsen[auy]|moy\w*|moi|moju|"
-    r"sejchas|seychas|kogda|skolki|rabotaete|otkryt\w*|adres\w*|nakhod\w*|nahod\w*)\b"
+    r"sejchas|seychas|kogda|skolki|rabotaete|otkryt\w*|adres\w*|nakhod\w*|nahod\w*|"
+    r"peredum\w*|nikak|ladno|khorosho|horosho|ponyat\w*|pochem\w*|tolko|mozhet|budu|"
+    r"budet|ochen|drug\w*|pomen\w*|vecherom|utrom|dnem|zapishite|zapisat\w*)\b"
 )
 # One short word that is Russian on its own ("da", "net"), or neutral ("ok").
 _SHORT_RUSSIAN = re.compile(r"^\W*(da+|net|aga|ugu|sps|neа)\W*$")

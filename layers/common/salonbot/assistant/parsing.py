@@ -92,7 +92,8 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         PRICES,
-        r"\bсколько стои\w*|\bстоимост\w*|\bцен[аыуе]?\b|\bпрайс\w*|\bпочем\b|\bрасценк\w*|"
+        r"\bсколько стои\w*|\bсколько\b[^.!?]{0,20}\b(стои\w*|будет|выйдет)|\bсколько за\b|"
+        r"\bстоимост\w*|\bцен[аыуе]?\b|\bпрайс\w*|\bпочем\b|\bрасценк\w*|"
         r"\bprices?\b|\bhow much\b|\bcost(s)?\b|\bprice list\b|\brates\b",
     ),
     (
@@ -145,7 +146,7 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"\bfor two\b|\btwo people\b|\b2 people\b|\bboth of us\b|\bme and my\b|"
         r"\bcomplain\w*|\bterrible\b|\bawful\b|\brefund\w*|\bruined\b|\brude\b",
     ),
-    (THANKS, r"^(спасибо|благодарю|thanks|thank you|thx)\b"),
+    (THANKS, r"\b(спасибо|благодарю|спс|thanks|thank you|thx)\b"),
 )
 _INTENTS = tuple((name, re.compile(pattern)) for name, pattern in _INTENT_PATTERNS)
 

@@ -210,12 +210,14 @@ class _Dialog(Steps):
             self.my_bookings()
         elif intents & set(FAQ_INTENTS) and BOOK not in intents and _only_a_day(parsed, intents):
             topics = tuple(t for t in FAQ_INTENTS if t in intents)
-            self.say(r.FaqReply(topics, parsed.services))
-            self.out.faq_only = True
+            # "а сколько он стоит?" in the middle of a booking: the service being booked.
+            services = parsed.services or ((st.service,) if st.service and st.flow else ())
+            self.say(r.FaqReply(topics, services))
+            self.reask()
         elif FOLLOW_UP in intents and parsed.services and not parsed.master:
             # "а педикюр?" / "and with gel?": a question about it, not a booking yet.
             self.say(r.FaqReply((PRICES,), parsed.services))
-            self.out.faq_only = True
+            self.reask()
         elif parsed.other_service and not parsed.master:
             self.say(r.NotOffered(parsed.other_service))
             self.start_booking()
@@ -236,6 +238,17 @@ class _Dialog(Steps):
         else:
             self.notice("unknown_step")
             self.advance()
+
+    def reask(self) -> None:
+        """After an answer to a question: the open booking question again, if any (else
+        the turn was a question about the salon only)."""
+        st = self.st
+        if st.step == "confirm" and st.start:
+            self.confirm()
+        elif st.flow and st.step in ("service", "master", "day", "time"):
+            self.advance()
+        else:
+            self.out.faq_only = True
 
     def fill(self, parsed: ParsedMessage) -> None:
         """Merge what the text named into the booking (or the move) being made."""
