@@ -504,6 +504,9 @@ def parse_date(text: str, today: dt.date) -> dt.date | None:
         return weekday
     if _WEEKEND.search(text):
         return _weekend(today)
+    typed = _misspelt_day(text)
+    if typed is not None:
+        return parse_date(typed, today)
     match = _DAY_OF_MONTH.search(text)
     if match:
         day = int(match["day"])
@@ -517,6 +520,29 @@ def parse_date(text: str, today: dt.date) -> dt.date | None:
             found = _next_date(today, month, day, year)
         return found
     return _library_date(text, today)
+
+
+# Day words as customers mistype them ("сбботу", "зафтра", "wensday"): a word close to
+# one of these is read as it.
+_DAY_WORDS = (
+    "сегодня", "завтра", "послезавтра", "понедельник", "вторник", "среду", "четверг",
+    "пятницу", "субботу", "воскресенье", "today", "tomorrow", "monday", "tuesday",
+    "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+
+
+def _misspelt_day(text: str) -> str | None:
+    """The day word a misspelt word of the text stands for, or None."""
+    from rapidfuzz import process
+    from rapidfuzz.fuzz import ratio
+
+    for word in dict.fromkeys(_WORD.findall(text)):
+        if len(word) < 5 or word in _DAY_WORDS:
+            continue
+        found = process.extractOne(word, _DAY_WORDS, scorer=ratio, score_cutoff=80)
+        if found is not None and abs(len(found[0]) - len(word)) <= 2:
+            return str(found[0])
+    return None
 
 
 _DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}|\d+(st|nd|rd|th)\b|\b\d{1,2}\s+[a-zа-я]{3,}\s+\d{4}")
@@ -704,7 +730,8 @@ def match_services(text: str, salon: Salon) -> tuple[str, ...]:
         if again and (not found or set(again) < set(found)):
             found = again
     if len(found) != 1:
-        russian = [w for w in words if _CYRILLIC_WORD.match(w) and len(w) >= 4]
+        stems = _stems(salon)
+        russian = [w for w in words if _CYRILLIC_WORD.match(w) and len(w) >= 4 and w[:3] in stems]
         if russian:
             lemmas = [lemma(w) for w in russian]
             extra = [SERVICE_WORDS_RU[w] for w in lemmas if w in SERVICE_WORDS_RU]
@@ -722,14 +749,36 @@ def service_words(text: str) -> list[str]:
     Russian), to name a kind of service the salon may not offer."""
     words = _significant(_words(text))
     out = list(words)
-    for w in words:
-        key = lemma(w) if _CYRILLIC_WORD.match(w) and len(w) >= 4 else w
+    for w in dict.fromkeys(words):
+        russian = _CYRILLIC_WORD.match(w) and len(w) >= 4 and w[:3] in _LEXICON_STEMS
+        key = lemma(w) if russian else w
         mapped = (
             SERVICE_WORDS_EN.get(w) or SERVICE_WORDS_RU.get(key) or WEAK_SERVICE_WORDS_RU.get(key)
         )
         if mapped:
             out.append(mapped)
     return out
+
+
+_STEMS: dict[tuple[object, int], frozenset[str]] = {}
+_LEXICON_STEMS = frozenset(w[:3] for w in (*SERVICE_WORDS_RU, *WEAK_SERVICE_WORDS_RU))
+
+
+def _stems(salon: Salon) -> frozenset[str]:
+    """The first three letters of every word that can name one of the salon's services
+    (its names, its aliases, the lexicon's words): only a word starting so is worth its
+    dictionary form, which spares pymorphy3 the rest of a long message."""
+    key = (salon.id, salon.revision)
+    found = _STEMS.get(key)
+    if found is None:
+        names = [n for s in salon.services.values() for n in s.names.values()]
+        names += [a for s in salon.services.values() for v in s.aliases.values() for a in v]
+        words = [w for n in names for w in _words(n)] + [*SERVICE_WORDS_RU, *WEAK_SERVICE_WORDS_RU]
+        found = frozenset(w[:3] for w in words if len(w) >= 3)
+        if len(_STEMS) > 256:
+            _STEMS.clear()
+        _STEMS[key] = found
+    return found
 
 
 def _best_services(words: list[str], salon: Salon) -> list[str]:
