@@ -151,6 +151,27 @@ def _long_message_ms() -> tuple[float, float]:
     return first, sorted(again)[len(again) // 2]
 
 
+def _morphology_cost() -> tuple[float, float]:
+    """pymorphy3 on first use in a fresh interpreter: (ms, MB of resident memory added)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, time\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "started = time.perf_counter()\n"
+        "from salonbot.assistant.morphology import lemma\n"
+        "lemma('подстригусь')\n"
+        "ms = (time.perf_counter() - started) * 1000\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(ms, (after - before) / 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), float(out[1])
+
+
 def _corpus_rows(name: str, folder: Path) -> list[Row]:
     from benchmarks.guided_corpus import run_corpus
     from salonbot_dev.eval.tasks import task_files
@@ -233,6 +254,7 @@ def run() -> list[Row]:
     import_ms = (time.perf_counter() - started) * 1000
     right, phrases, wrong = _parse_accuracy()
     long_first, long_again = _long_message_ms()
+    morph_ms, morph_mb = _morphology_cost()
     timing, zero, total, booked = _conversations()
     corpora = [row for name, folder in CORPORA for row in _corpus_rows(name, folder)]
     return [
@@ -266,6 +288,13 @@ def run() -> list[Row]:
             f"{long_first:.0f} ms first, {long_again:.1f} ms after",
             "not seconds",
             "the first includes loading rapidfuzz, pymorphy3 and dateparser",
+        ),
+        Row(
+            AREA,
+            "pymorphy3 first use (fresh interpreter)",
+            f"{morph_ms:.0f} ms, +{morph_mb:.0f} MB",
+            "",
+            "only for a message naming no service plainly; about 16 MB of dictionary in the layer",
         ),
         *corpora,
     ]
