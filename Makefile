@@ -12,7 +12,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install pgbouncer test lint unit dev bench eval sam-validate sam-build checkov clean
+.PHONY: install pgbouncer chromium test lint unit dev bench eval sam-validate sam-build checkov clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	@echo "==> [1/4] virtualenv $(VENV)"
@@ -26,7 +26,7 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	touch $(STAMP)
 	@echo "==> installed into $(VENV)"
 
-install: $(STAMP) pgbouncer
+install: $(STAMP) pgbouncer chromium
 
 # PgBouncer in transaction mode stands in for RDS Proxy in the integration tests
 # (tests/integration/pooler). Debian's package, installed once; sudo when not root.
@@ -36,13 +36,21 @@ pgbouncer:
 	  $$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; }
 
+# Headless Chromium for the console's browser tests (tests/e2e/test_console_browser.py),
+# driven by Playwright through executable_path: Debian's package, installed once.
+chromium:
+	@command -v chromium >/dev/null || test -x /usr/bin/chromium || { \
+	  sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 lint: $(STAMP)
 	@echo "==> lint: ruff check, ruff format --check, mypy"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint pgbouncer
+test: lint pgbouncer chromium
 	@echo "==> tests: pytest (unit, integration, e2e; a few minutes)"
 	$(BIN)/pytest
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
+from benchmarks import bursts as burst_bench
 from benchmarks.harness import Row, Timing, count_round_trips, fresh_database_url
 from tests.fakes.openai_server import Answer, FakeOpenAI, ModelRequest, Step, ToolCall
 from tests.fakes.tokens import count_request
@@ -528,10 +529,11 @@ def run() -> list[Row]:
                 samples.extend(overhead)
             if model.unscripted or model.script_errors:
                 raise RuntimeError(f"the scripted model failed: {model.script_errors}")
+            burst_rows = burst_bench.rows(conn, model, whatsapp)
     finally:
         model.stop()
         whatsapp.stop()
-    return _rows(turns, Timing(samples), setup.salon_file)
+    return _rows(turns, Timing(samples), setup.salon_file) + burst_rows
 
 
 def _rows(turns: list[TurnRecord], timing: Timing, salon_file: dict[str, Any]) -> list[Row]:

@@ -140,7 +140,18 @@ class MemorySeenMessages:
 
     records: dict[str, str] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
+    # Each customer's (message group's) latest message: (message id, sent at).
+    latest: dict[str, tuple[str, int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note_latest(
+        self, phone_number_id: str, wa_id: str, message_id: str, timestamp: int, now: float
+    ) -> None:
+        group_id = f"{phone_number_id}:{wa_id}"
+        with self.lock:
+            known = self.latest.get(group_id)
+            if known is None or known[1] <= timestamp:
+                self.latest[group_id] = (message_id, timestamp)
 
     def claim(self, key: str, now: float, owner: str) -> Claim:
         with self.lock:

@@ -234,6 +234,9 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        # POST /audio/transcriptions: what each audio file says, and the requests made.
+        self.transcripts: dict[bytes, Transcription] = {}
+        self.transcription_requests: list[TranscriptionRequest] = []
 
     # -- control --------------------------------------------------------------------------
 
@@ -251,6 +254,9 @@ class FakeOpenAI:
                 return
 
             def do_POST(self) -> None:
+                if self.path.rstrip("/").endswith("/audio/transcriptions"):
+                    answer_transcription(fake, self)
+                    return
                 fake._handle(self)
 
             def do_GET(self) -> None:
@@ -435,3 +441,90 @@ class FakeOpenAI:
             handler.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
+
+
+# -- audio transcriptions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """What a scripted audio file says, and how long it is."""
+
+    text: str
+    seconds: float = 3.0
+
+
+@dataclass(frozen=True)
+class TranscriptionRequest:
+    model: str
+    file_name: str
+    content_type: str
+    audio: bytes
+    authorization: str | None
+
+
+def _multipart_fields(content_type: str, body: bytes) -> dict[str, tuple[str, str, bytes]]:
+    """A multipart/form-data body's fields: name -> (file name, content type, bytes)."""
+    import email.parser
+    import email.policy
+
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields: dict[str, tuple[str, str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            fields[name] = (
+                part.get_filename() or "",
+                part.get_content_type(),
+                payload if isinstance(payload, bytes) else b"",
+            )
+    return fields
+
+
+def answer_transcription(self: FakeOpenAI, handler: BaseHTTPRequestHandler) -> None:
+    """`POST /v1/audio/transcriptions` as the API reference answers it: `{"text",
+    "usage"}` (tokens for the gpt-4o transcribe models, seconds for whisper-1), or an
+    `invalid_request_error` naming `param` for a request without a model or a file."""
+    length = int(handler.headers.get("Content-Length") or 0)
+    raw = handler.rfile.read(length)
+    if not (handler.headers.get("Authorization") or "").startswith("Bearer "):
+        self._send(handler, 401, _error("invalid_api_key", "invalid_request_error", None))
+        return
+    fields = _multipart_fields(handler.headers.get("Content-Type") or "", raw)
+    model = fields.get("model", ("", "", b""))[2].decode()
+    for param, present in (("model", bool(model)), ("file", "file" in fields)):
+        if not present:
+            self._send(handler, 400, _error(None, "invalid_request_error", param))
+            return
+    file_name, content_type, audio = fields["file"]
+    with self._lock:
+        self.transcription_requests.append(
+            TranscriptionRequest(
+                model, file_name, content_type, audio, handler.headers.get("Authorization")
+            )
+        )
+        known = self.transcripts.get(audio)
+    if known is None:
+        self._send(handler, 400, _error(None, "invalid_request_error", "file"))
+        return
+    if model == "whisper-1":
+        usage: dict[str, Any] = {"type": "duration", "seconds": known.seconds}
+    else:
+        audio_tokens = max(1, round(known.seconds * 10))
+        output_tokens = count_text(known.text)
+        usage = {
+            "type": "tokens",
+            "input_tokens": audio_tokens,
+            "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
+            "output_tokens": output_tokens,
+            "total_tokens": audio_tokens + output_tokens,
+        }
+    self._send(handler, 200, {"text": known.text, "usage": usage})
+
+
+def _error(code: str | None, kind: str, param: str | None) -> dict[str, Any]:
+    message = f"Invalid request: {param}" if param else "Incorrect API key provided."
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}

@@ -168,3 +168,49 @@ def test_the_installed_command_prints_a_table(database_url: str, salon_id: str) 
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["starts", "ends", "master"]
     assert lines[1].startswith(f"{monday} 12:00 +0") and "Bob (bob)" in lines[1]
+
+
+def test_a_username_customer_is_named_by_their_whatsapp_user_id(
+    database_url: str, salon_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a customer WhatsApp names only by a business-scoped user id
+    user_id = "DE.1502576394655843"
+    monday = next_monday()
+
+    # When an admin books, lists and forgets them by that id
+    created = run_json(
+        database_url, capsys, "bookings", "create", "--salon", salon_id, "--phone", user_id,
+        "--service", "manicure", "--at", f"{monday} 11:00", "--master", "anna",
+    )  # fmt: skip
+    listed = run_json(database_url, capsys, "bookings", "--salon", salon_id, "--phone", user_id)
+    code, out = run(database_url, capsys, "forget", "--salon", salon_id, "--phone", user_id)
+
+    # Then the id is the client's key throughout
+    assert isinstance(created, dict) and created["status"] == "confirmed"
+    assert isinstance(listed, list) and [b["code"] for b in listed] == [created["code"]]
+    assert code == 0, out
+    assert run_json(database_url, capsys, "bookings", "--salon", salon_id, "--phone", user_id) == []
+
+
+def test_mark_a_started_booking_arrived_or_not_come(
+    database_url: str, db: Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from salonbot.booking.importer import import_salon
+    from salonbot.booking.salon_file import load_salon_file
+    from tests.conftest import DEMO_SALON_FILE, DEMO_SALON_ID
+    from tests.integration.staff.conftest import seed_booking
+
+    import_salon(db, load_salon_file(DEMO_SALON_FILE))
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    code = seed_booking(db, DEMO_SALON_ID, starts_at=started, code="MARK01")
+    assert run_json(database_url, capsys, "bookings", "mark", code, "--arrived")["status"] == (
+        "arrived"
+    )
+    assert run_json(database_url, capsys, "bookings", "mark", code, "--no-show")["status"] == (
+        "no_show"
+    )
+    db.rollback()
+    status = db.execute("SELECT status FROM bookings WHERE code = %s", (code,)).fetchone()
+    assert status == {"status": "no_show"}
+    exit_code, out = run(database_url, capsys, "bookings", "mark", "NOPE99", "--arrived")
+    assert exit_code == 3 and "no booking" in out

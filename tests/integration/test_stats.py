@@ -122,3 +122,18 @@ def test_cli_stats_errors(
     assert main([*base, "--salon", "nope"]) == 3
     assert main([*base, "--salon", str(DEMO_SALON_ID), "--from", "yesterday"]) == 2
     assert "--from" in capsys.readouterr().err
+
+
+def test_conversations_from_click_to_whatsapp_ads_are_attributed(activity: Connection) -> None:
+    # Given the booked conversation came from an ad, the other from a post
+    for conversation, kind in (("a", "ad"), ("b", "post")):
+        activity.execute(
+            "UPDATE ai_conversations SET referral = %s::jsonb WHERE id = %s",
+            (json.dumps({"source_type": kind, "ctwa_clid": "ARAk"}), conversation),
+        )
+    activity.commit()
+    # When the day's figures are read, Then the ad's conversation and its booking count
+    since = dt.datetime(2026, 3, 10, tzinfo=dt.UTC)
+    stats = salon_stats(activity, DEMO_SALON_ID, since, since + dt.timedelta(days=1))
+    assert (stats.conversations_from_ads, stats.conversations_from_ads_with_booking) == (1, 1)
+    assert stats.as_dict()["conversations_from_ads"] == 1

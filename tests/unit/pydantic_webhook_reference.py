@@ -19,7 +19,8 @@ WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 # Keys of a message common to every type; everything else is type-specific content.
-_ENVELOPE_KEYS = frozenset({"from", "id", "timestamp", "type"})
+_ENVELOPE_KEYS = frozenset({"from", "from_user_id", "id", "timestamp", "type"})
+_SHARED_PARTS = ("context", "referral")
 
 Id = Annotated[str, Field(min_length=1, max_length=512)]
 # Seconds since the epoch, as Meta sends it (a string of digits); bounded to datetime's range.
@@ -57,6 +58,7 @@ class Profile(_Meta):
 
 class Contact(_Meta):
     wa_id: str = ""
+    user_id: str | None = None
     profile: Profile | None = None
 
 
@@ -93,7 +95,8 @@ class QuickReplyButton(_Meta):
 
 
 class Message(_Meta):
-    from_: Annotated[str, Field(alias="from", min_length=1, max_length=64)]
+    from_: Annotated[str | None, Field(alias="from", max_length=64)] = None
+    from_user_id: Annotated[str | None, Field(min_length=1, max_length=160)] = None
     id: Id
     timestamp: UnixTime
     type: Annotated[str, Field(min_length=1, max_length=64)]
@@ -113,6 +116,7 @@ class Status(_Meta):
     status: Annotated[str, Field(min_length=1, max_length=64)]
     timestamp: UnixTime
     recipient_id: str | None = None
+    recipient_user_id: str | None = None
     errors: list[StatusError] = Field(default_factory=list)
 
 
@@ -154,11 +158,12 @@ def _parse_messages_change(raw: dict[str, Any], parsed: ParsedWebhook) -> None:
         parsed.invalid += 1
         return
     phone_number_id = value.metadata.phone_number_id
-    names = {
-        c.wa_id: _without_nul(c.profile.name)
-        for c in value.contacts
-        if c.profile and c.profile.name and _without_nul(c.profile.name)
-    }
+    names: dict[str, str] = {}
+    for c in value.contacts:
+        if c.profile and c.profile.name and _without_nul(c.profile.name):
+            names[c.wa_id] = _without_nul(c.profile.name)
+            if c.user_id:
+                names[c.user_id] = _without_nul(c.profile.name)
     for item in value.messages:
         try:
             parsed.events.append(inbound_message(item, phone_number_id, names))
@@ -183,6 +188,9 @@ def inbound_message(
     if not isinstance(raw, dict):
         raise TypeError("a message is a JSON object")
     message = Message.model_validate(raw)
+    if message.from_user_id is None and ("from" not in raw or not message.from_):
+        raise TypeError("a message names its sender")
+    sender = message.from_ or message.from_user_id or ""
     kind = message.type
     text: str | None = None
     interactive: InteractiveReply | None = None
@@ -219,23 +227,38 @@ def inbound_message(
         text = _without_nul(caption) or None if isinstance(caption, str) else None
     elif kind == "contacts" and isinstance(content, list):
         payload = {"contacts": content}
+    elif kind == "edit" and isinstance(content, dict):
+        payload = dict(content)
+        new = content.get("message")
+        if isinstance(new, dict):
+            for key in ("text", new.get("type")):
+                part = new.get(key) if isinstance(key, str) else None
+                if isinstance(part, dict):
+                    value = part.get("body", part.get("caption"))
+                    if isinstance(value, str):
+                        text = _without_nul(value) or None
+                        break
     elif isinstance(content, dict) and kind not in ("text", "interactive", "button"):
         payload = dict(content)  # location, reaction, order, ... and future types
     else:
         # Unknown shape: keep every type-specific key rather than lose what was said.
-        payload = {k: v for k, v in raw.items() if k not in _ENVELOPE_KEYS and k != "context"}
-    if isinstance(raw.get("context"), dict):
-        payload["context"] = raw["context"]
+        payload = {
+            k: v for k, v in raw.items() if k not in _ENVELOPE_KEYS and k not in _SHARED_PARTS
+        }
+    for part in _SHARED_PARTS:
+        if isinstance(raw.get(part), dict):
+            payload[part] = raw[part]
     return InboundMessage(
         phone_number_id=phone_number_id,
         message_id=message.id,
-        wa_id=message.from_,
+        wa_id=sender,
         timestamp=_utc(message.timestamp),
         type=kind,
         text=text,
         interactive=interactive,
-        contact_name=(names or {}).get(message.from_),
+        contact_name=(names or {}).get(sender) or (names or {}).get(message.from_user_id or ""),
         payload=payload,
+        user_id=message.from_user_id,
     )
 
 
@@ -253,6 +276,7 @@ def status_update(raw: Any, phone_number_id: str) -> StatusUpdate:
         timestamp=_utc(status.timestamp),
         error_code=error.code if error else None,
         error_title=(error.title or error.message) if error else None,
+        recipient_user_id=status.recipient_user_id,
     )
 
 

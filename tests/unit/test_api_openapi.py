@@ -25,7 +25,23 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
         "/api/v1/ai/process-message",
         "/api/v1/ai/stats",
         "/api/v1/ai/customers/{phone}",
+        "/api/v1/staff/me",
+        "/api/v1/staff/conversations",
+        "/api/v1/staff/conversations/{conversation_id}/messages",
+        "/api/v1/staff/conversations/{conversation_id}/release",
+        "/api/v1/staff/bookings",
+        "/api/v1/staff/bookings/{code}",
+        "/api/v1/staff/metrics",
+        "/api/v1/staff/salon-file",
     }
+    # the console's pages and views are the browser's, not the API's
+    assert not any("/views/" in path or path.startswith("/console") for path in paths)
+    # the staff routes take the staff token, and every POST an Idempotency-Key
+    reply = paths["/api/v1/staff/conversations/{conversation_id}/messages"]["post"]
+    assert reply["security"] == [{"staff": []}]
+    assert "idempotency-key" in {p["name"].lower() for p in reply["parameters"]}
+    assert set(reply["responses"]) >= {"201", "401", "403", "409", "422"}
+    assert {"jwt", "staff"} <= set(document["components"]["securitySchemes"])
     schemas = document["components"]["schemas"]
     request = schemas["ProcessMessageRequest"]
     assert set(request["required"]) == {"salon_id", "phone_number", "message"}

@@ -36,7 +36,8 @@ def at(minutes: float) -> dt.datetime:
     ("told", "replied", "now", "due"),
     [
         (None, None, 0, WAIT),  # the first message of the hand-off
-        (None, 0, 1, WAIT),  # staff already replied: still told once how to get the bot
+        (None, 0, 1, None),  # staff replied a minute ago: they are answering
+        (None, 0, 16, WAIT),  # no staff reply for a quarter of an hour: told once
         (0, None, 5, None),  # told a moment ago
         (0, None, 15, ACK),  # a quarter of an hour without a staff reply
         (0, 10, 20, None),  # staff replied 10 minutes ago: they are talking

@@ -55,8 +55,8 @@ def test_make_dev_passes_the_port_and_other_options_to_salonbot_local() -> None:
 def test_install_and_test_say_each_step_as_they_go(tmp_path: Path) -> None:
     venv = stand_in_virtualenv(tmp_path / "venv")
 
-    # -o pgbouncer: other prerequisites of install and test are not this test's subject
-    shown = make("-o", "pgbouncer", "test", f"VENV={venv}")
+    # -o pgbouncer -o chromium: other prerequisites of install and test are not this test's subject
+    shown = make("-o", "pgbouncer", "-o", "chromium", "test", f"VENV={venv}")
 
     # each step is said before its work starts
     said = [line.rstrip() for line in shown.splitlines() if line.startswith(("==> ", "ran "))]

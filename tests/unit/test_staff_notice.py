@@ -38,3 +38,9 @@ def test_a_notification_is_due_once_the_interval_has_passed() -> None:
     assert due(T, T, dt.timedelta(0))
     # a stamp in the future (a clock set back) does not hold notifications
     assert due(T + TEN, T, TEN)
+
+
+def test_a_notification_links_to_the_consoles_inbox() -> None:
+    from salonbot.processing.staff import console_link
+
+    assert console_link("https://abc.example/console/") == "https://abc.example/console/#inbox"

@@ -37,6 +37,7 @@ def props(template: Template, logical_id: str) -> dict[str, Any]:
     return dict(template.resources[logical_id].get("Properties") or {})
 
 
+STAFF_SCOPE = "aws.cognito.signin.user.admin"
 FUNCTIONS = {
     "WebhookFunction": "functions/webhook/",
     "ApiFunction": "functions/api/",
@@ -44,6 +45,7 @@ FUNCTIONS = {
     "CleanupFunction": "functions/cleanup/",
     "BudgetAlertFunction": "functions/budget_alert/",
     "AdminFunction": "functions/admin/",
+    "StaffFunction": "functions/staff/",
 }
 
 
@@ -121,7 +123,7 @@ def test_every_protected_route_names_its_scopes(template: Template) -> None:
 
     # A route behind the JWT authorizer without scopes would take any token of the
     # issuer (an ID token, another API's): each one names the scopes it needs.
-    known = {auth.AI_READ, auth.AI_WRITE, auth.AI_ADMIN}
+    known = {auth.AI_READ, auth.AI_WRITE, auth.AI_ADMIN, STAFF_SCOPE}
     scopes = {}
     for logical_id, resource in template.resources_of_type("AWS::Serverless::Function").items():
         for event in (resource["Properties"].get("Events") or {}).values():
@@ -135,6 +137,31 @@ def test_every_protected_route_names_its_scopes(template: Template) -> None:
             assert scopes[route] and set(scopes[route]) <= known, (logical_id, route)
     assert scopes["POST /api/v1/ai/process-message"] == [auth.AI_WRITE]
     assert scopes["GET /api/v1/ai/stats"] == [auth.AI_READ]
+    # staff routes take only the console client's access tokens (ID tokens carry no scope)
+    assert {r: s for r, s in scopes.items() if "/staff/" in r} == {
+        f"{method} /api/v1/staff/{{route+}}": [STAFF_SCOPE] for method in ("GET", "POST", "PATCH")
+    }
+
+
+def test_staff_sign_in_is_the_user_pools_with_salon_groups(template: Template) -> None:
+    api = props(template, "HttpApi")
+    staff = api["Auth"]["Authorizers"]["StaffCognito"]["JwtConfiguration"]
+    assert staff == {
+        "issuer": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${StaffUserPool}"},
+        "audience": [{"Ref": "StaffConsoleClient"}],
+    }
+    for event in props(template, "StaffFunction")["Events"].values():
+        p = event["Properties"]
+        expected = "NONE" if p["Path"].startswith("/console") else "StaffCognito"
+        assert p["Auth"]["Authorizer"] == expected, p["Path"]
+    client = props(template, "StaffConsoleClient")
+    # the hosted UI's code flow with PKCE: a public client, no secret, no implicit flow
+    assert client["AllowedOAuthFlows"] == ["code"] and client["GenerateSecret"] is False
+    assert STAFF_SCOPE in client["AllowedOAuthScopes"]
+    assert "ALLOW_USER_PASSWORD_AUTH" not in client["ExplicitAuthFlows"]
+    pool = props(template, "StaffUserPool")
+    assert pool["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    assert props(template, "StaffOwnerGroup")["GroupName"] == "owner"
 
 
 def test_erasure_needs_the_admin_scope_and_reaches_every_customer_table(
@@ -601,11 +628,14 @@ def test_transform_points_the_routes_and_the_queue_at_the_alias(
         for path, operations in paths.items()
         for method, operation in operations.items()
     }
-    assert len(uris) == 6
+    assert len(uris) == 12
     # API Gateway itself refuses an erasure without the admin scope
     erasure = paths["/api/v1/ai/customers/{phone}"]["delete"]
     assert erasure["security"] == [{"BackendJwt": ["ai:admin"]}]
     for (_, path), uri in uris.items():
+        if path.startswith(("/console", "/api/v1/staff")):  # the staff side, not aliased
+            assert "/functions/${StaffFunction.Arn}/invocations" in uri, path
+            continue
         function = "WebhookFunction" if path == "/webhook" else "ApiFunction"
         assert f"/functions/${{{function}Alias{ALIAS}}}/invocations" in uri, path
 
@@ -621,8 +651,10 @@ def test_transform_gives_api_gateway_each_routes_scopes(
     }
     open_routes = {"GET /webhook", "POST /webhook", "GET /api/v1/ai/health"}
     for route, requirement in security.items():
-        if route in open_routes:
+        if route in open_routes or route.split()[1].startswith("/console"):
             assert requirement == [{"NONE": []}], route
+        elif "/api/v1/staff/" in route:
+            assert requirement == [{"StaffCognito": [STAFF_SCOPE]}], route
         else:
             ((authorizer, scopes),) = (entry for r in requirement for entry in r.items())
             assert authorizer == "BackendJwt" and scopes, route

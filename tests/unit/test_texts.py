@@ -201,3 +201,15 @@ def test_day_and_month_names_and_spans() -> None:
     assert en.day_month(dt.date(2030, 12, 1)) == "1 December"
     assert ru.span("Пн", "Ср") == "Пн–Ср"
     assert en.span(en.clock(dt.time(9)), en.clock(dt.time(20))) == "09:00–20:00"
+
+
+@pytest.mark.parametrize("language", texts.LANGUAGES)
+def test_every_language_has_the_consoles_words_with_their_placeholders(language: str) -> None:
+    import string
+
+    english, own = texts.console_texts("en"), texts.console_texts(language)
+    assert set(own) == set(english)
+    for key, text in english.items():
+        wanted = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+        assert {f for _, f, _, _ in string.Formatter().parse(own[key]) if f} == wanted, key
+    assert texts.console_texts("xx") is texts.console_texts("en")

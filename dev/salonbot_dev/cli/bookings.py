@@ -67,10 +67,20 @@ def register(subparsers: Any) -> None:
     add_json_flag(move)
     move.set_defaults(handler=run_move)
 
+    mark = actions.add_parser("mark", help="mark the customer arrived or not come")
+    mark.add_argument("code", help="booking code")
+    came = mark.add_mutually_exclusive_group(required=True)
+    came.add_argument("--arrived", action="store_true", help="the customer is here")
+    came.add_argument("--no-show", action="store_true", help="the customer did not come")
+    add_json_flag(mark)
+    mark.set_defaults(handler=run_mark)
+
 
 def _list_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--salon", help="salon id")
-    parser.add_argument("--phone", help="only this client's bookings (E.164)")
+    parser.add_argument(
+        "--phone", help="only this client's bookings (E.164, or a WhatsApp user id)"
+    )
     parser.add_argument("--all", action="store_true", help="include past and cancelled bookings")
     add_json_flag(parser)
     parser.set_defaults(handler=run_list)
@@ -78,7 +88,9 @@ def _list_options(parser: argparse.ArgumentParser) -> None:
 
 def _customer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--salon", required=True, help="salon id")
-    parser.add_argument("--phone", required=True, help="the client's phone number (E.164)")
+    parser.add_argument(
+        "--phone", required=True, help="the client's phone number (E.164, or a WhatsApp user id)"
+    )
 
 
 def _date(text: str) -> dt.date:
@@ -292,3 +304,31 @@ def run_move(args: argparse.Namespace) -> int:
             master_code=args.master,
         )
     return _show(args, salon, booking, "moved")
+
+
+def run_mark(args: argparse.Namespace) -> int:
+    """As the console's calendar marks it (`salonbot.staff.calendar.mark`)."""
+    from salonbot.booking.catalog import load_salon
+    from salonbot.booking.codes import normalize_booking_code
+    from salonbot.errors import BookingNotFound
+    from salonbot.staff.calendar import ARRIVED, NO_SHOW, mark
+
+    code = normalize_booking_code(args.code)
+    with open_connection(args) as conn:
+        found = conn.execute("SELECT salon_id FROM bookings WHERE code = %s", (code,)).fetchone()
+        if found is None:
+            raise BookingNotFound(f"no booking {code!r}")
+        salon = load_salon(conn, found["salon_id"])
+        with conn.transaction():
+            booking = mark(
+                conn,
+                salon,
+                code,
+                ARRIVED if args.arrived else NO_SHOW,
+                now=dt.datetime.now(dt.UTC),
+            )
+    if args.json:
+        print_json(booking.as_dict())
+    else:
+        print(f"{booking.code}: {booking.status} ({booking.starts_at:%Y-%m-%d %H:%M})")
+    return 0

@@ -1,4 +1,5 @@
-"""`salonbot openapi`: the AI API's OpenAPI document (e.g. for schemathesis)."""
+"""`salonbot openapi`: the HTTP API's OpenAPI document, the AI API and the staff API
+(e.g. for schemathesis)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ if TYPE_CHECKING:
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "openapi", help="print the AI API's OpenAPI document (JSON)"
+        "openapi", help="print the HTTP API's OpenAPI document (JSON): AI and staff API"
     )
     parser.add_argument("--out", type=Path, help="write it to this file instead")
     parser.set_defaults(handler=run_openapi)
 
 
 def run_openapi(args: argparse.Namespace) -> int:
-    from salonbot.api import openapi_schema
+    from salonbot.api import http_api_schema
 
-    document = openapi_schema()
+    document = http_api_schema()
     if args.out:
         args.out.write_text(document + "\n")
     else:

@@ -36,7 +36,9 @@ def register(subparsers: Any) -> None:
         "client record, DynamoDB items; bookings stay, anonymised",
     )
     parser.add_argument("--salon", required=True, help="salon id")
-    parser.add_argument("--phone", required=True, help="the customer's number (E.164)")
+    parser.add_argument(
+        "--phone", required=True, help="the customer's number (E.164, or a WhatsApp user id)"
+    )
     parser.add_argument("--function", metavar="NAME", help=FUNCTION_HELP)
     add_json_flag(parser)
     parser.set_defaults(handler=run_forget)

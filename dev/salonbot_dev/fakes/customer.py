@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from salonbot.whatsapp.identity import is_user_id
+
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 
@@ -94,9 +96,21 @@ class CustomerPhone:
     def wa_id(self) -> str:
         return self.customer_phone.lstrip("+")
 
+    @property
+    def _sender(self) -> dict[str, str]:
+        """A number is `from`; a WhatsApp user id (a username user) is `from_user_id`."""
+        if is_user_id(self.wa_id):
+            return {"from_user_id": self.wa_id}
+        return {"from": self.wa_id}
+
+    @property
+    def _contact(self) -> dict[str, Any]:
+        who = {"user_id": self.wa_id} if is_user_id(self.wa_id) else {"wa_id": self.wa_id}
+        return {"profile": {"name": self.name}, **who}
+
     def _message(self, kind: str, content: dict[str, Any]) -> dict[str, Any]:
         return {
-            "from": self.wa_id,
+            **self._sender,
             "id": f"wamid.local.{uuid.uuid4().hex}{next(_sequence)}",
             "timestamp": str(int(time.time())),
             "type": kind,
@@ -119,7 +133,7 @@ class CustomerPhone:
                                     "display_phone_number": self.display_phone_number,
                                     "phone_number_id": self.phone_number_id,
                                 },
-                                "contacts": [{"profile": {"name": self.name}, "wa_id": self.wa_id}],
+                                "contacts": [self._contact],
                                 "messages": [message],
                             },
                         }

@@ -6,16 +6,25 @@ readably. It can be told to fail: `script(status, code, times)` makes the next s
 answer with a Cloud API error; `hang_up(times)` closes the connection without an answer
 (a send whose outcome the client cannot know).
 
+A message goes `to` a number or to a `recipient`'s business-scoped user id (a username
+user), as the Cloud API takes either. A body with `"status": "read"` is a read receipt
+(with `typing_indicator`, the typing indicator too): recorded in `read_receipts`, answered
+`{"success": true}`, never a message. Media are served as Graph API serves them:
+`GET [/<version>]/{media-id}` answers `{"url", "mime_type", "sha256", "file_size", "id"}`
+and that url answers the bytes, both only with the access token (`add_media` stores one).
+
 Inspection: `GET /_messages[?to=<wa_id>]` lists accepted messages as
 `{"messages": [{"id", "phone_number_id", "to", "payload"}]}`; `POST /_script` with
 `{"status", "code", "times"}` scripts failures from another process."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import sys
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +65,19 @@ class RecordedRequest:
 
 
 @dataclass
+class ReadReceipt:
+    phone_number_id: str
+    message_id: str
+    typing: bool  # the typing indicator was asked for too
+
+
+@dataclass
+class _Media:
+    data: bytes
+    mime_type: str
+
+
+@dataclass
 class _Failure:
     status: int
     code: int | None
@@ -69,6 +91,10 @@ class FakeWhatsApp:
     out: IO[str] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     sent: list[SentMessage] = field(default_factory=list)
+    read_receipts: list[ReadReceipt] = field(default_factory=list)
+    media_downloads: list[str] = field(default_factory=list)  # media ids fetched
+    read_receipt_delay_s: float = 0.0  # a slow answer to read receipts
+    _media: dict[str, _Media] = field(default_factory=dict)
     _failures: list[_Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -127,6 +153,11 @@ class FakeWhatsApp:
         with self._lock:
             self._failures.extend(_Failure(0, None, hang_up=after_accepting) for _ in range(times))
 
+    def add_media(self, media_id: str, data: bytes, mime_type: str = "audio/ogg") -> None:
+        """A customer's media, as WhatsApp keeps it for download."""
+        with self._lock:
+            self._media[media_id] = _Media(data, mime_type)
+
     def sent_to(self, wa_id: str) -> list[SentMessage]:
         with self._lock:
             return [m for m in self.sent if m.to == wa_id.lstrip("+")]
@@ -138,6 +169,7 @@ class FakeWhatsApp:
         with self._lock:
             self.sent.clear()
             self.requests.clear()
+            self.read_receipts.clear()
             self._failures.clear()
 
     # -- HTTP ---------------------------------------------------------------------------
@@ -153,12 +185,66 @@ class FakeWhatsApp:
     def _get(self, handler: BaseHTTPRequestHandler) -> None:
         parsed = urllib.parse.urlparse(handler.path)
         if parsed.path.rstrip("/") != "/_messages":
-            self._reply(handler, 404, {"error": {"message": "not found", "code": 100}})
+            self._get_media(handler, parsed.path)
             return
         to = urllib.parse.parse_qs(parsed.query).get("to", [None])[0]
         with self._lock:
             chosen = [m for m in self.sent if to is None or m.to == to.lstrip("+")]
             self._reply(handler, 200, {"messages": [m.as_dict() for m in chosen]})
+
+    def _get_media(self, handler: BaseHTTPRequestHandler, path: str) -> None:
+        """`/{media-id}`: the media's url and facts; `/_media/{media-id}`: its bytes."""
+        parts = [p for p in path.split("/") if p]
+        if not (handler.headers.get("Authorization") or "").startswith("Bearer "):
+            self._reply(
+                handler,
+                401,
+                {
+                    "error": {
+                        "message": "access token required",
+                        "type": "OAuthException",
+                        "code": 190,
+                    }
+                },
+            )
+            return
+        media_id = parts[-1] if parts else ""
+        with self._lock:
+            media = self._media.get(media_id)
+        if media is None:
+            self._reply(
+                handler,
+                404,
+                {
+                    "error": {
+                        "message": f"unknown media {media_id}",
+                        "type": "OAuthException",
+                        "code": 100,
+                    }
+                },
+            )
+            return
+        if len(parts) >= 2 and parts[-2] == "_media":
+            with self._lock:
+                self.media_downloads.append(media_id)
+            handler.send_response(200)
+            handler.send_header("Content-Type", media.mime_type)
+            handler.send_header("Content-Length", str(len(media.data)))
+            handler.end_headers()
+            handler.wfile.write(media.data)
+            return
+        self._reply(
+            handler,
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.url}/_media/{media_id}",
+                "mime_type": media.mime_type,
+                "sha256": hashlib.sha256(media.data).hexdigest(),
+                "file_size": len(media.data),
+                "id": media_id,
+            },
+        )
 
     def _post(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
@@ -180,8 +266,11 @@ class FakeWhatsApp:
             return
         try:
             payload = json.loads(body)
-            to = str(payload["to"])
-        except (ValueError, KeyError, TypeError):
+            if payload.get("status") == "read":
+                self._read_receipt(handler, parts[-2], payload)
+                return
+            to = str(payload.get("to") or payload["recipient"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             self._reply(handler, 400, {"error": {"message": "invalid body", "code": 100}})
             return
         if failure is not None and failure.status:
@@ -217,10 +306,32 @@ class FakeWhatsApp:
             200,
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to.lstrip("+")}],
+                "contacts": [
+                    {"input": to, "wa_id": to.lstrip("+")}
+                    if payload.get("to")
+                    else {"input": to, "user_id": to}
+                ],
                 "messages": [{"id": message.id}],
             },
         )
+
+    def _read_receipt(
+        self, handler: BaseHTTPRequestHandler, phone_number_id: str, payload: dict[str, Any]
+    ) -> None:
+        if self.read_receipt_delay_s:
+            time.sleep(self.read_receipt_delay_s)
+        message_id = payload.get("message_id")
+        indicator = payload.get("typing_indicator")
+        if not isinstance(message_id, str) or (
+            indicator is not None and indicator != {"type": "text"}
+        ):
+            self._reply(handler, 400, {"error": {"message": "invalid read receipt", "code": 100}})
+            return
+        with self._lock:
+            self.read_receipts.append(
+                ReadReceipt(phone_number_id, message_id, typing=indicator is not None)
+            )
+        self._reply(handler, 200, {"success": True})
 
     def _print(self, message: SentMessage) -> None:
         if self.out is None:

@@ -1,6 +1,7 @@
 """Create the template's queues, tables, topics (with their subscriptions and filter
-policies) and secrets on an AWS endpoint (moto locally), from their own `Properties`, and
-record the physical ids `!Ref`/`!GetAtt` see."""
+policies), secrets and Cognito user pools (with their clients and groups) on an AWS
+endpoint (moto locally), from their own `Properties`, and record the physical ids
+`!Ref`/`!GetAtt` see."""
 
 from __future__ import annotations
 
@@ -20,7 +21,46 @@ SIMPLE_TABLE = "AWS::Serverless::SimpleTable"
 TOPIC = "AWS::SNS::Topic"
 SUBSCRIPTION = "AWS::SNS::Subscription"
 SECRET = "AWS::SecretsManager::Secret"
-CREATED_TYPES = (QUEUE, TABLE, SIMPLE_TABLE, TOPIC, SUBSCRIPTION, SECRET)
+USER_POOL = "AWS::Cognito::UserPool"
+USER_POOL_CLIENT = "AWS::Cognito::UserPoolClient"
+USER_POOL_GROUP = "AWS::Cognito::UserPoolGroup"
+CREATED_TYPES = (
+    QUEUE,
+    TABLE,
+    SIMPLE_TABLE,
+    TOPIC,
+    SUBSCRIPTION,
+    SECRET,
+    USER_POOL,
+    USER_POOL_CLIENT,
+    USER_POOL_GROUP,
+)
+# CloudFormation user pool properties CreateUserPool takes under the same name.
+_USER_POOL_PROPERTIES = (
+    "UsernameAttributes",
+    "AutoVerifiedAttributes",
+    "AdminCreateUserConfig",
+    "Policies",
+    "MfaConfiguration",
+    "AccountRecoverySetting",
+)
+# CloudFormation user pool client properties CreateUserPoolClient takes as they are.
+_USER_POOL_CLIENT_PROPERTIES = (
+    "GenerateSecret",
+    "AllowedOAuthFlowsUserPoolClient",
+    "AllowedOAuthFlows",
+    "AllowedOAuthScopes",
+    "CallbackURLs",
+    "LogoutURLs",
+    "SupportedIdentityProviders",
+    "ExplicitAuthFlows",
+    "PreventUserExistenceErrors",
+    "EnableTokenRevocation",
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "RefreshTokenValidity",
+    "TokenValidityUnits",
+)
 # CloudFormation subscription properties that are subscription attributes (JSON ones
 # serialized), as SNS's Subscribe takes them.
 _SUBSCRIPTION_ATTRIBUTES = (
@@ -60,6 +100,7 @@ class AwsClients:
     dynamodb: Any
     sns: Any
     secretsmanager: Any
+    cognito: Any
 
     @classmethod
     def for_endpoint(cls, endpoint_url: str | None, region: str) -> AwsClients:
@@ -69,7 +110,7 @@ class AwsClients:
         return cls(
             *(
                 session.client(name, endpoint_url=endpoint_url)
-                for name in ("sqs", "dynamodb", "sns", "secretsmanager")
+                for name in ("sqs", "dynamodb", "sns", "secretsmanager", "cognito-idp")
             )
         )
 
@@ -121,7 +162,48 @@ class ResourceBuilder:
             return self._topic(logical_id, properties)
         if kind == SUBSCRIPTION:
             return self._subscription(logical_id, properties)
+        if kind == USER_POOL:
+            return self._user_pool(logical_id, properties)
+        if kind == USER_POOL_CLIENT:
+            return self._user_pool_client(logical_id, properties)
+        if kind == USER_POOL_GROUP:
+            return self._user_pool_group(logical_id, properties)
         return self._secret(logical_id, properties)
+
+    def _user_pool(self, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
+        name = properties.get("UserPoolName") or self.physical_name(logical_id, limit=128)
+        request = {k: properties[k] for k in _USER_POOL_PROPERTIES if k in properties}
+        pool = self.clients.cognito.create_user_pool(PoolName=name, **request)["UserPool"]
+        self.resolver.refs[logical_id] = pool["Id"]
+        self.resolver.attributes.update(
+            {
+                (logical_id, "Arn"): pool["Arn"],
+                (logical_id, "UserPoolId"): pool["Id"],
+                (logical_id, "ProviderName"): f"cognito-idp.{self.resolver.region}"
+                f".amazonaws.com/{pool['Id']}",
+            }
+        )
+        return CreatedResource(logical_id, USER_POOL, pool["Id"])
+
+    def _user_pool_client(self, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
+        request = {k: properties[k] for k in _USER_POOL_CLIENT_PROPERTIES if k in properties}
+        client = self.clients.cognito.create_user_pool_client(
+            UserPoolId=properties["UserPoolId"],
+            ClientName=properties.get("ClientName") or logical_id,
+            **request,
+        )["UserPoolClient"]
+        self.resolver.refs[logical_id] = client["ClientId"]
+        self.resolver.attributes[(logical_id, "ClientId")] = client["ClientId"]
+        return CreatedResource(logical_id, USER_POOL_CLIENT, client["ClientId"])
+
+    def _user_pool_group(self, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
+        name = properties.get("GroupName") or logical_id
+        optional = {k: properties[k] for k in ("Description", "Precedence") if k in properties}
+        self.clients.cognito.create_group(
+            UserPoolId=properties["UserPoolId"], GroupName=name, **optional
+        )
+        self.resolver.refs[logical_id] = name
+        return CreatedResource(logical_id, USER_POOL_GROUP, name)
 
     def _queue(self, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
         fifo = str(properties.get("FifoQueue", "false")).lower() == "true"

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from salonbot.errors import ConfigurationError
 from salonbot_dev.local.authorizers import JwtVerifier
-from salonbot_dev.local.aws_resources import QUEUE, AwsClients, CreatedResource, ResourceBuilder
+from salonbot_dev.local.aws_resources import (
+    QUEUE,
+    USER_POOL,
+    AwsClients,
+    CreatedResource,
+    ResourceBuilder,
+)
 from salonbot_dev.local.database import LocalDatabase, prepare
 from salonbot_dev.local.environment import (
     LOCAL_APP_SECRET,
@@ -77,6 +83,8 @@ class LocalStack:
     functions: list[LocalFunction] = field(default_factory=list)
     schedules: dict[str, ScheduleRunner] = field(default_factory=dict)
     gateway: Gateway | None = None
+    # The demo staff user's (e-mail, password), printed with the console's address.
+    staff_login: tuple[str, str] | None = None
     _exit: ExitStack = field(default_factory=ExitStack)
 
     # -- lifecycle -----------------------------------------------------------------
@@ -117,9 +125,8 @@ class LocalStack:
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
         aws_endpoint = self._start_aws(env.get("AWS_ENDPOINT_URL") or None, region)
         resolver = Resolver(template, region=region)
-        created = ResourceBuilder(
-            resolver, AwsClients.for_endpoint(aws_endpoint, region), secret_values={}
-        ).create_all()
+        aws = AwsClients.for_endpoint(aws_endpoint, region)
+        created = ResourceBuilder(resolver, aws, secret_values={}).create_all()
         self._say(f"AWS resources from template.yaml: {', '.join(c.logical_id for c in created)}")
 
         whatsapp_url = env.get("WHATSAPP_API_BASE_URL") or self._start_fake_whatsapp()
@@ -130,6 +137,7 @@ class LocalStack:
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "WHATSAPP_API_BASE_URL": whatsapp_url,
+            "CONSOLE_URL": f"http://{opts.host}:{opts.port}/console/",
         }
         variables, removed = handler_environment(
             specs, local=local, user=env, created=[c.physical_id for c in created]
@@ -140,7 +148,8 @@ class LocalStack:
         self.functions = [LocalFunction(spec, region=region) for spec in specs]
         for function in self.functions:
             function.handler()  # import now: a broken handler fails the start, not a request
-        self._start_gateway(region)
+        self._start_gateway(region, pools=_user_pools(created), aws_endpoint=aws_endpoint)
+        self.staff_login = self._add_demo_staff(aws, created, imported)
         self._start_pollers(resolver, created, aws_endpoint, region)
         self._start_schedules(region)
 
@@ -230,11 +239,15 @@ class LocalStack:
         # Settings may have been read (and cached) before the handlers' variables were set.
         get_settings.cache_clear()
 
-    def _start_gateway(self, region: str) -> None:
+    def _start_gateway(
+        self, region: str, *, pools: dict[str, str] | None = None, aws_endpoint: str = ""
+    ) -> None:
         if not any(f.spec.routes for f in self.functions):
             return
-        # The local issuer's key stands in for every JWT authorizer's issuer: tokens from
-        # `salonbot token` name the template's issuer and audience and are signed with it.
+        # The local issuer's key stands in for every JWT authorizer's issuer (tokens from
+        # `salonbot token` name the template's issuer and audience and are signed with
+        # it), except a Cognito user pool's: moto's Cognito signs those, and its key set
+        # is fetched from moto as API Gateway fetches a pool's.
         issuer = LocalIssuer.in_folder(self.options.state_dir)
         issuers = {
             route.auth.authorizer.issuer
@@ -242,12 +255,17 @@ class LocalStack:
             for route in function.spec.routes
             if route.auth is not None
         }
+        pools = pools or {}
+        key_sets = {
+            name: user_pool_key_set(aws_endpoint, pools[name]) if name in pools else issuer.jwks()
+            for name in issuers
+        }
         self.gateway = Gateway(
             self.functions,
             host=self.options.host,
             port=self.options.port,
             run_schedule=self.run_schedule,
-            verifier=JwtVerifier(dict.fromkeys(issuers, issuer.jwks())),
+            verifier=JwtVerifier(key_sets),
             jwks=issuer.jwks(),
         )
         try:
@@ -256,6 +274,25 @@ class LocalStack:
             message = busy_port_message(self.options.host, self.options.port, exc)
             raise ConfigurationError(message) from None
         self._exit.callback(self.gateway.stop)
+
+    def _add_demo_staff(
+        self, aws: AwsClients, created: list[CreatedResource], imported: Any
+    ) -> tuple[str, str] | None:
+        """The demo salon's owner in the staff user pool, for the console's sign-in."""
+        pool = next((c.physical_id for c in created if c.type == USER_POOL), None)
+        if pool is None or imported is None:
+            return None
+        from salonbot_dev.staff_users import DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD, add_staff
+
+        add_staff(
+            aws.cognito,
+            pool,
+            salon_id=imported.salon_id,
+            email=DEMO_STAFF_EMAIL,
+            password=DEMO_STAFF_PASSWORD,
+            role="owner",
+        )
+        return DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD
 
     def _start_pollers(
         self, resolver: Resolver, created: list[CreatedResource], endpoint: str, region: str
@@ -333,6 +370,10 @@ class LocalStack:
             lines.append(
                 f"  schedule        {name}: {runner.source.expression} ({state}, next {next_run})"
             )
+        if self.staff_login is not None:
+            email, password = self.staff_login
+            lines.append(f"  Console         {a.gateway_url}/console/")
+            lines.append(f"    sign in as    {email}   password  {password}")
         lines += [
             "",
             "  Talk to it:     salonbot chat        (or: salonbot demo)",
@@ -379,6 +420,26 @@ def _free_port_near(host: str, port: int) -> int:
                 continue
             return candidate
     return 3100
+
+
+def _user_pools(created: list[CreatedResource]) -> dict[str, str]:
+    """The issuer (as the template's Cognito authorizer names it) of each user pool: a
+    pool's id starts with its region (`eu-west-1_…`)."""
+    return {
+        f"https://cognito-idp.{pool.partition('_')[0]}.amazonaws.com/{pool}": pool
+        for pool in (c.physical_id for c in created if c.type == USER_POOL)
+    }
+
+
+def user_pool_key_set(aws_endpoint: str, pool_id: str) -> dict[str, Any]:
+    """The user pool's JWKS document, from the Cognito endpoint (moto serves it)."""
+    import json
+    import urllib.request
+
+    url = f"{aws_endpoint.rstrip('/')}/{pool_id}/.well-known/jwks.json"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        document: dict[str, Any] = json.load(response)
+    return document
 
 
 def _phone_number_id(salon_file: Path | None) -> str | None:

@@ -110,7 +110,7 @@ def forget(salon_id: Any, phone: Any) -> dict[str, Any]:
     except ValueError:
         raise InvalidInput("must be a salon id (UUID)", field="salon_id") from None
     if not isinstance(phone, str):
-        raise InvalidInput("must be an E.164 phone number", field="phone")
+        raise InvalidInput("must be an E.164 phone number or a WhatsApp user id", field="phone")
     items = CustomerItems.from_settings(get_settings())
     with _admin_connection() as conn:
         report = forget_customer(conn, salon, phone, items=items)

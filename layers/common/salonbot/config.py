@@ -75,6 +75,17 @@ class Settings(BaseModel):
     whatsapp_timeout_s: float = Field(default=10.0, gt=0, le=60)
     whatsapp_max_retries: int = Field(default=3, ge=0, le=10)
     whatsapp_retry_base_s: float = Field(default=0.5, ge=0, le=30)
+    # Read receipts with the typing indicator when a turn starts: best effort, sent in
+    # the background, given up after this long.
+    whatsapp_read_receipts: bool = True
+    whatsapp_read_receipt_timeout_s: float = Field(default=2.0, gt=0, le=10)
+    # Voice notes: transcribed by this OpenAI audio model (priced per minute in
+    # `salonbot.cost.audio_pricing`); false turns transcription off.
+    transcription_model: str = "gpt-4o-mini-transcribe"
+    transcription_enabled: bool = True
+    # Bursts: a customer's message that is their latest waits this long for a next one
+    # before it is answered (a later one already there is always answered with it).
+    burst_wait_ms: int = Field(default=0, ge=0, le=10_000)
 
     aws_endpoint_url: str | None = None
     queue_url: str | None = None
@@ -101,6 +112,15 @@ class Settings(BaseModel):
     # often, and none while the staff replied within this time (the first one after the
     # hand-off began is always told the staff will answer).
     handoff_ack_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The staff console (StaffFunction): the Cognito user pool and its console client; the
+    # hosted UI's address (AWS) or none (the console's own sign-in form, locally).
+    staff_user_pool_id: str | None = None
+    staff_client_id: str | None = None
+    staff_auth_domain: str | None = None
+    # A message staff send from the WhatsApp Business app keeps the bot quiet this long.
+    staff_pause_hours: int = Field(default=12, ge=1, le=168)
+    # The console's address: staff notifications link to the conversation there.
+    console_url: str | None = None
 
     history_messages: int = Field(default=10, ge=1, le=100)
     max_message_age_s: int = Field(default=86_400, ge=60)

@@ -70,6 +70,15 @@ class MetricName:
     # Customer messages no engine answers, kept for the staff (`kept_messages`): too
     # old to answer, or for a WhatsApp number no salon has.
     MESSAGES_KEPT = "MessagesKeptForStaff"
+    # Customer events that are not requests, stored without a reply.
+    REACTIONS = "ReactionsReceived"  # a reaction to a message, or its removal
+    MESSAGES_EDITED = "MessagesEdited"
+    MESSAGES_REVOKED = "MessagesRevoked"  # deleted by the customer
+    NUMBERS_CHANGED = "CustomerNumbersChanged"  # system: user_changed_number
+    IDENTITY_CHANGES = "CustomerIdentityChanges"  # system: customer_identity_changed
+    # Messages of a burst stored without a reply: the burst's last turn answers them.
+    BURST_MESSAGES_HELD = "BurstMessagesHeld"
+    TRANSCRIPTIONS = "Transcriptions"  # voice notes sent to the audio API
 
 
 class EmfProvider(AmazonCloudWatchEMFProvider):

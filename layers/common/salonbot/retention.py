@@ -7,7 +7,8 @@ a conversation deletes its messages (the foreign key cascades). A message is old
 its `created_at`; the message rule thins long-lived conversations that are still active.
 The processing ledger (`inbound_messages`: phone numbers and full reply texts), the
 delivery statuses (`message_statuses`) and the messages kept unanswered for the staff
-(`kept_messages`) follow the message retention, but never sooner
+(`kept_messages`) and the staff API's remembered keys (`staff_requests`) follow the
+message retention, but never sooner
 than `LEDGER_MIN_DAYS`. A ledger row still `pending` goes too: by then no queue can
 redeliver its message (SQS keeps one 14 days at most, DLQ included) and WhatsApp would
 refuse the reply (free-form replies are allowed 24 hours after the customer's message).
@@ -72,6 +73,7 @@ class CleanupResult:
     ledger_deleted: int = 0  # inbound_messages rows
     statuses_deleted: int = 0  # message_statuses rows
     kept_deleted: int = 0  # kept_messages rows
+    staff_requests_deleted: int = 0  # the staff API's remembered Idempotency-Keys
     clients_anonymised: int = 0
     bookings_anonymised: int = 0  # bookings of those clients that named a message id
     batches: int = 0
@@ -126,6 +128,19 @@ DELETE FROM message_statuses
 WHERE (message_id, status) IN (
     SELECT message_id, status FROM message_statuses
     WHERE recorded_at < %(cutoff)s
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+
+# The staff API's Idempotency-Keys (with the answers, which name customers) are kept as
+# long as the ledger's rows.
+_DELETE_STAFF_REQUESTS = """
+DELETE FROM staff_requests
+WHERE (salon_id, key) IN (
+    SELECT salon_id, key FROM staff_requests
+    WHERE created_at < %(cutoff)s
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
@@ -262,6 +277,9 @@ def purge_old_ai_data(
     result.ledger_deleted = _delete_in_batches(conn, _DELETE_LEDGER, ledger, result, stop)
     result.statuses_deleted = _delete_in_batches(conn, _DELETE_STATUSES, ledger, result, stop)
     result.kept_deleted = _delete_in_batches(conn, _DELETE_KEPT, ledger, result, stop)
+    result.staff_requests_deleted = _delete_in_batches(
+        conn, _DELETE_STAFF_REQUESTS, ledger, result, stop
+    )
 
     result.clients_anonymised, result.bookings_anonymised = _counted_batches(
         conn,
@@ -317,6 +335,7 @@ def run_cleanup(
         ledger_deleted=result.ledger_deleted,
         statuses_deleted=result.statuses_deleted,
         kept_deleted=result.kept_deleted,
+        staff_requests_deleted=result.staff_requests_deleted,
         clients_anonymised=result.clients_anonymised,
         bookings_anonymised=result.bookings_anonymised,
         batches=result.batches,

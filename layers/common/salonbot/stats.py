@@ -74,6 +74,10 @@ class SalonStats:
     bookings_created: int  # all sources
     bookings_by_assistant: int
     bookings_cancelled: int
+    # Conversations of the window that came from a click-to-WhatsApp ad (`referral`),
+    # and of them those with a booking by the assistant.
+    conversations_from_ads: int = 0
+    conversations_from_ads_with_booking: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -113,7 +117,14 @@ SELECT
     (SELECT count(*) FROM b WHERE created_at >= %(since)s AND created_at < %(until)s)
         AS bookings_created,
     (SELECT count(*) FROM b WHERE cancelled_at >= %(since)s AND cancelled_at < %(until)s)
-        AS bookings_cancelled
+        AS bookings_cancelled,
+    (SELECT count(*) FROM ai_conversations c
+      WHERE c.id IN (SELECT conversation_id FROM m) AND c.referral ->> 'source_type' = 'ad')
+        AS conversations_from_ads,
+    (SELECT count(*) FROM ai_conversations c
+      WHERE c.id IN (SELECT conversation_id FROM m WHERE booking_code IS NOT NULL)
+        AND c.referral ->> 'source_type' = 'ad')
+        AS conversations_from_ads_with_booking
 """
 
 
@@ -155,4 +166,6 @@ def salon_stats(
         bookings_created=int(row["bookings_created"]),
         bookings_by_assistant=int(row["bookings_by_assistant"]),
         bookings_cancelled=int(row["bookings_cancelled"]),
+        conversations_from_ads=int(row["conversations_from_ads"]),
+        conversations_from_ads_with_booking=int(row["conversations_from_ads_with_booking"]),
     )

@@ -95,6 +95,7 @@ def test_an_admin_token_for_the_salon_erases_the_customer_and_gets_a_summary(
     assert reply.body["dynamodb"] == {
         "throttle_windows": 1,
         "seen_message_ids": 0,
+        "latest_messages": 0,
         "cost_reservations": 0,
         "cost_customer_counters": 0,
     }

@@ -72,6 +72,7 @@ class Salon:
         owner = secrets.token_hex(8)
         self.seen.claim(dedupe_key(wamid), now, owner)
         self.seen.complete(dedupe_key(wamid), now, owner)
+        self.seen.note_latest(self.phone_number_id, phone.lstrip("+"), wamid, int(now), now)
         return wamid
 
     def say_late(self, phone: str, text: str) -> None:
@@ -196,6 +197,7 @@ def test_forget_leaves_no_trace_of_the_phone_and_another_customer_untouched(
     assert report.dynamodb == {
         "throttle_windows": 1,
         "seen_message_ids": 3,  # the kept message's too
+        "latest_messages": 1,  # the record of the latest one, for bursts
         "cost_reservations": 3,  # two model calls for the booking, one for the thanks
         "cost_customer_counters": 1,  # today's
     }

@@ -67,6 +67,18 @@ def seed(db: Connection, stores: Stores) -> None:
     owner = secrets.token_hex(8)
     seen.claim(dedupe_key(WAMID), time.time(), owner)
     seen.complete(dedupe_key(WAMID), time.time(), owner)
+    salon_number = db.execute(
+        "SELECT whatsapp_phone_number_id FROM salons WHERE id = %s", (DEMO_SALON_ID,)
+    ).fetchone()
+    db.commit()
+    assert salon_number is not None
+    seen.note_latest(
+        salon_number["whatsapp_phone_number_id"],
+        PHONE.lstrip("+"),
+        WAMID,
+        int(time.time()),
+        time.time(),
+    )
 
 
 def forget(
@@ -107,6 +119,7 @@ def test_on_a_database_with_the_environment_s_tables(
     assert report["dynamodb"] == {
         "throttle_windows": 1,
         "seen_message_ids": 1,
+        "latest_messages": 1,
         "cost_reservations": 0,
         "cost_customer_counters": 0,
     }
@@ -245,6 +258,7 @@ def test_the_admin_sample_event_forgets_the_demo_customer(
     assert answer["not_configured"] == [
         "throttle_windows",
         "seen_message_ids",
+        "latest_messages",
         "cost_reservations",
         "cost_customer_counters",
     ]

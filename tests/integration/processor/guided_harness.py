@@ -45,6 +45,7 @@ def production_harness(
     clock: Clock,
     guard: SpendGuard[Any] | None = None,
     faq: FaqAnswers | None = None,
+    **parts: Any,
 ) -> Harness:
     """The router as production builds it (FAQ, the agent under `guard` when a model is
     configured, the guided flow with the fixed text as last resort) inside the processor."""
@@ -58,7 +59,7 @@ def production_harness(
         fallback=WithLastResort(GuidedFlow(state_ttl=STATE_TTL, clock=clock, faq=answers)),
         faq=FaqResponder(answers),
     )
-    return wire(conn, settings, router, clock=clock)
+    return wire(conn, settings, router, clock=clock, **parts)
 
 
 @dataclass

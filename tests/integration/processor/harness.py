@@ -130,7 +130,9 @@ def build_harness(
     guard: Any = None,
     staff: StaffNotifier | None = None,
     whatsapp: WhatsAppClient | None = None,
+    **parts: Any,
 ) -> Harness:
+    """`parts`: the processor's optional parts (`receipts`, `voice_notes`, `bursts`)."""
     clock = clock or Clock()
     client = openai_client(settings)
     agent = (
@@ -139,7 +141,7 @@ def build_harness(
         else None
     )
     router = AssistantRouter(agent=agent, fallback=FixedReply())
-    return wire(conn, settings, router, clock=clock, staff=staff, whatsapp=whatsapp)
+    return wire(conn, settings, router, clock=clock, staff=staff, whatsapp=whatsapp, **parts)
 
 
 def wire(
@@ -150,6 +152,7 @@ def wire(
     clock: Clock,
     staff: StaffNotifier | None = None,
     whatsapp: WhatsAppClient | None = None,
+    **parts: Any,
 ) -> Harness:
     """The processor around `router`, on the test's connection and clock."""
     whatsapp = whatsapp or WhatsAppClient(settings)
@@ -161,6 +164,7 @@ def wire(
         staff=staff,
         connection=lambda: conn,
         clock=clock,
+        **parts,
     )
     return Harness(conn, settings, clock, whatsapp, router, staff, processor)
 

@@ -458,26 +458,23 @@ def test_a_failed_staff_notification_keeps_the_message_for_staff(
 def test_a_staff_reply_starts_the_handoff_and_keeps_the_acknowledgements_quiet(
     db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
 ) -> None:
+    from salonbot.staff.handoff import staff_answering
+
     # Given a conversation the assistant had, and a staff reply to it
     salon = import_demo_salon(db)
     harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
     conversation = conversations.open_conversation(db, salon.id, CUSTOMER)
-    handoff.extend(db, conversation.id, now=harness.clock.now, minutes=60)
+    now = harness.clock.now
+    staff_answering(db, conversation.id, until=now + dt.timedelta(hours=1), replied_at=now)
     db.commit()
 
-    # When the customer answers, then again 20 minutes later, 5 after another staff reply
-    assert harness.say("Спасибо, а можно на 12?") == pipeline.REPLIED
-    harness.clock.now += dt.timedelta(minutes=15)
-    handoff.extend(db, conversation.id, now=harness.clock.now, minutes=60)
-    db.commit()
-    harness.clock.now += dt.timedelta(minutes=5)
-    assert harness.say("Жду") == pipeline.NO_REPLY
+    # When the customer answers at once, then again 20 minutes after the staff's reply
+    assert harness.say("Спасибо, а можно на 12?") == pipeline.NO_REPLY
+    harness.clock.now += dt.timedelta(minutes=20)
+    assert harness.say("Жду ответа") == pipeline.REPLIED
 
-    # Then the hand-off began with the staff reply and lasts an hour from the latest one;
-    # the customer was told once that the staff answer here, and not again while they do
-    assert len(sent_texts(fake_whatsapp)) == 1
-    (row,) = rows(db, "SELECT status, handoff_until FROM ai_conversations")
+    # Then the bot kept quiet while the staff were answering; with no staff reply for a
+    # quarter of an hour the customer was told that the staff answer here
+    assert sent_texts(fake_whatsapp) == [phrases("ru")["handoff_wait"]]
+    (row,) = rows(db, "SELECT status FROM ai_conversations")
     assert row["status"] == "handoff"
-    assert row["handoff_until"] == harness.clock.now - dt.timedelta(minutes=5) + dt.timedelta(
-        minutes=60
-    )

@@ -105,7 +105,9 @@ def processor_for(db: Connection, staff: Staff, fake_whatsapp: FakeWhatsApp, **k
     h = build_harness(
         db,
         settings_for(fake_openai, fake_whatsapp, **kw),
-        staff=StaffNotifier(staff.topic, client=staff.sns),
+        staff=StaffNotifier(
+            staff.topic, client=staff.sns, console_url="https://console.example/console/"
+        ),
     )
     h.processor = MessageProcessor(
         h.settings,
@@ -167,6 +169,8 @@ def test_sixty_messages_over_half_an_hour_give_three_notifications_with_counts(
     assert [n["reason"] for n in notes] == [situation] * 3
     assert [n["preview"] for n in notes] == [f"Ответьте пожалуйста {i}" for i in (0, 20, 40)]
     assert notes[1]["summary"] == "20 new messages from …4567"
+    # each links to the staff console's inbox, where the conversation waits
+    assert {n["console"] for n in notes} == {"https://console.example/console/#inbox"}
     assert user_messages(db) == 60
     # The 19 since the last are counted for the next notification
     h.clock.now = NOW + dt.timedelta(minutes=31)

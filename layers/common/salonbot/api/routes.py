@@ -142,14 +142,17 @@ class ProcessMessageRequest(BaseModel):
 
     salon_id: uuid.UUID
     phone_number: str = Field(
-        max_length=32, description="the customer's number, E.164", examples=["+79001234567"]
+        max_length=160,
+        description="the customer's number, E.164, or their WhatsApp business-scoped user "
+        "id when WhatsApp withholds the number",
+        examples=["+79001234567", "US.13491208655302741918"],
     )
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     conversation_id: str | None = Field(
         default=None,
         max_length=200,
         description="accepted for compatibility; the turn is stored in the customer's "
-        "conversation conv_<salon_id>_<phone digits>, returned as conversation_id",
+        "conversation conv_<salon_id>_<phone digits or user id>, returned as conversation_id",
     )
 
     @field_validator("message")
@@ -214,6 +217,10 @@ class StatsResponse(BaseModel):
     bookings_created: int
     bookings_by_assistant: int
     bookings_cancelled: int
+    conversations_from_ads: int = Field(
+        default=0, description="conversations that came from a click-to-WhatsApp ad"
+    )
+    conversations_from_ads_with_booking: int = 0
 
 
 class ErasureResponse(BaseModel):
@@ -389,6 +396,8 @@ def get_stats(
         bookings_created=stats.bookings_created,
         bookings_by_assistant=stats.bookings_by_assistant,
         bookings_cancelled=stats.bookings_cancelled,
+        conversations_from_ads=stats.conversations_from_ads,
+        conversations_from_ads_with_booking=stats.conversations_from_ads_with_booking,
     )
 
 
@@ -409,7 +418,10 @@ def get_stats(
     },
 )
 def delete_customer(
-    phone: Annotated[str, Path(description="E.164, URL-encoded (%2B79001234567)")],
+    phone: Annotated[
+        str,
+        Path(description="E.164, URL-encoded (%2B79001234567), or a WhatsApp user id"),
+    ],
     salon_id: Annotated[uuid.UUID, Query()],
 ) -> ErasureResponse:
     from urllib.parse import unquote
@@ -443,7 +455,9 @@ def message_service(settings: Settings) -> MessageService:
     return MessageService(
         settings,
         assistant=build_router(settings),
-        staff=StaffNotifier(settings.staff_topic_arn or settings.alert_topic_arn),
+        staff=StaffNotifier(
+            settings.staff_topic_arn or settings.alert_topic_arn, console_url=settings.console_url
+        ),
     )
 
 

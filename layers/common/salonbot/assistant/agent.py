@@ -383,13 +383,17 @@ class LlmAgent:
         history = conversations.history(
             conn, turn.conversation_id, limit=self._history_limit, token_budget=self._history_budget
         )
+        # A burst's earlier messages are stored, unanswered: the turn's text holds them.
+        held = set(turn.message.earlier)
+        while held and history and history[-1].role == "user" and history[-1].content in held:
+            history.pop()
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": self._prompt_builder(turn.salon, now)},
             *(_history_message(entry) for entry in history),
         ]
         # The processor stores the customer's message before the turn; a direct caller may not.
-        if not history or history[-1] != conversations.HistoryEntry("user", turn.text):
-            messages.append({"role": "user", "content": turn.text})
+        if not history or history[-1] != conversations.HistoryEntry("user", turn.model_text):
+            messages.append({"role": "user", "content": turn.model_text})
         return messages
 
     def _loop(

@@ -36,13 +36,19 @@ class TurnInput:
 
     @property
     def phone(self) -> str:
-        """E.164, e.g. +79001234567."""
+        """E.164, e.g. +79001234567 (or the customer's WhatsApp user id)."""
         return self.message.phone
 
     @property
     def text(self) -> str:
-        """What the customer said: the text, a tap's title, or `[image]` for media."""
-        return self.message.said
+        """What the customer said: the text, a tap's title, a location's content, or
+        `[image]` for media; after a burst's earlier messages, one a line."""
+        return self.message.turn_text
+
+    @property
+    def model_text(self) -> str:
+        """`text` with the text of the message of ours it replies to, for the model."""
+        return self.message.model_text
 
     @property
     def message_type(self) -> str:

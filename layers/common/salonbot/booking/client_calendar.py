@@ -51,6 +51,22 @@ def upsert_client(conn: Connection, salon: Salon, phone: str, name: str | None) 
     return client_id
 
 
+def change_client_phone(conn: Connection, salon_id: object, old: str, new: str) -> bool:
+    """The customer's number changed (WhatsApp's `user_changed_number`): their client row,
+    and so their bookings, move to the new number. False when there is no client under
+    the old number, or the new number already has one (both are left as they are)."""
+    row = conn.execute(
+        """
+        UPDATE clients SET phone = %(new)s
+         WHERE salon_id = %(salon)s AND phone = %(old)s
+           AND NOT EXISTS (SELECT 1 FROM clients WHERE salon_id = %(salon)s AND phone = %(new)s)
+        RETURNING id
+        """,
+        {"salon": salon_id, "old": old, "new": new},
+    ).fetchone()
+    return row is not None
+
+
 @dataclass(frozen=True)
 class ClientCalendar:
     live: int  # live bookings not yet over

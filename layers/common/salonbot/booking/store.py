@@ -52,6 +52,7 @@ from salonbot.errors import (
     SlotTaken,
     SlotUnavailable,
 )
+from salonbot.whatsapp.identity import is_user_id
 
 if TYPE_CHECKING:
     import uuid
@@ -90,10 +91,19 @@ class Booking:
 
 
 def normalize_phone(phone: str) -> str:
-    """E.164 ("+79001234567"); spaces, dashes, dots and brackets are dropped first."""
-    cleaned = _PHONE_PUNCTUATION.sub("", phone or "")
+    """E.164 ("+79001234567"); spaces, dashes, dots and brackets are dropped first. A
+    WhatsApp business-scoped user id (`US.13491208655302741918`), the key of a customer
+    whose number WhatsApp withholds, is kept as it is."""
+    stripped = (phone or "").strip()
+    if is_user_id(stripped):
+        return stripped
+    cleaned = _PHONE_PUNCTUATION.sub("", stripped)
     if not _E164.match(cleaned):
-        raise InvalidInput("must be an E.164 phone number such as +79001234567", field="phone")
+        raise InvalidInput(
+            "must be an E.164 phone number such as +79001234567, or a WhatsApp user id "
+            "such as US.13491208655302741918",
+            field="phone",
+        )
     return cleaned
 
 

@@ -1,17 +1,15 @@
-"""The hand-off: while the salon's staff have a conversation, the assistant does not
-answer it, and the customer is still never met with silence. Every change of a
-conversation's hand-off goes through the functions here (the assistant's hand-off, a staff
-reply, a staff release, the customer's way back to the bot).
+"""The customer's side of a hand-off: while the salon's staff have a conversation, the
+assistant does not answer it, and the customer is still never met with silence. The staff
+side (a staff reply starts or extends the hand-off and is remembered as the staff's latest
+reply; "return to bot") is `salonbot.staff.handoff`.
 
 - `start`: the assistant handed the customer to staff (a clear request for a person);
-- `extend`: a staff reply (console or the WhatsApp Business app) starts or extends the
-  hand-off for `HANDOFF_MINUTES` from now and is remembered as the staff's latest reply;
-- `end`: the conversation goes back to the assistant (a staff release, or the customer's
-  "меню"/"бот"/"menu"); the unnotified count starts over;
-- `notice_due`: what a customer's message while handed off is told: the first one after
-  the hand-off began `WAIT` ("the staff will answer you here", with the way back), later
-  ones `ACK` at most once every `HANDOFF_ACK_MINUTES`, and nothing while the staff
-  themselves answered within that time (they are talking with the customer);
+- `end`: the customer's "меню"/"бот"/"menu" gives the conversation back to the assistant;
+  the unnotified count starts over;
+- `notice_due`: what a customer's message while handed off is told: nothing while the
+  staff replied within `HANDOFF_ACK_MINUTES` (they are talking with the customer); else
+  the first message of the hand-off `WAIT` ("the staff will answer you here", with the way
+  back), later ones `ACK` at most once every `HANDOFF_ACK_MINUTES`;
 - `record_notice`: the customer was told (in the message's transaction).
 
 A hand-off also ends by itself at `handoff_until` (`store.open_conversation`)."""
@@ -42,24 +40,6 @@ def start(conn: Connection, conversation: str, *, until: dt.datetime) -> None:
     )
 
 
-def extend(conn: Connection, conversation: str, *, now: dt.datetime, minutes: int) -> None:
-    """A staff reply: the hand-off lasts at least `minutes` from `now` (an ongoing one
-    keeps its notices; a new one starts without)."""
-    until = now + dt.timedelta(minutes=minutes)
-    conn.execute(
-        f"""
-        UPDATE ai_conversations
-           SET handoff_notice_at = CASE WHEN status = '{HANDOFF}' AND handoff_until > %(now)s
-                                        THEN handoff_notice_at END,
-               handoff_until = CASE WHEN status = '{HANDOFF}' AND handoff_until > %(now)s
-                                    THEN greatest(handoff_until, %(until)s) ELSE %(until)s END,
-               status = '{HANDOFF}', staff_replied_at = %(now)s, updated_at = now()
-         WHERE id = %(id)s
-        """,
-        {"id": conversation, "now": now, "until": until},
-    )
-
-
 def end(conn: Connection, conversation: str) -> bool:
     """Give the conversation back to the assistant; False if it was not handed off.
     Staff have read what waited for them: the unnotified count starts over."""
@@ -77,10 +57,12 @@ def notice_due(
 ) -> Notice | None:
     """What a customer's message while handed off is told (None: nothing, the staff
     are answering or the customer was told a moment ago)."""
+    replied = conversation.staff_replied_at
+    if replied is not None and replied <= now and now - replied < interval:
+        return None  # the staff are answering
     told = conversation.handoff_notice_at
     if told is None or told > now:  # a clock set back does not hold the notice
         return WAIT
-    replied = conversation.staff_replied_at
     latest = max(told, replied) if replied is not None and replied <= now else told
     return ACK if now - latest >= interval else None
 

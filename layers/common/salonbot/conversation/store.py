@@ -1,7 +1,9 @@
 """Conversations (`ai_conversations`) and their messages (`ai_messages`).
 
 One conversation per salon and customer, id `conv_<salon id>_<phone digits>` as the
-product already uses (the phone as WhatsApp's `from`: digits, no '+'). Every function
+product already uses (the phone as WhatsApp's `from`: digits, no '+'), or
+`conv_<salon id>_<user id>` for a customer WhatsApp names only by their business-scoped
+user id. Every function
 takes the caller's connection and runs inside the caller's transaction, so a message's
 records commit or roll back with its effects.
 
@@ -58,6 +60,7 @@ class Conversation:
     # The hand-off's notices to the customer and the staff's latest reply (`handoff`).
     handoff_notice_at: dt.datetime | None = None
     staff_replied_at: dt.datetime | None = None
+    has_held: bool = False  # a burst's messages wait for this turn (`take_held`)
 
     def handed_off(self, now: dt.datetime) -> bool:
         """With staff: the assistant stays quiet until released or the hand-off expires."""
@@ -84,6 +87,8 @@ class NewMessage:
     response_time_ms: int | None = None
     model: str | None = None
     booking_code: str | None = None
+    reply_to_message_id: str | None = None  # the wamid the customer's message quotes
+    held: bool = False  # a burst's message, answered by the burst's last turn
 
 
 _CONVERSATION_COLUMNS = (
@@ -109,6 +114,7 @@ def _from_row(row: dict[str, Any]) -> Conversation:
         staff_unnotified=int(row.get("staff_unnotified") or 0),
         handoff_notice_at=row.get("handoff_notice_at"),
         staff_replied_at=row.get("staff_replied_at"),
+        has_held=bool(row.get("has_held", False)),
     )
 
 
@@ -132,7 +138,9 @@ def open_conversation(
                              THEN '{ACTIVE}' ELSE c.status END,
                handoff_until = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= %(now)s
                                     THEN NULL ELSE c.handoff_until END
-        RETURNING {_CONVERSATION_COLUMNS}, (xmax = 0) AS created
+        RETURNING {_CONVERSATION_COLUMNS}, (xmax = 0) AS created,
+                  EXISTS (SELECT 1 FROM ai_messages m WHERE m.conversation_id = c.id AND m.held)
+                  AS has_held
         """,
         {
             "id": conversation_id(salon_id, phone),
@@ -166,6 +174,8 @@ def append_messages(
             "response_time_ms": m.response_time_ms,
             "model": m.model,
             "booking_code": m.booking_code,
+            "reply_to_message_id": m.reply_to_message_id,
+            "held": m.held,
         }
         for m in messages
     ]
@@ -175,18 +185,20 @@ def append_messages(
             INSERT INTO ai_messages (
                 conversation_id, salon_id, role, content, message_type, tool_calls,
                 external_id, prompt_tokens, completion_tokens, cached_tokens, cost,
-                response_time_ms, model, booking_code)
+                response_time_ms, model, booking_code, reply_to_message_id, held)
             SELECT %(conversation)s, %(salon)s, r.role, r.content, r.message_type,
                    r.tool_calls, r.external_id, r.prompt_tokens, r.completion_tokens,
-                   r.cached_tokens, r.cost, r.response_time_ms, r.model, r.booking_code
+                   r.cached_tokens, r.cost, r.response_time_ms, r.model, r.booking_code,
+                   r.reply_to_message_id, coalesce(r.held, false)
               FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
                    role text, content text, message_type text, tool_calls jsonb,
                    external_id text, prompt_tokens int, completion_tokens int,
                    cached_tokens int, cost numeric, response_time_ms int, model text,
-                   booking_code text)) WITH ORDINALITY AS r(
+                   booking_code text, reply_to_message_id text, held boolean))
+                   WITH ORDINALITY AS r(
                    role, content, message_type, tool_calls, external_id, prompt_tokens,
                    completion_tokens, cached_tokens, cost, response_time_ms, model,
-                   booking_code, ord)
+                   booking_code, reply_to_message_id, held, ord)
              ORDER BY ord
             RETURNING id, tokens_used, cost, booking_code
         ), counted AS (
@@ -280,3 +292,95 @@ def clear_state(conn: Connection, conversation: str) -> None:
         "updated_at = now() WHERE id = %s AND state <> '{}'::jsonb",
         (conversation,),
     )
+
+
+def record_referral(
+    conn: Connection, conversation: str, referral: dict[str, Any], *, at: dt.datetime
+) -> None:
+    """The click-to-WhatsApp ad (or post) the customer came from, kept for attribution:
+    the latest one wins."""
+    conn.execute(
+        "UPDATE ai_conversations SET referral = %s::jsonb, referral_at = %s, updated_at = now() "
+        "WHERE id = %s",
+        (json.dumps(clean_strings(referral), ensure_ascii=False, default=str), at, conversation),
+    )
+
+
+def correct_message(conn: Connection, salon_id: uuid.UUID, external_id: str, content: str) -> bool:
+    """The customer edited a message: its stored content becomes the corrected text.
+    False when no stored message has that id (edited before it reached us)."""
+    row = conn.execute(
+        "UPDATE ai_messages SET content = %s, edited_at = now() "
+        "WHERE external_id = %s AND salon_id = %s AND role = 'user' RETURNING id",
+        (clean_strings(content), external_id, salon_id),
+    ).fetchone()
+    return row is not None
+
+
+def delete_message(conn: Connection, salon_id: uuid.UUID, external_id: str) -> bool:
+    """The customer deleted a message: its content is cleared (it leaves the history the
+    model reads), the row stays, marked deleted. False when no stored message has that id."""
+    row = conn.execute(
+        "UPDATE ai_messages SET content = '', deleted_at = now() "
+        "WHERE external_id = %s AND salon_id = %s AND role = 'user' RETURNING id",
+        (external_id, salon_id),
+    ).fetchone()
+    return row is not None
+
+
+def move_conversation(
+    conn: Connection, salon_id: uuid.UUID, old_phone: str, new_phone: str
+) -> str | None:
+    """The customer's number changed: their conversation (history, dialogue state,
+    hand-off, referral) continues under the new number's id. The new id, or None when
+    there was no conversation under the old number. If the new number already has one,
+    the old one's messages join it."""
+    old_id, new_id = conversation_id(salon_id, old_phone), conversation_id(salon_id, new_phone)
+    if old_id == new_id:
+        return None
+    moved = conn.execute(
+        """
+        INSERT INTO ai_conversations AS c (
+            id, salon_id, phone_number, client_id, status, handoff_until, language, state,
+            message_count, booking_count, total_tokens, total_cost, last_message_at,
+            staff_notified_at, staff_unnotified, referral, referral_at, state_updated_at,
+            created_at)
+        SELECT %(new)s, salon_id, %(phone)s, client_id, status, handoff_until, language, state,
+               message_count, booking_count, total_tokens, total_cost, last_message_at,
+               staff_notified_at, staff_unnotified, referral, referral_at, state_updated_at,
+               created_at
+          FROM ai_conversations WHERE id = %(old)s
+        ON CONFLICT (id) DO UPDATE
+           SET message_count = c.message_count + EXCLUDED.message_count,
+               booking_count = c.booking_count + EXCLUDED.booking_count,
+               referral = coalesce(c.referral, EXCLUDED.referral)
+        RETURNING id
+        """,
+        {"new": new_id, "old": old_id, "phone": new_phone},
+    ).fetchone()
+    if moved is None:
+        return None
+    params = {"new": new_id, "old": old_id}
+    conn.execute(
+        "UPDATE ai_messages SET conversation_id = %(new)s WHERE conversation_id = %(old)s", params
+    )
+    conn.execute(
+        "UPDATE inbound_messages SET conversation_id = %(new)s WHERE conversation_id = %(old)s",
+        params,
+    )
+    conn.execute("DELETE FROM ai_conversations WHERE id = %(old)s", params)
+    return new_id
+
+
+def take_held(conn: Connection, conversation: str) -> list[str]:
+    """The texts of the burst's messages stored without a reply (oldest first), marked
+    answered: the turn that calls this answers them."""
+    rows = conn.execute(
+        """
+        UPDATE ai_messages SET held = false
+         WHERE conversation_id = %s AND held AND content <> ''
+        RETURNING id, content
+        """,
+        (conversation,),
+    ).fetchall()
+    return [row["content"] for row in sorted(rows, key=lambda r: r["id"])]

@@ -38,6 +38,8 @@ DEFAULT_TTL_S = 8 * 24 * 3600
 # Longer than the webhook function's timeout (template.yaml, checked by a unit test): a
 # live request's claim is never taken over.
 DEFAULT_LEASE_S = 30.0
+# A customer's latest-message record outlives any burst by far.
+LATEST_TTL_S = 24 * 3600
 # How long a request waits for another one holding the same id to finish (seconds).
 DEFAULT_BUSY_WAITS = (0.05, 0.1, 0.2, 0.4)
 
@@ -69,9 +71,24 @@ class SeenMessages(Protocol):
 
     def release(self, key: str, owner: str) -> None: ...
 
+    def note_latest(
+        self, phone_number_id: str, wa_id: str, message_id: str, timestamp: int, now: float
+    ) -> None: ...
+
 
 def dedupe_key(message_id: str) -> str:
     return f"wamid#{message_id}"
+
+
+def latest_key(phone_number_id: str, wa_id: str) -> str:
+    """The record of a customer's latest message to a salon's number, which the processor
+    reads to answer a burst once. The customer comes first: erasure finds their records
+    by prefix (`latest_key_prefix`)."""
+    return f"{latest_key_prefix(wa_id)}{phone_number_id}"
+
+
+def latest_key_prefix(wa_id: str) -> str:
+    return f"latest#{wa_id.lstrip('+')}#"
 
 
 class DynamoSeenMessages:
@@ -156,6 +173,31 @@ class DynamoSeenMessages:
                 logger.warning("claim not released; its lease will lapse", exc_info=True)
         except BotoCoreError:
             logger.warning("claim not released; its lease will lapse", exc_info=True)
+
+    def note_latest(
+        self, phone_number_id: str, wa_id: str, message_id: str, timestamp: int, now: float
+    ) -> None:
+        """Record `message_id` (sent at `timestamp`) as the customer's latest message,
+        unless a later one is recorded already. Best effort: a lost record only means a
+        burst is answered message by message."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "id": {"S": latest_key(phone_number_id, wa_id)},
+                    "message_id": {"S": message_id},
+                    "sent_at": {"N": str(timestamp)},
+                    "expiration": {"N": str(int(now + LATEST_TTL_S))},
+                },
+                ConditionExpression="attribute_not_exists(#id) OR #sent_at <= :sent_at",
+                ExpressionAttributeNames={"#id": "id", "#sent_at": "sent_at"},
+                ExpressionAttributeValues={":sent_at": {"N": str(timestamp)}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                logger.warning("latest message not recorded", extra={"error": _error_code(exc)})
+        except BotoCoreError:
+            logger.warning("latest message not recorded", exc_info=True)
 
     def _put_in_progress(self, key: str, now: float, owner: str) -> dict[str, Any] | None:
         """None when claimed; else the record that holds the id."""

@@ -20,7 +20,13 @@ from salonbot.inbound.dedupe import Claim, SeenMessages, dedupe_key
 from salonbot.inbound.enqueue import MAX_BATCH_BYTES, EventQueue, QueueMessage
 from salonbot.inbound.errors import DedupeUnavailable, MessageInProgress, QueueUnavailable
 from salonbot.observability import MetricName, count_error, logger, metrics
-from salonbot.whatsapp.webhook import DeliveryStatus, queue_body
+from salonbot.whatsapp.webhook import (
+    NOT_REQUESTS,
+    DeliveryStatus,
+    MessageEvent,
+    StaffEcho,
+    queue_body,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,13 +68,18 @@ class WebhookIntake:
         result = IntakeResult(invalid=parsed.invalid, ignored=parsed.ignored)
         outgoing: list[QueueMessage] = []
         claims: list[str | None] = []  # per outgoing message: its claimed key, if any
+        # Per outgoing message: the customer message a burst's last turn may answer
+        # (a request, not stale), else None.
+        answerable: list[MessageEvent | None] = []
         seen_here: set[str] = set()
         busy = False
         for event in parsed.events:
-            if isinstance(event, DeliveryStatus):
-                # The processor records statuses idempotently: no durable claim needed.
+            if isinstance(event, DeliveryStatus | StaffEcho):
+                # The processor records statuses and staff echoes idempotently (by their
+                # message id): no durable claim needed.
                 outgoing.append(queue_message(event, now))
                 claims.append(None)
+                answerable.append(None)
                 continue
             # Answering a day-old "are you open now?" does more harm than good, but the
             # salon should still see it: it is queued marked stale, to be kept for staff.
@@ -90,6 +101,7 @@ class WebhookIntake:
             else:
                 outgoing.append(queue_message(event, now, stale=stale))
                 claims.append(key)
+                answerable.append(None if stale or event.type in NOT_REQUESTS else event)
                 result.stale += stale
         failed = self._queue.send(outgoing) if outgoing else set()
         for position, claimed in enumerate(claims):
@@ -100,6 +112,7 @@ class WebhookIntake:
                 result.enqueued += 1
                 if claimed is not None:
                     self._complete(claimed, now, owner)
+        self._note_latest([e for p, e in enumerate(answerable) if p not in failed and e], now)
         self._count(result)
         if failed:
             count_error("webhook_enqueue_failed")
@@ -107,6 +120,17 @@ class WebhookIntake:
         if busy:
             raise MessageInProgress("a message id is being enqueued by another request")
         return result
+
+    def _note_latest(self, enqueued: list[MessageEvent | None], now: float) -> None:
+        """Each customer's latest enqueued request, for the processor's burst check."""
+        latest: dict[str, MessageEvent] = {}
+        for event in enqueued:
+            if event is not None:
+                latest[event.group_id] = event  # Meta's order: the last one wins
+        for event in latest.values():
+            self._seen.note_latest(
+                event.phone_number_id, event.wa_id, event.message_id, event.timestamp, now
+            )
 
     def _release(self, claims: list[str | None], owner: str) -> None:
         for key in claims:
@@ -144,7 +168,7 @@ class WebhookIntake:
 def queue_message(event: WebhookEvent, now: float, *, stale: bool = False) -> QueueMessage:
     """The SQS message for one event (an envelope within SQS's size limit)."""
     body = queue_body(event, now, stale=stale)
-    if len(body.encode()) > _MAX_BODY_BYTES and not isinstance(event, DeliveryStatus):
+    if len(body.encode()) > _MAX_BODY_BYTES and isinstance(event, MessageEvent):
         trimmed = event._replace(
             text=event.text[:_TRIMMED_TEXT] if event.text else event.text,
             payload={"trimmed": True},

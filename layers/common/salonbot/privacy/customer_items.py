@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from salonbot.assistant.throttle import window_key_prefix
 from salonbot.cost.guard import customer_key_prefix
 from salonbot.errors import ErasureFailed
-from salonbot.inbound.dedupe import dedupe_key
+from salonbot.inbound.dedupe import dedupe_key, latest_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -35,8 +35,9 @@ class CustomerRef:
     """One customer of one salon, and the WhatsApp message ids PostgreSQL knew for them."""
 
     salon_id: str
-    phone: str  # E.164
+    phone: str  # E.164, or a WhatsApp user id
     message_ids: tuple[str, ...] = ()
+    phone_number_id: str | None = None  # the salon's WhatsApp number, if it has one
 
     @property
     def phone_forms(self) -> tuple[str, ...]:
@@ -65,6 +66,13 @@ def _seen_message_ids(c: CustomerRef) -> Iterable[str]:
     return [dedupe_key(m) for m in c.message_ids]
 
 
+def _latest_messages(c: CustomerRef) -> Iterable[str]:
+    # The webhook's record of the customer's latest message to the salon's number.
+    if c.phone_number_id is None:
+        return ()
+    return sorted({latest_key(c.phone_number_id, phone) for phone in c.phone_forms})
+
+
 def _cost_reservations(c: CustomerRef) -> Iterable[str]:
     # The agent's reservation ids are `<message id>:<random>`, its items `resv#<id>`
     # (salonbot.cost.guard); an API turn's (`api:...`) name no customer.
@@ -79,6 +87,7 @@ def _cost_customer_counters(c: CustomerRef) -> Iterable[str]:
 ITEM_KINDS: tuple[ItemKind, ...] = (
     ItemKind("throttle_windows", "rate_limit_table", "pk", prefixes=_throttle_windows),
     ItemKind("seen_message_ids", "idempotency_table", "id", exact=_seen_message_ids),
+    ItemKind("latest_messages", "idempotency_table", "id", exact=_latest_messages),
     ItemKind("cost_reservations", "cost_table", "pk", prefixes=_cost_reservations),
     ItemKind("cost_customer_counters", "cost_table", "pk", prefixes=_cost_customer_counters),
 )

@@ -82,7 +82,10 @@ def forget_customer(
     counts = report.postgresql
     conn.commit()  # our own transaction, never a caller's
     with conn.transaction():
-        if conn.execute("SELECT 1 FROM salons WHERE id = %(salon)s", p).fetchone() is None:
+        salon_row = conn.execute(
+            "SELECT whatsapp_phone_number_id FROM salons WHERE id = %(salon)s", p
+        ).fetchone()
+        if salon_row is None:
             raise UnknownSalon(f"no salon {salon_id}")
         ledger = conn.execute(_LEDGER_ROWS, p).fetchall()
         message_ids = {r["message_id"] for r in ledger}
@@ -105,7 +108,12 @@ def forget_customer(
         counts["clients_anonymised"] = conn.execute(_ANONYMISE_CLIENTS, p).rowcount
 
         if items is not None:
-            customer = CustomerRef(str(salon_id), phone, tuple(sorted(message_ids)))
+            customer = CustomerRef(
+                str(salon_id),
+                phone,
+                tuple(sorted(message_ids)),
+                phone_number_id=salon_row["whatsapp_phone_number_id"],
+            )
             report.dynamodb = items.erase(customer)
             report.not_configured = items.not_configured
     metrics.add_metric(name=MetricName.CUSTOMERS_FORGOTTEN, unit=MetricUnit.Count, value=1)
@@ -171,7 +179,8 @@ WHERE salon_id <> %(salon)s AND phone_number = ANY(%(forms)s)
 _DELETE_STATUSES = """
 DELETE FROM message_statuses
 WHERE message_id = ANY(%(ours)s)
-   OR (recipient = ANY(%(forms)s) AND NOT message_id = ANY(%(theirs)s))
+   OR ((recipient = ANY(%(forms)s) OR recipient_user_id = ANY(%(forms)s))
+       AND NOT message_id = ANY(%(theirs)s))
 """
 
 _DELETE_LEDGER = """

@@ -56,10 +56,18 @@ def claim(
     return row is not None
 
 
+def claimed(conn: Connection, message_id: str) -> bool:
+    """True when the message has been taken on (processed, or being processed now)."""
+    row = conn.execute(
+        "SELECT 1 AS found FROM inbound_messages WHERE message_id = %s", (message_id,)
+    ).fetchone()
+    return row is not None
+
+
 def save_reply(
     conn: Connection,
     message_id: str,
-    conversation_id: str,
+    conversation_id: str | None,
     payloads: list[dict[str, Any]],
     *,
     phone: str,
@@ -143,16 +151,39 @@ def record_status(
     error_code: int | None,
     error_title: str | None,
     occurred_at: dt.datetime,
+    recipient_user_id: str | None = None,
 ) -> bool:
     """A delivery status of one of our messages; False when it was recorded before."""
     row = conn.execute(
         """
         INSERT INTO message_statuses
-               (message_id, status, recipient, error_code, error_title, occurred_at)
-        VALUES (%s, %s, %s, %s, %s, %s)
+               (message_id, status, recipient, error_code, error_title, occurred_at,
+                recipient_user_id)
+        VALUES (%s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (message_id, status) DO NOTHING
         RETURNING 1 AS recorded
         """,
-        (message_id, status, recipient, error_code, error_title, occurred_at),
+        (message_id, status, recipient, error_code, error_title, occurred_at, recipient_user_id),
     ).fetchone()
     return row is not None
+
+
+def sent_text(conn: Connection, salon_id: uuid.UUID, wamid: str) -> str | None:
+    """The text of the reply of ours WhatsApp gave `wamid` (what a customer quotes when
+    they reply to it), or None when no reply of this salon has that id."""
+    row = conn.execute(
+        """
+        SELECT item -> 'payload' AS payload
+          FROM inbound_messages, jsonb_array_elements(reply) AS item
+         WHERE salon_id = %s AND reply @> %s::jsonb AND item ->> 'id' = %s
+         LIMIT 1
+        """,
+        (salon_id, json.dumps([{"id": wamid}]), wamid),
+    ).fetchone()
+    if row is None or not isinstance(row["payload"], dict):
+        return None
+    payload = row["payload"]
+    text = (payload.get("text") or {}).get("body")
+    if not text:
+        text = ((payload.get("interactive") or {}).get("body") or {}).get("text")
+    return str(text) if text else None

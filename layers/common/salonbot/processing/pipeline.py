@@ -13,7 +13,8 @@ WhatsApp number no salon has, is kept for the staff (`kept`) and counted, not dr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,22 +24,25 @@ from salonbot.booking.catalog import load_salon_by_phone_number_id
 from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.errors import UnknownSalon
 from salonbot.observability import MetricName, count_error, logger, metrics
-from salonbot.processing import kept, ledger, replies
+from salonbot.processing import events, kept, ledger, replies
 from salonbot.processing.turn import ConversationTurn
-from salonbot.whatsapp.events import InboundMessage
+from salonbot.whatsapp.events import InboundMessage, StaffEcho
 from salonbot.whatsapp.outgoing import to_payload
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable
 
     from salonbot.assistant.base import Assistant
     from salonbot.assistant.throttle import CustomerThrottle
+    from salonbot.assistant.transcription import Transcript, VoiceNotes
+    from salonbot.booking.catalog import Salon
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
+    from salonbot.processing.bursts import BurstWatch
     from salonbot.processing.staff import StaffNotifier
     from salonbot.whatsapp.client import WhatsAppClient
     from salonbot.whatsapp.events import QueueEnvelope, StatusUpdate
+    from salonbot.whatsapp.read_receipts import ReadReceipts
 
 # What became of one queue event (logged; tests and benchmarks read it).
 REPLIED, NO_REPLY, REPLY_FAILED, DROPPED, KEPT, STATUS = (
@@ -49,6 +53,7 @@ REPLIED, NO_REPLY, REPLY_FAILED, DROPPED, KEPT, STATUS = (
     "kept",
     "status",
 )
+STAFF_ECHO = "staff_echo"
 
 
 class MessageProcessor:
@@ -62,10 +67,20 @@ class MessageProcessor:
         connection: Callable[[], Connection] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         throttle: CustomerThrottle | None = None,
+        receipts: ReadReceipts | None = None,
+        voice_notes: VoiceNotes | None = None,
+        bursts: BurstWatch | None = None,
     ) -> None:
+        """`receipts`: read receipts and typing (none: not sent); `voice_notes`: the
+        transcriber (none: voice notes get the "please write" answer); `bursts`: the
+        record of each customer's latest message (none: every message answered alone)."""
         self._settings = settings
         self._whatsapp = whatsapp
         self._connection = connection or get_connection
+        self._clock = clock
+        self._receipts = receipts
+        self._voice_notes = voice_notes
+        self._bursts = bursts
         # Per-customer limit (RATE_LIMIT_TABLE): counted only for a message claimed for
         # the first time, idempotently per message id, before the assistant runs or the
         # staff are notified.
@@ -85,6 +100,8 @@ class MessageProcessor:
             with autocommit(conn):
                 if isinstance(event, InboundMessage):
                     return self._message(conn, event, stale=envelope.stale)
+                if isinstance(event, StaffEcho):
+                    return self._staff_echo(conn, event)
                 return self._status(conn, event)
         except psycopg.OperationalError:
             if conn.broken or conn.closed:
@@ -105,6 +122,7 @@ class MessageProcessor:
             kept.keep(conn, message, kept.STALE, salon_id=salon.id)
             return KEPT
         saved: ledger.PendingReply | None = None
+        request = events.is_request(message)
         with conn.transaction():
             claimed = ledger.claim(
                 conn,
@@ -113,9 +131,17 @@ class MessageProcessor:
                 phone=message.phone,
                 received_at=message.timestamp,
             )
-            if claimed:
-                # The decoded queue message goes on to the engines as it is.
-                outcome = self._turn.run(conn, salon, message)
+            if claimed and not request:
+                self._mark_read(message, typing=False)
+                conversation_id = events.record(conn, salon, message, self._now())
+                saved = ledger.save_reply(
+                    conn, message.message_id, conversation_id, [], phone=message.phone
+                )
+            elif claimed:
+                self._mark_read(message, typing=True)
+                hold = self._bursts is not None and self._bursts.later_arrived(conn, message)
+                prepared, transcript = self._prepared(conn, salon, message)
+                outcome = self._turn.run(conn, salon, prepared, hold=hold, transcript=transcript)
                 payloads = (
                     [to_payload(m, message.phone) for m in outcome.result.messages]
                     if outcome.result is not None
@@ -132,12 +158,57 @@ class MessageProcessor:
         )
         return {ledger.SENT: REPLIED, "none": NO_REPLY}.get(status, REPLY_FAILED)
 
+    def _prepared(
+        self, conn: Connection, salon: Salon, message: InboundMessage
+    ) -> tuple[InboundMessage, Transcript | None]:
+        """The message with what the turn reads beside it: the text of our message it
+        quotes, and a voice note's transcript (stored as its text, its cost with it)."""
+        update: dict[str, Any] = {}
+        transcript: Transcript | None = None
+        if message.reply_to_message_id is not None:
+            quoted = ledger.sent_text(conn, salon.id, message.reply_to_message_id)
+            if quoted:
+                update["quoted_text"] = quoted
+        if message.type == "audio" and not message.text and self._voice_notes is not None:
+            transcript = self._voice_notes.transcribe(salon, message, message.phone_number_id)
+            if transcript is not None:
+                update["text"] = transcript.text
+        return (message.model_copy(update=update) if update else message), transcript
+
+    def _mark_read(self, message: InboundMessage, *, typing: bool) -> None:
+        """Best effort, in the background: never waits for WhatsApp, never fails the turn."""
+        if self._receipts is None:
+            return
+        try:
+            self._receipts.mark_read(message.phone_number_id, message.message_id, typing=typing)
+        except Exception:
+            count_error("read_receipt")
+            logger.info("read receipt not queued", exc_info=True)
+
+    def _now(self) -> dt.datetime:
+        return self._clock() if self._clock is not None else dt.datetime.now(dt.UTC)
+
+    def _staff_echo(self, conn: Connection, echo: StaffEcho) -> str:
+        """Staff answered from the WhatsApp Business app: kept in the conversation, and
+        the bot paused there (`salonbot.staff.echoes`)."""
+        from salonbot.staff.echoes import record_echo
+
+        try:
+            salon = load_salon_by_phone_number_id(conn, echo.phone_number_id)
+        except UnknownSalon:
+            count_error("unknown_salon")
+            return STAFF_ECHO
+        pause = dt.timedelta(hours=self._settings.staff_pause_hours)
+        record_echo(conn, salon, echo, pause=pause)
+        return STAFF_ECHO
+
     def _status(self, conn: Connection, status: StatusUpdate) -> str:
         recorded = ledger.record_status(
             conn,
             message_id=status.message_id,
             status=status.status,
             recipient=status.recipient_id,
+            recipient_user_id=status.recipient_user_id,
             error_code=status.error_code,
             error_title=status.error_title,
             occurred_at=status.timestamp,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -10,6 +11,9 @@ from salonbot.config import get_settings
 from salonbot.observability import count_error, logger
 from salonbot.processing.pipeline import DROPPED, MessageProcessor
 from salonbot.whatsapp.events import QueueEnvelope
+
+if TYPE_CHECKING:
+    from salonbot.config import Settings
 
 
 @lru_cache(maxsize=1)
@@ -23,8 +27,46 @@ def default_processor() -> MessageProcessor:
         settings,
         assistant=build_router(settings),
         whatsapp=WhatsAppClient(settings),
-        staff=StaffNotifier(settings.staff_topic_arn or settings.alert_topic_arn),
+        staff=StaffNotifier(
+            settings.staff_topic_arn or settings.alert_topic_arn, console_url=settings.console_url
+        ),
+        **channel_parts(settings),
     )
+
+
+def channel_parts(settings: Settings) -> dict[str, Any]:
+    """The processor's optional parts as configured: read receipts, the voice-note
+    transcriber (with a model key), the burst check (with the idempotency table)."""
+    from salonbot.assistant.agent import openai_client
+    from salonbot.assistant.transcription import VoiceNotes
+    from salonbot.cost.guard import from_settings
+    from salonbot.cost.guard_protocol import UnlimitedSpend
+    from salonbot.processing.bursts import BurstWatch
+    from salonbot.whatsapp.client import access_token_for
+    from salonbot.whatsapp.media import MediaDownloader
+    from salonbot.whatsapp.read_receipts import ReadReceipts
+
+    def token_for(phone_number_id: str) -> str:
+        return access_token_for(settings, phone_number_id)
+
+    base = settings.whatsapp_api_base_url
+    parts: dict[str, Any] = {}
+    if settings.whatsapp_read_receipts:
+        parts["receipts"] = ReadReceipts(
+            base, token_for, timeout_s=settings.whatsapp_read_receipt_timeout_s
+        )
+    client = openai_client(settings) if settings.transcription_enabled else None
+    if client is not None:
+        parts["voice_notes"] = VoiceNotes(
+            client,
+            MediaDownloader(base, token_for, timeout_s=settings.whatsapp_timeout_s),
+            from_settings(settings) or UnlimitedSpend(),
+            model=settings.transcription_model,
+            timeout_s=settings.openai_timeout_s,
+        )
+    if settings.idempotency_table:
+        parts["bursts"] = BurstWatch(settings.idempotency_table, wait_ms=settings.burst_wait_ms)
+    return parts
 
 
 def process_queue_body(body: str, processor: MessageProcessor | None = None) -> str:

@@ -61,6 +61,12 @@ def summary(count: int, phone: str) -> str:
     return f"{what} from {phone_tail(phone)}"
 
 
+def console_link(console_url: str) -> str:
+    """Where the conversation waits in the staff console: its inbox. Not the thread's own
+    page: a conversation id holds the customer's number, which a notification never does."""
+    return f"{console_url.rstrip('/')}/#inbox"
+
+
 def due(
     last_notified_at: dt.datetime | None,
     now: dt.datetime,
@@ -74,9 +80,16 @@ def due(
 
 
 class StaffNotifier:
-    def __init__(self, topic_arn: str | None, client: SNSClient | None = None) -> None:
+    def __init__(
+        self,
+        topic_arn: str | None,
+        client: SNSClient | None = None,
+        *,
+        console_url: str | None = None,
+    ) -> None:
         self.topic_arn = topic_arn
         self._client = client
+        self.console_url = console_url
 
     def _sns(self) -> SNSClient:
         if self._client is None:
@@ -96,7 +109,9 @@ class StaffNotifier:
         customer_name: str | None = None,
     ) -> None:
         """One notification for `count` messages of this customer, `text` the latest.
-        `reason`: `ai_disabled`, `handoff` (the assistant passed it on) or `with_staff`."""
+        `reason`: `ai_disabled`, `handoff` (the assistant passed it on) or `with_staff`.
+        With the console's address, `console` links to its inbox, where the conversation
+        waits (the console is the source of truth for what waits; it needs a sign-in)."""
         if not self.topic_arn:
             logger.info(
                 "no staff topic: message kept for staff",
@@ -115,6 +130,8 @@ class StaffNotifier:
             "summary": line,
             "preview": preview(text),
         }
+        if self.console_url:
+            body["console"] = console_link(self.console_url)
         self._sns().publish(
             TopicArn=self.topic_arn,
             # SNS subjects are ASCII: the tail as "...4567".

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from salonbot.assistant.base import Assistant
     from salonbot.assistant.throttle import CustomerThrottle
+    from salonbot.assistant.transcription import Transcript
     from salonbot.booking.catalog import Salon
     from salonbot.config import Settings
     from salonbot.db.connection import Connection
@@ -88,10 +89,15 @@ class ConversationTurn:
         message: CustomerMessage,
         *,
         interactive_supported: bool = True,
+        hold: bool = False,
+        transcript: Transcript | None = None,
     ) -> TurnOutcome:
         """`message` arrives clean (decoding it cleaned its texts) and is handed to the
         engine as it is; `interactive_supported` is False where options must be numbered
-        text (the HTTP API)."""
+        text (the HTTP API). `hold`: a later message of the customer has already arrived,
+        so this one is stored without a reply and that message's turn answers both
+        (the burst's held texts come first in its input). `transcript`: the voice note's
+        transcription, whose cost and model are stored with the customer's message."""
         # Only the customer's own words say which language they speak: a tap's title is
         # ours (a master's name may be Cyrillic in an English chat), `[audio]` a placeholder.
         spoken = (detect_language(message.said, "") or None) if message.in_own_words else None
@@ -104,12 +110,25 @@ class ConversationTurn:
                 name=MetricName.CONVERSATIONS_STARTED, unit=MetricUnit.Count, value=1
             )
         logger.append_keys(**correlation_ids(conversation_id=conversation.id))
+        if message.referral is not None:
+            conversations.record_referral(conn, conversation.id, message.referral, at=now)
         user = conversations.NewMessage(
             role="user",
             content=message.said,
             message_type=message.type,
             external_id=message.message_id,
+            reply_to_message_id=message.reply_to_message_id,
+            held=hold,
         )
+        if transcript is not None:
+            user.cost, user.model = transcript.cost, transcript.model
+        if hold:
+            conversations.append_messages(conn, conversation, [user])
+            metrics.add_metric(name=MetricName.BURST_MESSAGES_HELD, unit=MetricUnit.Count, value=1)
+            return TurnOutcome(conversation, None, 0)
+        earlier = conversations.take_held(conn, conversation.id) if conversation.has_held else []
+        if earlier:
+            message = message.model_copy(update={"earlier": tuple(earlier)})
         turn = TurnInput(
             salon=salon,
             conversation_id=conversation.id,

@@ -164,3 +164,10 @@ def phrases(language: str, salon_language: str | None = None) -> Catalogue:
         if code and code in CATALOGUES:
             return CATALOGUES[code]
     raise LookupError("no English catalogue")  # pragma: no cover - en.py ships with the package
+
+
+def console_texts(language: str | None) -> Mapping[str, str]:
+    """The staff console's words in `language` (its own `CONSOLE` table), else English."""
+    code = language if language in CATALOGUES else ENGLISH
+    module = importlib.import_module(f"{__name__}.{code}")
+    return cast("Mapping[str, str]", module.CONSOLE)

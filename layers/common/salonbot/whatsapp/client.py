@@ -120,7 +120,7 @@ class WhatsAppClient:
 
         url = f"{self._base}/{phone_number_id}/messages"
         headers = {"Authorization": f"Bearer {self._token_for(phone_number_id)}"}
-        to = mask_phone(str(payload.get("to", "")))
+        to = mask_phone(str(payload.get("to") or payload.get("recipient") or ""))
         attempt = 0
         while True:
             left = _usable_s()

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from salonbot.clean_text import clean_text
+from salonbot.whatsapp.content import describe, quoted
+from salonbot.whatsapp.identity import customer_key
 
 CleanText = Annotated[str, AfterValidator(clean_text)]
 
@@ -43,29 +45,66 @@ class CustomerMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     message_id: str | None = None  # wamid, unique per message; None from the HTTP API
-    wa_id: str  # the customer's WhatsApp id: their number's digits
+    # The customer's WhatsApp id: their number's digits, or their business-scoped user id
+    # (`salonbot.whatsapp.identity`) when WhatsApp withholds a username user's number.
+    wa_id: str
     timestamp: dt.datetime  # when the customer sent it (UTC)
     type: str = "text"  # text, interactive, button, image, audio, ...
     text: CleanText | None = None  # text body, or caption of media
     interactive: InteractiveReply | None = None
     contact_name: Annotated[str | None, AfterValidator(_clean_name)] = None
-    # Type-specific payload for non-text types (location, media id, reaction, ...).
+    # Type-specific payload for non-text types (location, media id, reaction, ...), with
+    # the quoted message (`context`) and the ad the chat came from (`referral`).
     payload: dict[str, Any] = Field(default_factory=dict)
+    user_id: str | None = None  # the business-scoped user id, when WhatsApp sent one
+    # Filled by the processor, never by the channel: the text of our message this one
+    # replies to, and a burst's earlier messages this turn answers too (oldest first).
+    # (Never serialised: not part of the queue's body.)
+    quoted_text: CleanText | None = Field(default=None, exclude=True)
+    earlier: tuple[str, ...] = Field(default=(), exclude=True)
 
     @property
     def phone(self) -> str:
-        """E.164 form of the customer's number."""
-        return self.wa_id if self.wa_id.startswith("+") else f"+{self.wa_id}"
+        """The customer's key: E.164 for a number, or their business-scoped user id."""
+        return customer_key(self.wa_id)
+
+    @property
+    def reply_to_message_id(self) -> str | None:
+        """The wamid of the message this one quotes (WhatsApp's `context.id`): a reply to
+        one of our messages (a reminder, a confirmation) names it here."""
+        context = self.payload.get("context")
+        value = context.get("id") if isinstance(context, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def referral(self) -> dict[str, Any] | None:
+        """The click-to-WhatsApp ad (or post) the customer came from: `source_url`,
+        `source_id`, `source_type`, `ctwa_clid`, `headline`, ..."""
+        referral = self.payload.get("referral")
+        return referral if isinstance(referral, dict) and referral else None
 
     @property
     def said(self) -> str:
-        """What the customer said: the text, the tapped choice's title (else its id), or
-        the kind of media (`[image]`)."""
+        """What the customer said: the text (a caption, a transcript), the tapped choice's
+        title (else its id), the content of a location, contacts or a reaction, or the
+        kind of media (`[image]`)."""
         if self.text:
             return self.text
         if self.interactive is not None:
             return self.interactive.title or self.interactive.id
-        return f"[{self.type}]"
+        return describe(self.type, self.payload) or f"[{self.type}]"
+
+    @property
+    def turn_text(self) -> str:
+        """What the turn answers: a burst's earlier messages and this one, one a line."""
+        return "\n".join((*self.earlier, self.said))
+
+    @property
+    def model_text(self) -> str:
+        """`turn_text` with the text of the message of ours it replies to, for the model."""
+        if self.quoted_text:
+            return f"{self.turn_text}\n{quoted(self.quoted_text)}"
+        return self.turn_text
 
     @property
     def in_own_words(self) -> bool:
@@ -99,13 +138,33 @@ class StatusUpdate(BaseModel):
     timestamp: dt.datetime
     error_code: int | None = None
     error_title: str | None = None
+    recipient_user_id: str | None = None  # the recipient's business-scoped user id
 
     @property
     def group_id(self) -> str:
-        return f"{self.phone_number_id}:{self.recipient_id or 'status'}"
+        recipient = self.recipient_id or self.recipient_user_id or "status"
+        return f"{self.phone_number_id}:{recipient}"
 
 
-QueueEvent = Annotated[InboundMessage | StatusUpdate, Field(discriminator="kind")]
+class StaffEcho(BaseModel):
+    """A message staff sent from the WhatsApp Business app on the salon's number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["staff_echo"] = "staff_echo"
+    phone_number_id: str
+    message_id: str  # wamid of the message staff sent
+    to: str  # the customer's WhatsApp id
+    timestamp: dt.datetime
+    type: str = "text"
+    text: CleanText | None = None
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.phone_number_id}:{self.to}"
+
+
+QueueEvent = Annotated[InboundMessage | StatusUpdate | StaffEcho, Field(discriminator="kind")]
 
 
 class QueueEnvelope(BaseModel):

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from salonbot.whatsapp.identity import send_address
+
 LIST_ROW_TITLE_MAX = 24
 LIST_ROW_DESCRIPTION_MAX = 72
 LIST_ROWS_MAX = 10
@@ -59,9 +61,10 @@ OutgoingMessage = Annotated[TextMessage | ListMessage | ButtonsMessage, Field(di
 
 
 def to_payload(message: TextMessage | ListMessage | ButtonsMessage, to: str) -> dict[str, Any]:
-    """The Cloud API `POST /{phone_number_id}/messages` body."""
+    """The Cloud API `POST /{phone_number_id}/messages` body, addressed `to` a number or
+    to a `recipient`'s business-scoped user id."""
     base: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
-    base["to"] = to.lstrip("+")
+    base.update(send_address(to))
     if isinstance(message, TextMessage):
         return {**base, "type": "text", "text": {"body": message.body, "preview_url": False}}
     body = {"text": _clip(message.body, BODY_MAX)}

@@ -36,12 +36,21 @@ from salonbot.lax import lax_int
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
+# Coexistence: what staff send from the WhatsApp Business app on the salon's number.
+ECHOES_FIELD = "smb_message_echoes"
+MAX_ECHO_CHARS = 4096
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
+# Message types that are events about the chat, not requests: never answered.
+NOT_REQUESTS = frozenset({"reaction", "edit", "revoke", "system"})
 # Keys of a message common to every type; everything else is type-specific content.
-_ENVELOPE_KEYS = frozenset({"from", "id", "timestamp", "type"})
+_ENVELOPE_KEYS = frozenset({"from", "from_user_id", "id", "timestamp", "type"})
+# Parts of any message type that are kept beside its own content: the message it quotes
+# (`context`) and the click-to-WhatsApp ad it came from (`referral`).
+_SHARED_PARTS = ("context", "referral")
 
 MAX_ID_LENGTH = 512  # message ids and the salon's phone number id
-MAX_WORD_LENGTH = 64  # sender, message type, status
+MAX_WORD_LENGTH = 64  # sender's number, message type, status
+MAX_USER_ID_LENGTH = 160  # a business-scoped user id: "US." and up to 128 characters
 # Seconds since the epoch, as Meta sends it (a string of digits); bounded to datetime's range.
 MAX_UNIX_TIME = 253_402_300_799
 # JSON nested deeper than this (counting non-empty arrays and objects) is refused, as the
@@ -72,7 +81,9 @@ class MessageEvent(NamedTuple):
 
     phone_number_id: str  # the salon's WhatsApp number (metadata)
     message_id: str  # wamid, unique per message
-    wa_id: str  # the customer's WhatsApp id (digits)
+    # The customer: their number's digits (`from`), or their business-scoped user id
+    # (`from_user_id`) when WhatsApp withholds the number of a user with a username.
+    wa_id: str
     timestamp: int  # when the customer sent it, seconds since the epoch
     type: str  # text, interactive, button, image, audio, ...
     text: str | None  # text body, or caption of media
@@ -80,6 +91,7 @@ class MessageEvent(NamedTuple):
     contact_name: str | None
     # Type-specific content for non-text types (location, media id, reaction, ...).
     payload: dict[str, Any]
+    user_id: str | None = None  # the business-scoped user id (`from_user_id`), when sent
 
     @property
     def kind(self) -> str:
@@ -115,6 +127,7 @@ class DeliveryStatus(NamedTuple):
     timestamp: int  # seconds since the epoch
     error_code: int | None  # of the first error Meta reports
     error_title: str | None
+    recipient_user_id: str | None = None  # the recipient's business-scoped user id
 
     @property
     def kind(self) -> str:
@@ -122,7 +135,8 @@ class DeliveryStatus(NamedTuple):
 
     @property
     def group_id(self) -> str:
-        return f"{self.phone_number_id}:{self.recipient_id or 'status'}"
+        recipient = self.recipient_id or self.recipient_user_id or "status"
+        return f"{self.phone_number_id}:{recipient}"
 
     @property
     def deduplication_id(self) -> str:
@@ -133,7 +147,35 @@ class DeliveryStatus(NamedTuple):
         return {"kind": "status", **self._asdict(), "timestamp": iso_time(self.timestamp)}
 
 
-WebhookEvent = MessageEvent | DeliveryStatus
+class StaffEcho(NamedTuple):
+    """A message the salon's staff sent from the WhatsApp Business app (coexistence):
+    `salonbot.whatsapp.events.StaffEcho` on the queue."""
+
+    phone_number_id: str
+    message_id: str  # wamid of the message staff sent
+    to: str  # the customer's WhatsApp id (digits)
+    timestamp: int
+    type: str
+    text: str | None
+
+    @property
+    def kind(self) -> str:
+        return "staff_echo"
+
+    @property
+    def group_id(self) -> str:
+        """The customer's own group: the echo is ordered with their messages."""
+        return f"{self.phone_number_id}:{self.to}"
+
+    @property
+    def deduplication_id(self) -> str:
+        return f"echo:{self.message_id}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "staff_echo", **self._asdict(), "timestamp": iso_time(self.timestamp)}
+
+
+WebhookEvent = MessageEvent | DeliveryStatus | StaffEcho
 
 
 class ParsedWebhook:
@@ -151,11 +193,44 @@ def parse_webhook(body: bytes | str) -> ParsedWebhook:
     changes = _changes(load_json(body))
     parsed = ParsedWebhook()
     for change in changes:
+        if change["field"] == ECHOES_FIELD:
+            _parse_echoes_change(change.get("value", {}), parsed)
+            continue
         if change["field"] != MESSAGES_FIELD:
             parsed.ignored += 1
             continue
         _parse_messages_change(change.get("value", {}), parsed)
     return parsed
+
+
+def _parse_echoes_change(value: dict[str, Any], parsed: ParsedWebhook) -> None:
+    """One `smb_message_echoes` change: `message_echoes`, each `from` the salon's number
+    `to` a customer."""
+    try:
+        metadata = _object(value.get("metadata", _MISSING))
+        phone_number_id = _text(metadata.get("phone_number_id", _MISSING), 1, MAX_ID_LENGTH)
+        echoes = _list(value.get("message_echoes", []))
+    except _Invalid:
+        parsed.invalid += 1
+        return
+    for raw in echoes:
+        try:
+            echo = _object(raw)
+            kind = _text(echo.get("type", _MISSING), 1, MAX_WORD_LENGTH)
+            body = _optional_object(echo.get("text")) or {}
+            text = _optional_text(body.get("body"))
+            parsed.events.append(
+                StaffEcho(
+                    phone_number_id=phone_number_id,
+                    message_id=_text(echo.get("id", _MISSING), 1, MAX_ID_LENGTH),
+                    to=_text(echo.get("to", _MISSING), 1, MAX_WORD_LENGTH),
+                    timestamp=_unix_time(echo.get("timestamp", _MISSING)),
+                    type=kind,
+                    text=text[:MAX_ECHO_CHARS] if text else None,
+                )
+            )
+        except _Invalid:
+            parsed.invalid += 1
 
 
 def load_json(body: bytes | str) -> Any:
@@ -254,15 +329,20 @@ def _parse_messages_change(value: dict[str, Any], parsed: ParsedWebhook) -> None
 
 
 def _contact_names(contacts: list[Any]) -> dict[str, str]:
+    """Profile names by the customer's number and by their user id (either may be all
+    a username user's contact carries)."""
     names: dict[str, str] = {}
     for raw in contacts:
         contact = _object(raw)
         wa_id = _text(contact.get("wa_id", ""))
+        user_id = _optional_text(contact.get("user_id"))
         profile = _optional_object(contact.get("profile"))
         name = _optional_text(profile.get("name")) if profile is not None else None
         name = clean_text(name) if name else name
         if name:
             names[wa_id] = name
+            if user_id:
+                names[user_id] = name
     return names
 
 
@@ -272,7 +352,13 @@ def customer_message(
     """One of Meta's message objects as the processor reads it. Raises `_Invalid` when it
     is not a message (no sender, id, time or type, or a known part of the wrong shape)."""
     message = _object(raw)
-    sender = _text(message.get("from", _MISSING), 1, MAX_WORD_LENGTH)
+    user_id = _optional_text(message.get("from_user_id"))
+    if user_id is not None:
+        _text(user_id, 1, MAX_USER_ID_LENGTH)
+    number = message.get("from", _MISSING)
+    if user_id is not None and number in (None, _MISSING):
+        number = ""  # a username user's number is withheld
+    sender = _text(number, 0, MAX_WORD_LENGTH) or _text(user_id, 1, MAX_USER_ID_LENGTH)
     message_id = _text(message.get("id", _MISSING), 1, MAX_ID_LENGTH)
     timestamp = _unix_time(message.get("timestamp", _MISSING))
     kind = _text(message.get("type", _MISSING), 1, MAX_WORD_LENGTH)
@@ -313,13 +399,20 @@ def customer_message(
         text = (clean_text(caption) or None) if isinstance(caption, str) else None
     elif kind == "contacts" and isinstance(content, list):
         payload = {"contacts": content}
+    elif kind == "edit" and isinstance(content, dict):
+        # The customer corrected an earlier message: its new text (or caption) is kept.
+        payload = dict(content)
+        text = _edited_text(content.get("message"))
     elif isinstance(content, dict) and kind not in ("text", "interactive", "button"):
         payload = dict(content)  # location, reaction, order, ... and future types
     else:
         # Unknown shape: keep every type-specific key rather than lose what was said.
-        payload = {k: v for k, v in message.items() if k not in _ENVELOPE_KEYS and k != "context"}
-    if isinstance(message.get("context"), dict):
-        payload["context"] = message["context"]
+        payload = {
+            k: v for k, v in message.items() if k not in _ENVELOPE_KEYS and k not in _SHARED_PARTS
+        }
+    for part in _SHARED_PARTS:
+        if isinstance(message.get(part), dict):
+            payload[part] = message[part]
     return MessageEvent(
         phone_number_id=phone_number_id,
         message_id=message_id,
@@ -328,9 +421,23 @@ def customer_message(
         type=kind,
         text=text,
         interactive=interactive,
-        contact_name=(names or {}).get(sender),
+        contact_name=(names or {}).get(sender) or (names or {}).get(user_id or ""),
         payload=payload,
+        user_id=user_id,
     )
+
+
+def _edited_text(raw: Any) -> str | None:
+    """The text body or caption of an edit's new message, if it has one."""
+    if not isinstance(raw, dict):
+        return None
+    for key in ("text", raw.get("type")):
+        part = raw.get(key) if isinstance(key, str) else None
+        if isinstance(part, dict):
+            value = part.get("body", part.get("caption"))
+            if isinstance(value, str):
+                return clean_text(value) or None
+    return None
 
 
 def _reply_row(kind: str, raw: Any) -> Reply | None:
@@ -354,6 +461,7 @@ def delivery_status(raw: Any, phone_number_id: str) -> DeliveryStatus:
     state = _text(status.get("status", _MISSING), 1, MAX_WORD_LENGTH)
     timestamp = _unix_time(status.get("timestamp", _MISSING))
     recipient_id = _optional_text(status.get("recipient_id"))
+    recipient_user_id = _optional_text(status.get("recipient_user_id"))
     errors = []
     for raw_error in _list(status.get("errors", [])):
         error = _object(raw_error)
@@ -373,6 +481,7 @@ def delivery_status(raw: Any, phone_number_id: str) -> DeliveryStatus:
         recipient_id=recipient_id,
         error_code=code,
         error_title=(title or detail) if errors else None,
+        recipient_user_id=recipient_user_id,
     )
 
 
