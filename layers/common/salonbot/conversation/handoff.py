@@ -16,12 +16,13 @@ A hand-off also ends by itself at `handoff_until` (`store.open_conversation`).""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Literal
 
 from salonbot.conversation.store import ACTIVE, HANDOFF
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from salonbot.conversation.store import Conversation
     from salonbot.db.connection import Connection
 
