@@ -157,14 +157,17 @@ def _morphology_cost() -> tuple[float, float]:
     import sys
 
     code = (
-        "import resource, time\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "import re, time\n"
+        "def rss():\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    return int(re.search(r'VmRSS:\\s+(\\d+)', status)[1]) / 1024\n"
+        "import salonbot.assistant.parsing\n"
+        "before = rss()\n"
         "started = time.perf_counter()\n"
         "from salonbot.assistant.morphology import lemma\n"
         "lemma('подстригусь')\n"
         "ms = (time.perf_counter() - started) * 1000\n"
-        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(ms, (after - before) / 1024)\n"
+        "print(ms, rss() - before)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
