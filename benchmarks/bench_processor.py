@@ -475,6 +475,32 @@ def _release(setup: Setup, phone: str, code: str) -> None:
     setup.conn.commit()
 
 
+def _past_visit(setup: Setup, phone: str) -> None:
+    """A manicure with the first master a week before: the customer returns."""
+    import datetime as dt
+
+    from tests.integration.processor.harness import NOW
+
+    service = setup.salon.service("manicure")
+    master = setup.salon.masters_for(service)[0]
+    start = NOW - dt.timedelta(days=7)
+    end = start + dt.timedelta(minutes=service.duration_minutes)
+    setup.conn.execute(
+        """
+        WITH client AS (INSERT INTO clients (salon_id, phone) VALUES (%(salon)s, %(phone)s)
+                        RETURNING id)
+        INSERT INTO bookings (code, salon_id, master_id, service_id, client_id, starts_at,
+                              ends_at, blocked_until, price, status)
+        SELECT 'PAST' || substr(md5(%(phone)s), 1, 4), %(salon)s, %(master)s, %(service)s,
+               client.id, %(start)s, %(end)s, %(end)s, %(price)s, 'completed'
+          FROM client
+        """,
+        {"salon": setup.salon.id, "phone": phone, "master": master.id, "service": service.id,
+         "start": start, "end": end, "price": service.price},
+    )  # fmt: skip
+    setup.conn.commit()
+
+
 def _build(conn: Connection, model: TimedFakeOpenAI, whatsapp: FakeWhatsApp) -> Setup:
     from salonbot.assistant.faq import FaqResponder
     from salonbot.assistant.router import fallback_engine
@@ -521,6 +547,11 @@ def run() -> list[Row]:
             phone = next(customers)
             turns, _, code = converse(setup, phone, count_trips=True)
             _release(setup, phone, code)
+            # The same conversation from a customer with a past visit (its line in the prompt).
+            phone = next(customers)
+            _past_visit(setup, phone)
+            returning, _, code = converse(setup, phone)
+            _release(setup, phone, code)
             samples: list[float] = []
             for _ in range(CONVERSATIONS):
                 phone = next(customers)
@@ -533,10 +564,15 @@ def run() -> list[Row]:
     finally:
         model.stop()
         whatsapp.stop()
-    return _rows(turns, Timing(samples), setup.salon_file) + burst_rows
+    return _rows(turns, Timing(samples), setup.salon_file, returning) + burst_rows
 
 
-def _rows(turns: list[TurnRecord], timing: Timing, salon_file: dict[str, Any]) -> list[Row]:
+def _rows(
+    turns: list[TurnRecord],
+    timing: Timing,
+    salon_file: dict[str, Any],
+    returning: list[TurnRecord],
+) -> list[Row]:
     calls = [len(t.requests) for t in turns]
     prompt = [t.prompt_tokens for t in turns]
     completion = [t.completion_tokens for t in turns]
@@ -572,6 +608,14 @@ def _rows(turns: list[TurnRecord], timing: Timing, salon_file: dict[str, Any]) -
             f"{sum(prompt)} + {sum(completion)} = {sum(prompt) + sum(completion)}",
             "",
             f"6 turns, {sum(calls)} model calls, 1 booking",
+        ),
+        Row(
+            AREA,
+            "prompt tokens per conversation, a customer with a past visit",
+            f"{sum(t.prompt_tokens for t in returning)} "
+            f"(+{sum(t.prompt_tokens for t in returning) / sum(prompt) - 1:.1%})",
+            "< +5%",
+            "the same conversation; the model reads the customer's last visit in one line",
         ),
         Row(
             AREA,

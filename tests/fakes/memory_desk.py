@@ -1,10 +1,11 @@
 """An in-memory `BookingDesk` for database-free tests of the assistant engines.
 
-It applies the same rules as `PostgresDesk` with the same pure code: `check_bookable` for a
-requested time, `slots_for_day` for free slots, the overlap rules the database's
-exclusion constraints enforce (no two live bookings of one master overlap from start to
-end plus buffer, no two of one customer from start to end) and the store's limit of live
-bookings per customer, checked in the store's order. `salon_from_file` turns a salon file
+It applies the same rules as `PostgresDesk` with the same pure code: `allowed_per_item`
+and `visits.plan_at` for a requested visit, `free_visit_by_day` for free slots, the
+overlap rules the database enforces (no two live items of one master in different visits
+overlap on the master's busy time, no two visits of one customer from start to end, no
+resource over capacity) and the store's limit of live bookings per customer, checked in
+the store's order. `salon_from_file` turns a salon file
 into the `Salon` the engines read, without a database.
 """
 
@@ -17,19 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from salonbot.booking import availability
-from salonbot.booking.catalog import Master, Salon, Service, Shift
+from salonbot.booking import availability, visits
+from salonbot.booking.catalog import Master, Resource, Salon, Service, Shift
 from salonbot.booking.codes import new_booking_code, normalize_booking_code
+from salonbot.booking.cutoffs import refuse_late_change
 from salonbot.booking.salon_file import in_language, load_salon_file, per_language
-from salonbot.booking.store import LIVE, Booking, normalize_phone
+from salonbot.booking.store import LIVE, Booking, normalize_phone, visit_booking
 from salonbot.errors import (
     BookingLimitReached,
     BookingNotFound,
     ClientBusy,
     InvalidInput,
-    SlotTaken,
-    SlotUnavailable,
 )
+from salonbot.experiment import ModelExperiment
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,11 +38,16 @@ if TYPE_CHECKING:
 
     from salonbot.booking.availability import Slot
     from salonbot.booking.salon_file import SalonFile
+    from salonbot.booking.visits import PlannedItem
 
 
 def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None = None) -> Salon:
     """The `Salon` an import of this file would load, ids numbered from 1."""
     file = load_salon_file(data) if isinstance(data, str | PurePath) else data
+    resources = {
+        item.code: Resource(id=index, code=item.code, capacity=item.capacity)
+        for index, item in enumerate(file.resources, start=1)
+    }
     services = {
         item.code: Service(
             id=index,
@@ -51,6 +57,9 @@ def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None 
             buffer_after_minutes=item.buffer_after_minutes,
             price=item.price,
             aliases={k: tuple(v) for k, v in item.aliases.items()},
+            processing_minutes=item.processing_minutes,
+            finishing_minutes=item.finishing_minutes,
+            resource_id=resources[item.resource].id if item.resource else None,
         )
         for index, item in enumerate(file.services, start=1)
     }
@@ -88,13 +97,19 @@ def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None 
         services=services,
         masters=masters,
         customer_daily_budget_usd=file.customer_daily_budget_usd,
+        resources=resources,
+        cancel_notice_minutes=file.cancel_notice_minutes,
+        move_notice_minutes=file.move_notice_minutes,
+        model_experiment=ModelExperiment.from_json(
+            file.model_experiment.model_dump() if file.model_experiment else None
+        ),
     )
 
 
 @dataclass
 class _Entry:
     booking: Booking
-    blocked_until: dt.datetime
+    items: list[PlannedItem]
     source_message_id: str | None = None
 
 
@@ -114,17 +129,26 @@ class Calendar:
 
     def busy(self, master_ids: Sequence[int], exclude: int | None = None) -> availability.BusyTimes:
         busy: availability.BusyTimes = {master_id: [] for master_id in master_ids}
-        for entry in self.entries:
-            master = self.salon.master(entry.booking.master_code)
-            if entry.booking.status != LIVE or entry.booking.id == exclude:
-                continue
-            if master.id in busy:
-                busy[master.id].append(
-                    (entry.booking.starts_at.timestamp(), entry.blocked_until.timestamp())
-                )
+        for entry in self._live_entries(exclude):
+            for item in entry.items:
+                if item.master.id in busy:
+                    busy[item.master.id].extend((s, e) for s, e in item.span.master_busy() if s < e)
         for intervals in busy.values():
             intervals.sort()
         return busy
+
+    def resource_busy(self, exclude: int | None = None) -> availability.BusyTimes:
+        used: availability.BusyTimes = {}
+        for entry in self._live_entries(exclude):
+            for item in entry.items:
+                if item.service.resource_id is not None:
+                    used.setdefault(item.service.resource_id, []).append(
+                        (item.span.start, item.span.end)
+                    )
+        return used
+
+    def _live_entries(self, exclude: int | None) -> list[_Entry]:
+        return [e for e in self.entries if e.booking.status == LIVE and e.booking.id != exclude]
 
 
 class MemoryDesk:
@@ -142,29 +166,36 @@ class MemoryDesk:
         return list(self.salon.services.values())
 
     def slots_on(
-        self, service_code: str, day: dt.date, master_code: str | None = None
+        self, service_code: str | Sequence[str], day: dt.date, master_code: str | None = None
     ) -> list[Slot]:
         return self.slots_by_day(service_code, [day], master_code).get(day, [])
 
     def slots_by_day(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         days: Sequence[dt.date],
         master_code: str | None = None,
         *,
         exclude_booking: int | None = None,
         limit_days: int | None = None,
     ) -> dict[dt.date, list[Slot]]:
-        service = self.salon.service(service_code)
-        masters = availability.masters_for(self.salon, service, master_code)
-        busy = self.calendar.busy([m.id for m in masters], exclude_booking)
-        return availability.free_by_day(
-            self.salon, service, masters, days, busy, self.now, limit_days
+        services = visits.visit_services(self.salon, service_code)
+        choices = visits.masters_per_item(self.salon, services, master_code)
+        ids = list(dict.fromkeys(m.id for masters in choices for m in masters))
+        return availability.free_visit_by_day(
+            self.salon,
+            services,
+            choices,
+            days,
+            self.calendar.busy(ids, exclude_booking),
+            self.now,
+            limit_days,
+            self.calendar.resource_busy(exclude_booking),
         )
 
     def earliest(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         master_code: str | None = None,
         *,
         limit: int = 5,
@@ -188,11 +219,22 @@ class MemoryDesk:
     def find(self, code: str) -> Booking:
         return self._entry(code, live=False).booking
 
+    def last_visit(self) -> Booking | None:
+        phone = normalize_phone(self.phone)
+        started = [
+            e.booking
+            for e in self.calendar.entries
+            if e.booking.phone == phone
+            and e.booking.status in (LIVE, "completed")
+            and e.booking.starts_at <= self.now
+        ]
+        return max(started, key=lambda b: (b.starts_at, b.id), default=None)
+
     # -- writing ----------------------------------------------------------------------------
 
     def book(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         starts_at: dt.datetime,
         master_code: str | None = None,
         *,
@@ -204,8 +246,8 @@ class MemoryDesk:
             for entry in self.calendar.entries:
                 if entry.source_message_id == source_message_id:
                     return entry.booking
-        service = self.salon.service(service_code)
-        masters = availability.masters_for(self.salon, service, master_code)
+        services = visits.visit_services(self.salon, service_code)
+        choices = visits.masters_per_item(self.salon, services, master_code)
         availability.require_aware(starts_at, "starts_at")
         limit = self.salon.max_live_bookings_per_client
         if len(self.upcoming()) >= limit:
@@ -214,49 +256,43 @@ class MemoryDesk:
                 f"the salon allows {limit} at a time",
                 limit=limit,
             )
-        self._refuse_own_overlap(service, starts_at, exclude=None)
-        master, requested = self._free_master(service, masters, starts_at, exclude=None)
-        booking = Booking(
-            id=self.calendar.next_id,
-            code=new_booking_code(),
-            salon_id=self.salon.id,
-            status=LIVE,
-            service_code=service.code,
-            service_names=dict(service.names),
-            master_code=master.code,
-            master_name=master.name,
-            phone=phone,
-            starts_at=requested.starts_at,
-            ends_at=requested.ends_at,
-            price=service.price,
-        )
+        self._refuse_own_overlap(services, starts_at, exclude=None)
+        items = self._plan(services, choices, starts_at, exclude=None)
+        booking = visit_booking(self.salon, self.calendar.next_id, new_booking_code(), phone, items)
         self.calendar.next_id += 1
-        self.calendar.entries.append(_Entry(booking, requested.blocked_until, source_message_id))
+        self.calendar.entries.append(_Entry(booking, items, source_message_id))
         return booking
 
     def move(self, code: str, starts_at: dt.datetime, master_code: str | None = None) -> Booking:
         entry = self._entry(code, live=True)
         self._refuse_started(entry.booking)
-        service = self.salon.service(entry.booking.service_code)
-        masters = availability.masters_for(self.salon, service, master_code)
-        if master_code is None:  # the current master first when free then, as the store does
-            masters.sort(key=lambda m: m.code != entry.booking.master_code)
-        availability.require_aware(starts_at, "starts_at")
-        self._refuse_own_overlap(service, starts_at, exclude=entry.booking.id)
-        master, requested = self._free_master(service, masters, starts_at, exclude=entry.booking.id)
-        entry.booking = dataclasses.replace(
-            entry.booking,
-            master_code=master.code,
-            master_name=master.name,
-            starts_at=requested.starts_at,
-            ends_at=requested.ends_at,
+        refuse_late_change(
+            self.salon, "move", entry.booking.code, entry.booking.starts_at, self.now
         )
-        entry.blocked_until = requested.blocked_until
+        services = [item.service for item in entry.items]
+        if master_code is not None:
+            choices = visits.masters_per_item(self.salon, services, master_code)
+        else:  # each item's current master first when free then, as the store does
+            choices = [
+                sorted(self.salon.masters_for(item.service), key=lambda m, i=item: m != i.master)
+                for item in entry.items
+            ]
+        availability.require_aware(starts_at, "starts_at")
+        self._refuse_own_overlap(services, starts_at, exclude=entry.booking.id)
+        items = self._plan(services, choices, starts_at, exclude=entry.booking.id)
+        moved = visit_booking(
+            self.salon, entry.booking.id, entry.booking.code, entry.booking.phone, items
+        )
+        entry.booking = dataclasses.replace(moved, price=entry.booking.price)
+        entry.items = items
         return entry.booking
 
     def cancel(self, code: str) -> Booking:
         entry = self._entry(code, live=True)
         self._refuse_started(entry.booking)
+        refuse_late_change(
+            self.salon, "cancel", entry.booking.code, entry.booking.starts_at, self.now
+        )
         entry.booking = dataclasses.replace(entry.booking, status="cancelled")
         return entry.booking
 
@@ -277,13 +313,13 @@ class MemoryDesk:
             raise InvalidInput(f"booking {booking.code} has already started", field="code")
 
     def _refuse_own_overlap(
-        self, service: Service, starts_at: dt.datetime, *, exclude: int | None
+        self, services: Sequence[Service], starts_at: dt.datetime, *, exclude: int | None
     ) -> None:
-        """`ClientBusy` when the service from `starts_at` overlaps another of the
+        """`ClientBusy` when the visit from `starts_at` overlaps another of the
         customer's live, not yet over bookings (start to end, without the buffer)."""
         # Instants, as the database compares them (aware arithmetic is wall-clock).
         start = starts_at.timestamp()
-        end = start + service.duration_minutes * 60
+        end = start + sum(service.duration_minutes for service in services) * 60
         for booking in self.upcoming():
             ours = booking.starts_at.timestamp(), booking.ends_at.timestamp()
             if booking.id != exclude and ours[0] < end and start < ours[1]:
@@ -293,42 +329,24 @@ class MemoryDesk:
                     booking_code=booking.code,
                 )
 
-    def _free_master(
+    def _plan(
         self,
-        service: Service,
-        masters: list[Master],
+        services: Sequence[Service],
+        choices: Sequence[Sequence[Master]],
         starts_at: dt.datetime,
         *,
         exclude: int | None,
-    ) -> tuple[Master, availability.RequestedTime]:
-        """The first of `masters` who may take the time and has no overlapping live
-        booking; otherwise the store's own refusal (`SlotUnavailable` when no master's
-        hours allow it, `SlotTaken` when all who could are busy)."""
-        availability.require_aware(starts_at, "starts_at")
-        allowed: list[tuple[Master, availability.RequestedTime]] = []
-        refusals: list[SlotUnavailable] = []
-        for master in masters:
-            try:
-                requested = availability.check_bookable(
-                    self.salon, service, master, starts_at, self.now
-                )
-            except SlotUnavailable as exc:
-                refusals.append(exc)
-                continue
-            allowed.append((master, requested))
-        if not allowed:
-            if not refusals:
-                raise SlotUnavailable(f"no master does {service.code!r}")
-            if len(masters) == 1 or len({str(r) for r in refusals}) == 1:
-                raise refusals[0]
-            local = starts_at.astimezone(self.salon.tz)
-            raise SlotUnavailable(
-                f"no master who does {service.code!r} works at {local:%Y-%m-%d %H:%M}"
-            )
-        busy = self.calendar.busy([m.id for m, _ in allowed], exclude)
-        for master, requested in allowed:
-            start, end = requested.starts_at.timestamp(), requested.blocked_until.timestamp()
-            if all(e <= start or s >= end for s, e in busy[master.id]):
-                return master, requested
-        first = allowed[0][1].starts_at
-        raise SlotTaken(f"{first:%Y-%m-%d %H:%M} is already taken")
+    ) -> list[PlannedItem]:
+        """Each item with the first of its masters who may take it and is free then;
+        otherwise the store's own refusal (`SlotUnavailable` when no master's hours allow
+        an item, `SlotTaken` when all who could are busy or its resource is full)."""
+        allowed = availability.allowed_per_item(self.salon, services, choices, starts_at, self.now)
+        ids = list(dict.fromkeys(m.id for masters in allowed for m in masters))
+        return visits.plan_at(
+            self.salon,
+            services,
+            starts_at.timestamp(),
+            allowed,
+            availability.index_busy(self.calendar.busy(ids, exclude)),
+            availability.index_resources(self.salon, self.calendar.resource_busy(exclude)),
+        )

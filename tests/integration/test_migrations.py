@@ -147,3 +147,79 @@ def test_booking_limits_migrate_a_calendar_with_overlapping_bookings_of_one_clie
         # and the salon got the default limit
         limit = conn.execute("SELECT max_live_bookings_per_client AS n FROM salons").fetchone()
         assert limit == {"n": 3}
+
+
+def test_booking_items_migrate_every_booking_into_a_one_item_visit(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a database just before visits, with a confirmed and a cancelled booking
+    import salonbot.db.migrate as migrations
+
+    everything = available_migrations()
+    before = [m for m in everything if m.version < 13]
+    monkeypatch.setattr(migrations, "available_migrations", lambda: before)
+    with connect(empty_database_url) as conn:
+        migrate(conn)
+        monkeypatch.undo()
+        salon = uuid.uuid4()
+        conn.execute(
+            "INSERT INTO salons (id, name, timezone) VALUES (%s, 'S', 'Europe/Berlin')", (salon,)
+        )
+        conn.execute(
+            """INSERT INTO services (salon_id, code, names, duration_minutes, price)
+               VALUES (%s, 'manicure', '{"en": "Manicure"}', 60, 40)""",
+            (salon,),
+        )
+        conn.execute(
+            "INSERT INTO masters (salon_id, code, name) VALUES (%s, 'anna', 'Anna')", (salon,)
+        )
+        conn.execute(
+            "INSERT INTO clients (salon_id, phone) VALUES (%s, '+491'), (%s, '+492')",
+            (salon, salon),
+        )
+        day = "2026-03-02 "
+        _booking(conn, "AAAAAA", "+491", "anna", day + "10:00+01", day + "11:00+01")
+        _booking(conn, "BBBBBB", "+492", "anna", day + "12:00+01", day + "13:00+01")
+        conn.execute("UPDATE bookings SET status = 'cancelled' WHERE code = 'BBBBBB'")
+        conn.commit()
+
+        # When the remaining migrations run
+        migrate(conn)
+
+        # Then each booking is a visit of one item with its own master, time and status
+        rows = conn.execute(
+            """SELECT b.code, i.position, i.master_id = b.master_id AS same_master,
+                      i.starts_at = b.starts_at AND i.blocked_until = b.blocked_until AS same_time,
+                      i.status
+                 FROM booking_items i JOIN bookings b ON b.id = i.booking_id ORDER BY b.code"""
+        ).fetchall()
+        assert [tuple(r.values()) for r in rows] == [
+            ("AAAAAA", 0, True, True, "confirmed"),
+            ("BBBBBB", 0, True, True, "cancelled"),
+        ]
+        # and the master's time is still the database's to guard: an overlap with A is
+        # refused, one at the cancelled B's time is not
+        with pytest.raises(psycopg.errors.ExclusionViolation) as refused, conn.transaction():
+            conn.execute("INSERT INTO clients (salon_id, phone) VALUES (%s, '+493')", (salon,))
+            _booking(conn, "CCCCCC", "+493", "anna", day + "10:30+01", day + "11:30+01")
+        assert refused.value.diag.constraint_name == "bookings_no_overlap"
+        conn.execute("INSERT INTO clients (salon_id, phone) VALUES (%s, '+494')", (salon,))
+        _booking(conn, "DDDDDD", "+494", "anna", day + "12:00+01", day + "13:00+01")
+        # and a booking written on its own, then moved and cancelled by a writer that
+        # knows nothing of items, takes its item along
+        conn.execute(
+            "UPDATE bookings SET starts_at = starts_at + interval '1 hour',"
+            " ends_at = ends_at + interval '1 hour',"
+            " blocked_until = blocked_until + interval '1 hour' WHERE code = 'DDDDDD'"
+        )
+        moved = conn.execute(
+            "SELECT i.starts_at = b.starts_at AS same FROM booking_items i"
+            " JOIN bookings b ON b.id = i.booking_id WHERE b.code = 'DDDDDD'"
+        ).fetchall()
+        assert moved == [{"same": True}]
+        conn.execute("UPDATE bookings SET status = 'cancelled' WHERE code = 'DDDDDD'")
+        status = conn.execute(
+            "SELECT i.status FROM booking_items i JOIN bookings b ON b.id = i.booking_id"
+            " WHERE b.code = 'DDDDDD'"
+        ).fetchone()
+        assert status == {"status": "cancelled"}

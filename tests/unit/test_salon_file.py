@@ -105,6 +105,18 @@ def _mutated(demo: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any
         (["masters", 0, "name"], {"english": "Anna"}, "masters[0].name", "two-letter"),
         (["address"], {"en": "x" * 501}, "address.en", "at most 500"),
         (["address"], "x" * 501, "address", "at most 500"),
+        (["services", 0, "resource"], "chair", "services[0].resource", "unknown resource"),
+        (["resources"], [{"code": "chair", "capacity": 0}], "resources[0].capacity", "greater"),
+        (
+            ["resources"],
+            [{"code": "chair", "capacity": 2}, {"code": "chair", "capacity": 1}],
+            "resources[1].code",
+            "duplicate",
+        ),
+        (["services", 0, "finishing_minutes"], 20, "services[0].finishing_minutes", "needs"),
+        (["services", 0, "processing_minutes"], 60, "services[0].processing_minutes", "shorter"),
+        (["cancel_notice_minutes"], -1, "cancel_notice_minutes", "greater"),
+        (["move_notice_minutes"], "soon", "move_notice_minutes", "integer"),
     ],
 )
 def test_invalid_input_names_the_field(

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.tokens",
     "salonbot_dev.cli.staff",
     "salonbot_dev.cli.eval",
+    "salonbot_dev.cli.review",
 )
 
 

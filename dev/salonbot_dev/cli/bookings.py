@@ -22,10 +22,15 @@ if TYPE_CHECKING:
 
 def register(subparsers: Any) -> None:
     slots: argparse.ArgumentParser = subparsers.add_parser(
-        "slots", help="free start times for a service (a day, or the earliest ones)"
+        "slots", help="free start times for a service or a visit (a day, or the earliest ones)"
     )
     slots.add_argument("--salon", required=True, help="salon id")
-    slots.add_argument("--service", required=True, help="service code")
+    slots.add_argument(
+        "--service",
+        required=True,
+        action="append",
+        help="service code; once per service of a visit, in order (back to back)",
+    )
     slots.add_argument("--master", help="master code (default: any master)")
     when = slots.add_mutually_exclusive_group(required=True)
     when.add_argument("--date", type=_date, help="local day, YYYY-MM-DD")
@@ -44,11 +49,18 @@ def register(subparsers: Any) -> None:
     listing = actions.add_parser("list", help="list bookings (the default action)")
     _list_options(listing)
 
-    create = actions.add_parser("create", help="book a service")
+    create = actions.add_parser("create", help="book a service, or a visit of several")
     _customer_options(create)
-    create.add_argument("--service", required=True, help="service code")
+    create.add_argument(
+        "--service",
+        required=True,
+        action="append",
+        help="service code; once per service of a visit, in order (back to back)",
+    )
     create.add_argument("--at", required=True, help="local start time, e.g. 2026-03-02T11:00")
-    create.add_argument("--master", help="master code (default: the first free one)")
+    create.add_argument(
+        "--master", help="master code for every item (default: the first free one per item)"
+    )
     create.add_argument("--name", help="the client's name")
     add_json_flag(create)
     create.set_defaults(handler=run_create)
@@ -112,12 +124,21 @@ def local_time(salon: Salon, text: str) -> dt.datetime:
     return value
 
 
-def slot_json(slot: Slot) -> dict[str, str]:
+def slot_json(slot: Slot) -> dict[str, Any]:
     return {
         "starts_at": slot.starts_at.isoformat(),
         "ends_at": slot.ends_at.isoformat(),
         "master_code": slot.master_code,
         "master_name": slot.master_name,
+        "items": [
+            {
+                "service_code": item.service_code,
+                "master_code": item.master_code,
+                "starts_at": item.starts_at.isoformat(),
+                "ends_at": item.ends_at.isoformat(),
+            }
+            for item in slot.items
+        ],
     }
 
 
@@ -134,7 +155,30 @@ def booking_json(booking: Booking) -> dict[str, Any]:
         "starts_at": booking.starts_at.isoformat(),
         "ends_at": booking.ends_at.isoformat(),
         "price": str(booking.price),
+        "items": [
+            {
+                "service_code": item.service_code,
+                "master_code": item.master_code,
+                "master_name": item.master_name,
+                "starts_at": item.starts_at.isoformat(),
+                "ends_at": item.ends_at.isoformat(),
+                "price": str(item.price),
+            }
+            for item in booking.items
+        ],
     }
+
+
+def _services_text(salon: Salon, booking: Booking) -> str:
+    items = booking.items or ()
+    if len(items) <= 1:
+        return booking.service_names.get(salon.language) or booking.service_code
+    return " + ".join(i.service_names.get(salon.language) or i.service_code for i in items)
+
+
+def _masters_text(booking: Booking) -> str:
+    names = list(dict.fromkeys(item.master_name for item in booking.items))
+    return ", ".join(names) if len(names) > 1 else booking.master_name
 
 
 def _booking_row(salon: Salon, booking: Booking) -> dict[str, str]:
@@ -143,8 +187,8 @@ def _booking_row(salon: Salon, booking: Booking) -> dict[str, str]:
         "status": booking.status,
         "starts": f"{booking.starts_at:%Y-%m-%d %H:%M}",
         "ends": f"{booking.ends_at:%H:%M}",
-        "service": booking.service_names.get(salon.language) or booking.service_code,
-        "master": booking.master_name,
+        "service": _services_text(salon, booking),
+        "master": _masters_text(booking),
         "phone": booking.phone,
         "price": f"{booking.price} {salon.currency}",
     }
@@ -180,7 +224,10 @@ def run_slots(args: argparse.Namespace) -> int:
         {
             "starts": f"{s.starts_at:%Y-%m-%d %H:%M %z}",
             "ends": f"{s.ends_at:%H:%M}",
-            "master": f"{s.master_name} ({s.master_code})",
+            "master": ", ".join(
+                dict.fromkeys(f"{i.master_name} ({i.master_code})" for i in s.items)
+            )
+            or f"{s.master_name} ({s.master_code})",
         }
         for s in slots
     ]
@@ -190,7 +237,7 @@ def run_slots(args: argparse.Namespace) -> int:
 
 def no_slots_reason(
     salon: Salon,
-    service_code: str,
+    service_code: str | list[str],
     master_code: str | None,
     day: dt.date | None,
     now: dt.datetime | None = None,
@@ -214,7 +261,9 @@ def no_slots_reason(
             f"{named} is beyond the booking horizon: bookings open {horizon} days ahead, "
             f"until {last.isoformat()}"
         )
-    service = salon.service(service_code)
+    from salonbot.booking.visits import visit_services
+
+    service = visit_services(salon, service_code)[0]  # the visit starts with it
     masters = masters_for(salon, service, master_code)
     if not any(shift_windows(salon, m, day) for m in masters):
         if master_code is not None:

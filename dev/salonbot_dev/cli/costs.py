@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     import argparse
     from zoneinfo import ZoneInfo
 
+    from salonbot.experiment_stats import ArmStats
+
 
 def register(subparsers: Any) -> None:
     stats: argparse.ArgumentParser = subparsers.add_parser(
@@ -93,7 +95,56 @@ def run_stats(args: argparse.Namespace) -> int:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key.ljust(width)}  {value}")
+    if stats.arms:
+        print()
+        _print_arms(stats.arms)
     return 0
+
+
+def _print_arms(arms: list[ArmStats]) -> None:
+    """One column per arm of the salon's model experiment."""
+    lines: list[tuple[str, list[str]]] = [
+        ("arm", [a.arm + ("" if a.in_salon_file else " (removed)") for a in arms]),
+        ("model", [", ".join(a.models) or "-" for a in arms]),
+        ("weight", ["-" if a.weight is None else f"{a.weight:g}" for a in arms]),
+        ("conversations", [str(a.conversations) for a in arms]),
+        ("bookings", [str(a.bookings) for a in arms]),
+        (
+            "conversion (95% CI)",
+            [
+                f"{a.conversion_rate:.1%} ({a.conversion_ci95[0]:.0%}-{a.conversion_ci95[1]:.0%})"
+                for a in arms
+            ],
+        ),
+        ("tokens", [f"{a.tokens_used:,}" for a in arms]),
+        ("cost", [f"${a.cost_usd:.4f}" for a in arms]),
+        (
+            "cost per booking",
+            [
+                "-" if a.cost_per_booking_usd is None else f"${a.cost_per_booking_usd:.4f}"
+                for a in arms
+            ],
+        ),
+        ("response time p95", [_ms(a.p95_response_time_ms) for a in arms]),
+        ("hand-offs", [str(a.handoffs) for a in arms]),
+        ("model failures", [str(a.model_failures) for a in arms]),
+        (
+            "feedback rating",
+            [
+                "-" if a.feedback_rating is None else f"{a.feedback_rating:.2f} ({a.ratings})"
+                for a in arms
+            ],
+        ),
+    ]
+    key_width = max(len(k) for k, _ in lines)
+    widths = [max(len(values[i]) for _, values in lines) for i in range(len(arms))]
+    for key, values in lines:
+        cells = "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True))
+        print(f"{key.ljust(key_width)}  {cells}".rstrip())
+
+
+def _usd(value: Decimal | None) -> str:
+    return "-" if value is None else f"${value:.4f}"
 
 
 def _ms(value: float | None) -> str:

@@ -62,6 +62,16 @@ class BookingLimitReached(SalonbotError):
         self.limit = limit
 
 
+class ChangeTooLate(SalonbotError):
+    """A customer asked to cancel or move a visit inside the salon's cut-off
+    (`cancel_notice_minutes` / `move_notice_minutes`). Staff can still change it: the
+    customer is offered staff instead."""
+
+    def __init__(self, message: str, notice_minutes: int) -> None:
+        super().__init__(message)
+        self.notice_minutes = notice_minutes
+
+
 class SlotUnavailable(SalonbotError):
     """The requested time is not bookable: outside working hours, a day off, in the past,
     inside the minimum notice or beyond the booking horizon."""

@@ -1,12 +1,13 @@
 """Usage figures of one salon over a time window, in one query: messages, tokens, cost,
 response times, bookings and booking conversion (conversations with a booking made by
-the assistant / conversations active in the window). The window is `[since, until)`."""
+the assistant / conversations active in the window), and the same per model-experiment
+arm (`salonbot.experiment_stats`). The window is `[since, until)`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from salonbot.db.connection import Connection
+    from salonbot.experiment_stats import ArmStats
 
 
 # A window's ends lie between these years: far enough from datetime's limits that a
@@ -74,6 +76,8 @@ class SalonStats:
     bookings_created: int  # all sources
     bookings_by_assistant: int
     bookings_cancelled: int
+    # Per arm of the salon's model experiment; empty when it never ran one.
+    arms: list[ArmStats] = field(default_factory=list)
     # Conversations of the window that came from a click-to-WhatsApp ad (`referral`),
     # and of them those with a booking by the assistant.
     conversations_from_ads: int = 0
@@ -84,6 +88,7 @@ class SalonStats:
         data["since"] = self.since.isoformat()
         data["until"] = self.until.isoformat()
         data["cost_usd"] = str(self.cost_usd)
+        data["arms"] = [arm.as_dict() for arm in self.arms]
         return data
 
 
@@ -131,6 +136,8 @@ SELECT
 def salon_stats(
     conn: Connection, salon_id: uuid.UUID | str, since: dt.datetime, until: dt.datetime
 ) -> SalonStats:
+    from salonbot.experiment_stats import arm_stats
+
     if since.tzinfo is None or until.tzinfo is None:
         raise InvalidInput("must be timezone-aware", field="from/to")
     if since >= until:
@@ -166,6 +173,7 @@ def salon_stats(
         bookings_created=int(row["bookings_created"]),
         bookings_by_assistant=int(row["bookings_by_assistant"]),
         bookings_cancelled=int(row["bookings_cancelled"]),
+        arms=arm_stats(conn, salon, since, until),
         conversations_from_ads=int(row["conversations_from_ads"]),
         conversations_from_ads_with_booking=int(row["conversations_from_ads_with_booking"]),
     )

@@ -196,6 +196,30 @@ class ErrorResponse(BaseModel):
     retry_after_s: int | None = None
 
 
+class ArmStatsResponse(BaseModel):
+    arm: str
+    in_salon_file: bool = Field(description="false: an arm removed since, still in the window")
+    weight: float | None
+    temperature: float | None
+    models: list[str] = Field(description="the models that answered the arm's conversations")
+    conversations: int
+    conversations_with_booking: int
+    conversion_rate: float
+    conversion_ci95: list[float] = Field(description="95% Wilson interval of conversion_rate")
+    bookings: int
+    model_replies: int
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_used: int
+    cost: float = Field(description="USD")
+    cost_per_booking: float | None = Field(description="USD; null without a booking")
+    p95_response_time_ms: float | None
+    handoffs: int = Field(description="conversations a reply handed to staff")
+    model_failures: int = Field(description="replies the fallback wrote as the model failed")
+    feedback_rating: float | None = Field(description="mean visit rating 1..5; null: none")
+    ratings: int | None
+
+
 class StatsResponse(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -217,6 +241,9 @@ class StatsResponse(BaseModel):
     bookings_created: int
     bookings_by_assistant: int
     bookings_cancelled: int
+    arms: list[ArmStatsResponse] = Field(
+        default_factory=list, description="per arm of the salon's model experiment"
+    )
     conversations_from_ads: int = Field(
         default=0, description="conversations that came from a click-to-WhatsApp ad"
     )
@@ -396,6 +423,20 @@ def get_stats(
         bookings_created=stats.bookings_created,
         bookings_by_assistant=stats.bookings_by_assistant,
         bookings_cancelled=stats.bookings_cancelled,
+        arms=[
+            ArmStatsResponse(
+                **{
+                    **arm.as_dict(),
+                    "cost": float(arm.cost_usd),
+                    "cost_per_booking": (
+                        None
+                        if arm.cost_per_booking_usd is None
+                        else float(arm.cost_per_booking_usd)
+                    ),
+                }
+            )
+            for arm in stats.arms
+        ],
         conversations_from_ads=stats.conversations_from_ads,
         conversations_from_ads_with_booking=stats.conversations_from_ads_with_booking,
     )

@@ -41,7 +41,7 @@ from salonbot.assistant.base import TurnResult
 from salonbot.assistant.breaker import ModelBreaker, access_failure
 from salonbot.assistant.language import detect_language
 from salonbot.assistant.model_params import CompletionShape
-from salonbot.assistant.prompt import RULES, build_system_prompt
+from salonbot.assistant.prompt import RULES, build_system_prompt, last_visit_line
 from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
 from salonbot.assistant.tools.results import error as tool_error
 from salonbot.booking.codes import ALPHABET, LENGTH, looks_like_code
@@ -49,7 +49,7 @@ from salonbot.booking.desk import PostgresDesk
 from salonbot.clean_text import clean_text
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard_protocol import UnlimitedSpend
-from salonbot.cost.pricing import configured_quote
+from salonbot.cost.pricing import configured_quote, model_quote
 from salonbot.db.transient import is_transient
 from salonbot.errors import BookingNotFound, BudgetExceeded, SalonbotError
 from salonbot.observability import MetricName, count_error, logger, metrics
@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from salonbot.cost.guard_protocol import SpendGuard
     from salonbot.cost.pricing import ModelPrice
     from salonbot.db.connection import Connection
+    from salonbot.experiment import Arm
 
 # A compatible server reached through OPENAI_BASE_URL may need no key; the SDK wants one.
 NO_KEY_NEEDED = "not-needed"
@@ -107,9 +108,11 @@ class ModelUnavailable(SalonbotError):
     """The model gave no usable answer (after retries): the caller serves the fallback.
 
     `usage` is what the turn's successful model calls cost before it failed (a tool loop
-    that never ended in a reply is paid for): the fallback's reply records it."""
+    that never ended in a reply is paid for): the fallback's reply records it, with
+    `model`, the model those calls went to."""
 
     usage: Usage | None = None
+    model: str | None = None
 
     def __init__(self, message: str, *, reason: str = "model_error", outage: bool = True) -> None:
         super().__init__(message)
@@ -275,6 +278,16 @@ def confirmation_lines(ctx: ToolContext, language: str) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class ModelPlan:
+    """The model a turn calls, how its requests are shaped and what it costs: OPENAI_MODEL,
+    or the conversation's model-experiment arm."""
+
+    model: str
+    shape: CompletionShape
+    price: ModelPrice
+
+
 class LlmAgent:
     """`Assistant` backed by an OpenAI-compatible chat completions endpoint."""
 
@@ -308,14 +321,27 @@ class LlmAgent:
 
     # -- the turn ---------------------------------------------------------------------------
 
+    def plan_for(self, arm: Arm | None) -> ModelPlan:
+        """OPENAI_MODEL at OPENAI_TEMPERATURE, or the arm's model at its temperature."""
+        if arm is None:
+            return ModelPlan(self.model, self._shape, self._price)
+        return ModelPlan(
+            arm.model,
+            CompletionShape.for_model(self._settings, arm.model, arm.temperature),
+            model_quote(self._settings, arm.model).price,
+        )
+
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
-        held = self.breaker.open_reason(self.model)
+        plan = self.plan_for(turn.experiment_arm)
+        held = self.breaker.open_reason(plan.model)
         if held is not None:
             # Every call would fail as the last one did: no reservation, no wait.
             metrics.add_metric(name=MetricName.MODEL_BREAKER_OPEN, unit="Count", value=1)
-            raise ModelUnavailable(
+            refused = ModelUnavailable(
                 f"the model's breaker is open ({held})", reason=f"breaker_{held}", outage=False
             )
+            refused.model = plan.model
+            raise refused
         deadline = model_deadline(time.monotonic() + self._settings.assistant_deadline_s)
         now = self._clock().astimezone(turn.salon.tz)
         language = detect_language(turn.text, turn.default_language)
@@ -325,13 +351,16 @@ class LlmAgent:
             message_id=turn.message_id,
             client_name=turn.contact_name,
         )
-        messages = self._opening(conn, turn, now)
+        messages = self._opening(
+            conn, turn, now, last_visit_line(turn.salon, ctx.desk.last_visit())
+        )
         usage = Usage()
         text = ""
         notes: list[str] = []
+        guardrails: list[str] = []
         try:
             try:
-                text, withheld = self._loop(turn, ctx, messages, usage, deadline)
+                text, withheld = self._loop(turn, plan, ctx, messages, usage, deadline)
                 if withheld is not None:
                     # The model declined (or its answer was filtered): an answer, not an
                     # outage. The customer gets the catalogue's polite reply.
@@ -345,9 +374,10 @@ class LlmAgent:
                 # Bookings changed before the model failed: say what the database accepted.
                 logger.warning("model failed after tool effects", extra={"error": str(exc)})
                 text = ""
-            text = self._checked_reply(ctx, text, language)
+            text = self._checked_reply(ctx, text, language, guardrails)
         except ModelUnavailable as exc:
             exc.usage = usage
+            exc.model = plan.model
             raise
         except BudgetExceeded:
             raise
@@ -360,6 +390,7 @@ class LlmAgent:
             logger.exception("unexpected error in the model turn")
             failure = ModelUnavailable(f"unexpected {type(exc).__name__} in the model turn")
             failure.usage = usage
+            failure.model = plan.model
             raise failure from exc
         changed = ctx.booked or ctx.moved
         booking = changed[-1] if changed else None
@@ -371,15 +402,21 @@ class LlmAgent:
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
             cost=usage.cost,
-            model=self.model,
+            model=plan.model,
             model_calls=usage.calls,
             booking_code=booking.code if booking else None,
             handoff=ctx.handoff,
-            notes=[*notes, *([f"handoff: {ctx.handoff_reason}"] if ctx.handoff_reason else [])],
+            notes=[
+                *notes,
+                *(f"guardrail: {kind}" for kind in guardrails),
+                *([f"handoff: {ctx.handoff_reason}"] if ctx.handoff_reason else []),
+            ],
             tool_calls=ctx.calls,
         )
 
-    def _opening(self, conn: Connection, turn: TurnInput, now: dt.datetime) -> list[dict[str, Any]]:
+    def _opening(
+        self, conn: Connection, turn: TurnInput, now: dt.datetime, memory: str | None = None
+    ) -> list[dict[str, Any]]:
         history = conversations.history(
             conn, turn.conversation_id, limit=self._history_limit, token_budget=self._history_budget
         )
@@ -387,8 +424,11 @@ class LlmAgent:
         held = set(turn.message.earlier)
         while held and history and history[-1].role == "user" and history[-1].content in held:
             history.pop()
+        system = self._prompt_builder(turn.salon, now)
+        if memory:  # the customer's last visit, after the salon's own (cacheable) prompt
+            system = f"{system}\n{memory}"
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": self._prompt_builder(turn.salon, now)},
+            {"role": "system", "content": system},
             *(_history_message(entry) for entry in history),
         ]
         # The processor stores the customer's message before the turn; a direct caller may not.
@@ -399,6 +439,7 @@ class LlmAgent:
     def _loop(
         self,
         turn: TurnInput,
+        plan: ModelPlan,
         ctx: ToolContext,
         messages: list[dict[str, Any]],
         usage: Usage,
@@ -407,12 +448,12 @@ class LlmAgent:
         """The reply's text, and why the model withheld it ("refusal", "content_filter")
         or None."""
         max_calls = self._settings.assistant_max_model_calls
-        limit = self._shape.max_tokens
+        limit = plan.shape.max_tokens
         cut_retried = False  # one larger call per turn, however many calls it makes
         for call in range(max_calls):
             final = call == max_calls - 1
             response = self._complete(
-                turn, messages, usage, deadline, tools_allowed=not final, max_tokens=limit
+                turn, plan, messages, usage, deadline, tools_allowed=not final, max_tokens=limit
             )
             if self._cut(response):
                 # Never sent: the text (or a tool call's arguments) stops mid-way. Asked
@@ -426,7 +467,13 @@ class LlmAgent:
                 logger.warning("model reply cut at its token limit: asked again", limit=limit)
                 try:
                     response = self._complete(
-                        turn, messages, usage, deadline, tools_allowed=not final, max_tokens=limit
+                        turn,
+                        plan,
+                        messages,
+                        usage,
+                        deadline,
+                        tools_allowed=not final,
+                        max_tokens=limit,
                     )
                 except BudgetExceeded as exc:
                     raise ModelUnavailable(
@@ -499,16 +546,19 @@ class LlmAgent:
 
     # -- one model call ---------------------------------------------------------------------
 
-    def _estimate(self, messages: list[dict[str, Any]], max_tokens: int) -> Decimal:
+    def _estimate(
+        self, messages: list[dict[str, Any]], max_tokens: int, price: ModelPrice
+    ) -> Decimal:
         """An upper bound of the call's cost: every byte of the request a prompt token,
         `max_tokens` of completion (a reasoning model's reasoning included)."""
         size = len(_compact_json(messages).encode()) + len(_compact_json(self._tools).encode())
         prompt_tokens = size + REQUEST_OVERHEAD_TOKENS
-        return self._price.cost(prompt_tokens, max_tokens)
+        return price.cost(prompt_tokens, max_tokens)
 
     def _complete(
         self,
         turn: TurnInput,
+        plan: ModelPlan,
         messages: list[dict[str, Any]],
         usage: Usage,
         deadline: float,
@@ -519,7 +569,7 @@ class LlmAgent:
         import openai
 
         settings = self._settings
-        estimate = self._estimate(messages, max_tokens)
+        estimate = self._estimate(messages, max_tokens, plan.price)
         try:
             reservation = self._guard.reserve(
                 salon_id=str(turn.salon.id),
@@ -546,20 +596,20 @@ class LlmAgent:
                     raise ModelUnavailable("the turn's deadline passed")
                 metrics.add_metric(name=MetricName.MODEL_CALLS, unit="Count", value=1)
                 response: ChatCompletion = self._client.chat.completions.create(  # type: ignore[call-overload]
-                    model=self.model,
+                    model=plan.model,
                     messages=messages,
                     tools=self._tools,
                     tool_choice="auto" if tools_allowed else "none",
                     parallel_tool_calls=True,
                     timeout=min(settings.openai_timeout_s, remaining),
-                    **self._shape.params(max_tokens),
+                    **plan.shape.params(max_tokens),
                 )
             except (openai.OpenAIError, ModelUnavailable, ValueError) as exc:
                 # ValueError: a 200 whose body is not JSON (a proxy's error page), not retried.
                 denied = access_failure(exc)
                 if denied is not None:
                     self._settle(self._guard.release, reservation)
-                    self._deny(denied, exc)
+                    self._deny(plan.model, denied, exc)
                 wait = self._backoff(attempt, exc)
                 if wait is None or time.monotonic() + wait >= deadline:
                     self._settle(self._guard.release, reservation)
@@ -574,13 +624,13 @@ class LlmAgent:
             except BaseException:
                 self._settle(self._guard.release, reservation)
                 raise
-            cost = usage.add(response, self._price, estimate)
+            cost = usage.add(response, plan.price, estimate)
             # The call is paid for and answered: a guard failure now must not cost the
             # answer (a retried message would pay for a second call).
             self._settle(self._guard.reconcile, reservation, cost)
             return response
 
-    def _deny(self, denied: str, exc: Exception) -> None:
+    def _deny(self, model: str, denied: str, exc: Exception) -> None:
         """No credit (429 insufficient_quota) or a rejected key (401): counted for the
         alarms, the breaker opens, the fallback answers."""
         metric = (
@@ -589,7 +639,7 @@ class LlmAgent:
             else MetricName.MODEL_AUTH_FAILURES
         )
         metrics.add_metric(name=metric, unit="Count", value=1)
-        self.breaker.trip(self.model, "quota" if denied == "quota" else "auth")
+        self.breaker.trip(model, "quota" if denied == "quota" else "auth")
         code = getattr(exc, "code", None)
         logger.error(
             "model access refused: breaker open",
@@ -599,9 +649,11 @@ class LlmAgent:
                 "minutes": self._settings.openai_breaker_minutes,
             },
         )
-        raise ModelUnavailable(
+        refused = ModelUnavailable(
             f"model access refused: {denied} ({code})", reason=f"model_{denied}"
-        ) from exc
+        )
+        refused.model = model
+        raise refused from exc
 
     @staticmethod
     def _settle(action: Callable[..., None], *args: Any) -> None:
@@ -626,7 +678,9 @@ class LlmAgent:
 
     # -- the reply the customer gets ----------------------------------------------------
 
-    def _checked_reply(self, ctx: ToolContext, text: str, language: str) -> str:
+    def _checked_reply(
+        self, ctx: ToolContext, text: str, language: str, guardrails: list[str]
+    ) -> str:
         """The model may only confirm what the database accepted: every booking made or
         moved this turn is named with its code, a code that is not this customer's never
         reaches them, and "you are booked" with nothing booked is only said of a booking
@@ -635,14 +689,17 @@ class LlmAgent:
             # A prompt injection the model obeyed: the instructions or a key never go out.
             logger.warning("reply would reveal the instructions or a secret: refused")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
+            guardrails.append("revealed_internals")
             text = phrases(language)["refused_reply"]
         if text and self._names_unknown_code(ctx, text):
             logger.warning("reply named a booking code the customer does not have")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
+            guardrails.append("unknown_code")
             text = phrases(language)["unconfirmed_booking"]
         if text and not (ctx.booked or ctx.moved) and self._claims_unmade_booking(text):
             logger.warning("reply says booked but nothing was booked this turn")
             metrics.add_metric(name=MetricName.ERRORS, unit="Count", value=1)
+            guardrails.append("unmade_booking")
             text = phrases(language)["unconfirmed_booking"]
         missing = [b for b in (*ctx.booked, *ctx.moved) if b.code not in text]
         if not text or missing:

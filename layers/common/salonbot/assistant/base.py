@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from salonbot.booking.catalog import Salon
     from salonbot.db.connection import Connection
+    from salonbot.experiment import Arm
     from salonbot.whatsapp.events import CustomerMessage, InteractiveReply
     from salonbot.whatsapp.outgoing import ButtonsMessage, ListMessage, TextMessage
 
@@ -33,6 +34,9 @@ class TurnInput:
     # The guided flow's saved dialogue as the turn opened (and locked) the conversation;
     # None when the caller did not load it (then the engines read it themselves).
     guided_state: Mapping[str, Any] | None = None
+    # The salon's model experiment arm for this conversation: the model and temperature
+    # the agent uses instead of OPENAI_MODEL / OPENAI_TEMPERATURE. None: no experiment.
+    experiment_arm: Arm | None = None
 
     @property
     def phone(self) -> str:

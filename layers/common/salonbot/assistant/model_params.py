@@ -39,13 +39,23 @@ class CompletionShape:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> CompletionShape:
-        reasoning = is_reasoning_model(settings.openai_model, settings.openai_reasoning_model)
+        return cls.for_model(settings, settings.openai_model)
+
+    @classmethod
+    def for_model(
+        cls, settings: Settings, model: str, temperature: float | None = None
+    ) -> CompletionShape:
+        """The shape of `model`'s requests (a model experiment's arm may name another
+        model than OPENAI_MODEL, and its own temperature; OPENAI_REASONING_MODEL speaks
+        of OPENAI_MODEL only)."""
+        override = settings.openai_reasoning_model if model == settings.openai_model else None
+        reasoning = is_reasoning_model(model, override)
         return cls(
             reasoning=reasoning,
             max_tokens=(
                 settings.openai_reasoning_max_tokens if reasoning else settings.openai_max_tokens
             ),
-            temperature=settings.openai_temperature,
+            temperature=settings.openai_temperature if temperature is None else temperature,
             reasoning_effort=settings.openai_reasoning_effort if reasoning else None,
         )
 

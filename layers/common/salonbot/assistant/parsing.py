@@ -66,6 +66,7 @@ MENU, GREETING, YES, NO, THANKS = "menu", "greeting", "yes", "no", "thanks"
 QUIT = "quit"  # the customer wants out of the dialogue ("передумал", "never mind")
 UNSERVABLE = "unservable"  # what the flow cannot do: several people at once, a complaint
 FOLLOW_UP = "follow_up"  # a short "а педикюр?" / "and with gel?" after an answer
+REPEAT = "repeat"  # "как в прошлый раз": the last visit's services with its master
 FAQ_INTENTS = (PRICES, ADDRESS, HOURS)
 
 # Checked in order; a text may carry several (e.g. "где вы находитесь и до скольки
@@ -109,6 +110,13 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"\bopen\w* hours\b|\b(your )?hours\b|\bwhen (are|do) you (open|close)\b|"
         r"\bwhat time do you (open|close)\b|\bare you open\b|\bopen (on|this|tomorrow|today)\b|"
         r"\bоткрыт[ыо]?\b|\bработаете\b|\bсалон работает\b|\bвы закрыт\w*",
+    ),
+    (
+        REPEAT,
+        r"\bкак (в )?прошл\w* раз\w*|\bкак (и )?в прошлый\b|\bкак обычно\b|"
+        r"\bто же (самое|что) (и )?(в )?прошл\w*|\bповтор\w* (запис|визит)\w*|"
+        r"\bsame as (the )?last( time)?\b|\bas last time\b|\bthe usual\b|"
+        r"\brepeat (my )?(last )?(visit|booking|appointment)\b",
     ),
     (
         BOOK,
@@ -394,6 +402,7 @@ class ParsedMessage:
     when: When = field(default_factory=When)
     code: str | None = None
     other_service: str | None = None  # a kind of service the salon's names do not cover
+    visit: tuple[str, ...] = ()  # several services named for one visit, in order
 
     @property
     def service(self) -> str | None:
@@ -810,6 +819,26 @@ def other_service(text: str) -> str | None:
     return match[0] if match else None
 
 
+# "маникюр и педикюр", "manicure and pedicure", "маникюр + педикюр", "cut, colour".
+_VISIT_JOINS = re.compile(r"\s+(?:и|а также|затем|потом|and|then|plus)\s+|\s*[+,&]\s*", re.I)
+
+
+def match_visit(text: str, salon: Salon) -> tuple[str, ...]:
+    """The services of one visit when the text names several joined by "и"/"and"/"+"
+    ("маникюр и педикюр в субботу"), in the order named; () unless every part names
+    exactly one service and no service twice."""
+    parts = [part for part in _VISIT_JOINS.split(text) if part.strip()]
+    if len(parts) < 2:
+        return ()
+    codes: list[str] = []
+    for part in parts:
+        found = match_services(part, salon)
+        if len(found) != 1:
+            return ()
+        codes.append(found[0])
+    return tuple(codes) if len(set(codes)) == len(codes) else ()
+
+
 def _name_forms(name: str) -> list[str]:
     lowered = normalize(name)
     return [lowered, lowered.translate(_TRANSLIT)]
@@ -859,4 +888,5 @@ def parse_message(text: str, salon: Salon, now: dt.datetime) -> ParsedMessage:
         when=parse_when(text, now),
         code=code,
         other_service=None if services else other_service(text),
+        visit=match_visit(text, salon),
     )

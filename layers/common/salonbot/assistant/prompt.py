@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from salonbot.booking.catalog import Master, Salon, Service
+    from salonbot.booking.store import Booking
 
 # The model reads English day names, as an English-speaking customer does.
 WEEKDAYS = phrases(ENGLISH).weekdays
@@ -74,6 +75,17 @@ def _hours(master: Master) -> str:
 def _master_line(salon: Salon, master: Master) -> str:
     codes = [s.code for s in salon.services.values() if master.does(s)]
     return f"{master.code}: {master.name} ({','.join(codes)}) {_hours(master)}"
+
+
+def last_visit_line(salon: Salon, booking: Booking | None) -> str | None:
+    """The customer's last visit in one short line ("same as last time" needs it)."""
+    if booking is None:
+        return None
+    items = booking.items or ()
+    services = "+".join(i.service_code for i in items) if items else booking.service_code
+    masters = ",".join(dict.fromkeys(i.master_code for i in items)) or booking.master_code
+    day = booking.starts_at.astimezone(salon.tz)
+    return f"Customer's last visit: {day:%Y-%m-%d} {services} {masters}."
 
 
 def build_system_prompt(salon: Salon, now: dt.datetime) -> str:

@@ -107,7 +107,7 @@ class AssistantRouter:
                 result.cached_tokens += spent.cached_tokens
                 result.cost += spent.cost
                 result.model_calls += spent.calls
-                result.model = result.model or getattr(self.agent, "model", None)
+                result.model = result.model or exc.model or getattr(self.agent, "model", None)
             return result
         except Exception as exc:
             from salonbot.db.transient import is_transient

@@ -1,4 +1,5 @@
-"""Free slots: when a service can start, and with which master.
+"""Free slots: when a service (or a visit of several, back to back) can start, and with
+which master for each item.
 
 Times are handled as absolute instants (epoch seconds), so DST cannot bend them. A shift's
 start and end are that day's local wall-clock times resolved in the salon's zone; candidate
@@ -8,26 +9,28 @@ hour is offered twice, with different UTC offsets. A local time that does not ex
 with the offset in force before the change (02:30 on a spring-forward night is 03:30 summer
 time); an ambiguous one means its first occurrence.
 
-A candidate is free when the service fits inside one shift and [start, start + duration +
-buffer) overlaps no live booking's [starts_at, blocked_until): the same ranges the database's
-exclusion constraint compares, so a slot offered here is one the database accepts unless
-someone takes it first. The buffer (clean-up) may run past the end of a shift; the service
-may not.
+A candidate is free when each item fits inside one shift of its master and the master's
+busy time for it ([start, end + buffer), less a processing gap) overlaps no live item's
+`master_busy`, and its resource (if any) has room: the same ranges the database's
+exclusion constraint and capacity check compare, so a slot offered here is one the
+database accepts unless someone takes it first. The buffer (clean-up) may run past the end
+of a shift; the service may not. The items' layout is `booking.visits`.
 
-Round trips: the salon's catalogue comes from the loaded `Salon`; the live bookings of all
-relevant masters come from one query for a day, at most two for an earliest-slot search
-(the first days, then the rest if needed), whatever the number of masters or days.
+Round trips: the salon's catalogue comes from the loaded `Salon`; the live items of all
+relevant masters and resources come from one query for a day, at most two for an
+earliest-slot search (the first days, then the rest if needed), whatever the number of
+masters, items or days.
 """
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import functools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from salonbot.booking import visits
 from salonbot.errors import InvalidInput, SlotUnavailable
 
 if TYPE_CHECKING:
@@ -45,12 +48,24 @@ BusyTimes = dict[int, list[Interval]]  # master id -> live bookings, sorted by s
 FIRST_FETCH_DAYS = 2
 
 
-@dataclass(frozen=True)
-class Slot:
-    starts_at: dt.datetime  # timezone-aware, in the salon's timezone
-    ends_at: dt.datetime  # end of the service (without buffer)
+class SlotItem(NamedTuple):
+    """One service of a visit's slot, with its master (a tuple: a day's search makes
+    hundreds of them)."""
+
+    service_code: str
     master_code: str
     master_name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Slot:
+    starts_at: dt.datetime  # timezone-aware, in the salon's timezone: the visit's start
+    ends_at: dt.datetime  # end of the (last) service, without buffer
+    master_code: str  # the first item's master
+    master_name: str
+    items: tuple[SlotItem, ...] = ()  # every item of the visit, in order
 
 
 # --- time helpers --------------------------------------------------------------------------
@@ -108,30 +123,20 @@ def shift_windows(salon: Salon, master: Master, day: dt.date) -> list[Interval]:
 
 # --- the engine ----------------------------------------------------------------------------
 
-
-class BusyIndex:
-    """One master's live bookings as two sorted lists, for O(log n) overlap checks.
-
-    Live bookings of one master never overlap (the database guarantees it), so sorted by
-    start they are sorted by end too: the first booking ending after `t` is the only one
-    that can overlap an interval starting at `t`."""
-
-    __slots__ = ("ends", "starts")
-
-    def __init__(self, intervals: Sequence[Interval]) -> None:
-        self.starts = [start for start, _ in intervals]
-        self.ends = [end for _, end in intervals]
-
-    def is_free(self, start: float, end: float) -> bool:
-        i = bisect.bisect_right(self.ends, start)
-        return i == len(self.ends) or self.starts[i] >= end
+BusyIndex = visits.BusyIndex
+_NOTHING_BOOKED = visits.NOTHING_BOOKED
 
 
 def index_busy(busy: BusyTimes) -> dict[int, BusyIndex]:
     return {master_id: BusyIndex(intervals) for master_id, intervals in busy.items()}
 
 
-_NOTHING_BOOKED = BusyIndex(())
+def index_resources(salon: Salon, busy: BusyTimes) -> dict[int, visits.ResourceIndex]:
+    capacity = {r.id: r.capacity for r in salon.resources.values()}
+    return {
+        rid: visits.ResourceIndex(capacity.get(rid, 1), intervals)
+        for rid, intervals in busy.items()
+    }
 
 
 def _grid(window: Interval, duration_s: float, step_s: float, not_before: float) -> range:
@@ -152,52 +157,129 @@ def _not_before(salon: Salon, now: dt.datetime) -> float:
 
 def _free_on_day(
     salon: Salon,
-    service: Service,
-    masters: Iterable[Master],
+    services: Sequence[Service],
+    choices: Sequence[Sequence[Master]],
     day: dt.date,
     busy: dict[int, BusyIndex],
     now: dt.datetime,
     limit: int | None = None,
+    resources: dict[int, visits.ResourceIndex] | None = None,
 ) -> list[Slot]:
+    """Free starts of the visit `services` on a local day: one per start time, each item
+    with the first master of `choices[i]` whose hours fit it and who is free then."""
     if not in_horizon(salon, day, now):
         return []
-    duration_s = service.duration_minutes * 60
-    blocked_s = duration_s + service.buffer_after_minutes * 60
+    offsets = visits.item_offsets(services)
     step_s = salon.slot_step_minutes * 60
     not_before = _not_before(salon, now)
-    # Each master's grid starts; masters with the same shifts share one set (built once).
+    first_duration = offsets[0].end
+    # The first item's masters' grid starts; masters with the same shifts share one set.
     grids: dict[tuple[Interval, ...], frozenset[int]] = {}
     offers: list[tuple[Master, frozenset[int], BusyIndex]] = []
-    for master in masters:
+    for master in choices[0]:
         windows = tuple(shift_windows(salon, master, day))
         if not windows:
             continue
         grid = grids.get(windows)
         if grid is None:
             grid = grids[windows] = frozenset(
-                t for window in windows for t in _grid(window, duration_s, step_s, not_before)
+                t for window in windows for t in _grid(window, first_duration, step_s, not_before)
             )
         offers.append((master, grid, busy.get(master.id, _NOTHING_BOOKED)))
+    if not offers:
+        return []
     starts = sorted(frozenset().union(*grids.values()))
     tz = salon.tz
+    rooms = resources or {}
+    # Later items: each master's windows on the items' local days, found once per day.
+    later: list[list[tuple[Master, dict[dt.date, list[Interval]], BusyIndex]]] = [
+        [(m, {}, busy.get(m.id, _NOTHING_BOOKED)) for m in masters] for masters in choices[1:]
+    ]
+    # The first item, on every start: its master's busy ranges relative to the start
+    # (one without a processing gap), checked without building a span per start.
+    head = offsets[0]
+    head_busy = [(a, b) for a, b in head.master_busy() if a < b]
+    head_resource = services[0].resource_id is not None
+    gapless = len(head_busy) == 1
+    head_from, head_until = head_busy[0]
     found: list[Slot] = []
-    # One slot per start time: the first master (in the order given) who has it on a
-    # shift grid and is free for the service plus buffer. Usually the first one asked is.
     for t in starts:
+        if head_resource and not visits.resource_free(
+            salon, services[0], visits.shifted(head, t), rooms
+        ):
+            continue
+        # The first master (in the order given) who has it on a shift grid and is free
+        # for the item. Usually the first one asked is.
+        lead = None
         for master, grid, index in offers:
-            if t in grid and index.is_free(t, t + blocked_s):
-                found.append(
-                    Slot(
-                        starts_at=to_local(t, tz),
-                        ends_at=to_local(t + duration_s, tz),
-                        master_code=master.code,
-                        master_name=master.name,
-                    )
-                )
+            if t not in grid:
+                continue
+            if gapless:
+                if index.is_free(t + head_from, t + head_until):
+                    lead = master
+                    break
+            elif all(index.is_free(t + a, t + b) for a, b in head_busy):
+                lead = master
                 break
+        if lead is None:
+            continue
+        if len(services) == 1:
+            starts_at, ends_at = to_local(t, tz), to_local(t + head.end, tz)
+            item = SlotItem(services[0].code, lead.code, lead.name, starts_at, ends_at)
+            found.append(Slot(starts_at, ends_at, lead.code, lead.name, (item,)))
+            if limit is not None and len(found) >= limit:
+                break
+            continue
+        items = [(services[0], lead, visits.shifted(head, t))]
+        for service, offset, masters in zip(services[1:], offsets[1:], later, strict=True):
+            span = visits.shifted(offset, t)
+            if not visits.resource_free(salon, service, span, rooms):
+                break
+            local_day = to_local(span.start, tz).date()
+            chosen = None
+            for master, windows_by_day, index in masters:
+                if local_day not in windows_by_day:
+                    windows_by_day[local_day] = shift_windows(salon, master, local_day)
+                if visits.fits_shift(windows_by_day[local_day], span) and index.is_free_for(span):
+                    chosen = master
+                    break
+            if chosen is None:
+                break
+            items.append((service, chosen, span))
+        if len(items) < len(services):
+            continue
+        found.append(_slot(tz, items))
         if limit is not None and len(found) >= limit:
             break
     return found
+
+
+def _slot(tz: ZoneInfo, items: Sequence[tuple[Service, Master, visits.ItemSpan]]) -> Slot:
+    times: dict[float, dt.datetime] = {}
+
+    def local(instant: float) -> dt.datetime:
+        # Back-to-back items share instants: each is converted once.
+        if instant not in times:
+            times[instant] = to_local(instant, tz)
+        return times[instant]
+
+    parts = tuple(
+        SlotItem(
+            service_code=service.code,
+            master_code=master.code,
+            master_name=master.name,
+            starts_at=local(span.start),
+            ends_at=local(span.end),
+        )
+        for service, master, span in items
+    )
+    return Slot(
+        starts_at=parts[0].starts_at,
+        ends_at=parts[-1].ends_at,
+        master_code=parts[0].master_code,
+        master_name=parts[0].master_name,
+        items=parts,
+    )
 
 
 def slots_for_day(
@@ -210,28 +292,78 @@ def slots_for_day(
 ) -> list[Slot]:
     """Free slots on a local day, one per start time, taken by the first master (in the
     order given) free then. Pure: `busy` must hold the masters' bookings around that day."""
-    return _free_on_day(salon, service, masters, day, index_busy(busy), now)
+    return _free_on_day(salon, [service], [list(masters)], day, index_busy(busy), now)
 
 
 # --- queries -------------------------------------------------------------------------------
 
 # One index scan per master on the exclusion constraint's own GiST index (master_id,
-# tstzrange): exact, and unaffected by how many other salons share the table.
+# master_busy), and one per resource on booking_items_resource_idx: exact, and
+# unaffected by how many other salons share the table. A master's busy time is a
+# multirange (a processing gap splits it): each of its ranges is a row.
 _BUSY_SQL = """
-SELECT m.id AS master_id,
-       extract(epoch FROM b.starts_at)::float8 AS starts,
-       extract(epoch FROM b.blocked_until)::float8 AS ends
+SELECT false AS resource, m.id,
+       extract(epoch FROM lower(r))::float8 AS starts,
+       extract(epoch FROM upper(r))::float8 AS ends
   FROM unnest(%(masters)s::bigint[]) AS m (id)
   JOIN LATERAL (
-        SELECT starts_at, blocked_until
-          FROM bookings
+        SELECT master_busy
+          FROM booking_items
          WHERE master_id = m.id
            AND status = 'confirmed'
-           AND tstzrange(starts_at, blocked_until, '[)') && tstzrange(%(start)s, %(end)s, '[)')
-           AND salon_id = %(salon)s
-           AND id IS DISTINCT FROM %(exclude)s
+           AND master_busy && tstzrange(%(start)s, %(end)s, '[)')
+           AND booking_id IS DISTINCT FROM %(exclude)s
        ) AS b ON true
+ CROSS JOIN LATERAL unnest(b.master_busy) AS r
+ WHERE NOT isempty(r)
+UNION ALL
+SELECT true, q.id,
+       extract(epoch FROM i.starts_at)::float8, extract(epoch FROM i.ends_at)::float8
+  FROM unnest(%(resources)s::bigint[]) AS q (id)
+  JOIN booking_items i
+    ON i.resource_id = q.id
+   AND i.status = 'confirmed'
+   AND tstzrange(i.starts_at, i.ends_at, '[)') && tstzrange(%(start)s, %(end)s, '[)')
+   AND i.booking_id IS DISTINCT FROM %(exclude)s
 """
+
+
+def fetch_calendar(
+    conn: Connection,
+    salon: Salon,
+    master_ids: Sequence[int],
+    resource_ids: Sequence[int],
+    start: float,
+    end: float,
+    *,
+    exclude_booking: int | None = None,
+) -> tuple[BusyTimes, BusyTimes]:
+    """Busy times of the given masters and live items of the given resources
+    overlapping [start, end), leaving out `exclude_booking` (a visit being moved): one
+    round trip, whatever the number of masters or resources."""
+    from psycopg.rows import tuple_row
+
+    busy: BusyTimes = {master_id: [] for master_id in master_ids}
+    used: BusyTimes = {resource_id: [] for resource_id in resource_ids}
+    if not (master_ids or resource_ids) or start >= end:
+        return busy, used
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(
+            _BUSY_SQL,
+            {
+                "start": dt.datetime.fromtimestamp(start, dt.UTC),
+                "end": dt.datetime.fromtimestamp(end, dt.UTC),
+                "masters": list(master_ids),
+                "resources": list(resource_ids),
+                "exclude": exclude_booking,
+            },
+            binary=True,  # float8 in binary: no text parsing of thousands of numbers
+        )
+        for is_resource, key, starts, ends in cur.fetchall():
+            (used if is_resource else busy)[key].append((starts, ends))
+    for intervals in busy.values():
+        intervals.sort()  # usually sorted already (index order): then this is one pass
+    return busy, used
 
 
 def fetch_busy(
@@ -243,78 +375,105 @@ def fetch_busy(
     *,
     exclude_booking: int | None = None,
 ) -> BusyTimes:
-    """Live bookings of the given masters overlapping [start, end), leaving out
+    """Busy times of the given masters overlapping [start, end), leaving out
     `exclude_booking` (a booking being moved): one round trip."""
-    from psycopg.rows import tuple_row
-
-    busy: BusyTimes = {master_id: [] for master_id in master_ids}
-    if not master_ids or start >= end:
-        return busy
-    with conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(
-            _BUSY_SQL,
-            {
-                "start": dt.datetime.fromtimestamp(start, dt.UTC),
-                "end": dt.datetime.fromtimestamp(end, dt.UTC),
-                "masters": list(master_ids),
-                "salon": salon.id,
-                "exclude": exclude_booking,
-            },
-            binary=True,  # float8 in binary: no text parsing of thousands of numbers
-        )
-        for master_id, starts, ends in cur.fetchall():
-            busy[master_id].append((starts, ends))
-    for intervals in busy.values():
-        intervals.sort()  # usually sorted already (index order): then this is one pass
+    busy, _ = fetch_calendar(
+        conn, salon, master_ids, (), start, end, exclude_booking=exclude_booking
+    )
     return busy
 
 
 def masters_for(salon: Salon, service: Service, master_code: str | None) -> list[Master]:
     """The masters a query is about: one named master (who must do the service), or every
     master who does it, in salon order."""
-    if master_code is None:
-        return salon.masters_for(service)
-    master = salon.master(master_code)
-    if not master.does(service):
-        raise InvalidInput(f"{master.name} does not do {service.code!r}", field="master")
-    return [master]
+    return visits.masters_per_item(salon, [service], master_code)[0]
 
 
-def _window(salon: Salon, service: Service, days: Sequence[dt.date], now: dt.datetime) -> Interval:
+@dataclass(frozen=True)
+class VisitQuery:
+    """What a slot search is about: the visit's services and who may take each item."""
+
+    services: list[Service]
+    choices: list[list[Master]]
+
+    @classmethod
+    def of(
+        cls, salon: Salon, service_code: str | Sequence[str], master_code: str | None
+    ) -> VisitQuery:
+        services = visits.visit_services(salon, service_code)
+        return cls(services, visits.masters_per_item(salon, services, master_code))
+
+    @property
+    def master_ids(self) -> list[int]:
+        return list(dict.fromkeys(m.id for masters in self.choices for m in masters))
+
+    @property
+    def resource_ids(self) -> list[int]:
+        return list(dict.fromkeys(s.resource_id for s in self.services if s.resource_id))
+
+    @property
+    def length_s(self) -> float:
+        """From the visit's start to the latest end of a master's block."""
+        return max(span.blocked_until for span in visits.item_offsets(self.services))
+
+    def any_master(self) -> bool:
+        return all(self.choices)
+
+
+def _window(salon: Salon, query: VisitQuery, days: Sequence[dt.date], now: dt.datetime) -> Interval:
     """Where bookings can get in the way of starts on `days`: from the first bookable
-    instant to the last day's end plus one booking's length (a late start's buffer)."""
+    instant to the last day's end plus one visit's length (a late start's buffer)."""
     tz = salon.tz
     start = max(day_start(days[0], tz), _not_before(salon, now))
-    blocked_s = (service.duration_minutes + service.buffer_after_minutes) * 60.0
-    end = day_start(days[-1] + dt.timedelta(days=1), tz) + blocked_s
+    end = day_start(days[-1] + dt.timedelta(days=1), tz) + query.length_s
     return start, end
+
+
+def _fetch(
+    conn: Connection,
+    salon: Salon,
+    query: VisitQuery,
+    days: Sequence[dt.date],
+    now: dt.datetime,
+    exclude_booking: int | None = None,
+) -> tuple[dict[int, BusyIndex], dict[int, visits.ResourceIndex]]:
+    start, end = _window(salon, query, days, now)
+    busy, used = fetch_calendar(
+        conn,
+        salon,
+        query.master_ids,
+        query.resource_ids,
+        start,
+        end,
+        exclude_booking=exclude_booking,
+    )
+    return index_busy(busy), index_resources(salon, used)
 
 
 def free_slots(
     conn: Connection,
     salon: Salon,
-    service_code: str,
+    service_code: str | Sequence[str],
     day: dt.date,
     master_code: str | None = None,
     *,
     now: dt.datetime | None = None,
 ) -> list[Slot]:
-    """Free start times on a local day, sorted. `master_code=None` means any master who
-    does the service: one slot per start time, the first master in salon order free then."""
-    service = salon.service(service_code)
-    masters = masters_for(salon, service, master_code)
+    """Free start times on a local day, sorted, for one service or a visit of several.
+    `master_code=None` means any master per item: one slot per start time, each item
+    with the first master in salon order free then."""
+    query = VisitQuery.of(salon, service_code, master_code)
     current = resolve_now(salon, now)
-    if not in_horizon(salon, day, current):
+    if not in_horizon(salon, day, current) or not query.any_master():
         return []
-    start, end = _window(salon, service, [day], current)
-    busy = fetch_busy(conn, salon, [m.id for m in masters], start, end)
-    return _free_on_day(salon, service, masters, day, index_busy(busy), current)
+    busy, used = _fetch(conn, salon, query, [day], current)
+    return _free_on_day(salon, query.services, query.choices, day, busy, current, None, used)
 
 
 def earliest_slots(
     conn: Connection,
     salon: Salon,
-    service_code: str,
+    service_code: str | Sequence[str],
     master_code: str | None = None,
     *,
     limit: int = 5,
@@ -328,24 +487,30 @@ def earliest_slots(
         raise InvalidInput("must be at least 1", field="limit")
     if days is not None and days < 1:
         raise InvalidInput("must be at least 1", field="days")
-    service = salon.service(service_code)
-    masters = masters_for(salon, service, master_code)
+    query = VisitQuery.of(salon, service_code, master_code)
     current = resolve_now(salon, now)
     search_days = bookable_days(salon, current, days)
-    if not search_days or not masters:
+    if not search_days or not query.any_master():
         return []
-    ids = [m.id for m in masters]
     found: list[Slot] = []
     # Most searches end on the first days: fetch those first, the rest only if needed.
     # At most two queries, whatever the number of masters or days.
     for chunk in (search_days[:FIRST_FETCH_DAYS], search_days[FIRST_FETCH_DAYS:]):
         if not chunk:
             break
-        start, end = _window(salon, service, chunk, current)
-        busy = index_busy(fetch_busy(conn, salon, ids, start, end))
+        busy, used = _fetch(conn, salon, query, chunk, current)
         for day in chunk:
             found.extend(
-                _free_on_day(salon, service, masters, day, busy, current, limit - len(found))
+                _free_on_day(
+                    salon,
+                    query.services,
+                    query.choices,
+                    day,
+                    busy,
+                    current,
+                    limit - len(found),
+                    used,
+                )
             )
             if len(found) >= limit:
                 return found
@@ -355,7 +520,7 @@ def earliest_slots(
 def slots_by_day(
     conn: Connection,
     salon: Salon,
-    service_code: str,
+    service_code: str | Sequence[str],
     days: Sequence[dt.date],
     master_code: str | None = None,
     *,
@@ -364,18 +529,15 @@ def slots_by_day(
     limit_days: int | None = None,
 ) -> dict[dt.date, list[Slot]]:
     """Free slots per local day over `days` (sorted; days outside the horizon are left out)
-    with one bookings query, `exclude_booking` (a booking being moved) counted as free. Days
+    with one bookings query, `exclude_booking` (a visit being moved) counted as free. Days
     without a free slot are absent; at most `limit_days` days with slots are returned."""
-    service = salon.service(service_code)
-    masters = masters_for(salon, service, master_code)
+    query = VisitQuery.of(salon, service_code, master_code)
     current = resolve_now(salon, now)
     wanted = [day for day in days if in_horizon(salon, day, current)]
-    if not wanted or not masters:
+    if not wanted or not query.any_master():
         return {}
-    start, end = _window(salon, service, wanted, current)
-    ids = [m.id for m in masters]
-    busy = fetch_busy(conn, salon, ids, start, end, exclude_booking=exclude_booking)
-    return free_by_day(salon, service, masters, wanted, busy, current, limit_days)
+    busy, used = _fetch(conn, salon, query, wanted, current, exclude_booking)
+    return _by_day(salon, query, wanted, busy, used, current, limit_days)
 
 
 def free_by_day(
@@ -389,10 +551,38 @@ def free_by_day(
 ) -> dict[dt.date, list[Slot]]:
     """Free slots per local day, days without any left out, at most `limit_days` days
     with slots. Pure: `busy` must hold the masters' bookings around those days."""
-    index = index_busy(busy)
+    return free_visit_by_day(salon, [service], [masters], days, busy, now, limit_days)
+
+
+def free_visit_by_day(
+    salon: Salon,
+    services: Sequence[Service],
+    choices: Sequence[Sequence[Master]],
+    days: Iterable[dt.date],
+    busy: BusyTimes,
+    now: dt.datetime,
+    limit_days: int | None = None,
+    resource_busy: BusyTimes | None = None,
+) -> dict[dt.date, list[Slot]]:
+    """`free_by_day` for a visit: its services in order, each item's masters, and the
+    resources' live items in `resource_busy`."""
+    query = VisitQuery(list(services), [list(m) for m in choices])
+    used = index_resources(salon, resource_busy or {})
+    return _by_day(salon, query, days, index_busy(busy), used, now, limit_days)
+
+
+def _by_day(
+    salon: Salon,
+    query: VisitQuery,
+    days: Iterable[dt.date],
+    busy: dict[int, BusyIndex],
+    used: dict[int, visits.ResourceIndex],
+    now: dt.datetime,
+    limit_days: int | None,
+) -> dict[dt.date, list[Slot]]:
     found: dict[dt.date, list[Slot]] = {}
     for day in days:
-        free = _free_on_day(salon, service, masters, day, index, now)
+        free = _free_on_day(salon, query.services, query.choices, day, busy, now, None, used)
         if free:
             found[day] = free
             if limit_days is not None and len(found) >= limit_days:
@@ -441,3 +631,35 @@ def check_bookable(
         ends_at=to_local(start + duration_s, tz),
         blocked_until=to_local(start + blocked_s, tz),
     )
+
+
+def allowed_per_item(
+    salon: Salon,
+    services: Sequence[Service],
+    choices: Sequence[Sequence[Master]],
+    starts_at: dt.datetime,
+    now: dt.datetime,
+) -> list[list[Master]]:
+    """For a visit starting at `starts_at`, each item's masters (in the order given) whose
+    hours allow it: `check_bookable` for every item from its own start. `SlotUnavailable`
+    when an item has none (the one reason when all its masters agree)."""
+    tz = salon.tz
+    start = require_aware(starts_at, "starts_at").timestamp()
+    allowed: list[list[Master]] = []
+    for service, offset, masters in zip(
+        services, visits.item_offsets(services), choices, strict=True
+    ):
+        local = to_local(visits.shifted(offset, start).start, tz)
+        fit: list[Master] = []
+        refusals: list[SlotUnavailable] = []
+        for master in masters:
+            try:
+                check_bookable(salon, service, master, local, now)
+            except SlotUnavailable as exc:
+                refusals.append(exc)
+                continue
+            fit.append(master)
+        if not fit:
+            raise visits.refuse_unworkable(salon, service, masters, refusals, local)
+        allowed.append(fit)
+    return allowed

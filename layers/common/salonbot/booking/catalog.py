@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from salonbot.errors import UnknownMaster, UnknownSalon, UnknownService
+from salonbot.experiment import ModelExperiment
 
 if TYPE_CHECKING:
     from salonbot.db.connection import Connection
@@ -35,9 +36,23 @@ class Service:
     price: Decimal
     # Other words customers use for it, per language (the salon file's `aliases`).
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Of the duration: the master is free for `processing_minutes` before the last
+    # `finishing_minutes` (a colour developing); the client stays.
+    processing_minutes: int = 0
+    finishing_minutes: int = 0
+    resource_id: int | None = None  # the resource (a chair, a room) one item holds
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names.get("en") or next(iter(self.names.values()))
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Something several masters share, `capacity` of them at once (two pedicure chairs)."""
+
+    id: int
+    code: str
+    capacity: int
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,14 @@ class Salon:
         """The address for a customer writing in `language` (the salon's own without one)."""
         return self.addresses.get(language) or self.address
 
+    resources: dict[str, Resource] = field(default_factory=dict)
+    # Inside these many minutes before a visit the customer cannot cancel or move it
+    # (staff can); None: no cut-off.
+    cancel_notice_minutes: int | None = None
+    move_notice_minutes: int | None = None
+    # The salon file's `model_experiment`: arms splitting conversations between models.
+    model_experiment: ModelExperiment | None = None
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -128,9 +151,14 @@ SELECT s.*,
   (SELECT coalesce(json_agg(json_build_object(
             'id', sv.id, 'code', sv.code, 'names', sv.names, 'aliases', sv.aliases,
             'duration_minutes', sv.duration_minutes,
-            'buffer_after_minutes', sv.buffer_after_minutes, 'price', sv.price::text)
+            'buffer_after_minutes', sv.buffer_after_minutes, 'price', sv.price::text,
+            'processing_minutes', sv.processing_minutes,
+            'finishing_minutes', sv.finishing_minutes, 'resource_id', sv.resource_id)
           ORDER BY sv.position, sv.code), '[]')
      FROM services sv WHERE sv.salon_id = s.id AND sv.active) AS services,
+  (SELECT coalesce(json_agg(json_build_object(
+            'id', r.id, 'code', r.code, 'capacity', r.capacity) ORDER BY r.code), '[]')
+     FROM resources r WHERE r.salon_id = s.id AND r.active) AS resources,
   (SELECT coalesce(json_agg(json_build_object(
             'id', m.id, 'code', m.code, 'name', m.name, 'names', m.names,
             'service_ids', (SELECT coalesce(json_agg(ms.service_id), '[]')
@@ -158,6 +186,9 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
             buffer_after_minutes=item["buffer_after_minutes"],
             price=Decimal(str(item["price"])),
             aliases={k: tuple(v) for k, v in (item.get("aliases") or {}).items()},
+            processing_minutes=item["processing_minutes"],
+            finishing_minutes=item["finishing_minutes"],
+            resource_id=item["resource_id"],
         )
         for item in row["services"]
     }
@@ -196,6 +227,13 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
         masters=masters,
         customer_daily_budget_usd=row["customer_daily_budget_usd"],
         addresses=dict(row.get("addresses") or {}),
+        resources={
+            item["code"]: Resource(id=item["id"], code=item["code"], capacity=item["capacity"])
+            for item in row["resources"]
+        },
+        cancel_notice_minutes=row["cancel_notice_minutes"],
+        move_notice_minutes=row["move_notice_minutes"],
+        model_experiment=ModelExperiment.from_json(row.get("model_experiment")),
     )
 
 

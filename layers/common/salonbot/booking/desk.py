@@ -38,14 +38,15 @@ class BookingDesk(Protocol):
         ...
 
     def slots_on(
-        self, service_code: str, day: dt.date, master_code: str | None = None
+        self, service_code: str | Sequence[str], day: dt.date, master_code: str | None = None
     ) -> list[Slot]:
-        """Free start times on a local day; `master_code=None`: any master."""
+        """Free start times on a local day; `master_code=None`: any master. Several
+        service codes are one visit, back to back (each slot's `items` say who does what)."""
         ...
 
     def slots_by_day(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         days: Sequence[dt.date],
         master_code: str | None = None,
         *,
@@ -58,7 +59,7 @@ class BookingDesk(Protocol):
 
     def earliest(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         master_code: str | None = None,
         *,
         limit: int = 5,
@@ -75,24 +76,31 @@ class BookingDesk(Protocol):
         """The customer's booking with this code, any status (`BookingNotFound` else)."""
         ...
 
+    def last_visit(self) -> Booking | None:
+        """The customer's latest visit that has started, not cancelled (None: none yet)."""
+        ...
+
     def book(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         starts_at: dt.datetime,
         master_code: str | None = None,
         *,
         client_name: str | None = None,
         source_message_id: str | None = None,
     ) -> Booking:
-        """Book, or return the booking `source_message_id` already made."""
+        """Book (several service codes: one visit, back to back, all items or none), or
+        return the booking `source_message_id` already made."""
         ...
 
     def move(self, code: str, starts_at: dt.datetime, master_code: str | None = None) -> Booking:
-        """Move the customer's live booking; refused moves leave it as it was."""
+        """Move the customer's live visit, every item; refused moves leave it as it was.
+        Inside the salon's `move_notice_minutes`: `ChangeTooLate` (staff can)."""
         ...
 
     def cancel(self, code: str) -> Booking:
-        """Cancel the customer's live, not yet started booking."""
+        """Cancel the customer's live, not yet started booking. Inside the salon's
+        `cancel_notice_minutes`: `ChangeTooLate` (staff can)."""
         ...
 
 
@@ -110,7 +118,7 @@ class PostgresDesk:
         return list(self.salon.services.values())
 
     def slots_on(
-        self, service_code: str, day: dt.date, master_code: str | None = None
+        self, service_code: str | Sequence[str], day: dt.date, master_code: str | None = None
     ) -> list[Slot]:
         return availability.free_slots(
             self.conn, self.salon, service_code, day, master_code, now=self.now
@@ -118,7 +126,7 @@ class PostgresDesk:
 
     def slots_by_day(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         days: Sequence[dt.date],
         master_code: str | None = None,
         *,
@@ -138,7 +146,7 @@ class PostgresDesk:
 
     def earliest(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         master_code: str | None = None,
         *,
         limit: int = 5,
@@ -154,9 +162,12 @@ class PostgresDesk:
     def find(self, code: str) -> Booking:
         return store.find_booking(self.conn, self.salon, phone=self.phone, code=code)
 
+    def last_visit(self) -> Booking | None:
+        return store.last_visit(self.conn, self.salon, phone=self.phone, now=self.now)
+
     def book(
         self,
-        service_code: str,
+        service_code: str | Sequence[str],
         starts_at: dt.datetime,
         master_code: str | None = None,
         *,
@@ -184,9 +195,10 @@ class PostgresDesk:
             starts_at=starts_at,
             master_code=master_code,
             now=self.now,
+            by_customer=True,
         )
 
     def cancel(self, code: str) -> Booking:
         return store.cancel_booking(
-            self.conn, self.salon, phone=self.phone, code=code, now=self.now
+            self.conn, self.salon, phone=self.phone, code=code, now=self.now, by_customer=True
         )

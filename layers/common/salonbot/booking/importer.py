@@ -42,6 +42,12 @@ def _resolve_id(conn: Connection, salon: SalonFile) -> uuid.UUID:
     return uuid.uuid4()
 
 
+def _experiment_json(salon: SalonFile) -> Jsonb | None:
+    if salon.model_experiment is None:
+        return None
+    return Jsonb(salon.model_experiment.model_dump(mode="json"))
+
+
 def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
     with conn.transaction():
         salon_id = _resolve_id(conn, salon)
@@ -51,8 +57,9 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                                 whatsapp_phone_number_id, ai_enabled, daily_budget_usd,
                                 slot_step_minutes, min_notice_minutes, booking_horizon_days,
                                 max_live_bookings_per_client,
-                                customer_daily_budget_usd, addresses)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                customer_daily_budget_usd, cancel_notice_minutes,
+                                move_notice_minutes, model_experiment, addresses)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (id) DO UPDATE SET
                 name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                 language = EXCLUDED.language, currency = EXCLUDED.currency,
@@ -64,6 +71,9 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 booking_horizon_days = EXCLUDED.booking_horizon_days,
                 max_live_bookings_per_client = EXCLUDED.max_live_bookings_per_client,
                 customer_daily_budget_usd = EXCLUDED.customer_daily_budget_usd,
+                cancel_notice_minutes = EXCLUDED.cancel_notice_minutes,
+                move_notice_minutes = EXCLUDED.move_notice_minutes,
+                model_experiment = EXCLUDED.model_experiment,
                 addresses = EXCLUDED.addresses,
                 revision = salons.revision + 1, updated_at = now()
             RETURNING revision, (xmax = 0) AS created
@@ -83,23 +93,51 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.booking_horizon_days,
                 salon.max_live_bookings_per_client,
                 salon.customer_daily_budget_usd,
+                salon.cancel_notice_minutes,
+                salon.move_notice_minutes,
+                _experiment_json(salon),
                 Jsonb(per_language(salon.address)),
             ),
         ).fetchone()
         assert row is not None
+
+        # Resources by code, like services: those no longer in the file are deactivated.
+        resource_ids: dict[str, int] = {}
+        for resource in salon.resources:
+            resource_row = conn.execute(
+                """
+                INSERT INTO resources (salon_id, code, capacity, active)
+                VALUES (%s, %s, %s, true)
+                ON CONFLICT (salon_id, code) DO UPDATE SET
+                    capacity = EXCLUDED.capacity, active = true
+                RETURNING id
+                """,
+                (salon_id, resource.code, resource.capacity),
+            ).fetchone()
+            assert resource_row is not None
+            resource_ids[resource.code] = resource_row["id"]
+        conn.execute(
+            "UPDATE resources SET active = false WHERE salon_id = %s AND NOT (code = ANY(%s))",
+            (salon_id, list(resource_ids)),
+        )
 
         service_ids: dict[str, int] = {}
         for position, service in enumerate(salon.services):
             service_row = conn.execute(
                 """
                 INSERT INTO services (salon_id, code, names, duration_minutes,
-                                      buffer_after_minutes, price, position, active, aliases)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, true, %s)
+                                      buffer_after_minutes, price, position, active,
+                                      processing_minutes, finishing_minutes, resource_id,
+                                      aliases)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, true, %s, %s, %s, %s)
                 ON CONFLICT (salon_id, code) DO UPDATE SET
                     names = EXCLUDED.names, aliases = EXCLUDED.aliases,
                     duration_minutes = EXCLUDED.duration_minutes,
                     buffer_after_minutes = EXCLUDED.buffer_after_minutes,
-                    price = EXCLUDED.price, position = EXCLUDED.position, active = true
+                    price = EXCLUDED.price, position = EXCLUDED.position, active = true,
+                    processing_minutes = EXCLUDED.processing_minutes,
+                    finishing_minutes = EXCLUDED.finishing_minutes,
+                    resource_id = EXCLUDED.resource_id
                 RETURNING id
                 """,
                 (
@@ -110,6 +148,9 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                     service.buffer_after_minutes,
                     service.price,
                     position,
+                    service.processing_minutes,
+                    service.finishing_minutes,
+                    resource_ids[service.resource] if service.resource else None,
                     Jsonb(service.aliases),
                 ),
             ).fetchone()

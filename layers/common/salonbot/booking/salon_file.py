@@ -94,6 +94,11 @@ class ServiceFile(_Strict):
     buffer_after_minutes: int = Field(default=0, ge=0, le=240)
     # Other words customers use for the service, per language: {ru: [ноготочки], en: [nails]}.
     aliases: dict[str, list[Alias]] = Field(default_factory=dict)
+    # Of duration_minutes: the master is free for processing_minutes (a colour
+    # developing) before the last finishing_minutes; the client stays in the chair.
+    processing_minutes: int = Field(default=0, ge=0, le=600)
+    finishing_minutes: int = Field(default=0, ge=0, le=600)
+    resource: Code | None = None  # a resource's code: one unit held per booking item
 
     @field_validator("name")
     @classmethod
@@ -110,6 +115,11 @@ class ServiceFile(_Strict):
             if len(words) > MAX_ALIASES:
                 raise ValueError(f"{lang}: at most {MAX_ALIASES} aliases")
         return value
+
+
+class ResourceFile(_Strict):
+    code: Code
+    capacity: int = Field(ge=1, le=1000)
 
 
 class MasterFile(_Strict):
@@ -155,6 +165,19 @@ class MasterFile(_Strict):
         }
 
 
+class ArmFile(_Strict):
+    """One arm of a model experiment: the model (and temperature) its conversations get."""
+
+    id: Code
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    weight: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+
+
+class ModelExperimentFile(_Strict):
+    arms: list[ArmFile] = Field(min_length=1, max_length=20)
+
+
 class SalonFile(_Strict):
     id: uuid.UUID | None = None
     name: Text
@@ -173,6 +196,13 @@ class SalonFile(_Strict):
     booking_horizon_days: int = Field(default=30, ge=1, le=365)
     # Live (confirmed, not yet over) bookings one customer may hold at once.
     max_live_bookings_per_client: int = Field(default=3, ge=1, le=MAX_LIVE_BOOKINGS)
+    # Inside these many minutes before a visit a customer cannot cancel or move it on
+    # their own (staff are offered instead; staff can still change it). None: no cut-off.
+    cancel_notice_minutes: int | None = Field(default=None, ge=0, le=43_200)
+    move_notice_minutes: int | None = Field(default=None, ge=0, le=43_200)
+    resources: list[ResourceFile] = Field(default_factory=list)
+    # Conversations split between models by weight (`salonbot.experiment`).
+    model_experiment: ModelExperimentFile | None = None
     services: list[ServiceFile] = Field(min_length=1)
     masters: list[MasterFile] = Field(min_length=1)
 
@@ -203,12 +233,43 @@ class SalonFile(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _unique_arms(self) -> SalonFile:
+        if self.model_experiment is None:
+            return self
+        ids = [arm.id for arm in self.model_experiment.arms]
+        for index, arm_id in enumerate(ids):
+            if arm_id in ids[:index]:
+                raise _FieldError(
+                    f"model_experiment.arms[{index}].id", f"duplicate arm id {arm_id!r}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _references(self) -> SalonFile:
         codes = [s.code for s in self.services]
         for index, code in enumerate(codes):
             if code in codes[:index]:
                 raise _FieldError(f"services[{index}].code", f"duplicate service code {code!r}")
         known = set(codes)
+        resources = [r.code for r in self.resources]
+        for index, code in enumerate(resources):
+            if code in resources[:index]:
+                raise _FieldError(f"resources[{index}].code", f"duplicate resource code {code!r}")
+        for index, service in enumerate(self.services):
+            if service.finishing_minutes and not service.processing_minutes:
+                raise _FieldError(
+                    f"services[{index}].finishing_minutes", "needs processing_minutes"
+                )
+            if service.processing_minutes + service.finishing_minutes >= service.duration_minutes:
+                raise _FieldError(
+                    f"services[{index}].processing_minutes",
+                    "processing_minutes plus finishing_minutes must be shorter than "
+                    f"duration_minutes ({service.duration_minutes})",
+                )
+            if service.resource is not None and service.resource not in resources:
+                raise _FieldError(
+                    f"services[{index}].resource", f"unknown resource code {service.resource!r}"
+                )
         masters = [m.code for m in self.masters]
         for index, master in enumerate(self.masters):
             if master.code in masters[:index]:

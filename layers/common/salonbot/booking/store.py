@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import errors as pg_errors
 
+from salonbot.booking import visits
 from salonbot.booking.availability import (
-    RequestedTime,
-    check_bookable,
-    fetch_busy,
-    masters_for,
+    allowed_per_item,
+    fetch_calendar,
+    index_busy,
+    index_resources,
     require_aware,
     resolve_now,
 )
@@ -44,26 +47,27 @@ from salonbot.booking.client_calendar import (
     upsert_client,
 )
 from salonbot.booking.codes import new_booking_code, normalize_booking_code
+from salonbot.booking.cutoffs import refuse_late_change
 from salonbot.booking.time_locks import span_locks
 from salonbot.errors import (
     BookingNotFound,
     ClientBusy,
     InvalidInput,
     SlotTaken,
-    SlotUnavailable,
 )
 from salonbot.whatsapp.identity import is_user_id
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import Iterator
-    from decimal import Decimal
+    from collections.abc import Iterator, Sequence
 
     from salonbot.booking.catalog import Master, Salon, Service
+    from salonbot.booking.visits import PlannedItem
     from salonbot.db.connection import Connection
 
 LIVE = "confirmed"
-OVERLAP_CONSTRAINT = "bookings_no_overlap"
+OVERLAP_CONSTRAINT = "bookings_no_overlap"  # on booking_items, per item
+RESOURCE_CONSTRAINT = "booking_items_resource_capacity"
 # How long a write waits on another customer's pending booking of the same time.
 PENDING_WAIT_MS = 2000
 CODE_CONSTRAINT = "bookings_code_key"
@@ -75,7 +79,23 @@ _PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 
 
 @dataclass(frozen=True)
+class BookingItem:
+    """One service of a visit, with its master and time."""
+
+    service_code: str
+    service_names: dict[str, str]
+    master_code: str
+    master_name: str
+    starts_at: dt.datetime  # in the salon's timezone
+    ends_at: dt.datetime
+    price: Decimal
+
+
+@dataclass(frozen=True)
 class Booking:
+    """A visit: one or more items back to back. `service_*` and `master_*` are the first
+    item's, `starts_at` / `ends_at` the visit's, `price` the items' sum."""
+
     id: int
     code: str
     salon_id: uuid.UUID
@@ -88,6 +108,7 @@ class Booking:
     starts_at: dt.datetime  # in the salon's timezone
     ends_at: dt.datetime
     price: Decimal
+    items: tuple[BookingItem, ...] = ()
 
 
 def normalize_phone(phone: str) -> str:
@@ -112,7 +133,18 @@ SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
        b.master_id, b.service_id, b.client_id,
        s.code AS service_code, s.names AS service_names,
        m.code AS master_code, m.name AS master_name,
-       coalesce(c.phone, '') AS phone  -- '' once the client is anonymised
+       coalesce(c.phone, '') AS phone,  -- '' once the client is anonymised
+       (SELECT json_agg(json_build_object(
+                   'service_id', i.service_id, 'master_id', i.master_id,
+                   'service_code', si.code, 'service_names', si.names,
+                   'master_code', mi.code, 'master_name', mi.name,
+                   'starts', extract(epoch FROM i.starts_at),
+                   'ends', extract(epoch FROM i.ends_at), 'price', i.price::text)
+                 ORDER BY i.position)
+          FROM booking_items i
+          JOIN services si ON si.id = i.service_id
+          JOIN masters mi ON mi.id = i.master_id
+         WHERE i.booking_id = b.id) AS items
   FROM bookings b
   JOIN services s ON s.id = b.service_id
   JOIN masters m ON m.id = b.master_id
@@ -134,6 +166,18 @@ def _from_row(salon: Salon, row: dict[str, Any]) -> Booking:
         starts_at=row["starts_at"].astimezone(salon.tz),
         ends_at=row["ends_at"].astimezone(salon.tz),
         price=row["price"],
+        items=tuple(
+            BookingItem(
+                service_code=item["service_code"],
+                service_names=dict(item["service_names"]),
+                master_code=item["master_code"],
+                master_name=item["master_name"],
+                starts_at=dt.datetime.fromtimestamp(float(item["starts"]), salon.tz),
+                ends_at=dt.datetime.fromtimestamp(float(item["ends"]), salon.tz),
+                price=Decimal(str(item["price"])),
+            )
+            for item in row["items"] or ()
+        ),
     )
 
 
@@ -168,77 +212,88 @@ def _customer_booking(
     return row
 
 
-def _service_end(service: Service, starts_at: dt.datetime) -> dt.datetime:
-    """When the service ends, as `check_bookable` computes it: elapsed time, so a start in
-    the repeated hour of a DST night ends after it (aware arithmetic is wall-clock)."""
-    return starts_at.astimezone(dt.UTC) + dt.timedelta(minutes=service.duration_minutes)
+def _visit_end(services: Sequence[Service], starts_at: dt.datetime) -> dt.datetime:
+    """When the visit's last service ends: elapsed time, so a start in the repeated hour
+    of a DST night ends after it (aware arithmetic is wall-clock)."""
+    minutes = sum(service.duration_minutes for service in services)
+    return starts_at.astimezone(dt.UTC) + dt.timedelta(minutes=minutes)
 
 
-def _bookable_masters(
+def _plan(
     conn: Connection,
     salon: Salon,
-    service: Service,
-    masters: list[Master],
+    services: Sequence[Service],
+    allowed: Sequence[Sequence[Master]],
     starts_at: dt.datetime,
-    now: dt.datetime,
+    avoid: Sequence[frozenset[int]],
     *,
     exclude_booking: int | None = None,
-) -> list[tuple[Master, RequestedTime]]:
-    """The masters, in order, whose hours allow the time and who look free then.
+) -> list[PlannedItem]:
+    """The visit's items with the first allowed master free for each (not in `avoid`).
 
-    SlotUnavailable when no master's hours allow it, SlotTaken when all who could are
-    busy. Looking free is only a hint: the database has the final word on overlaps."""
-    allowed: list[tuple[Master, RequestedTime]] = []
-    refusals: list[SlotUnavailable] = []
-    for master in masters:
-        try:
-            allowed.append((master, check_bookable(salon, service, master, starts_at, now)))
-        except SlotUnavailable as exc:
-            refusals.append(exc)
-    if not allowed:
-        if not refusals:
-            raise SlotUnavailable(f"no master does {service.code!r}")
-        if len(masters) == 1 or len({str(r) for r in refusals}) == 1:
-            raise refusals[0]
-        local = starts_at.astimezone(salon.tz)
-        raise SlotUnavailable(
-            f"no master who does {service.code!r} works at {local:%Y-%m-%d %H:%M}"
-        )
-    if len(allowed) == 1:
-        return allowed
-    requested = allowed[0][1]
-    busy = fetch_busy(
+    When each item has one master and no resource, the database alone decides (no read).
+    Looking free is only a hint: the database has the final word on overlaps."""
+    start = starts_at.timestamp()
+    resource_ids = list(dict.fromkeys(s.resource_id for s in services if s.resource_id))
+    if all(len(masters) == 1 for masters in allowed) and not resource_ids and not any(avoid):
+        return [
+            visits.PlannedItem(service, masters[0], visits.shifted(offset, start))
+            for service, masters, offset in zip(
+                services, allowed, visits.item_offsets(services), strict=True
+            )
+        ]
+    length = max(span.blocked_until for span in visits.item_offsets(services))
+    busy, used = fetch_calendar(
         conn,
         salon,
-        [m.id for m, _ in allowed],
-        requested.starts_at.timestamp(),
-        requested.blocked_until.timestamp(),
+        list(dict.fromkeys(m.id for masters in allowed for m in masters)),
+        resource_ids,
+        start,
+        start + length,
         exclude_booking=exclude_booking,
     )
-    free = [(m, r) for m, r in allowed if not busy[m.id]]
-    if not free:
-        raise SlotTaken(f"{requested.starts_at:%Y-%m-%d %H:%M} is already taken")
-    return free
+    return visits.plan_at(
+        salon,
+        services,
+        start,
+        allowed,
+        index_busy(busy),
+        index_resources(salon, used),
+        avoid=avoid,
+    )
 
 
 @contextmanager
-def _master_time_turn(conn: Connection, master: Master, requested: RequestedTime) -> Iterator[None]:
-    """Take the master's requested time in turn for one write (the body of the `with`).
+def _masters_time_turn(conn: Connection, items: Sequence[PlannedItem]) -> Iterator[None]:
+    """Take the masters' requested time in turn for one write (the body of the `with`).
 
     The exclusion constraint alone is correct, but when several transactions insert
     overlapping rows at the same moment each may see the others' uncommitted rows and wait
     for them: PostgreSQL then breaks the cycle with deadlock errors after a second.
-    Advisory locks on the blocks of time the booking covers (`salonbot.booking.time_locks`)
-    queue the writers of overlapping times, while writers of other times that day never
-    wait on each other. The locks are transaction-level: a written booking keeps its time
-    locked until the caller's transaction ends (it is pending until then anyway), a
-    refused write gives it back at once (the savepoint around locks and write is rolled
-    back), and nothing is left on the session, which RDS Proxy would pin for good and a
-    transaction pooler would hand to other clients.
+    Advisory locks on the blocks of time each item's master is taken
+    (`salonbot.booking.time_locks`) queue the writers of overlapping times, while writers
+    of other times that day never wait on each other. All of a visit's keys are taken in
+    one ascending order (master, key), so visits with several masters never deadlock on
+    them. The locks are transaction-level: a written booking keeps its time locked until
+    the caller's transaction ends (it is pending until then anyway), a refused write gives
+    it back at once (the savepoint around locks and write is rolled back), and nothing is
+    left on the session, which RDS Proxy would pin for good and a transaction pooler would
+    hand to other clients.
 
     A write that meets another customer's booking still pending (not yet committed) waits
     at most `PENDING_WAIT_MS` and is then refused as taken: that time is being booked."""
-    locks = span_locks(requested.starts_at, requested.blocked_until)
+    wanted: dict[tuple[int, int], bool] = {}
+    for item in items:
+        master = item.master.id & 0x7FFFFFFF
+        for start, end in item.span.master_busy():
+            if start >= end:
+                continue
+            for lock in span_locks(
+                dt.datetime.fromtimestamp(start, dt.UTC), dt.datetime.fromtimestamp(end, dt.UTC)
+            ):
+                key = (master, lock.key)
+                wanted[key] = wanted.get(key, False) or lock.exclusive
+    ordered = sorted(wanted)
     with conn.transaction():
         # The short wait applies to the locks only: the write itself, waiting behind a
         # table lock say, runs under the caller's lock and statement timeouts.
@@ -250,20 +305,52 @@ def _master_time_turn(conn: Connection, master: Master, requested: RequestedTime
         assert row is not None
         conn.execute(
             """
-            SELECT CASE WHEN l.exclusive THEN pg_advisory_xact_lock(%(master)s, l.key)
-                        ELSE pg_advisory_xact_lock_shared(%(master)s, l.key) END
-              FROM unnest(%(keys)s::int4[], %(exclusive)s::bool[])
-                   WITH ORDINALITY AS l(key, exclusive, n)
+            SELECT CASE WHEN l.exclusive THEN pg_advisory_xact_lock(l.master, l.key)
+                        ELSE pg_advisory_xact_lock_shared(l.master, l.key) END
+              FROM unnest(%(masters)s::int4[], %(keys)s::int4[], %(exclusive)s::bool[])
+                   WITH ORDINALITY AS l(master, key, exclusive, n)
              ORDER BY l.n
             """,
             {
-                "master": master.id & 0x7FFFFFFF,
-                "keys": [lock.key for lock in locks],
-                "exclusive": [lock.exclusive for lock in locks],
+                "masters": [master for master, _ in ordered],
+                "keys": [key for _, key in ordered],
+                "exclusive": [wanted[k] for k in ordered],
             },
         )
+        resources = resource_block_keys(items)
+        if resources:
+            # The capacity trigger's own locks, taken here first under the short wait: a
+            # writer meeting another customer's pending booking of the resource at that
+            # time is refused as taken instead of waiting for that turn to end.
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::int8[]) WITH ORDINALITY"
+                " AS l(k, n) ORDER BY l.n",
+                (resources,),
+            )
         conn.execute("SELECT set_config('lock_timeout', %s, true)", (row["value"],))
         yield
+
+
+# A resource lock's key, as the capacity trigger of migration 0018 builds it:
+# (82 << 56) | (resource id << 24) | the 15-minute block since the epoch.
+RESOURCE_LOCK_TAG = 82
+RESOURCE_BLOCK_S = 900
+
+
+def resource_block_keys(items: Sequence[PlannedItem]) -> list[int]:
+    """The advisory-lock keys of the resources' 15-minute blocks the items hold,
+    ascending: exactly those the capacity trigger takes."""
+    keys: set[int] = set()
+    for item in items:
+        resource = item.service.resource_id
+        if resource is None:
+            continue
+        first = math.floor(item.span.start / RESOURCE_BLOCK_S)
+        last = math.ceil(item.span.end / RESOURCE_BLOCK_S) - 1
+        keys.update(
+            RESOURCE_LOCK_TAG << 56 | resource << 24 | block for block in range(first, last + 1)
+        )
+    return sorted(keys)
 
 
 # What a competing booking makes a write fail with: an overlap, one still pending past
@@ -282,61 +369,151 @@ def _refused_write(exc: psycopg.Error) -> bool:
 
 
 def _slot_taken(exc: psycopg.Error) -> bool:
-    return (
-        isinstance(exc, pg_errors.ExclusionViolation)
-        and exc.diag.constraint_name == OVERLAP_CONSTRAINT
+    return isinstance(exc, pg_errors.ExclusionViolation) and exc.diag.constraint_name in (
+        OVERLAP_CONSTRAINT,
+        RESOURCE_CONSTRAINT,
     )
+
+
+def _taken(salon: Salon, items: Sequence[PlannedItem], exc: psycopg.Error) -> SlotTaken:
+    if isinstance(exc, pg_errors.ExclusionViolation) and (
+        exc.diag.constraint_name == RESOURCE_CONSTRAINT
+    ):
+        what = f"no place is free at {items[0].starts_at(salon):%Y-%m-%d %H:%M}"
+    elif len(items) == 1:
+        master = items[0].master
+        what = f"{master.name} is already booked at {items[0].starts_at(salon):%Y-%m-%d %H:%M}"
+    else:
+        what = f"{items[0].starts_at(salon):%Y-%m-%d %H:%M} is already taken"
+    taken = SlotTaken(what)
+    taken.__cause__ = exc
+    return taken
 
 
 class _DuplicateSourceMessage(Exception):
     """Another transaction committed a booking for the same inbound message first."""
 
 
+def _item_columns(salon: Salon, items: Sequence[PlannedItem]) -> dict[str, list[Any]]:
+    processing = [item.processing(salon) for item in items]
+    return {
+        "positions": list(range(len(items))),
+        "services": [item.service.id for item in items],
+        "masters": [item.master.id for item in items],
+        "starts": [item.starts_at(salon) for item in items],
+        "ends": [item.ends_at(salon) for item in items],
+        "blocked": [item.blocked_until(salon) for item in items],
+        "processing_from": [p[0] if p else None for p in processing],
+        "processing_until": [p[1] if p else None for p in processing],
+        "prices": [item.service.price for item in items],
+        "resources": [item.service.resource_id for item in items],
+    }
+
+
+_ITEMS_FROM_ARRAYS = """
+unnest(%(positions)s::int2[], %(services)s::bigint[], %(masters)s::bigint[],
+       %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(blocked)s::timestamptz[],
+       %(processing_from)s::timestamptz[], %(processing_until)s::timestamptz[],
+       %(prices)s::numeric[], %(resources)s::bigint[])
+    AS v(position, service_id, master_id, starts_at, ends_at, blocked_until,
+         processing_from, processing_until, price, resource_id)
+"""
+
+
+def _visit_values(salon: Salon, items: Sequence[PlannedItem]) -> dict[str, Any]:
+    lead = items[0]
+    return {
+        "master": lead.master.id,
+        "service": lead.service.id,
+        "starts_at": lead.starts_at(salon),
+        "ends_at": items[-1].ends_at(salon),
+        "blocked_until": max(item.blocked_until(salon) for item in items),
+        "price": sum((item.service.price for item in items), Decimal(0)),
+    }
+
+
+def visit_booking(
+    salon: Salon, booking_id: int, code: str, phone: str, items: Sequence[PlannedItem]
+) -> Booking:
+    lead = items[0]
+    return Booking(
+        id=booking_id,
+        code=code,
+        salon_id=salon.id,
+        status=LIVE,
+        service_code=lead.service.code,
+        service_names=dict(lead.service.names),
+        master_code=lead.master.code,
+        master_name=lead.master.name,
+        phone=phone,
+        starts_at=lead.starts_at(salon),
+        ends_at=items[-1].ends_at(salon),
+        price=sum((item.service.price for item in items), Decimal(0)),
+        items=tuple(
+            BookingItem(
+                service_code=item.service.code,
+                service_names=dict(item.service.names),
+                master_code=item.master.code,
+                master_name=item.master.name,
+                starts_at=item.starts_at(salon),
+                ends_at=item.ends_at(salon),
+                price=item.service.price,
+            )
+            for item in items
+        ),
+    )
+
+
 def _insert(
     conn: Connection,
     salon: Salon,
-    service: Service,
-    master: Master,
-    requested: RequestedTime,
+    items: Sequence[PlannedItem],
     *,
     client_id: int,
     phone: str,
     source: str,
     source_message_id: str | None,
 ) -> Booking:
+    """The visit and its items in one statement (so the one-item trigger adds nothing)."""
     for _ in range(CODE_ATTEMPTS):
         code = new_booking_code()
         try:
-            with _master_time_turn(conn, master, requested):
+            with _masters_time_turn(conn, items):
                 row = conn.execute(
                     """
-                    INSERT INTO bookings (code, salon_id, master_id, service_id, client_id,
-                                          starts_at, ends_at, blocked_until, price, source,
-                                          source_message_id)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                    RETURNING id
-                    """,
-                    (
-                        code,
-                        salon.id,
-                        master.id,
-                        service.id,
-                        client_id,
-                        requested.starts_at,
-                        requested.ends_at,
-                        requested.blocked_until,
-                        service.price,
-                        source,
-                        source_message_id,
-                    ),
+                    WITH visit AS (
+                        INSERT INTO bookings (code, salon_id, master_id, service_id,
+                                              client_id, starts_at, ends_at, blocked_until,
+                                              price, source, source_message_id)
+                        VALUES (%(code)s, %(salon)s, %(master)s, %(service)s, %(client)s,
+                                %(starts_at)s, %(ends_at)s, %(blocked_until)s, %(price)s,
+                                %(source)s, %(source_message_id)s)
+                        RETURNING id)
+                    INSERT INTO booking_items (booking_id, position, service_id, master_id,
+                                               starts_at, ends_at, blocked_until,
+                                               processing_from, processing_until, price,
+                                               resource_id)
+                    SELECT visit.id, v.position, v.service_id, v.master_id, v.starts_at,
+                           v.ends_at, v.blocked_until, v.processing_from, v.processing_until,
+                           v.price, v.resource_id
+                      FROM visit, """
+                    + _ITEMS_FROM_ARRAYS
+                    + " RETURNING booking_id",
+                    {
+                        "code": code,
+                        "salon": salon.id,
+                        "client": client_id,
+                        "source": source,
+                        "source_message_id": source_message_id,
+                        **_visit_values(salon, items),
+                        **_item_columns(salon, items),
+                    },
                 ).fetchone()
         except _COMPETING_WRITE_ERRORS as exc:
             if client_overlap(exc):
                 raise ClientBusy("the customer already has a booking at that time") from exc
             if _refused_write(exc):
-                raise SlotTaken(
-                    f"{master.name} is already booked at {requested.starts_at:%Y-%m-%d %H:%M}"
-                ) from exc
+                raise _taken(salon, items, exc) from exc
             raise
         except pg_errors.UniqueViolation as exc:
             if exc.diag.constraint_name == CODE_CONSTRAINT:
@@ -345,21 +522,14 @@ def _insert(
                 raise _DuplicateSourceMessage from exc
             raise
         assert row is not None
-        return Booking(
-            id=row["id"],
-            code=code,
-            salon_id=salon.id,
-            status=LIVE,
-            service_code=service.code,
-            service_names=dict(service.names),
-            master_code=master.code,
-            master_name=master.name,
-            phone=phone,
-            starts_at=requested.starts_at,
-            ends_at=requested.ends_at,
-            price=service.price,
-        )
+        return visit_booking(salon, row["booking_id"], code, phone, items)
     raise RuntimeError(f"no unused booking code after {CODE_ATTEMPTS} attempts")
+
+
+def _attempts(allowed: Sequence[Sequence[Master]]) -> int:
+    """How many plans a write tries: each refused one rules its masters out, so at most
+    one per master an item could have, and one more."""
+    return max(len(masters) for masters in allowed) + 1
 
 
 def create_booking(
@@ -367,7 +537,7 @@ def create_booking(
     salon: Salon,
     *,
     phone: str,
-    service_code: str,
+    service_code: str | Sequence[str],
     starts_at: dt.datetime,
     master_code: str | None = None,
     client_name: str | None = None,
@@ -375,14 +545,15 @@ def create_booking(
     source_message_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> Booking:
-    """Book `service_code` at `starts_at` with the named master, or with the first master
-    (salon order) free then. The same `source_message_id` twice returns the first booking.
+    """Book a visit at `starts_at`: one service, or several back to back (each item with
+    the named master, or with the first master in salon order free then). All items or
+    none. The same `source_message_id` twice returns the first booking.
 
     Refused with `BookingLimitReached` when the customer already holds the salon's limit
-    of live bookings, and with `ClientBusy` when the time overlaps one of them."""
+    of live bookings, and with `ClientBusy` when the visit overlaps one of them."""
     phone = normalize_phone(phone)
-    service = salon.service(service_code)
-    masters = masters_for(salon, service, master_code)
+    services = visits.visit_services(salon, service_code)
+    choices = visits.masters_per_item(salon, services, master_code)
     require_aware(starts_at, "starts_at")
     current = resolve_now(salon, now)
     with conn.transaction():
@@ -395,9 +566,7 @@ def create_booking(
         # this customer's other creates and moves wait here, and what we count next stays
         # true until we commit.
         client_id = upsert_client(conn, salon, phone, client_name)
-        mine = client_calendar(
-            conn, client_id, starts_at, _service_end(service, starts_at), current
-        )
+        mine = client_calendar(conn, client_id, starts_at, _visit_end(services, starts_at), current)
         if at_limit(salon, mine) or mine.overlapping is not None:
             # A redelivered message whose twin committed while we waited for the lock.
             if source_message_id is not None:
@@ -408,16 +577,19 @@ def create_booking(
                 raise limit_reached(salon, mine)
             assert mine.overlapping is not None
             raise client_busy(salon, mine.overlapping)
-        candidates = _bookable_masters(conn, salon, service, masters, starts_at, current)
+        allowed = allowed_per_item(salon, services, choices, starts_at, current)
+        avoid = [frozenset[int]() for _ in services]
         taken: SlotTaken | None = None
-        for master, requested in candidates:
+        for _ in range(_attempts(allowed)):
+            try:
+                planned = _plan(conn, salon, services, allowed, starts_at, avoid)
+            except SlotTaken as exc:
+                raise taken or exc from None
             try:
                 return _insert(
                     conn,
                     salon,
-                    service,
-                    master,
-                    requested,
+                    planned,
                     client_id=client_id,
                     phone=phone,
                     source=source,
@@ -432,6 +604,7 @@ def create_booking(
                 if isinstance(exc, _DuplicateSourceMessage | ClientBusy):
                     raise  # another master would not help
                 taken = exc
+                avoid = [a | {item.master.id} for a, item in zip(avoid, planned, strict=True)]
         assert taken is not None
         raise taken
 
@@ -442,14 +615,24 @@ def _refuse_started(row: dict[str, Any], now: dt.datetime) -> None:
 
 
 def cancel_booking(
-    conn: Connection, salon: Salon, *, phone: str, code: str, now: dt.datetime | None = None
+    conn: Connection,
+    salon: Salon,
+    *,
+    phone: str,
+    code: str,
+    now: dt.datetime | None = None,
+    by_customer: bool = False,
 ) -> Booking:
-    """Cancel the customer's live, not yet started booking; its time is free again."""
+    """Cancel the customer's live, not yet started visit, every item of it; its time is
+    free again (the items follow the visit's status). `by_customer`: the customer asks,
+    so the salon's `cancel_notice_minutes` applies (`ChangeTooLate`); staff may always."""
     phone = normalize_phone(phone)
     current = resolve_now(salon, now)
     with conn.transaction():
         row = _customer_booking(conn, salon, phone, code, live=True, lock=True)
         _refuse_started(row, current)
+        if by_customer:
+            refuse_late_change(salon, "cancel", row["code"], row["starts_at"], current)
         conn.execute(
             """
             UPDATE bookings SET status = 'cancelled', cancelled_at = %s, updated_at = now()
@@ -458,6 +641,22 @@ def cancel_booking(
             (current, row["id"]),
         )
     return dataclasses.replace(_from_row(salon, row), status="cancelled")
+
+
+def _visit_choices(
+    salon: Salon, services: Sequence[Service], current: Sequence[int], master_code: str | None
+) -> list[list[Master]]:
+    """Who may take each item of a moved visit: the named master for every item, else
+    each item's current master first, then the others who do its service."""
+    if master_code is not None:
+        return visits.masters_per_item(salon, services, master_code)
+    choices: list[list[Master]] = []
+    for service, keep in zip(services, current, strict=True):
+        everyone = salon.masters_for(service)
+        choices.append(
+            [m for m in everyone if m.id == keep] + [m for m in everyone if m.id != keep]
+        )
+    return choices
 
 
 def move_booking(
@@ -469,13 +668,17 @@ def move_booking(
     starts_at: dt.datetime,
     master_code: str | None = None,
     now: dt.datetime | None = None,
+    by_customer: bool = False,
 ) -> Booking:
-    """Move the customer's live booking to `starts_at`, checked like a new booking.
+    """Move the customer's live visit to `starts_at`, every item with it, checked like a
+    new booking. `by_customer`: the salon's `move_notice_minutes` applies
+    (`ChangeTooLate`); staff may always.
 
-    `master_code=None` keeps the current master when free then, else the first free
-    master who does the service. The row is updated in place, so the new time may overlap
-    the old one; when the new time is refused the booking stays exactly as it was. A time
-    overlapping the customer's other booking is refused with `ClientBusy`."""
+    `master_code=None` keeps each item's master when free then, else the first free
+    master who does its service; a named master takes every item. The rows are updated in
+    place, so the new time may overlap the old one; when the new time is refused the visit
+    stays exactly as it was. A time overlapping the customer's other booking is refused
+    with `ClientBusy`."""
     phone = normalize_phone(phone)
     require_aware(starts_at, "starts_at")
     current = resolve_now(salon, now)
@@ -483,63 +686,74 @@ def move_booking(
         # The client's row too: this customer's creates and moves are decided in turn.
         row = _customer_booking(conn, salon, phone, code, live=True, lock=True, lock_client=True)
         _refuse_started(row, current)
-        service = salon.service_by_id(row["service_id"])
-        if master_code is not None:
-            masters = masters_for(salon, service, master_code)
-        else:
-            everyone = masters_for(salon, service, None)
-            masters = sorted(everyone, key=lambda m: m.id != row["master_id"])
+        if by_customer:
+            refuse_late_change(salon, "move", row["code"], row["starts_at"], current)
+        held = row["items"] or [{"service_id": row["service_id"], "master_id": row["master_id"]}]
+        services = [salon.service_by_id(item["service_id"]) for item in held]
+        choices = _visit_choices(salon, services, [i["master_id"] for i in held], master_code)
         mine = client_calendar(
             conn,
             row["client_id"],
             starts_at,
-            _service_end(service, starts_at),
+            _visit_end(services, starts_at),
             current,
             exclude_booking=row["id"],
         )
         if mine.overlapping is not None:
             raise client_busy(salon, mine.overlapping)
-        candidates = _bookable_masters(
-            conn, salon, service, masters, starts_at, current, exclude_booking=row["id"]
-        )
+        allowed = allowed_per_item(salon, services, choices, starts_at, current)
+        avoid = [frozenset[int]() for _ in services]
         taken: SlotTaken | None = None
-        for master, requested in candidates:
+        for _ in range(_attempts(allowed)):
             try:
-                with _master_time_turn(conn, master, requested):
-                    conn.execute(
-                        """
-                        UPDATE bookings
-                           SET master_id = %s, starts_at = %s, ends_at = %s,
-                               blocked_until = %s, updated_at = now()
-                         WHERE id = %s
-                        """,
-                        (
-                            master.id,
-                            requested.starts_at,
-                            requested.ends_at,
-                            requested.blocked_until,
-                            row["id"],
-                        ),
-                    )
+                planned = _plan(
+                    conn, salon, services, allowed, starts_at, avoid, exclude_booking=row["id"]
+                )
+            except SlotTaken as exc:
+                raise taken or exc from None
+            try:
+                _update_visit(conn, salon, row["id"], planned)
             except _COMPETING_WRITE_ERRORS as exc:
                 if client_overlap(exc):
                     raise ClientBusy("the customer already has a booking at that time") from exc
                 if not _refused_write(exc):
                     raise
-                taken = SlotTaken(
-                    f"{master.name} is already booked at {requested.starts_at:%Y-%m-%d %H:%M}"
-                )
-                taken.__cause__ = exc
+                taken = _taken(salon, planned, exc)
+                avoid = [a | {item.master.id} for a, item in zip(avoid, planned, strict=True)]
                 continue
-            return dataclasses.replace(
-                _from_row(salon, row),
-                master_code=master.code,
-                master_name=master.name,
-                starts_at=requested.starts_at,
-                ends_at=requested.ends_at,
-            )
+            moved = visit_booking(salon, row["id"], row["code"], row["phone"], planned)
+            return dataclasses.replace(moved, price=row["price"])
         assert taken is not None
         raise taken
+
+
+def _update_visit(
+    conn: Connection, salon: Salon, booking_id: int, items: Sequence[PlannedItem]
+) -> None:
+    """Every item to its planned time and master, then the visit's own span: items of one
+    visit never conflict with each other, so the order of the rows does not matter."""
+    with _masters_time_turn(conn, items):
+        conn.execute(
+            """
+            UPDATE booking_items i
+               SET master_id = v.master_id, starts_at = v.starts_at, ends_at = v.ends_at,
+                   blocked_until = v.blocked_until, processing_from = v.processing_from,
+                   processing_until = v.processing_until, resource_id = v.resource_id
+              FROM """
+            + _ITEMS_FROM_ARRAYS
+            + " WHERE i.booking_id = %(booking)s AND i.position = v.position",
+            {"booking": booking_id, **_item_columns(salon, items)},
+        )
+        visit = _visit_values(salon, items)
+        conn.execute(
+            """
+            UPDATE bookings
+               SET master_id = %(master)s, starts_at = %(starts_at)s, ends_at = %(ends_at)s,
+                   blocked_until = %(blocked_until)s, updated_at = now()
+             WHERE id = %(booking)s
+            """,
+            {"booking": booking_id, **visit},
+        )
 
 
 def find_booking(conn: Connection, salon: Salon, *, phone: str, code: str) -> Booking:
@@ -547,6 +761,22 @@ def find_booking(conn: Connection, salon: Salon, *, phone: str, code: str) -> Bo
     phone = normalize_phone(phone)
     with conn.transaction():
         return _from_row(salon, _customer_booking(conn, salon, phone, code, live=False, lock=False))
+
+
+def last_visit(
+    conn: Connection, salon: Salon, *, phone: str, now: dt.datetime | None = None
+) -> Booking | None:
+    """The customer's latest visit that has started (not cancelled, not a no-show): what
+    "same as last time" repeats. One query, on the client's (client_id, starts_at) index."""
+    phone = normalize_phone(phone)
+    sql = (
+        _SELECT
+        + " WHERE b.salon_id = %s AND c.phone = %s AND b.starts_at <= %s"
+        + " AND b.status IN ('confirmed', 'completed') ORDER BY b.starts_at DESC, b.id DESC LIMIT 1"
+    )
+    # One read, no savepoint around it: one round trip.
+    row = conn.execute(sql, (salon.id, phone, resolve_now(salon, now))).fetchone()
+    return None if row is None else _from_row(salon, row)
 
 
 def list_bookings(

@@ -9,7 +9,8 @@ records commit or roll back with its effects.
 
 One customer message is one `user` row; one reply is one `assistant` row carrying the
 turn's tokens, cost, model, response time, booking code and the tool calls it made (as
-`tool_calls`), so counting rows counts messages and summing rows sums spend."""
+`tool_calls`), so counting rows counts messages and summing rows sums spend; and what the
+review reads: the experiment arm, whether it handed off, and the engine's notes."""
 
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ class Conversation:
     # The hand-off's notices to the customer and the staff's latest reply (`handoff`).
     handoff_notice_at: dt.datetime | None = None
     staff_replied_at: dt.datetime | None = None
+    # The model experiment's arm given to this conversation (`salonbot.experiment`).
+    experiment_arm: str | None = None
     has_held: bool = False  # a burst's messages wait for this turn (`take_held`)
 
     def handed_off(self, now: dt.datetime) -> bool:
@@ -87,13 +90,16 @@ class NewMessage:
     response_time_ms: int | None = None
     model: str | None = None
     booking_code: str | None = None
+    experiment_arm: str | None = None
+    handoff: bool = False  # the reply passed the conversation to staff
+    notes: list[str] | None = None  # the router's and the engine's notes on the reply
     reply_to_message_id: str | None = None  # the wamid the customer's message quotes
     held: bool = False  # a burst's message, answered by the burst's last turn
 
 
 _CONVERSATION_COLUMNS = (
     "id, salon_id, phone_number, status, handoff_until, language, state, "
-    "message_count, booking_count, staff_notified_at, staff_unnotified, "
+    "message_count, booking_count, staff_notified_at, staff_unnotified, experiment_arm, "
     "handoff_notice_at, staff_replied_at"
 )
 
@@ -114,6 +120,7 @@ def _from_row(row: dict[str, Any]) -> Conversation:
         staff_unnotified=int(row.get("staff_unnotified") or 0),
         handoff_notice_at=row.get("handoff_notice_at"),
         staff_replied_at=row.get("staff_replied_at"),
+        experiment_arm=row.get("experiment_arm"),
         has_held=bool(row.get("has_held", False)),
     )
 
@@ -174,6 +181,9 @@ def append_messages(
             "response_time_ms": m.response_time_ms,
             "model": m.model,
             "booking_code": m.booking_code,
+            "experiment_arm": m.experiment_arm,
+            "handoff": m.handoff,
+            "notes": m.notes or None,
             "reply_to_message_id": m.reply_to_message_id,
             "held": m.held,
         }
@@ -185,20 +195,23 @@ def append_messages(
             INSERT INTO ai_messages (
                 conversation_id, salon_id, role, content, message_type, tool_calls,
                 external_id, prompt_tokens, completion_tokens, cached_tokens, cost,
-                response_time_ms, model, booking_code, reply_to_message_id, held)
+                response_time_ms, model, booking_code, reply_to_message_id, held,
+                experiment_arm, handoff, notes)
             SELECT %(conversation)s, %(salon)s, r.role, r.content, r.message_type,
                    r.tool_calls, r.external_id, r.prompt_tokens, r.completion_tokens,
                    r.cached_tokens, r.cost, r.response_time_ms, r.model, r.booking_code,
-                   r.reply_to_message_id, coalesce(r.held, false)
+                   r.reply_to_message_id, coalesce(r.held, false), r.experiment_arm,
+                   coalesce(r.handoff, false), r.notes
               FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
                    role text, content text, message_type text, tool_calls jsonb,
                    external_id text, prompt_tokens int, completion_tokens int,
                    cached_tokens int, cost numeric, response_time_ms int, model text,
-                   booking_code text, reply_to_message_id text, held boolean))
+                   booking_code text, reply_to_message_id text, held boolean,
+                   experiment_arm text, handoff boolean, notes text[]))
                    WITH ORDINALITY AS r(
                    role, content, message_type, tool_calls, external_id, prompt_tokens,
                    completion_tokens, cached_tokens, cost, response_time_ms, model,
-                   booking_code, reply_to_message_id, held, ord)
+                   booking_code, reply_to_message_id, held, experiment_arm, handoff, notes, ord)
              ORDER BY ord
             RETURNING id, tokens_used, cost, booking_code
         ), counted AS (
@@ -248,6 +261,13 @@ def history(
         used += cost
     kept.reverse()
     return kept
+
+
+def assign_arm(conn: Connection, conversation: str, arm: str) -> None:
+    """Keep the experiment's arm on the conversation: later turns read it back."""
+    conn.execute(
+        "UPDATE ai_conversations SET experiment_arm = %s WHERE id = %s", (arm, conversation)
+    )
 
 
 def record_staff_notice(

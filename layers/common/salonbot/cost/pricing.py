@@ -140,3 +140,12 @@ def configured_quote(settings: Settings) -> PriceQuote:
         input_per_mtok=settings.openai_price_input_per_mtok,
         output_per_mtok=settings.openai_price_output_per_mtok,
     )
+
+
+def model_quote(settings: Settings, model: str) -> PriceQuote:
+    """The price of `model` (a model experiment's arm): the configured rates speak of
+    `OPENAI_MODEL` only, so another model the table lacks is priced at the most
+    expensive known rate."""
+    if model == settings.openai_model:
+        return configured_quote(settings)
+    return quote(model)

@@ -10,8 +10,9 @@ notification counts them). A handed-off customer is never met with silence: the 
 gets the hand-off's notice when one is due (`conversation.handoff`), and "меню"/"бот"/
 "menu" ends the hand-off and is answered by the assistant. Otherwise the (throttled)
 router's engine answers, and the customer's message and the reply are stored together
-(one round trip) with the reply's tokens, cost, model, response time, booking code and
-tool calls."""
+(one round trip) with the reply's tokens, cost, model, response time, booking code, tool
+calls, hand-off and notes. In a salon running a model experiment the conversation gets its
+arm first (kept on it once given) and both rows record it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from salonbot.assistant.parsing import returns_to_bot
 from salonbot.assistant.throttle import screen, with_throttle
 from salonbot.conversation import handoff
 from salonbot.conversation import store as conversations
+from salonbot.experiment import arm_for
 from salonbot.observability import (
     MetricName,
     correlation_ids,
@@ -110,6 +112,12 @@ class ConversationTurn:
                 name=MetricName.CONVERSATIONS_STARTED, unit=MetricUnit.Count, value=1
             )
         logger.append_keys(**correlation_ids(conversation_id=conversation.id))
+        arm = None
+        experiment = salon.model_experiment
+        if experiment is not None and salon.ai_enabled:
+            arm = arm_for(experiment, conversation.id, conversation.experiment_arm)
+            if arm.id != conversation.experiment_arm:
+                conversations.assign_arm(conn, conversation.id, arm.id)
         if message.referral is not None:
             conversations.record_referral(conn, conversation.id, message.referral, at=now)
         user = conversations.NewMessage(
@@ -117,6 +125,7 @@ class ConversationTurn:
             content=message.said,
             message_type=message.type,
             external_id=message.message_id,
+            experiment_arm=arm.id if arm else None,
             reply_to_message_id=message.reply_to_message_id,
             held=hold,
         )
@@ -136,6 +145,7 @@ class ConversationTurn:
             interactive_supported=interactive_supported,
             conversation_language=conversation.language,
             guided_state=conversation.state,
+            experiment_arm=arm,
         )
         if not salon.ai_enabled:
             return self._leave_for_staff(conn, turn, conversation, user, now)
@@ -159,6 +169,9 @@ class ConversationTurn:
             response_time_ms=elapsed_ms,
             model=result.model,
             booking_code=result.booking_code,
+            experiment_arm=arm.id if arm else None,
+            handoff=result.handoff,
+            notes=result.notes or None,
         )
         conversations.append_messages(
             conn, conversation, [user, reply] if result.messages else [user]

@@ -11,6 +11,7 @@ PHRASES: dict[str, str] = {
     "menu": "How can I help? Pick from the menu or write, e.g. “manicure tomorrow at 3pm”.",
     "menu_button": "Menu",
     "menu_book": "Book",
+    "menu_repeat": "Same as last time",
     "menu_mine": "My bookings",
     "menu_prices": "Prices",
     "menu_address": "Address & hours",
@@ -84,6 +85,9 @@ PHRASES: dict[str, str] = {
     "handoff_wait": "Your message is with the salon staff; they will reply here. To get "
     "back to the bot, write “menu”.",
     "handoff_ack": "Got it, the staff will reply soon. Write “menu” for the bot.",
+    "no_last_visit": "You have no earlier visit yet; please choose a service.",
+    "change_cutoff": "Your visit is too close to change it here. I've passed your request "
+    "to the salon staff; they will reply here.",
     "today": "Today",
     "tomorrow": "Tomorrow",
     "with_master": ", master {master}",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from salonbot.assistant.guided import options as opt
 from salonbot.assistant.guided import replies as r
 from salonbot.assistant.guided.steps import ANY, Outcome, Steps
+from salonbot.assistant.guided.visit import service_of, visit_code
 from salonbot.assistant.parsing import (
     ADDRESS,
     BOOK,
@@ -35,6 +36,7 @@ from salonbot.assistant.parsing import (
     NO,
     PRICES,
     QUIT,
+    REPEAT,
     THANKS,
     UNSERVABLE,
     YES,
@@ -168,6 +170,8 @@ class _Dialog(Steps):
             self.say(r.FaqReply((ADDRESS, HOURS)))
         elif item == "human":
             self.hand_off()
+        elif item == "repeat":
+            self.repeat_last()
         else:
             self.main_menu()
 
@@ -208,6 +212,8 @@ class _Dialog(Steps):
             self.find_booking_for("move", parsed.code, parsed.when)
         elif MY_BOOKINGS in intents:
             self.my_bookings()
+        elif REPEAT in intents:
+            self.repeat_last(parsed.when)
         elif intents & set(FAQ_INTENTS) and BOOK not in intents and _only_a_day(parsed, intents):
             topics = tuple(t for t in FAQ_INTENTS if t in intents)
             # "а сколько он стоит?" in the middle of a booking: the service being booked.
@@ -257,7 +263,15 @@ class _Dialog(Steps):
         if not moving and st.flow != "book":
             st.clear()
             st.flow = "book"
-        if parsed.services and not moving:
+        if parsed.visit and not moving:
+            # Several services for one visit ("маникюр и педикюр"): one code for the steps.
+            code = visit_code(parsed.visit)
+            if code != st.service:
+                st.forget("service", "day", "start", "page", "candidates")
+                st.service = code
+                if st.master not in (None, ANY) and not self.does(st.master, code):
+                    st.master = None
+        elif parsed.services and not moving:
             if parsed.service is None:
                 st.service = None
                 st.candidates = list(parsed.services)
@@ -268,13 +282,9 @@ class _Dialog(Steps):
                 if st.master not in (None, ANY) and not self.does(st.master, parsed.service):
                     st.master = None
         if parsed.master and not moving:
-            service = st.service
-            if service and not self.does(parsed.master, service):
-                self.say(
-                    r.MasterNotForService(
-                        self.salon.masters[parsed.master], self.salon.services[service]
-                    )
-                )
+            service = service_of(self.salon, st.service)
+            if service and not self.does(parsed.master, service.code):
+                self.say(r.MasterNotForService(self.salon.masters[parsed.master], service))
             else:
                 st.master = parsed.master
         elif parsed.any_master and not moving:

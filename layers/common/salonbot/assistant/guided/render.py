@@ -137,8 +137,8 @@ class Renderer:
     def question(self, reply: r.Reply) -> Message:
         t = self.t
         match reply:
-            case r.MainMenu():
-                return self.ask_list(t["menu"], t["menu_button"], self.menu())
+            case r.MainMenu(last):
+                return self.ask_list(t["menu"], t["menu_button"], self.menu(last))
             case r.OfferPerson():
                 buttons = [
                     _option(opt.MenuItem("human"), t["menu_human"]),
@@ -253,7 +253,7 @@ class Renderer:
 
     # -- pieces ---------------------------------------------------------------------------
 
-    def menu(self) -> list[Option]:
+    def menu(self, last: Booking | None = None) -> list[Option]:
         t = self.t
         items = (
             ("book", "menu_book"),
@@ -262,7 +262,11 @@ class Renderer:
             ("address", "menu_address"),
             ("human", "menu_human"),
         )
-        return [_option(opt.MenuItem(item), t[key]) for item, key in items]
+        rows = [_option(opt.MenuItem(item), t[key]) for item, key in items]
+        if last is not None:  # one tap books the last visit's services with its master
+            about = f"{self.service_name(last)}, {last.master_name}"
+            rows.insert(0, _option(opt.MenuItem("repeat"), t["menu_repeat"], about))
+        return rows
 
     def text(self, body: str) -> TextMessage:
         return TextMessage(body=body)
@@ -301,8 +305,12 @@ class Renderer:
         return self.master_name(master) if master is not None else fallback
 
     def service_name(self, booking: Booking) -> str:
-        names = booking.service_names
-        return names.get(self.lang) or next(iter(names.values()), booking.service_code)
+        """The booking's service; a visit's services joined ("Маникюр + Педикюр")."""
+        parts = booking.items if len(booking.items) > 1 else (booking,)
+        return " + ".join(
+            p.service_names.get(self.lang) or next(iter(p.service_names.values()), p.service_code)
+            for p in parts
+        )
 
     def line(self, booking: Booking) -> str:
         return self.t["booking_line"].format(

@@ -34,6 +34,8 @@ NoticeKey = Literal[
     "declined",
     "no_bookings",
     "not_changeable",  # the store refused to move or cancel
+    "change_cutoff",  # too close to the visit for the customer to change it: staff will
+    "no_last_visit",  # "как в прошлый раз" from a customer with no visit yet
     "handoff",
     "confirm_again",  # an answer to the confirmation that is neither yes nor no
 ]
@@ -158,7 +160,7 @@ class Cancelled:
 
 @dataclass(frozen=True)
 class MainMenu:
-    pass
+    last_visit: Booking | None = None  # offered as a one-tap repeat
 
 
 @dataclass(frozen=True)

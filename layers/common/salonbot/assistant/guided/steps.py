@@ -16,9 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from salonbot.assistant.guided import options as opt
 from salonbot.assistant.guided import replies as r
+from salonbot.assistant.guided import visit
+from salonbot.assistant.guided.visit import desk_codes, service_of, visit_code
+from salonbot.booking.cutoffs import too_late
 from salonbot.errors import (
     BookingLimitReached,
     BookingNotFound,
+    ChangeTooLate,
     ClientBusy,
     InvalidInput,
     NotFound,
@@ -102,9 +106,11 @@ class Steps:
         return self.now.date() + dt.timedelta(days=self.salon.booking_horizon_days - 1)
 
     def does(self, master_code: str | None, service_code: str) -> bool:
+        """The master does the service (every service of a visit's code)."""
         master = self.salon.masters.get(master_code or "")
-        service = self.salon.services.get(service_code)
-        return master is not None and service is not None and master.does(service)
+        if master is None or service_of(self.salon, service_code) is None:
+            return False
+        return master in visit.masters_for(self.salon, service_code)
 
     # -- the booking steps ----------------------------------------------------------------
 
@@ -120,12 +126,12 @@ class Steps:
         if not st.flow:
             self.main_menu()
             return
-        service = self.salon.services.get(st.service or "")
+        service = service_of(self.salon, st.service)
         if service is None:
             self.show_services()
             return
         if st.master is None:
-            masters = self.salon.masters_for(service)
+            masters = visit.masters_for(self.salon, service.code)
             if len(masters) > 1 and not st.day and not st.earliest:
                 self.ask(r.ChooseMaster(service, tuple(masters[:ROWS])), "master")
                 return
@@ -179,7 +185,7 @@ class Steps:
         """Free slots per day for the choices so far (the booking being moved is free)."""
         master = self.st.master
         return self.desk.slots_by_day(
-            service.code,
+            desk_codes(service.code),
             days,
             master if master != ANY and self.does(master, service.code) else None,
             exclude_booking=self.st.booking_id,
@@ -191,7 +197,8 @@ class Steps:
         is true: from `first` to the horizon's end, for the master chosen; then the days
         from today, or with any master, are offered before giving up."""
         st = self.st
-        service = self.salon.services[st.service or ""]
+        service = service_of(self.salon, st.service)
+        assert service is not None
         today, last = self.now.date(), self.last_day()
         first = max(first, today)
         days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
@@ -275,7 +282,8 @@ class Steps:
         st = self.st
         slot = self.offered_slot()
         assert slot is not None
-        service = self.salon.services[st.service or ""]
+        service = service_of(self.salon, st.service)
+        assert service is not None
         master = self.salon.masters.get(st.slot_master or "")
         self.ask(r.ConfirmSlot(service, slot, master, moving=st.flow == "move"), "confirm")
 
@@ -298,7 +306,7 @@ class Steps:
             else:
                 master = st.master
                 booking = self.desk.book(
-                    service,
+                    desk_codes(service),
                     start,
                     None if master in (None, ANY) else master,
                     client_name=self.msg.contact_name,
@@ -307,6 +315,9 @@ class Steps:
                 self.record("book", arguments, booking)
                 self.say(r.Booked(booking))
                 self.out.booking_code = booking.code
+        except ChangeTooLate:
+            self.late_change()
+            return
         except BookingLimitReached as exc:
             # No other time would help: her bookings, each with move and cancel.
             self.record("book", arguments, None, str(exc))
@@ -325,7 +336,12 @@ class Steps:
                 self.notice("slot_taken" if isinstance(exc, SlotTaken) else "slot_unavailable")
             st.day, st.page = start.astimezone(self.salon.tz).date(), 0
             st.forget("start", "wanted", "after", "before")
-            self.show_times(self.salon.services[service])
+            shown = service_of(self.salon, service)
+            if shown is None:
+                st.clear()
+                self.main_menu()
+                return
+            self.show_times(shown)
             return
         except (BookingNotFound, InvalidInput, NotFound):
             self.notice("not_changeable")
@@ -392,6 +408,9 @@ class Steps:
         booking = self.find(code)
         if booking is None:
             return
+        if too_late(self.salon, "cancel", booking.starts_at, self.now):
+            self.late_change()
+            return
         self.st.clear()
         self.st.booking = booking.code
         self.ask(r.AskToCancel(booking), "cancel_confirm")
@@ -399,6 +418,9 @@ class Steps:
     def cancel(self, code: str) -> None:
         try:
             booking = self.desk.cancel(code)
+        except ChangeTooLate:
+            self.late_change()
+            return
         except (BookingNotFound, InvalidInput):
             self.st.clear()
             self.notice("not_changeable")
@@ -411,10 +433,14 @@ class Steps:
         booking = self.find(code)
         if booking is None:
             return
+        if too_late(self.salon, "move", booking.starts_at, self.now):
+            self.late_change()
+            return
         st = self.st
         st.clear()
         st.flow, st.booking, st.booking_id = "move", booking.code, booking.id
-        st.service, st.master = booking.service_code, booking.master_code
+        codes = [item.service_code for item in booking.items] or [booking.service_code]
+        st.service, st.master = visit_code(codes), booking.master_code
         if when is not None:
             self.merge_when(when)
             if when.same_time and when.time is None:
@@ -434,8 +460,34 @@ class Steps:
         self.out.handoff = True
         self.notice("handoff")
 
+    def late_change(self) -> None:
+        """Inside the salon's cut-off: the customer cannot change the visit, staff can."""
+        self.st.clear()
+        self.out.handoff = True
+        self.notice("change_cutoff")
+
     def main_menu(self) -> None:
-        self.ask(r.MainMenu(), self.st.step or "menu")
+        self.ask(r.MainMenu(self.desk.last_visit()), self.st.step or "menu")
+
+    def repeat_last(self, when: When | None = None) -> None:
+        """ "Как в прошлый раз": a new booking of the last visit's services, with its
+        master when that master still does them (else any master)."""
+        last = self.desk.last_visit()
+        if last is None:
+            self.st.clear()
+            self.notice("no_last_visit")
+            self.start_booking()
+            return
+        st = self.st
+        st.clear()
+        st.flow = "book"
+        st.service = visit_code([i.service_code for i in last.items] or [last.service_code])
+        if service_of(self.salon, st.service) is None:  # no longer offered
+            st.service = None
+        st.master = last.master_code if self.does(last.master_code, st.service or "") else ANY
+        if when is not None:
+            self.merge_when(when)
+        self.advance()
 
     def ask(self, question: r.Question, step: Step) -> None:
         """Ask `question`; the state remembers it as the open `step` (its options are

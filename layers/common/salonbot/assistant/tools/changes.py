@@ -22,15 +22,21 @@ next message, which confirms it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
 from salonbot.assistant.tools.definition import Args, Result, tool
-from salonbot.assistant.tools.lookup import ALTERNATIVES
+from salonbot.assistant.tools.lookup import ALTERNATIVES, visit_codes
 from salonbot.assistant.tools.results import booking_summary, error, error_kind, when
 from salonbot.booking.codes import normalize_booking_code
-from salonbot.errors import BookingLimitReached, SalonbotError, SlotTaken, SlotUnavailable
+from salonbot.errors import (
+    BookingLimitReached,
+    ChangeTooLate,
+    SalonbotError,
+    SlotTaken,
+    SlotUnavailable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,6 +50,8 @@ YEARS_AROUND_NOW = 2
 # Earliest free times read to find alternatives clear of the customer's own bookings.
 EARLIEST_SCAN = 24
 NEXT_MESSAGE = "ask the customer to confirm the next one in their next message"
+# Inside the salon's cut-off the customer cannot change a visit alone; staff can.
+STAFF_INSTEAD = "offer to pass the request to the salon's staff (handoff), who can still change it"
 
 
 def _local_start(value: object) -> object:
@@ -92,9 +100,14 @@ def _clear_of(slots: Sequence[Slot], own: Sequence[Booking]) -> list[Slot]:
     ]
 
 
+def _items_of(booking: Booking) -> list[Any]:
+    """A booking's items (one for a booking made before visits had them)."""
+    return list(booking.items) or [booking]
+
+
 def _alternatives(
     ctx: ToolContext,
-    service: str,
+    service: str | list[str],
     wanted: dt.datetime,
     master: str | None,
     *,
@@ -136,14 +149,18 @@ class BookArgs(Args):
     master: str | None = Field(default=None, max_length=100)
 
 
-@tool(BookArgs, "Book")
+@tool(BookArgs, "Book; a+b: visit")
 def book(ctx: ToolContext, args: BookArgs) -> Result:
     start = _localize(ctx, args.start)
-    again = next((b for b in ctx.booked if b.service_code == args.service), None)
+    visit = visit_codes(args.service)
+    wanted = [visit] if isinstance(visit, str) else visit
+    booked = {item.service_code: b for b in ctx.booked for item in _items_of(b)}
+    again = next(((code, booked[code]) for code in wanted if code in booked), None)
     if again is not None:
+        code, earlier = again
         return error(
             "one_per_message",
-            f"this message already booked {args.service} ({again.code}); one booking per "
+            f"this message already booked {code} ({earlier.code}); one booking per "
             f"service per message: {NEXT_MESSAGE}",
             booked=False,
         )
@@ -151,7 +168,7 @@ def book(ctx: ToolContext, args: BookArgs) -> Result:
     source = f"{ctx.message_id}#{len(ctx.booked)}" if ctx.message_id else None
     try:
         booking = ctx.desk.book(
-            args.service,
+            visit,
             start,
             args.master,
             client_name=ctx.client_name,
@@ -170,7 +187,7 @@ def book(ctx: ToolContext, args: BookArgs) -> Result:
             error_kind(exc),
             str(exc),
             booked=False,
-            alternatives=_alternatives(ctx, args.service, start, args.master),
+            alternatives=_alternatives(ctx, wanted, start, args.master),
         )
     ctx.booked.append(booking)
     return {"ok": True, "booked": booking_summary(ctx, booking)}
@@ -190,6 +207,8 @@ def move(ctx: ToolContext, args: MoveArgs) -> Result:
     start = _localize(ctx, args.start)
     try:
         booking = ctx.desk.move(args.code, start, args.master)
+    except ChangeTooLate as exc:
+        return error(error_kind(exc), f"{exc}; {STAFF_INSTEAD}", moved=False)
     except (SlotTaken, SlotUnavailable) as exc:
         current = ctx.desk.find(args.code)
         return error(
@@ -197,7 +216,11 @@ def move(ctx: ToolContext, args: MoveArgs) -> Result:
             str(exc),
             moved=False,
             alternatives=_alternatives(
-                ctx, current.service_code, start, args.master, moving=current.code
+                ctx,
+                [item.service_code for item in _items_of(current)],
+                start,
+                args.master,
+                moving=current.code,
             ),
         )
     ctx.moved.append(booking)
@@ -213,6 +236,9 @@ def cancel(ctx: ToolContext, args: CancelArgs) -> Result:
     refused = _one_per_message("cancelled", ctx.cancelled, args.code)
     if refused is not None:
         return {**refused, "cancelled": False}
-    booking = ctx.desk.cancel(args.code)
+    try:
+        booking = ctx.desk.cancel(args.code)
+    except ChangeTooLate as exc:
+        return error(error_kind(exc), f"{exc}; {STAFF_INSTEAD}", cancelled=False)
     ctx.cancelled.append(booking)
     return {"ok": True, "cancelled": booking_summary(ctx, booking)}

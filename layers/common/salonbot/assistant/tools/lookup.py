@@ -9,6 +9,8 @@ from pydantic import Field
 
 from salonbot.assistant.tools.definition import Args, NoArgs, Result, tool
 from salonbot.assistant.tools.results import booking_summary, hhmm, price, when
+from salonbot.booking.visits import MAX_ITEMS
+from salonbot.errors import InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
 EARLIEST_LIMIT = 5
 ALTERNATIVES = 3  # free times offered instead of one that was refused or is not there
+VISIT_JOIN = "+"  # "manicure+pedicure": one visit, back to back
 
 
 def slot_ranges(slots: Sequence[Slot], step_minutes: int) -> dict[str, list[str]]:
@@ -43,7 +46,9 @@ def slot_ranges(slots: Sequence[Slot], step_minutes: int) -> dict[str, list[str]
     return result
 
 
-def earliest_times(ctx: ToolContext, service: str, master: str | None, limit: int) -> list[str]:
+def earliest_times(
+    ctx: ToolContext, service: str | Sequence[str], master: str | None, limit: int
+) -> list[str]:
     """The first free times from now on, as 'YYYY-MM-DD HH:MM master'."""
     slots = ctx.desk.earliest(service, master, limit=limit)
     return [f"{when(s.starts_at)} {s.master_code}" for s in slots]
@@ -66,20 +71,34 @@ def services(ctx: ToolContext, args: NoArgs) -> Result:
     }
 
 
+def visit_codes(service: str) -> str | list[str]:
+    """`service` as the model writes it: one code, or a visit's codes joined by "+"
+    ("manicure+pedicure": back to back, in that order)."""
+    codes = [code.strip() for code in service.split(VISIT_JOIN)]
+    if len(codes) == 1:
+        return codes[0]
+    if not all(codes) or len(codes) > MAX_ITEMS:
+        raise InvalidInput(f"one service code, or up to {MAX_ITEMS} joined by '+'", field="service")
+    return codes
+
+
 class SlotsArgs(Args):
     service: str = Field(min_length=1, max_length=100)
     date: dt.date | None = Field(default=None, description="YYYY-MM-DD")
     master: str | None = Field(default=None, max_length=100)
 
+    def visit(self) -> str | list[str]:
+        return visit_codes(self.service)
 
-@tool(SlotsArgs, "Free start times; no date: earliest")
+
+@tool(SlotsArgs, "Free start times; no date: earliest; a+b: visit")
 def slots(ctx: ToolContext, args: SlotsArgs) -> Result:
     if args.date is None:
         return {
             "ok": True,
-            "earliest": earliest_times(ctx, args.service, args.master, EARLIEST_LIMIT),
+            "earliest": earliest_times(ctx, args.visit(), args.master, EARLIEST_LIMIT),
         }
-    found = ctx.desk.slots_on(args.service, args.date, args.master)
+    found = ctx.desk.slots_on(args.visit(), args.date, args.master)
     step = ctx.salon.slot_step_minutes
     result: Result = {
         "ok": True,
@@ -88,7 +107,7 @@ def slots(ctx: ToolContext, args: SlotsArgs) -> Result:
         "free": slot_ranges(found, step),
     }
     if not found:  # saves a model call: the customer will ask "when then?"
-        result["earliest"] = earliest_times(ctx, args.service, args.master, ALTERNATIVES)
+        result["earliest"] = earliest_times(ctx, args.visit(), args.master, ALTERNATIVES)
     return result
 
 

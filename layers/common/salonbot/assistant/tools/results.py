@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from salonbot.errors import (
     BookingLimitReached,
     BookingNotFound,
+    ChangeTooLate,
     ClientBusy,
     InvalidInput,
     SalonbotError,
@@ -41,12 +42,20 @@ def price(ctx: ToolContext, amount: Decimal) -> str:
     return phrases(ctx.language, ctx.salon.language).money(amount, ctx.salon.currency)
 
 
+def _name(ctx: ToolContext, names: dict[str, str], code: str) -> str:
+    return names.get(ctx.language) or next(iter(names.values()), code)
+
+
 def booking_summary(ctx: ToolContext, booking: Booking) -> dict[str, Any]:
-    names = booking.service_names
+    service = _name(ctx, booking.service_names, booking.service_code)
+    master = booking.master_name
+    if len(booking.items) > 1:  # a visit: its services in order, its masters
+        service = " + ".join(_name(ctx, i.service_names, i.service_code) for i in booking.items)
+        master = ", ".join(dict.fromkeys(i.master_name for i in booking.items))
     return {
         "code": booking.code,
-        "service": names.get(ctx.language) or next(iter(names.values()), booking.service_code),
-        "master": booking.master_name,
+        "service": service,
+        "master": master,
         "start": when(booking.starts_at),
         "end": hhmm(booking.ends_at),
         "price": price(ctx, booking.price),
@@ -61,6 +70,7 @@ def error(kind: str, message: str, **extra: Any) -> Result:
 _ERROR_KINDS: tuple[tuple[type[SalonbotError], str], ...] = (
     (ClientBusy, "client_busy"),
     (BookingLimitReached, "booking_limit"),
+    (ChangeTooLate, "change_cutoff"),
     (SlotTaken, "slot_taken"),
     (SlotUnavailable, "slot_unavailable"),
     (BookingNotFound, "booking_not_found"),
