@@ -1,7 +1,8 @@
 """Checks every statement the guided dialogue made about availability against the
 availability engine, on the calendar as it stood when the statement was made: "nothing
 free" (`NoFreeDays`, `DayFull`) and "that time is not free" (`TimeNotFree`) must be true.
-Used by the property test and by the benchmark's corpus run."""
+A visit of several services is checked as the dialogue asked the desk for it (its codes
+in order). Used by the property test and by the benchmark's corpus run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from salonbot.assistant.guided import replies as r
+from salonbot.assistant.guided.visit import desk_codes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -26,7 +28,7 @@ def false_statements(
             case r.NoFreeDays(service, master, first, last):
                 days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
                 free = desk.slots_by_day(
-                    service.code,
+                    desk_codes(service.code),
                     days,
                     master.code if master else None,
                     exclude_booking=exclude_booking,
@@ -36,7 +38,7 @@ def false_statements(
                     wrong.append(f"{reply}: free on {min(free)}")
             case r.DayFull(day, service, master):
                 free = desk.slots_by_day(
-                    service.code,
+                    desk_codes(service.code),
                     [day],
                     master.code if master else None,
                     exclude_booking=exclude_booking,
@@ -45,7 +47,7 @@ def false_statements(
                     wrong.append(f"{reply}: {len(free[day])} free")
             case r.TimeNotFree(time, day, service, master):
                 slots = desk.slots_by_day(
-                    service.code,
+                    desk_codes(service.code),
                     [day],
                     master.code if master else None,
                     exclude_booking=exclude_booking,

@@ -888,5 +888,15 @@ def parse_message(text: str, salon: Salon, now: dt.datetime) -> ParsedMessage:
         when=parse_when(text, now),
         code=code,
         other_service=None if services else other_service(text),
-        visit=match_visit(text, salon),
+        visit=_visit(text, salon, services),
     )
+
+
+def _visit(text: str, salon: Salon, services: tuple[str, ...]) -> tuple[str, ...]:
+    """The visit the text names, unless one of the salon's services is itself named so
+    ("стрижка и борода" at a barbershop with a "Стрижка и борода")."""
+    if len(services) == 1:
+        names = salon.services[services[0]].names.values()
+        if any(_VISIT_JOINS.search(normalize(name)) for name in names):
+            return ()
+    return match_visit(text, salon)
