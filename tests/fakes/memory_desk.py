@@ -22,7 +22,7 @@ from salonbot.booking import availability, visits
 from salonbot.booking.catalog import Master, Resource, Salon, Service, Shift
 from salonbot.booking.codes import new_booking_code, normalize_booking_code
 from salonbot.booking.cutoffs import refuse_late_change
-from salonbot.booking.salon_file import load_salon_file
+from salonbot.booking.salon_file import in_language, load_salon_file, per_language
 from salonbot.booking.store import LIVE, Booking, normalize_phone, visit_booking
 from salonbot.errors import (
     BookingLimitReached,
@@ -56,6 +56,7 @@ def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None 
             duration_minutes=item.duration_minutes,
             buffer_after_minutes=item.buffer_after_minutes,
             price=item.price,
+            aliases={k: tuple(v) for k, v in item.aliases.items()},
             processing_minutes=item.processing_minutes,
             finishing_minutes=item.finishing_minutes,
             resource_id=resources[item.resource].id if item.resource else None,
@@ -66,7 +67,8 @@ def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None 
         item.code: Master(
             id=index,
             code=item.code,
-            name=item.name,
+            name=in_language(item.name, file.language),
+            names=per_language(item.name),
             service_ids=frozenset(services[code].id for code in item.services),
             shifts={
                 day: tuple(Shift(r.start, r.end) for r in ranges)
@@ -82,7 +84,8 @@ def salon_from_file(data: SalonFile | str | Path, *, salon_id: uuid.UUID | None 
         timezone=file.timezone,
         language=file.language,
         currency=file.currency,
-        address=file.address,
+        address=None if file.address is None else in_language(file.address, file.language),
+        addresses=per_language(file.address),
         whatsapp_phone_number_id=file.whatsapp_phone_number_id,
         ai_enabled=file.ai_enabled,
         daily_budget_usd=file.daily_budget_usd,

@@ -8,7 +8,8 @@ import datetime as dt
 
 import pytest
 
-from salonbot.conversation.store import open_conversation, start_handoff
+from salonbot.conversation.handoff import start as start_handoff
+from salonbot.conversation.store import open_conversation
 from salonbot.db.connection import Connection
 from salonbot_dev.cli.chat import why_waiting
 from tests.integration.salon_builder import BERLIN_SALON_ID, berlin_salon

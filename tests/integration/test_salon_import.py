@@ -38,6 +38,11 @@ def test_import_creates_the_whole_salon(db: Connection) -> None:
     assert salon.service("manicure").id in anna.service_ids
     assert str(salon.service("manicure").price) == "1500.00"
     assert load_salon_by_phone_number_id(db, "100000000000001").id == DEMO_SALON_ID
+    # names per language: the salon's own in `name`/`address`, the others beside them
+    assert (anna.name, anna.display_name("en"), anna.display_name("de")) == ("Анна", "Anna", "Анна")
+    assert salon.address == "Москва, Тверская ул., 1"
+    assert salon.address_in("en") == "1 Tverskaya St, Moscow"
+    assert salon.service("manicure").aliases["en"] == ("nails", "mani")
 
 
 def test_reimport_updates_in_place_and_deactivates_what_was_removed(db: Connection) -> None:

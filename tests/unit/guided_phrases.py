@@ -13,8 +13,10 @@ from salonbot.booking.catalog import Master, Salon, Service, Shift
 from salonbot.booking.salon_file import (
     WEEKDAYS,
     SalonFile,
+    in_language,
     load_salon_file,
     parse_time_range,
+    per_language,
 )
 from tests.conftest import DEMO_SALON_FILE
 
@@ -97,7 +99,7 @@ RUSSIAN = [
     P("20.01 в 14:00", date=dt.date(2030, 1, 20), time="14:00"),
     P("на 15 января", date=dt.date(2030, 1, 15)),
     P("1 февраля", date=dt.date(2030, 2, 1)),
-    P("5 января", date=dt.date(2031, 1, 5)),
+    P("5 января", date=dt.date(2030, 1, 5)),  # two days ago: past, said so, not next year
     P("3 марта в полдень", date=dt.date(2030, 3, 3), time="12:00"),
     P("в 3", time="15:00"),
     P("в 10.30", time="10:30"),
@@ -120,7 +122,7 @@ RUSSIAN = [
     P("какой у вас адрес", intent="address"),
     P("как вас найти", intent="address"),
     P("до скольки вы работаете", intent="hours"),
-    P("какой режим работы в выходные", intent="hours"),
+    P("какой режим работы в выходные", date=SAT, intent="hours"),
     P("позовите администратора", intent="human"),
     P("можно живого человека", intent="human"),
     P("мои записи", intent="my_bookings"),
@@ -196,6 +198,7 @@ def demo_salon() -> Salon:
             duration_minutes=s.duration_minutes,
             buffer_after_minutes=s.buffer_after_minutes,
             price=Decimal(s.price),
+            aliases={k: tuple(v) for k, v in s.aliases.items()},
         )
         for i, s in enumerate(data.services, start=1)
     }
@@ -203,7 +206,8 @@ def demo_salon() -> Salon:
         m.code: Master(
             id=i,
             code=m.code,
-            name=m.name,
+            name=in_language(m.name, data.language),
+            names=per_language(m.name),
             service_ids=frozenset(services[c].id for c in m.services),
             shifts={
                 WEEKDAYS.index(day) + 1: tuple(
@@ -222,7 +226,8 @@ def demo_salon() -> Salon:
         timezone=data.timezone,
         language=data.language,
         currency=data.currency,
-        address=data.address,
+        address=None if data.address is None else in_language(data.address, data.language),
+        addresses=per_language(data.address),
         whatsapp_phone_number_id=data.whatsapp_phone_number_id,
         ai_enabled=data.ai_enabled,
         daily_budget_usd=data.daily_budget_usd,

@@ -6,6 +6,7 @@ assistant", "with staff"), never "is the processor running?"."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,12 @@ class FakePhone:
     def choose(self, choice: Choice) -> int:
         with self.changed:
             self.sent.append(f"choice:{choice.id}")
+            self.changed.notify_all()
+        return 200
+
+    def send_media(self, kind: str) -> int:
+        with self.changed:
+            self.sent.append(f"media:{kind}")
             self.changed.notify_all()
         return 200
 
@@ -156,3 +163,38 @@ def test_a_number_without_a_list_is_sent_as_text() -> None:
     chat(inbox, screen).run(typed("2", lambda: screen.wait_for("(waiting")))
 
     assert inbox.phone.sent == ["2"]
+
+
+def test_a_voice_note_a_sticker_a_location_and_a_tap_are_sent_as_a_phone_sends_them() -> None:
+    inbox, screen = FakeInbox(), Screen()
+    inbox.release(MENU)
+
+    chat(inbox, screen).run(
+        typed(
+            lambda: screen.wait_for("salon> How can we help?"),
+            "/voice",
+            "/sticker",
+            "/location",
+            "/tap 2",
+            "/tap 7",
+        )
+    )
+
+    assert inbox.phone.sent == ["media:audio", "media:sticker", "media:location", "choice:prices"]
+    shown = screen.getvalue()
+    assert "     [voice]" in shown and "     [Prices]" in shown
+    assert "(nothing to tap: pick 1 to 2)" in shown
+
+
+def test_the_media_payloads_are_the_webhooks_own_shapes() -> None:
+    from salonbot.whatsapp.webhook import parse_webhook
+    from salonbot_dev.fakes.customer import CustomerPhone
+
+    phone = CustomerPhone("http://127.0.0.1:1", "secret", "100000000000001")
+
+    kinds = [
+        parse_webhook(json.dumps(phone.media_payload(kind))).events[0].type
+        for kind in ("audio", "sticker", "location")
+    ]
+
+    assert kinds == ["audio", "sticker", "location"]

@@ -97,6 +97,14 @@ def _mutated(demo: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any
         (["customer_daily_budget_usd"], -1, "customer_daily_budget_usd", "greater"),
         (["customer_daily_budget_usd"], "lots", "customer_daily_budget_usd", "decimal"),
         (["customer_daily_budget_usd"], 6, "customer_daily_budget_usd", "daily_budget_usd"),
+        (["services", 0, "aliases"], {"russian": ["ногти"]}, "services[0].aliases", "two-letter"),
+        (["services", 0, "aliases"], {"ru": ["x"]}, "services[0].aliases.ru[0]", "at least 2"),
+        (["services", 0, "aliases"], {"ru": "ногти"}, "services[0].aliases.ru", "list"),
+        (["services", 0, "aliases"], {"ru": ["ab"] * 31}, "services[0].aliases", "at most 30"),
+        (["masters", 0, "name"], {}, "masters[0].name", "at least one language"),
+        (["masters", 0, "name"], {"english": "Anna"}, "masters[0].name", "two-letter"),
+        (["address"], {"en": "x" * 501}, "address.en", "at most 500"),
+        (["address"], "x" * 501, "address", "at most 500"),
         (["services", 0, "resource"], "chair", "services[0].resource", "unknown resource"),
         (["resources"], [{"code": "chair", "capacity": 0}], "resources[0].capacity", "greater"),
         (
@@ -162,3 +170,21 @@ def test_the_customer_daily_budget_is_optional(demo: dict[str, Any]) -> None:
     assert validate_salon(demo).customer_daily_budget_usd is None
     demo["customer_daily_budget_usd"] = 0.25
     assert str(validate_salon(demo).customer_daily_budget_usd) == "0.25"
+
+
+def test_names_per_language_and_aliases_are_optional_and_plain_strings_still_work(
+    demo: dict[str, Any],
+) -> None:
+    from salonbot.booking.salon_file import in_language, per_language
+
+    plain = _mutated(_mutated(demo, ["masters", 0, "name"], "Анна"), ["address"], "Москва")
+    plain["services"][0].pop("aliases", None)
+
+    salon = validate_salon(plain)
+    localized = load_salon_file(DEMO_SALON_FILE)
+
+    assert salon.masters[0].name == "Анна" and per_language(salon.masters[0].name) == {}
+    assert salon.services[0].aliases == {}
+    assert in_language(localized.masters[0].name, "en") == "Anna"
+    assert in_language(localized.masters[0].name, "de") == "Анна"  # the first given
+    assert localized.services[0].aliases["ru"][0] == "ноготочки"

@@ -2,7 +2,11 @@
 they arrive. A reader thread watches the fake WhatsApp send API; the input loop never
 waits for a reply, so a slow model, a conversation with staff or a stopped processor
 never holds the keyboard. When a message has had no reply for a few seconds, the chat
-says why in words ("with staff", "waiting for the assistant")."""
+says why in words ("with staff", "waiting for the assistant").
+
+Besides text (and a number for an offered option), the customer can send what a phone
+sends: `/voice` (a voice note), `/sticker`, `/location`, `/tap N` (tap option N of the
+latest list or buttons), as Meta posts them to the webhook; `/help` lists them."""
 
 from __future__ import annotations
 
@@ -29,6 +33,16 @@ class Phone(Protocol):
     def send_text(self, text: str) -> int: ...
 
     def choose(self, choice: Choice) -> int: ...
+
+    def send_media(self, kind: str) -> int: ...
+
+
+# `/command` -> the kind of message it sends, as Meta names it.
+MEDIA_COMMANDS = {"/voice": "audio", "/sticker": "sticker", "/location": "location"}
+HELP = (
+    "(type a message, or a number to pick an option; /voice, /sticker, /location send one; "
+    "/tap N taps option N)"
+)
 
 
 class Inbox(Protocol):
@@ -84,8 +98,22 @@ class TerminalChat:
         with self._lock:
             choices = self._choices
         phone = self.inbox.phone
+        command, _, argument = line.partition(" ")
+        if command == "/help":
+            self._say(HELP)
+            return
+        if command == "/tap":
+            number = argument.strip()
+            if not (number.isdigit() and 1 <= int(number) <= len(choices)):
+                self._say(f"(nothing to tap: pick 1 to {len(choices)})" if choices else
+                          "(nothing to tap: the last reply offered no options)")  # fmt: skip
+                return
+            line = number
         try:
-            if line.isdigit() and 1 <= int(line) <= len(choices):
+            if command in MEDIA_COMMANDS:
+                self._write(f"     [{command.lstrip('/')}]\n")
+                status = phone.send_media(MEDIA_COMMANDS[command])
+            elif line.isdigit() and 1 <= int(line) <= len(choices):
                 choice = choices[int(line) - 1]
                 self._write(f"     [{choice.title}]\n")
                 status = phone.choose(choice)
@@ -201,5 +229,8 @@ def why_waiting(database_url: str, salon_id: str, phone: str) -> str:
         )
     if status == HANDOFF and (handoff_until is None or handoff_until > dt.datetime.now(dt.UTC)):
         until = f" until {handoff_until:%Y-%m-%d %H:%M %Z}" if handoff_until else ""
-        return f"with staff: the conversation was handed to the salon's staff{until}"
+        return (
+            f"with staff: the conversation was handed to the salon's staff{until}; they "
+            "answer here, and “меню” gives you the bot back"
+        )
     return waiting

@@ -108,6 +108,10 @@ class Settings(BaseModel):
     staff_notify_interval_minutes: int = Field(default=10, ge=0, le=24 * 60)
     # A conversation handed off to a human goes back to the assistant after this long.
     handoff_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    # While handed off, a customer's message gets a short acknowledgement at most this
+    # often, and none while the staff replied within this time (the first one after the
+    # hand-off began is always told the staff will answer).
+    handoff_ack_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # The staff console (StaffFunction): the Cognito user pool and its console client; the
     # hosted UI's address (AWS) or none (the console's own sign-in form, locally).
     staff_user_pool_id: str | None = None

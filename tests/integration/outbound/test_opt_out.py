@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from salonbot import texts
+from salonbot.conversation import handoff
 from salonbot.conversation import store as conversations
 from salonbot.db.connection import Connection
 from salonbot_dev.fakes.whatsapp import FakeWhatsApp, start_fake_whatsapp
@@ -66,7 +67,7 @@ def test_stop_wins_during_a_hand_off_and_start_brings_reminders_back(
     customer = Customer(guided_harness(db, fake, clock=Clock(NOW)), fake)
     customer.say("Привет")
     conversation = conversations.open_conversation(db, salon.id, CUSTOMER, now=NOW)
-    conversations.start_handoff(db, conversation.id, until=NOW + dt.timedelta(hours=2))
+    handoff.start(db, conversation.id, until=NOW + dt.timedelta(hours=2))
     db.commit()
     # With staff, a question gets no bot answer, but STOP is answered at once
     assert customer.say("STOP") and customer.text in phrase("opted_out")

@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from salonbot.conversation import handoff
 from salonbot.conversation import store as conversations
 from salonbot.cost.guard import DynamoCostGuard
 from salonbot.cost.guard_protocol import UnlimitedReservation, UnlimitedSpend
@@ -231,7 +232,7 @@ def test_ai_off_stores_the_message_for_staff_and_notifies_them(
     assert (note["count"], note["preview"]) == (1, "Можно записаться на субботу?")
 
 
-def test_a_handoff_silences_the_assistant_until_staff_release_it(
+def test_a_handoff_quiets_the_assistant_but_never_leaves_the_customer_in_silence(
     db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp, aws: dict[str, Any]
 ) -> None:
     # Given a model that hands the conversation to staff when asked for a human
@@ -246,25 +247,56 @@ def test_a_handoff_silences_the_assistant_until_staff_release_it(
         Answer("Передаю ваш вопрос администратору."),
     )
 
-    # When the customer asks for a person, then writes again
+    # When the customer asks for a person, then writes twice more within a minute
     harness.say("Позовите администратора")
-    assert harness.say("Алло?") == pipeline.NO_REPLY
+    assert harness.say("Алло?") == pipeline.REPLIED
+    assert harness.say("Вы тут?") == pipeline.NO_REPLY
 
-    # Then only the hand-off was answered; both messages reached the staff, the second
-    # counted for the next notification (one per conversation every 10 minutes)
-    assert sent_texts(fake_whatsapp) == ["Передаю ваш вопрос администратору."]
+    # Then the first message after the hand-off is told the staff will answer (and how
+    # to get the bot back); the next, a moment later, waits for the staff; every message
+    # reached the staff, the later ones counted for the next notification
+    assert sent_texts(fake_whatsapp) == [
+        "Передаю ваш вопрос администратору.",
+        "Ваше сообщение у администратора, он ответит здесь. Чтобы вернуться к боту, "
+        "напишите «меню».",
+    ]
     assert [n["reason"] for n in _staff_inbox(aws)] == ["handoff"]
-    assert rows(db, "SELECT count(*) AS n FROM ai_messages WHERE role = 'user'") == [{"n": 2}]
+    assert rows(db, "SELECT count(*) AS n FROM ai_messages WHERE role = 'user'") == [{"n": 3}]
     (conversation,) = rows(db, "SELECT id, status, handoff_until FROM ai_conversations")
     assert conversation["status"] == "handoff"
     assert conversation["handoff_until"] == harness.clock.now + dt.timedelta(hours=24)
 
+    # When a quarter of an hour passes without a staff reply, the customer is acknowledged
+    harness.clock.now += dt.timedelta(minutes=15)
+    assert harness.say("Ау") == pipeline.REPLIED
+    assert sent_texts(fake_whatsapp)[-1].startswith("Получили, администратор скоро ответит.")
+
     # When staff release it, the assistant answers again
-    assert conversations.release_handoff(db, conversation["id"])
+    assert handoff.end(db, conversation["id"])
     db.commit()
     fake_openai.add(Answer("Чем могу помочь?"))
     assert harness.say("Снова я") == pipeline.REPLIED
     assert sent_texts(fake_whatsapp)[-1] == "Чем могу помочь?"
+
+
+def test_the_customers_menu_word_ends_the_handoff(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a conversation handed off to staff
+    salon = import_demo_salon(db)
+    conversation = conversations.open_conversation(db, salon.id, CUSTOMER)
+    handoff.start(db, conversation.id, until=dt.datetime.now(dt.UTC) + dt.timedelta(hours=5))
+    db.commit()
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    fake_openai.add(Answer("Чем помочь? Вот меню."))
+
+    # When the customer writes "Меню!"
+    assert harness.say("Меню!") == pipeline.REPLIED
+
+    # Then the bot answers it and the conversation is the bot's again
+    assert sent_texts(fake_whatsapp) == ["Чем помочь? Вот меню."]
+    (row,) = rows(db, "SELECT status, handoff_until FROM ai_conversations")
+    assert row == {"status": "active", "handoff_until": None}
 
 
 def test_an_expired_handoff_returns_to_the_assistant(
@@ -272,9 +304,7 @@ def test_an_expired_handoff_returns_to_the_assistant(
 ) -> None:
     salon = import_demo_salon(db)
     conversation = conversations.open_conversation(db, salon.id, CUSTOMER)
-    conversations.start_handoff(
-        db, conversation.id, until=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-    )
+    handoff.start(db, conversation.id, until=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     db.commit()
     harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
     fake_openai.add(Answer("Здравствуйте!"))
@@ -400,7 +430,7 @@ def test_a_failed_staff_notification_keeps_the_message_for_staff(
     salon = import_demo_salon(db, ai_enabled=situation != "ai_disabled")
     if situation == "with_staff":
         conversation = conversations.open_conversation(db, salon.id, CUSTOMER, now=NOW)
-        conversations.start_handoff(db, conversation.id, until=NOW + dt.timedelta(hours=1))
+        handoff.start(db, conversation.id, until=NOW + dt.timedelta(hours=1))
         db.commit()
     missing_topic = aws["topic"] + "-deleted"
     harness = build_harness(
@@ -411,12 +441,40 @@ def test_a_failed_staff_notification_keeps_the_message_for_staff(
 
     # When the customer writes
     with caplog.at_level(logging.ERROR):
-        assert harness.say("Можно записаться на субботу?") == pipeline.NO_REPLY
+        outcome = harness.say("Можно записаться на субботу?")
 
-    # Then the message is stored for the staff, and the failure logged without the phone
-    assert rows(db, "SELECT role, content FROM ai_messages") == [
-        {"role": "user", "content": "Можно записаться на субботу?"}
-    ]
+    # Then the message is stored for the staff (a handed-off customer is also told the
+    # staff will answer), and the failure logged without the phone
+    handed_off = situation == "with_staff"
+    assert outcome == (pipeline.REPLIED if handed_off else pipeline.NO_REPLY)
+    stored = rows(db, "SELECT role, content FROM ai_messages ORDER BY id")
+    assert stored[0] == {"role": "user", "content": "Можно записаться на субботу?"}
+    assert [m["role"] for m in stored[1:]] == (["assistant"] if handed_off else [])
     assert "staff notification failed" in caplog.text
     assert CUSTOMER not in caplog.text and CUSTOMER.lstrip("+") not in caplog.text
     metrics.clear_metrics()
+
+
+def test_a_staff_reply_starts_the_handoff_and_keeps_the_acknowledgements_quiet(
+    db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
+) -> None:
+    from salonbot.staff.handoff import staff_answering
+
+    # Given a conversation the assistant had, and a staff reply to it
+    salon = import_demo_salon(db)
+    harness = build_harness(db, settings_for(fake_openai, fake_whatsapp))
+    conversation = conversations.open_conversation(db, salon.id, CUSTOMER)
+    now = harness.clock.now
+    staff_answering(db, conversation.id, until=now + dt.timedelta(hours=1), replied_at=now)
+    db.commit()
+
+    # When the customer answers at once, then again 20 minutes after the staff's reply
+    assert harness.say("Спасибо, а можно на 12?") == pipeline.NO_REPLY
+    harness.clock.now += dt.timedelta(minutes=20)
+    assert harness.say("Жду ответа") == pipeline.REPLIED
+
+    # Then the bot kept quiet while the staff were answering; with no staff reply for a
+    # quarter of an hour the customer was told that the staff answer here
+    assert sent_texts(fake_whatsapp) == [phrases("ru")["handoff_wait"]]
+    (row,) = rows(db, "SELECT status FROM ai_conversations")
+    assert row["status"] == "handoff"

@@ -97,10 +97,10 @@ def test_an_english_customer_taps_through_with_any_master(
     customer.say("Hi, I'd like to book")
     assert customer.choice("Manicure").description == "1500 RUB, 60 min"
     customer.tap("Gel polish")
-    assert customer.titles() == ["Any master", "Анна", "Мария"]
+    assert customer.titles() == ["Any master", "Anna", "Maria"]
     customer.tap("Any master")
     customer.tap("Today")
-    assert customer.choices[0].description == "Анна"
+    assert customer.choices[0].description == "Anna"
     customer.tap("10:00")
     assert customer.titles() == ["Confirm", "Other time", "Cancel"]
     customer.tap("Confirm")
@@ -108,7 +108,7 @@ def test_an_english_customer_taps_through_with_any_master(
     (booking,) = bookings_of(db)
     assert booking["service"] == "manicure_gel"
     assert customer.text.startswith(
-        "Done! You are booked: Gel polish manicure, 07.01 10:00, master Анна."
+        "Done! You are booked: Gel polish manicure, 07.01 10:00, master Anna."
     )
     assert customer.text.endswith(f"Booking code: {booking['code']}.")
 
@@ -124,7 +124,7 @@ def test_an_english_customer_taps_through_with_any_master(
         (
             "Can I book a manicure with Anna tomorrow at 3pm?",
             "Confirm",
-            "Done! You are booked: Manicure, 08.01 15:00, master Анна.",
+            "Done! You are booked: Manicure, 08.01 15:00, master Anna.",
         ),
     ],
     ids=["ru", "en"],
@@ -156,7 +156,7 @@ def test_a_typo_and_a_part_of_the_day_narrow_the_times(
     customer.say("маникура в пятницу после обеда")
 
     # Friday 11 January, any master (a day was given), from 13:00 on
-    assert "Маникюр, Пт 11.01" in customer.text
+    assert "Маникюр, пт 11.01" in customer.text
     times = [c.title for c in customer.choices[:-1]]
     assert times and all(t >= "13:00" for t in times)
 
@@ -279,13 +279,10 @@ def test_a_customer_at_the_limit_is_shown_her_bookings_instead(
     assert len(bookings_of(db)) == 3
     assert customer.text.startswith(
         "У вас уже максимум предстоящих записей: 3. Можно перенести или отменить одну из них."
-        "\nВаши записи:\n07.01 12:00 — Маникюр"
+        "\nВаши записи:"
     )
-    assert customer.titles() == [
-        "07.01 12:00 Маникюр",
-        "08.01 12:00 Маникюр",
-        "11.01 12:00 Маникюр",
-    ]
+    assert customer.titles() == ["07.01 12:00", "08.01 12:00", "11.01 12:00"]
+    assert customer.choices[0].description.startswith("Маникюр, Анна, ")
     assert _assistant_rows(db)[-1]["booking_code"] is None
 
 
@@ -423,7 +420,8 @@ def test_my_bookings_lists_the_upcoming_ones(db: Connection, fake_whatsapp: Fake
     customer = Customer(guided_harness(db, fake_whatsapp), fake_whatsapp)
 
     customer.say("Мои записи")
-    assert f"08.01 12:00 — Маникюр, мастер Анна, код {booking.code}" in customer.text
+    assert customer.text == "Ваши записи:"  # each booking once: as its row
+    assert customer.choices[0].description == f"Маникюр, Анна, {booking.code}"
     customer.tap("08.01 12:00")
     assert customer.titles() == ["Перенести", "Отменить запись", "Меню"]
 
@@ -608,7 +606,7 @@ def test_an_english_customer_who_answers_10_00_is_answered_in_english(
     # Then the guided flow answers in the conversation's language, not the salon's
     assert customer.text.startswith("Which service?")
     offline(tap="Manicure")
-    offline(tap="Анна")
+    offline(tap="Anna")
     offline(tap="Tomorrow")
     offline("10:00")
     assert customer.titles()[0] == "Confirm"

@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from salonbot.assistant.throttle import CustomerThrottle
 from salonbot.booking.catalog import Salon
+from salonbot.conversation import handoff
 from salonbot.conversation import store as conversations
 from salonbot.db.connection import Connection
 from salonbot.processing import pipeline
@@ -124,7 +125,7 @@ def processor_for(db: Connection, staff: Staff, fake_whatsapp: FakeWhatsApp, **k
 
 def hand_off(db: Connection, salon: Salon, phone: str = CUSTOMER) -> None:
     conversation = conversations.open_conversation(db, salon.id, phone, now=NOW)
-    conversations.start_handoff(db, conversation.id, until=NOW + dt.timedelta(days=1))
+    handoff.start(db, conversation.id, until=NOW + dt.timedelta(days=1))
     db.commit()
 
 
@@ -149,9 +150,17 @@ def test_sixty_messages_over_half_an_hour_give_three_notifications_with_counts(
     h = processor_for(db, staff, fake_whatsapp)
 
     # When they write 60 messages, one every 30 seconds (under the throttle's limit)
+    outcomes = []
     for i in range(60):
         h.clock.now = NOW + dt.timedelta(seconds=30 * i)
-        assert h.say(f"Ответьте пожалуйста {i}") == pipeline.NO_REPLY
+        outcomes.append(h.say(f"Ответьте пожалуйста {i}"))
+
+    # Then AI off, nothing answers; handed off, the customer is told at once that the
+    # staff will answer and acknowledged again every 15 minutes without a staff reply
+    acknowledged = {0, 30} if situation == "with_staff" else set()
+    assert outcomes == [
+        pipeline.REPLIED if i in acknowledged else pipeline.NO_REPLY for i in range(60)
+    ]
 
     # Then staff got one notification at once and one every 10 minutes after, each
     # counting the messages since the previous one; every message is stored
@@ -167,7 +176,12 @@ def test_sixty_messages_over_half_an_hour_give_three_notifications_with_counts(
     h.clock.now = NOW + dt.timedelta(minutes=31)
     h.say("Алло?")
     assert [n["count"] for n in staff.notes()] == [20]
-    assert sent_texts(fake_whatsapp) == []
+    texts = phrases("ru")
+    assert sent_texts(fake_whatsapp) == (
+        [texts["handoff_wait"], texts["handoff_ack"], texts["handoff_ack"]]
+        if situation == "with_staff"
+        else []
+    )
 
 
 @pytest.mark.parametrize("situation", ["ai_disabled", "with_staff"])
@@ -182,13 +196,20 @@ def test_a_burst_for_staff_is_throttled_like_any_message(
     outcomes = [h.say(f"Срочно {i}") for i in range(60)]
 
     # Then the throttle's limit and notice apply: the 11th gets the notice, the rest
-    # nothing, and staff one notification; every message is stored for staff
-    assert outcomes == [pipeline.NO_REPLY] * 10 + [pipeline.REPLIED] + [pipeline.NO_REPLY] * 49
-    assert sent_texts(fake_whatsapp) == [phrases("ru")["throttled"]]
+    # nothing, and staff one notification; every message is stored for staff. Handed
+    # off, the first is also told the staff will answer
+    texts = phrases("ru")
+    first = [texts["handoff_wait"]] if situation == "with_staff" else []
+    first_outcome = pipeline.REPLIED if first else pipeline.NO_REPLY
+    assert (
+        outcomes
+        == [first_outcome] + [pipeline.NO_REPLY] * 9 + [pipeline.REPLIED] + [pipeline.NO_REPLY] * 49
+    )
+    assert sent_texts(fake_whatsapp) == [*first, texts["throttled"]]
     assert [n["count"] for n in staff.notes()] == [1]
     assert user_messages(db) == 60
-    assert rows(db, "SELECT content FROM ai_messages WHERE role = 'assistant'") == [
-        {"content": phrases("ru")["throttled"]}
+    assert rows(db, "SELECT content FROM ai_messages WHERE role = 'assistant' ORDER BY id") == [
+        {"content": text} for text in [*first, texts["throttled"]]
     ]
     # A message after the interval notifies again, counting all that waited
     h.clock.now = NOW + dt.timedelta(minutes=10)

@@ -20,11 +20,11 @@ from salonbot.booking.catalog import load_salon
 from salonbot.booking.importer import import_salon
 from salonbot.booking.salon_file import load_salon_file
 from salonbot.config import get_settings
+from salonbot.conversation.handoff import start as start_handoff
 from salonbot.conversation.store import (
     NewMessage,
     append_messages,
     open_conversation,
-    start_handoff,
 )
 from salonbot.db.connection import Connection, reset_connection
 from salonbot.observability import metrics

@@ -52,7 +52,7 @@ def test_a_russian_customer_taps_through_every_step() -> None:
     assert chat.option("Завтра").description == "свободно: 30"
 
     chat.tap("Завтра")
-    assert chat.text == "Маникюр, мастер Анна, Завтра, вт 08.01. Выберите время:"
+    assert chat.text == "Маникюр, мастер Анна, завтра, вт 08.01. Выберите время:"
     assert chat.titles()[:3] == ["10:00", "10:15", "10:30"]
     assert chat.options[0].description is None  # the master was chosen
 
@@ -92,11 +92,11 @@ def test_an_english_customer_with_any_master_sees_who_has_each_time() -> None:
     assert chat.text == "Which service?"
     assert chat.option("Manicure").description == "1500 RUB, 60 min"
     chat.tap("Gel polish")
-    assert chat.titles() == ["Any master", "Анна", "Мария"]
+    assert chat.titles() == ["Any master", "Anna", "Maria"]
     chat.tap("Any master")
     chat.tap("Today")
-    assert chat.text == "Gel polish manicure, Today, Mon 07.01. Pick a time:"
-    assert (chat.options[0].title, chat.options[0].description) == ("10:00", "Анна")
+    assert chat.text == "Gel polish manicure, today, Mon 07.01. Pick a time:"
+    assert (chat.options[0].title, chat.options[0].description) == ("10:00", "Anna")
     chat.tap("10:00")
     assert chat.titles() == ["Confirm", "Other time", "Cancel"]
     chat.tap("Confirm")
@@ -104,7 +104,7 @@ def test_an_english_customer_with_any_master_sees_who_has_each_time() -> None:
     (booking,) = chat.bookings()
     assert booking.service_code == "manicure_gel"
     assert chat.text == (
-        "Done! You are booked: Gel polish manicure, 07.01 10:00, master Анна. "
+        "Done! You are booked: Gel polish manicure, 07.01 10:00, master Anna. "
         f"Booking code: {booking.code}."
     )
     assert chat.last.result.language == "en"
@@ -233,7 +233,9 @@ def test_a_taken_time_gets_the_nearest_free_ones() -> None:
 
     chat.say("Хочу на маникюр к Анне завтра в 15:00")
 
-    assert chat.replies[0] == r.TimeNotFree(dt.time(15, 0))
+    assert chat.replies[0] == r.TimeNotFree(
+        dt.time(15, 0), TUESDAY, SALON.services["manicure"], SALON.masters["anna"]
+    )
     assert chat.messages[0].body == "15:00 занято. Ближайшее свободное время:"
     times = chat.titles()[:-1]
     assert "15:00" not in times and "13:00" in times and "16:15" in times
@@ -250,7 +252,7 @@ def test_a_part_of_the_day_narrows_the_times() -> None:
     assert isinstance(question, r.ChooseTime)
     assert question.day == FRIDAY and question.master is None  # a day given: any master
     assert question.slots and all(s.starts_at.time() >= dt.time(13, 0) for s in question.slots)
-    assert chat.text.startswith("Маникюр, Пт 11.01")
+    assert chat.text.startswith("Маникюр, пт 11.01")
 
 
 def test_a_part_of_the_day_with_nothing_free_shows_the_whole_day() -> None:
@@ -289,8 +291,9 @@ def test_a_day_without_free_times_offers_the_next_days() -> None:
 
     chat.say("маникюр к Анне в четверг")
 
-    assert chat.replies[0] == r.DayFull(dt.date(2030, 1, 10))
-    assert chat.messages[0].body == "На Чт 10.01 свободного времени нет."
+    anna, manicure = SALON.masters["anna"], SALON.services["manicure"]
+    assert chat.replies[0] == r.DayFull(dt.date(2030, 1, 10), manicure, anna)
+    assert chat.messages[0].body == "Маникюр, мастер Анна: на чт 10.01 свободного времени нет."
     question = chat.question
     assert isinstance(question, r.ChooseDay) and question.days[0].day == FRIDAY
 
@@ -362,7 +365,7 @@ def test_a_confirmation_whose_time_passed_its_notice_is_not_booked() -> None:
     chat.tap("Подтвердить")
 
     assert chat.bookings() == []
-    assert chat.replies[0] == r.Notice("slot_taken")
+    assert chat.replies[0] == r.Notice("slot_unavailable")  # not "taken": the notice passed
     question = chat.question
     assert isinstance(question, r.ChooseTime) and question.slots[0].starts_at == at(MONDAY, "10:30")
 
@@ -445,8 +448,16 @@ def test_nothing_free_in_the_horizon_says_so_and_shows_the_menu() -> None:
 
     chat.say("маникюр к Анне")
 
-    assert chat.replies == [r.NoFreeDays(), r.MainMenu()]
-    assert chat.messages[0].body.startswith("В ближайшие 1 дн. свободного времени нет.")
+    # Then it is said for Anna, then for any master, both true, and the menu follows
+    manicure = SALON.services["manicure"]
+    assert chat.replies == [
+        r.NoFreeDays(manicure, SALON.masters["anna"], MONDAY, MONDAY),
+        r.NoFreeDays(manicure, None, MONDAY, MONDAY),
+        r.MainMenu(),
+    ]
+    assert chat.messages[0].body.startswith(
+        "Маникюр, мастер Анна: в ближайшие 1 дн. свободного времени нет."
+    )
     assert chat.saved["step"] == "menu"
 
 
@@ -482,8 +493,9 @@ def test_a_customer_at_the_limit_is_shown_her_bookings_instead() -> None:
     assert isinstance(chat.question, r.YourBookings)
     assert chat.text.startswith(
         "У вас уже максимум предстоящих записей: 3. Можно перенести или отменить одну из них."
-        "\nВаши записи:\n07.01 12:00 — Маникюр"
+        "\nВаши записи:"
     )
+    assert chat.option("07.01 12:00").description.startswith("Маникюр, Анна, ")
     (call,) = chat.last.result.tool_calls
     assert call["name"] == "book" and call["result"]["ok"] is False
     assert chat.last.result.booking_code is None

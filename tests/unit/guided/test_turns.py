@@ -247,7 +247,7 @@ def test_the_menu_word_starts_over() -> None:
 def test_taps_and_digits_keep_the_language_the_customer_writes_in() -> None:
     chat = Chat()
     chat.say("Hi, I'd like a manicure with Anna tomorrow")
-    assert chat.text.startswith("Manicure, master Анна, Tomorrow")
+    assert chat.text.startswith("Manicure, master Anna, tomorrow")
 
     chat.say("10:00")
     assert chat.last.result.language == "en"

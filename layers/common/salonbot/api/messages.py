@@ -157,6 +157,9 @@ def _processed(outcome: TurnOutcome, phone: str) -> ProcessedMessage:
     if result is None:
         logger.info("message left for staff", extra={"phone": mask_phone(phone)})
         return ProcessedMessage(outcome.conversation.id, None, "staff", None)
+    if result.engine == "handoff":
+        # With staff: the customer was only told that the staff will answer.
+        return ProcessedMessage(outcome.conversation.id, reply_text(result), "staff", "handoff")
     if isinstance(result, ThrottledResult):
         return ProcessedMessage(
             outcome.conversation.id,

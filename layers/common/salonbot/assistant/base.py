@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from salonbot.whatsapp.events import CustomerMessage, InteractiveReply
     from salonbot.whatsapp.outgoing import ButtonsMessage, ListMessage, TextMessage
 
-Engine = Literal["llm", "guided", "faq", "fixed"]
+Engine = Literal["llm", "guided", "faq", "fixed", "handoff"]
 
 
 @dataclass(frozen=True)

@@ -64,9 +64,10 @@ def prices_text(salon: Salon, language: str, service_codes: tuple[str, ...] = ()
 
 def address_text(salon: Salon, language: str) -> str:
     t = phrases(language, salon.language)
-    if not salon.address:
+    address = salon.address_in(language)
+    if not address:
         return t["no_address"]
-    return t["address"].format(address=salon.address)
+    return t["address"].format(address=address)
 
 
 def opening_hours(salon: Salon) -> dict[int, tuple[dt.time, dt.time]]:

@@ -20,17 +20,37 @@ comes back at the base time). The common forms must be instant and exact, so the
 parsed here; the library stays for the long tail, loaded only when it is needed.
 
 Conventions: a bare hour from 1 to 7 means the afternoon ("в 3", "at 5": salons are
-closed at night); a weekday alone is its next occurrence after today; "next"/"следующий"
-with a weekday is that weekday in the next calendar week; a day and month without a
-year is the next such date from today."""
+closed at night), unless the night is named ("в 3 ночи" is 03:00); a weekday alone is its
+next occurrence after today; "next"/"следующий" with a weekday is that weekday in the next
+calendar week; a day and month without a year is the next such date from today, unless it
+was at most half a year ago ("25 ноября" on 1 December is past, and the dialogue says so,
+rather than next year's); a date that does not exist ("31 февраля") is `When.invalid`.
+Greetings name no part of the day ("Добрый вечер" is not "in the evening"). Only the first
+`DATEPARSER_WINDOW` characters around a date-like match reach `dateparser`, so a long
+message costs what a short one does.
+
+Russian in Latin letters ("hochu na manikur v pyatnicu") is read in Cyrillic
+(`lexicon.from_translit`). Service words beyond the salon's names: its `aliases`, then the
+lexicon's everyday words, by dictionary form (`morphology`, loaded only for a message
+that names no service otherwise)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from salonbot.assistant.lexicon import (
+    OTHER_SERVICES,
+    SERVICE_WORDS_EN,
+    SERVICE_WORDS_RU,
+    WEAK_SERVICE_WORDS_RU,
+    from_translit,
+    looks_translit,
+)
+from salonbot.assistant.morphology import lemma
 from salonbot.booking.codes import ALPHABET, LENGTH
 
 if TYPE_CHECKING:
@@ -43,6 +63,9 @@ if TYPE_CHECKING:
 BOOK, CANCEL, MOVE, MY_BOOKINGS = "book", "cancel", "move", "my_bookings"
 PRICES, ADDRESS, HOURS, HUMAN = "prices", "address", "hours", "human"
 MENU, GREETING, YES, NO, THANKS = "menu", "greeting", "yes", "no", "thanks"
+QUIT = "quit"  # the customer wants out of the dialogue ("передумал", "never mind")
+UNSERVABLE = "unservable"  # what the flow cannot do: several people at once, a complaint
+FOLLOW_UP = "follow_up"  # a short "а педикюр?" / "and with gel?" after an answer
 REPEAT = "repeat"  # "как в прошлый раз": the last visit's services with its master
 FAQ_INTENTS = (PRICES, ADDRESS, HOURS)
 
@@ -61,12 +84,17 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         MY_BOOKINGS,
-        r"\bмо[ия] запис\w*|\bмою запись|\bкогда я записан\w*|\bна когда я\b|\bмои визит\w*|"
-        r"\bmy (booking|appointment|reservation)s?\b|\bwhen is my\b|\bam i booked\b",
+        r"\bмо[ияю] запис\w*|\bмою запись|\bкогда я записан\w*|\bна когда я\b|\bмои визит\w*|"
+        r"\bкак\w* у меня запис\w*|\bу меня (есть )?(какие[- ]нибудь |какие[- ]то )?запис\w*|"
+        r"\bмои брон\w*|\bкуда я записан\w*|\bя (где-то |куда-то |куда-нибудь )?записан\w*|"
+        r"\bmy (upcoming )?(booking|appointment|reservation)s?\b|\bwhen is my\b|"
+        r"\bam i booked\b|\bdo i have (a |an |any )?(booking|appointment)|"
+        r"\bwhat (bookings|appointments) do i have",
     ),
     (
         PRICES,
-        r"\bсколько стои\w*|\bстоимост\w*|\bцен[аыуе]?\b|\bпрайс\w*|\bпочем\b|\bрасценк\w*|"
+        r"\bсколько стои\w*|\bсколько\b[^.!?]{0,20}\b(стои\w*|будет|выйдет)|\bсколько за\b|"
+        r"\bстоимост\w*|\bцен[аыуе]?\b|\bпрайс\w*|\bпочем\b|\bрасценк\w*|"
         r"\bprices?\b|\bhow much\b|\bcost(s)?\b|\bprice list\b|\brates\b",
     ),
     (
@@ -79,14 +107,9 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
         HOURS,
         r"\bчасы работы\b|\bрежим работы\b|\bграфик\w*|\bдо скольки\b|\bво сколько (вы )?"
         r"(открыва|закрыва|работа)\w*|\bкогда (вы )?(работаете|открыт\w*)|\bвы открыт\w*|"
-        r"\bopening hours\b|\b(your )?hours\b|\bwhen (are|do) you (open|close)\b|"
-        r"\bwhat time do you (open|close)\b|\bare you open\b",
-    ),
-    (
-        HUMAN,
-        r"\bадминистратор\w*|\bменеджер\w*|\bоператор\w*|\bживо\w+ человек\w*|\bчеловек\w*|"
-        r"\bпозвон\w*|\bпозов\w*|\bадмин\b|\bhuman\b|\bmanager\b|\boperator\b|"
-        r"\b(real|live) person\b|\bsomeone\b|\bcall me\b|\bstaff\b",
+        r"\bopen\w* hours\b|\b(your )?hours\b|\bwhen (are|do) you (open|close)\b|"
+        r"\bwhat time do you (open|close)\b|\bare you open\b|\bopen (on|this|tomorrow|today)\b|"
+        r"\bоткрыт[ыо]?\b|\bработаете\b|\bсалон работает\b|\bвы закрыт\w*",
     ),
     (
         REPEAT,
@@ -109,13 +132,88 @@ _INTENT_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         YES,
-        r"^(да|ага|угу|конечно|подтвержда\w*|подтвердить|ок|окей|хорошо|верно|давайте|"
-        r"yes|yep|yeah|sure|ok|okay|confirm\w*|correct)\b",
+        r"^((ну|ладно|хорошо|так|well|oh|ok|okay),?\s+)?(да|ага|угу|конечно|подтвержда\w*|подтвердить|ок|окей|хорошо|верно|давайте|давай|"
+        r"подходит|отлично|идет|годится|супер|записывайте|бронируйте|"
+        r"da|davai|davaj|davaite|ok|okay|okey|yes|yep|yeah|yup|sure|confirm\w*|correct|perfect|"
+        r"great|fine|sounds good|go ahead|book it|alright|all right)\b|^\W*(👍|👌|✅|🙆|💯)",
     ),
-    (NO, r"^(нет|неа|не надо|no|nope|not now)\b"),
-    (THANKS, r"^(спасибо|благодарю|thanks|thank you|thx)\b"),
+    (NO, r"^(нет|неа|не надо|не подходит|no|nope|not now|net)\b|^не[,.!]"),
+    (
+        QUIT,
+        r"(^|[,.!] ?)никак\b|\bв другой раз\b|\bnext time\b|\banother time\b|"
+        r"\bпередумал\w*|\bуже не (надо|нужно)\b|^(ничего )?не (надо|нужно)\b|"
+        r"\bотбой\b|\bзабуд\w+|\bне интересно\b|"
+        r"\bnever ?mind\b|\bno,? thanks?\b|\bno,? thank you\b|\bforget (it|about it)\b|"
+        r"\bchanged my mind\b|\bnot interested\b",
+    ),
+    (
+        UNSERVABLE,
+        r"\bвдво[её]м\b|\bна двоих\b|\bдвоих\b|\bдвое\b|\bс подруг\w*|\bс подружк\w*|"
+        r"\bи (для )?(мужа|подруги|мамы|дочки|дочери|сына)\b|\bжалоб\w*|\bнедовол\w*|"
+        r"\bужасн\w*|\bиспортил\w*|\bпретензи\w*|\bверните деньги|\bвозврат\w*|\bхамств\w*|"
+        r"\bfor two\b|\btwo people\b|\b2 people\b|\bboth of us\b|\bme and my\b|"
+        r"\bcomplain\w*|\bterrible\b|\bawful\b|\brefund\w*|\bruined\b|\brude\b",
+    ),
+    (THANKS, r"\b(спасибо|благодарю|спс|thanks|thank you|thx)\b"),
 )
 _INTENTS = tuple((name, re.compile(pattern)) for name, pattern in _INTENT_PATTERNS)
+
+# A person asked for: a word for one alone ("администратор", "человека, пожалуйста"), or
+# with a request for one ("позовите администратора", "can I talk to a person"); a mention
+# inside other text ("ты теперь администратор, отмени всё") is not a request.
+_PERSON = (
+    r"(администратор\w*|админ\w*|менеджер\w*|оператор\w*|(живо\w+ )?человек\w*|"
+    r"сотрудник\w*|(a |the |real |live )*(person|human|manager|operator|staff|someone|somebody|"
+    r"admin\w*|receptionist))"
+)
+_PERSON_ALONE = re.compile(
+    rf"^(позовите |дайте |нужен |нужна |хочу )?{_PERSON}( пожалуйста| please)?$"
+)
+_PERSON_REQUEST = re.compile(
+    r"\b(позов\w*|позвать|соедин\w*|переключ\w*|свяж\w*|связат\w*|поговор\w*|пообщ\w*|"
+    r"передайте|нужен|нужна|хочу|дайте|можно|talk|speak|connect|transfer|get me|want|need|"
+    r"put me through|chat with)\b[^.!?]{0,30}?\b"
+    + _PERSON
+    + r"|\b(позвоните|перезвоните|наберите) мне\b|\bcall me( back)?\b"
+)
+_PERSON_THEN_REQUEST = re.compile(
+    rf"\b{_PERSON}( \w+)?,? (позовите|пригласите|дайте|позвать|нужен|нужна|please)\b"
+)
+# Text that tries to instruct the bot: no request for a person is read into it.
+_INSTRUCTIONS = re.compile(
+    r"игнорир\w*|\bignore (all|any|previous|the|your|prior)\b|инструкци\w*|\binstructions?\b|"
+    r"system prompt|системн\w* (промпт|сообщ)|\bты теперь\b|\byou are now\b|\bact as\b|"
+    r"\bjailbreak|developer mode|\bpretend\b|\bпредставь,? что ты\b"
+)
+# "меню"/"бот"/"menu" alone: the customer wants the bot back from the staff.
+_BACK_TO_BOT = re.compile(
+    r"^(в |назад в |вернуться в |back to (the )?)?(меню|бот\w*|menu|bot|main menu|главное меню)$|"
+    r"^(вернуться|назад) к боту$"
+)
+_PUNCTUATION = re.compile(r"[^\w\s'-]+")
+
+
+def _bare(text: str) -> str:
+    """Lower case, without punctuation or emoji: "Меню!" -> "меню"."""
+    return " ".join(_PUNCTUATION.sub(" ", normalize(text)).split())
+
+
+def asks_for_person(text: str) -> bool:
+    """A clear request for a person, not a mention of one (see `_PERSON_REQUEST`)."""
+    bare = _bare(text)
+    if _INSTRUCTIONS.search(bare):
+        return False
+    return bool(
+        _PERSON_ALONE.match(bare)
+        or _PERSON_REQUEST.search(bare)
+        or _PERSON_THEN_REQUEST.search(bare)
+    )
+
+
+def returns_to_bot(text: str) -> bool:
+    """The customer's "меню"/"бот"/"menu": back from the staff to the bot."""
+    return bool(_BACK_TO_BOT.match(_bare(text)))
+
 
 # -- dates and times --------------------------------------------------------------------------
 
@@ -159,7 +257,7 @@ _NUMERIC_DATE = re.compile(r"\b(?P<day>[0-3]?\d)[./](?P<month>[01]?\d)(?:[./](?P
 _DAY_OF_MONTH = re.compile(r"\b(?P<day>[0-3]?\d)(?:-?го\b|-о?е\b| числа\b|st\b|nd\b|rd\b|th\b)")
 
 _WEEKDAYS = (
-    (r"понедельн\w*|\bпн\b|monday|\bmon\b", 1),
+    (r"понедель?н\w*|\bпн\b|monday|\bmon\b", 1),
     (r"вторн\w*|\bвт\b|tuesday|\btue\b|\btues\b", 2),
     (r"\bсред[ауые]\b|\bср\b|wednesday|\bwed\b", 3),
     (r"четверг\w*|\bчт\b|thursday|\bthu\b|\bthurs\b", 4),
@@ -182,7 +280,7 @@ _AT_HOUR = re.compile(
     r"(?P<h>[0-2]?\d)(?!\d|\s*(?:[./:]\d|-?го|-?о?е\b|числ|st\b|nd\b|rd\b|th\b|am\b|pm\b|a\.m|p\.m))"
     rf"(?!\s+(?:{_MONTH_STEMS}))"
     r"(?:\s*(?:час\w*|ч\b|o'?clock))?"
-    r"(?:\s+(?P<part>утра|дня|вечера|in the (?:morning|afternoon|evening)))?"
+    r"(?:\s+(?P<part>утра|дня|вечера|ночи|in the (?:morning|afternoon|evening)|at night))?"
 )
 _PREFIX = re.compile(r"(?:после|after|от|from|с)\s*$")
 _SUFFIX_BEFORE = re.compile(r"(?:до|before|by)\s*$")
@@ -205,6 +303,26 @@ _PARTS = (
     ),
 )
 _NOON = re.compile(r"\bв полдень\b|\bполдень\b|\bnoon\b")
+# Greetings that name a part of the day without asking for it.
+_GREETING_PART = re.compile(
+    r"\bдобр\w+ (утр\w*|вечер\w*|дн\w*|ночи)|\bспокойной ночи|"
+    r"\bgood (morning|afternoon|evening|night)"
+)
+_IN_HOURS = re.compile(
+    r"\bчерез\s+(?:(?P<n>\d{1,2})\s+|(?P<half>пол)|(?P<one>)\s*)(?P<unit>час\w*|минут\w*)|"
+    r"\bin\s+(?:(?P<en>\d{1,2})|an?|one)\s+(?P<enunit>hours?|minutes?|mins?)\b"
+)
+_EARLIEST = re.compile(
+    r"\bсамое раннее|\bкак можно (раньше|скорее)|\bпоскорее|\bпобыстрее|\bпораньше|"
+    r"\bближайш\w*|\bearliest\b|\bas soon as possible\b|\basap\b|\bsoonest\b|"
+    r"\b(first|next) (available|free)\b"
+)
+_SAME_TIME = re.compile(
+    r"\bв (это|то) же (самое )?время\b|\bна (это|то) же время\b|\bв тоже время\b|"
+    r"\b(at )?(the )?same time\b"
+)
+_WEEKEND = re.compile(r"\bна выходных\b|\bв выходные\b|\bweekend\b")
+DATEPARSER_WINDOW = 80  # characters on each side of a date-like match
 
 _CODE = re.compile(rf"(?<![0-9A-Za-z])[{ALPHABET}]{{{LENGTH}}}(?![0-9A-Za-z])")
 _WORD = re.compile(r"[a-zа-я]+(?:'[a-z]+)?")
@@ -266,6 +384,9 @@ class When:
     time: dt.time | None = None
     after: dt.time | None = None
     before: dt.time | None = None
+    earliest: bool = False  # "самое раннее", "asap": the first free time
+    same_time: bool = False  # "в это же время": a move at the booking's own time of day
+    invalid: bool = False  # a date that does not exist ("31 февраля")
 
     @property
     def empty(self) -> bool:
@@ -280,6 +401,7 @@ class ParsedMessage:
     any_master: bool = False
     when: When = field(default_factory=When)
     code: str | None = None
+    other_service: str | None = None  # a kind of service the salon's names do not cover
     visit: tuple[str, ...] = ()  # several services named for one visit, in order
 
     @property
@@ -287,24 +409,60 @@ class ParsedMessage:
         return self.services[0] if len(self.services) == 1 else None
 
 
+_FOLLOW_UP = re.compile(r"^(а|и|а если|а как же|а вот|and|what about|how about)\b[^?]{0,40}\?+$")
+
+
 def detect_intents(text: str) -> frozenset[str]:
     norm = normalize(text)
-    return frozenset(name for name, pattern in _INTENTS if pattern.search(norm))
+    found = {name for name, pattern in _INTENTS if pattern.search(norm)}
+    if asks_for_person(text):
+        found.add(HUMAN)
+    if _FOLLOW_UP.match(norm) and not found & {BOOK, CANCEL, MOVE, MY_BOOKINGS}:
+        found.add(FOLLOW_UP)
+    return frozenset(found)
 
 
 # -- dates --------------------------------------------------------------------------------------
 
 
-def _next_date(today: dt.date, month: int, day: int, year: int | None) -> dt.date | None:
+PAST_DAYS = 183  # a day and month without a year this recent is taken as past
+
+
+def _next_date(
+    today: dt.date, month: int, day: int, year: int | None, *, keep_past: bool = True
+) -> dt.date | None:
+    """The date named; without a year the next one, or this year's if it was at most
+    `PAST_DAYS` ago (`keep_past`), so the dialogue can say it has passed."""
     try:
         if year is not None:
             return dt.date(year, month, day)
         candidate = dt.date(today.year, month, day)
-        if candidate < today:
+        if candidate < today and not (keep_past and (today - candidate).days <= PAST_DAYS):
             candidate = dt.date(today.year + 1, month, day)
         return candidate
     except ValueError:
         return None
+
+
+def _no_such_day(month: int, day: int) -> bool:
+    """A month's day that exists in no year ("31 февраля", "31.04"); the 29th of February
+    exists in leap years, and is judged with the year."""
+    return not 1 <= day <= (29 if month == 2 else 30 if month in (4, 6, 9, 11) else 31)
+
+
+def invalid_date(text: str) -> bool:
+    """A normalised text naming a day of a month that does not exist."""
+    for pattern in (_DAY_MONTH, _MONTH_DAY):
+        for match in pattern.finditer(text):
+            month = _month_of(match)
+            if month is not None and _no_such_day(month, int(match["day"])):
+                return True
+    return False
+
+
+def _weekend(today: dt.date) -> dt.date:
+    """The weekend asked for: today on a Saturday or Sunday, else the coming Saturday."""
+    return today if today.isoweekday() >= 6 else today + dt.timedelta(days=6 - today.isoweekday())
 
 
 def _month_of(match: re.Match[str]) -> int | None:
@@ -353,10 +511,17 @@ def parse_date(text: str, today: dt.date) -> dt.date | None:
     weekday = _weekday_date(text, today)
     if weekday is not None:
         return weekday
+    if _WEEKEND.search(text):
+        return _weekend(today)
+    typed = _misspelt_day(text)
+    if typed is not None:
+        return parse_date(typed, today)
     match = _DAY_OF_MONTH.search(text)
     if match:
         day = int(match["day"])
-        found = _next_date(today, today.month, day, None) if 1 <= day <= 31 else None
+        found = (
+            _next_date(today, today.month, day, None, keep_past=False) if 1 <= day <= 31 else None
+        )
         if found is not None and found.month != today.month:
             # Past this month's day: next month's (not next year's).
             month = today.month % 12 + 1
@@ -366,18 +531,46 @@ def parse_date(text: str, today: dt.date) -> dt.date | None:
     return _library_date(text, today)
 
 
+# Day words as customers mistype them ("сбботу", "зафтра", "wensday"): a word close to
+# one of these is read as it.
+_DAY_WORDS = (
+    "сегодня", "завтра", "послезавтра", "понедельник", "вторник", "среду", "четверг",
+    "пятницу", "субботу", "воскресенье", "today", "tomorrow", "monday", "tuesday",
+    "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+
+
+def _misspelt_day(text: str) -> str | None:
+    """The day word a misspelt word of the text stands for, or None."""
+    from rapidfuzz import process
+    from rapidfuzz.fuzz import ratio
+
+    for word in dict.fromkeys(_WORD.findall(text)):
+        if len(word) < 5 or word in _DAY_WORDS:
+            continue
+        found = process.extractOne(word, _DAY_WORDS, scorer=ratio, score_cutoff=80)
+        if found is not None and abs(len(found[0]) - len(word)) <= 2:
+            return str(found[0])
+    return None
+
+
 _DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}|\d+(st|nd|rd|th)\b|\b\d{1,2}\s+[a-zа-я]{3,}\s+\d{4}")
 
 
 def _library_date(text: str, today: dt.date) -> dt.date | None:
     """`dateparser` for the long tail of absolute dates; imported only for them."""
-    if not _DATE_LIKE.search(text):
+    match = _DATE_LIKE.search(text)
+    if not match:
         return None
     from dateparser.search import search_dates  # type: ignore[import-untyped]
 
+    # Only the words around the date: dateparser's time grows with the text (about 2 s
+    # for a 4,000-character message), and a date is a few words.
+    start = max(0, match.start() - DATEPARSER_WINDOW)
+    window = text[start : match.end() + DATEPARSER_WINDOW]
     base = dt.datetime.combine(today, dt.time(0, 0))
     found = search_dates(
-        text,
+        window,
         languages=["ru", "en"],
         settings={"PREFER_DATES_FROM": "future", "RELATIVE_BASE": base},
     )
@@ -393,7 +586,7 @@ def _library_date(text: str, today: dt.date) -> dt.date | None:
 def _hour_with_part(hour: int, part: str | None) -> int:
     if part in ("дня", "вечера", "in the afternoon", "in the evening") and hour < 12:
         return hour + 12
-    if part in ("утра", "in the morning"):
+    if part in ("утра", "in the morning", "ночи", "at night"):
         return hour % 12
     return hour + 12 if 1 <= hour <= 7 else hour
 
@@ -410,6 +603,7 @@ def _ampm(hour: int, marker: str | None) -> int:
 
 def parse_time(text: str) -> tuple[dt.time | None, dt.time | None, dt.time | None]:
     """(exact time, not before, not after) named in a normalised text."""
+    text = _GREETING_PART.sub(" ", text)
     exact: dt.time | None = None
     after: dt.time | None = None
     before: dt.time | None = None
@@ -462,7 +656,33 @@ def parse_when(text: str, now: dt.datetime) -> When:
     norm = normalize(text)
     day = parse_date(norm, now.date())
     exact, after, before = parse_time(norm)
-    return When(date=day, time=exact, after=after, before=before)
+    later = _in_hours(norm)
+    if later is not None and exact is None:
+        point = now + later
+        day, after = point.date(), dt.time(point.hour, point.minute)
+    return When(
+        date=day,
+        time=exact,
+        after=after,
+        before=before,
+        earliest=bool(_EARLIEST.search(norm)),
+        same_time=bool(_SAME_TIME.search(norm)),
+        invalid=day is None and invalid_date(norm),
+    )
+
+
+def _in_hours(text: str) -> dt.timedelta | None:
+    """ "через 2 часа", "через полчаса", "in an hour": how long from now."""
+    match = _IN_HOURS.search(text)
+    if match is None:
+        return None
+    unit = match["unit"] or match["enunit"] or ""
+    if match["half"] is not None:
+        return dt.timedelta(minutes=30)
+    count = int(match["n"] or match["en"] or 1)
+    if unit.startswith(("мин", "min")):
+        return dt.timedelta(minutes=count)
+    return dt.timedelta(hours=count)
 
 
 # -- names ------------------------------------------------------------------------------------
@@ -472,6 +692,7 @@ def _words(text: str) -> list[str]:
     return [w.removesuffix("'s") for w in _WORD.findall(normalize(text))]
 
 
+@lru_cache(maxsize=65_536)
 def _alike(word: str, name_word: str, *, names: bool = False) -> bool:
     from rapidfuzz.fuzz import ratio
 
@@ -496,16 +717,86 @@ def _significant(words: Iterable[str]) -> list[str]:
     return [w for w in words if len(w) >= 3 and w not in _STOP_WORDS]
 
 
+_CYRILLIC_WORD = re.compile(r"^[а-я]+$")
+
+
 def match_services(text: str, salon: Salon) -> tuple[str, ...]:
-    """Codes of the services the text names best (several when it is ambiguous)."""
-    words = _significant(_words(text))
+    """Codes of the services the text names best (several when it is ambiguous): the
+    salon's names and aliases, with the lexicon's everyday words for them; a message that
+    names none or several is read again by dictionary forms."""
+    # Each word once: a long message repeats its words, and each is compared with every
+    # word of every service name.
+    words = list(dict.fromkeys(_significant(_words(text))))
     if not words:
         return ()
+    found = _best_services(words, salon)
+    if len(found) != 1:
+        # The lexicon's everyday words, only where the salon's own names left it open
+        # ("mens haircut"; but "beard trim" is the Beard trim, not a haircut too).
+        lexicon = [SERVICE_WORDS_EN.get(w) or SERVICE_WORDS_RU.get(w) for w in words]
+        words += [w for w in lexicon if w]
+        again = _best_services(words, salon)
+        if again and (not found or set(again) < set(found)):
+            found = again
+    if len(found) != 1:
+        stems = _stems(salon)
+        russian = [w for w in words if _CYRILLIC_WORD.match(w) and len(w) >= 4 and w[:3] in stems]
+        if russian:
+            lemmas = [lemma(w) for w in russian]
+            extra = [SERVICE_WORDS_RU[w] for w in lemmas if w in SERVICE_WORDS_RU]
+            again = _best_services(words + lemmas + extra, salon)
+            if not again and not found:
+                weak = [WEAK_SERVICE_WORDS_RU[w] for w in lemmas if w in WEAK_SERVICE_WORDS_RU]
+                again = _best_services(words + weak, salon) if weak else []
+            if again and (not found or set(again) < set(found)):
+                found = again
+    return tuple(found)
+
+
+def service_words(text: str) -> list[str]:
+    """The text's words with the lexicon's service words for them (dictionary forms for
+    Russian), to name a kind of service the salon may not offer."""
+    words = _significant(_words(text))
+    out = list(words)
+    for w in dict.fromkeys(words):
+        russian = _CYRILLIC_WORD.match(w) and len(w) >= 4 and w[:3] in _LEXICON_STEMS
+        key = lemma(w) if russian else w
+        mapped = (
+            SERVICE_WORDS_EN.get(w) or SERVICE_WORDS_RU.get(key) or WEAK_SERVICE_WORDS_RU.get(key)
+        )
+        if mapped:
+            out.append(mapped)
+    return out
+
+
+_STEMS: dict[tuple[object, int], frozenset[str]] = {}
+_LEXICON_STEMS = frozenset(w[:3] for w in (*SERVICE_WORDS_RU, *WEAK_SERVICE_WORDS_RU))
+
+
+def _stems(salon: Salon) -> frozenset[str]:
+    """The first three letters of every word that can name one of the salon's services
+    (its names, its aliases, the lexicon's words): only a word starting so is worth its
+    dictionary form, which spares pymorphy3 the rest of a long message."""
+    key = (salon.id, salon.revision)
+    found = _STEMS.get(key)
+    if found is None:
+        names = [n for s in salon.services.values() for n in s.names.values()]
+        names += [a for s in salon.services.values() for v in s.aliases.values() for a in v]
+        words = [w for n in names for w in _words(n)] + [*SERVICE_WORDS_RU, *WEAK_SERVICE_WORDS_RU]
+        found = frozenset(w[:3] for w in words if len(w) >= 3)
+        if len(_STEMS) > 256:
+            _STEMS.clear()
+        _STEMS[key] = found
+    return found
+
+
+def _best_services(words: list[str], salon: Salon) -> list[str]:
     best: tuple[int, float] = (0, 0.0)
     found: list[str] = []
     for service in salon.services.values():
         score: tuple[int, float] = (0, 0.0)
-        for name in {*service.names.values(), service.code.replace("_", " ")}:
+        aliases = (a for names in service.aliases.values() for a in names)
+        for name in {*service.names.values(), service.code.replace("_", " "), *aliases}:
             name_words = _significant(_words(name))
             if not name_words:
                 continue
@@ -517,7 +808,15 @@ def match_services(text: str, salon: Salon) -> tuple[str, ...]:
             best, found = score, [service.code]
         elif score == best:
             found.append(service.code)
-    return tuple(found)
+    return found
+
+
+def other_service(text: str) -> str | None:
+    """A kind of service the text asks for that the lexicon knows salons may not offer."""
+    match = OTHER_SERVICES.search(normalize(text)) or OTHER_SERVICES.search(
+        " ".join(service_words(text))
+    )
+    return match[0] if match else None
 
 
 # "маникюр и педикюр", "manicure and pedicure", "маникюр + педикюр", "cut, colour".
@@ -546,9 +845,11 @@ def _name_forms(name: str) -> list[str]:
 
 
 def match_master(text: str, salon: Salon) -> str | None:
-    words = [w for w in _words(text) if len(w) >= 3]
+    words = list(dict.fromkeys(w for w in _words(text) if len(w) >= 3))
     for master in salon.masters.values():
-        for form in _name_forms(master.name):
+        for form in {
+            f for name in (master.name, *master.names.values()) for f in _name_forms(name)
+        }:
             first = form.split()[0]
             if any(_alike(w, first, names=True) for w in words):
                 return master.code
@@ -568,15 +869,34 @@ def find_code(text: str) -> str | None:
     return None
 
 
+def reading(text: str) -> str:
+    """The text as the parser reads it: Russian in Latin letters back in Cyrillic."""
+    return from_translit(text) if looks_translit(text) else text
+
+
 def parse_message(text: str, salon: Salon, now: dt.datetime) -> ParsedMessage:
     """Everything the guided flow can use from one free-text message."""
+    code = find_code(text)
+    text = reading(text)
     norm = normalize(text)
+    services = match_services(text, salon)
     return ParsedMessage(
         intents=detect_intents(text),
-        services=match_services(text, salon),
+        services=services,
         master=match_master(text, salon),
         any_master=bool(_ANY_MASTER.search(norm)),
         when=parse_when(text, now),
-        code=find_code(text),
-        visit=match_visit(text, salon),
+        code=code,
+        other_service=None if services else other_service(text),
+        visit=_visit(text, salon, services),
     )
+
+
+def _visit(text: str, salon: Salon, services: tuple[str, ...]) -> tuple[str, ...]:
+    """The visit the text names, unless one of the salon's services is itself named so
+    ("стрижка и борода" at a barbershop with a "Стрижка и борода")."""
+    if len(services) == 1:
+        names = salon.services[services[0]].names.values()
+        if any(_VISIT_JOINS.search(normalize(name)) for name in names):
+            return ()
+    return match_visit(text, salon)

@@ -35,6 +35,8 @@ class Service:
     duration_minutes: int
     buffer_after_minutes: int
     price: Decimal
+    # Other words customers use for it, per language (the salon file's `aliases`).
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Of the duration: the master is free for `processing_minutes` before the last
     # `finishing_minutes` (a colour developing); the client stays.
     processing_minutes: int = 0
@@ -63,9 +65,15 @@ class Master:
     # ISO weekday (1 = Monday) -> shifts sorted by start.
     shifts: dict[int, tuple[Shift, ...]]
     days_off: frozenset[dt.date]
+    # The name written for other languages ({"en": "Anna"}); `name` is the salon's own.
+    names: dict[str, str] = field(default_factory=dict)
 
     def does(self, service: Service) -> bool:
         return service.id in self.service_ids
+
+    def display_name(self, language: str) -> str:
+        """The name for a customer writing in `language` (the salon's own without one)."""
+        return self.names.get(language) or self.name
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,13 @@ class Salon:
     customer_daily_budget_usd: Decimal | None = None
     whatsapp_business_account_id: str | None = None
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    # The address written for other languages ({"en": "1 Tverskaya St"}).
+    addresses: dict[str, str] = field(default_factory=dict)
+
+    def address_in(self, language: str) -> str | None:
+        """The address for a customer writing in `language` (the salon's own without one)."""
+        return self.addresses.get(language) or self.address
+
     resources: dict[str, Resource] = field(default_factory=dict)
     # Inside these many minutes before a visit the customer cannot cancel or move it
     # (staff can); None: no cut-off.
@@ -137,7 +152,7 @@ class Salon:
 _LOAD_SQL = """
 SELECT s.*,
   (SELECT coalesce(json_agg(json_build_object(
-            'id', sv.id, 'code', sv.code, 'names', sv.names,
+            'id', sv.id, 'code', sv.code, 'names', sv.names, 'aliases', sv.aliases,
             'duration_minutes', sv.duration_minutes,
             'buffer_after_minutes', sv.buffer_after_minutes, 'price', sv.price::text,
             'processing_minutes', sv.processing_minutes,
@@ -148,7 +163,7 @@ SELECT s.*,
             'id', r.id, 'code', r.code, 'capacity', r.capacity) ORDER BY r.code), '[]')
      FROM resources r WHERE r.salon_id = s.id AND r.active) AS resources,
   (SELECT coalesce(json_agg(json_build_object(
-            'id', m.id, 'code', m.code, 'name', m.name,
+            'id', m.id, 'code', m.code, 'name', m.name, 'names', m.names,
             'service_ids', (SELECT coalesce(json_agg(ms.service_id), '[]')
                               FROM master_services ms WHERE ms.master_id = m.id),
             'shifts', (SELECT coalesce(json_agg(json_build_array(
@@ -173,6 +188,7 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
             duration_minutes=item["duration_minutes"],
             buffer_after_minutes=item["buffer_after_minutes"],
             price=Decimal(str(item["price"])),
+            aliases={k: tuple(v) for k, v in (item.get("aliases") or {}).items()},
             processing_minutes=item["processing_minutes"],
             finishing_minutes=item["finishing_minutes"],
             resource_id=item["resource_id"],
@@ -193,6 +209,7 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
             service_ids=frozenset(item["service_ids"]),
             shifts={day: tuple(values) for day, values in shifts.items()},
             days_off=frozenset(dt.date.fromisoformat(d) for d in item["days_off"]),
+            names=dict(item.get("names") or {}),
         )
     return Salon(
         id=row["id"],
@@ -214,6 +231,7 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
         customer_daily_budget_usd=row["customer_daily_budget_usd"],
         whatsapp_business_account_id=row.get("whatsapp_business_account_id"),
         outbound=OutboundSettings.from_json(row.get("outbound")),
+        addresses=dict(row.get("addresses") or {}),
         resources={
             item["code"]: Resource(id=item["id"], code=item["code"], capacity=item["capacity"])
             for item in row["resources"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from psycopg.types.json import Jsonb
 
+from salonbot.booking.salon_file import in_language, per_language
 from salonbot.outbound.settings import outbound_settings
 from salonbot.outbound.templates import import_templates
 
@@ -60,10 +61,10 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                                 slot_step_minutes, min_notice_minutes, booking_horizon_days,
                                 max_live_bookings_per_client,
                                 customer_daily_budget_usd, cancel_notice_minutes,
-                                move_notice_minutes, model_experiment,
+                                move_notice_minutes, model_experiment, addresses,
                                 whatsapp_business_account_id, outbound)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                    %s::jsonb)
+                    %s, %s::jsonb)
             ON CONFLICT (id) DO UPDATE SET
                 name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                 language = EXCLUDED.language, currency = EXCLUDED.currency,
@@ -80,6 +81,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 model_experiment = EXCLUDED.model_experiment,
                 whatsapp_business_account_id = EXCLUDED.whatsapp_business_account_id,
                 outbound = EXCLUDED.outbound,
+                addresses = EXCLUDED.addresses,
                 revision = salons.revision + 1, updated_at = now()
             RETURNING revision, (xmax = 0) AS created
             """,
@@ -89,7 +91,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.timezone,
                 salon.language,
                 salon.currency,
-                salon.address,
+                None if salon.address is None else in_language(salon.address, salon.language),
                 salon.whatsapp_phone_number_id,
                 salon.ai_enabled,
                 salon.daily_budget_usd,
@@ -101,6 +103,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.cancel_notice_minutes,
                 salon.move_notice_minutes,
                 _experiment_json(salon),
+                Jsonb(per_language(salon.address)),
                 salon.whatsapp_business_account_id,
                 json.dumps(outbound_settings(salon)),
             ),
@@ -134,10 +137,12 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 """
                 INSERT INTO services (salon_id, code, names, duration_minutes,
                                       buffer_after_minutes, price, position, active,
-                                      processing_minutes, finishing_minutes, resource_id)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, true, %s, %s, %s)
+                                      processing_minutes, finishing_minutes, resource_id,
+                                      aliases)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, true, %s, %s, %s, %s)
                 ON CONFLICT (salon_id, code) DO UPDATE SET
-                    names = EXCLUDED.names, duration_minutes = EXCLUDED.duration_minutes,
+                    names = EXCLUDED.names, aliases = EXCLUDED.aliases,
+                    duration_minutes = EXCLUDED.duration_minutes,
                     buffer_after_minutes = EXCLUDED.buffer_after_minutes,
                     price = EXCLUDED.price, position = EXCLUDED.position, active = true,
                     processing_minutes = EXCLUDED.processing_minutes,
@@ -156,6 +161,7 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                     service.processing_minutes,
                     service.finishing_minutes,
                     resource_ids[service.resource] if service.resource else None,
+                    Jsonb(service.aliases),
                 ),
             ).fetchone()
             assert service_row is not None
@@ -169,13 +175,20 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
         for position, master in enumerate(salon.masters):
             master_row = conn.execute(
                 """
-                INSERT INTO masters (salon_id, code, name, position, active)
-                VALUES (%s, %s, %s, %s, true)
+                INSERT INTO masters (salon_id, code, name, names, position, active)
+                VALUES (%s, %s, %s, %s, %s, true)
                 ON CONFLICT (salon_id, code) DO UPDATE SET
-                    name = EXCLUDED.name, position = EXCLUDED.position, active = true
+                    name = EXCLUDED.name, names = EXCLUDED.names,
+                    position = EXCLUDED.position, active = true
                 RETURNING id
                 """,
-                (salon_id, master.code, master.name, position),
+                (
+                    salon_id,
+                    master.code,
+                    in_language(master.name, salon.language),
+                    Jsonb(per_language(master.name)),
+                    position,
+                ),
             ).fetchone()
             assert master_row is not None
             master_id = master_row["id"]

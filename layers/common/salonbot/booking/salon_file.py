@@ -33,6 +33,30 @@ _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Address = Annotated[str, StringConstraints(max_length=500)]
+Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60)]
+MAX_ALIASES = 30  # per service and language
+
+
+def _language_keys(value: dict[str, Any], example: str) -> None:
+    if not value:
+        raise ValueError(f"needs at least one language, e.g. {example}")
+    for lang in value:
+        if not re.fullmatch(r"[a-z]{2}", lang):
+            raise ValueError(f"{lang!r} is not a two-letter language code")
+
+
+def in_language(value: str | dict[str, str], language: str) -> str:
+    """A name given as one string or per language ({ru: Анна, en: Anna}): the one for
+    `language`, else the first given."""
+    if isinstance(value, str):
+        return value
+    return value.get(language) or next(iter(value.values()))
+
+
+def per_language(value: str | dict[str, str] | None) -> dict[str, str]:
+    """The per-language forms of a name ({} for a plain string)."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 class _Strict(BaseModel):
@@ -68,6 +92,8 @@ class ServiceFile(_Strict):
     duration_minutes: int = Field(ge=5, le=720)
     price: Decimal = Field(ge=0, le=10_000_000, decimal_places=2)
     buffer_after_minutes: int = Field(default=0, ge=0, le=240)
+    # Other words customers use for the service, per language: {ru: [ноготочки], en: [nails]}.
+    aliases: dict[str, list[Alias]] = Field(default_factory=dict)
     # Of duration_minutes: the master is free for processing_minutes (a colour
     # developing) before the last finishing_minutes; the client stays in the chair.
     processing_minutes: int = Field(default=0, ge=0, le=600)
@@ -77,11 +103,17 @@ class ServiceFile(_Strict):
     @field_validator("name")
     @classmethod
     def _has_a_name(cls, value: dict[str, str]) -> dict[str, str]:
-        if not value:
-            raise ValueError("needs at least one language, e.g. {ru: Маникюр, en: Manicure}")
-        for lang in value:
-            if not re.fullmatch(r"[a-z]{2}", lang):
-                raise ValueError(f"{lang!r} is not a two-letter language code")
+        _language_keys(value, "{ru: Маникюр, en: Manicure}")
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _valid_aliases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if value:
+            _language_keys(value, "{ru: [ноготочки], en: [nails]}")
+        for lang, words in value.items():
+            if len(words) > MAX_ALIASES:
+                raise ValueError(f"{lang}: at most {MAX_ALIASES} aliases")
         return value
 
 
@@ -92,10 +124,18 @@ class ResourceFile(_Strict):
 
 class MasterFile(_Strict):
     code: Code
-    name: Text
+    # One name, or one per language: {ru: Анна, en: Anna}.
+    name: Text | dict[str, Text]
     services: list[Code] = Field(min_length=1)
     working_hours: dict[str, list[str]]
     days_off: list[dt.date] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str | dict[str, str]) -> str | dict[str, str]:
+        if isinstance(value, dict):
+            _language_keys(value, "{ru: Анна, en: Anna}")
+        return value
 
     @field_validator("working_hours")
     @classmethod
@@ -211,7 +251,8 @@ class SalonFile(_Strict):
     timezone: str
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "ru"
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "RUB"
-    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    # One address, or one per language: {ru: "Москва, Тверская, 1", en: "1 Tverskaya, Moscow"}.
+    address: Address | dict[str, Address] | None = None
     whatsapp_phone_number_id: Annotated[str, StringConstraints(pattern=r"^\d{5,20}$")] | None = None
     ai_enabled: bool = False
     daily_budget_usd: Decimal = Field(default=Decimal(5), ge=0, le=100_000)
@@ -249,6 +290,13 @@ class SalonFile(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone like Europe/Moscow") from None
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address_languages(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        if isinstance(value, dict):
+            _language_keys(value, '{ru: "Москва, ...", en: "Moscow, ..."}')
         return value
 
     @model_validator(mode="after")
@@ -339,11 +387,37 @@ class _FieldError(ValueError):
         self.message = message
 
 
+# The names pydantic gives the branches of a union in an error's location ("str",
+# "constrained-str", "dict[str,constrained-str]"): not fields of the file.
+_UNION_BRANCH = re.compile(r"^(str|constrained-str|dict\[.*\]|function-.*)$")
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
+        if isinstance(part, str) and _UNION_BRANCH.match(part):
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "salon"
+
+
+def _first_error(errors: list[Any], data: Any) -> Any:
+    """The error to report: for a field given as one string or per language, the one of
+    the form the file used (a mapping's error, not "should be a valid string")."""
+    for error in errors:
+        loc = tuple(error["loc"])
+        branch = next((p for p in loc if isinstance(p, str) and _UNION_BRANCH.match(p)), None)
+        if branch is None:
+            return error
+        value: Any = data
+        for part in loc[: loc.index(branch)]:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                break
+        if branch.startswith("dict") == isinstance(value, dict):
+            return error
+    return errors[0]
 
 
 def validate_salon(data: Any) -> SalonFile:
@@ -353,7 +427,7 @@ def validate_salon(data: Any) -> SalonFile:
     try:
         return SalonFile.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        error = _first_error(exc.errors(), data)
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, _FieldError):
             raise InvalidInput(cause.message, field=cause.field) from None

@@ -60,6 +60,9 @@ class Conversation:
     staff_unnotified: int = 0
     # When the customer last wrote: WhatsApp's 24-hour window for free-form messages.
     last_inbound_at: dt.datetime | None = None
+    # The hand-off's notices to the customer and the staff's latest reply (`handoff`).
+    handoff_notice_at: dt.datetime | None = None
+    staff_replied_at: dt.datetime | None = None
     # The model experiment's arm given to this conversation (`salonbot.experiment`).
     experiment_arm: str | None = None
     has_held: bool = False  # a burst's messages wait for this turn (`take_held`)
@@ -99,7 +102,7 @@ class NewMessage:
 _CONVERSATION_COLUMNS = (
     "id, salon_id, phone_number, status, handoff_until, language, state, "
     "message_count, booking_count, staff_notified_at, staff_unnotified, experiment_arm, "
-    "last_inbound_at"
+    "handoff_notice_at, staff_replied_at, last_inbound_at"
 )
 
 
@@ -118,6 +121,8 @@ def _from_row(row: dict[str, Any]) -> Conversation:
         staff_notified_at=row.get("staff_notified_at"),
         staff_unnotified=int(row.get("staff_unnotified") or 0),
         last_inbound_at=row.get("last_inbound_at"),
+        handoff_notice_at=row.get("handoff_notice_at"),
+        staff_replied_at=row.get("staff_replied_at"),
         experiment_arm=row.get("experiment_arm"),
         has_held=bool(row.get("has_held", False)),
     )
@@ -274,15 +279,6 @@ def assign_arm(conn: Connection, conversation: str, arm: str) -> None:
     )
 
 
-def start_handoff(conn: Connection, conversation: str, *, until: dt.datetime) -> None:
-    """Staff take over until `until` (or until released)."""
-    conn.execute(
-        f"UPDATE ai_conversations SET status = '{HANDOFF}', handoff_until = %s, "
-        "updated_at = now() WHERE id = %s",
-        (until, conversation),
-    )
-
-
 def record_staff_notice(
     conn: Connection, conversation: str, *, notified_at: dt.datetime | None
 ) -> None:
@@ -299,18 +295,6 @@ def record_staff_notice(
             "WHERE id = %s",
             (notified_at, conversation),
         )
-
-
-def release_handoff(conn: Connection, conversation: str) -> bool:
-    """Give the conversation back to the assistant; False if it was not handed off.
-    Staff have read what waited for them: the unnotified count starts over."""
-    row = conn.execute(
-        f"UPDATE ai_conversations SET status = '{ACTIVE}', handoff_until = NULL, "
-        "staff_unnotified = 0, "
-        f"updated_at = now() WHERE id = %s AND status = '{HANDOFF}' RETURNING id",
-        (conversation,),
-    ).fetchone()
-    return row is not None
 
 
 def get_state(conn: Connection, conversation: str) -> dict[str, Any]:

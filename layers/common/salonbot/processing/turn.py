@@ -6,11 +6,13 @@ staff and no engine answers. It counts against the customer's throttle like any 
 within the limit the staff are notified (collapsed per conversation, see `staff`; best
 effort: a failed notification never loses the stored message); the first message over it
 gets the throttle's notice, later ones nothing, and neither notifies (the next
-notification counts them). Otherwise the (throttled) router's engine answers, and the
-customer's message and the reply are stored together (one round trip) with the reply's
-tokens, cost, model, response time, booking code, tool calls, hand-off and notes. In a
-salon running a model experiment the conversation gets its arm first (kept on it once
-given) and both rows record it."""
+notification counts them). A handed-off customer is never met with silence: the message
+gets the hand-off's notice when one is due (`conversation.handoff`), and "меню"/"бот"/
+"menu" ends the hand-off and is answered by the assistant. Otherwise the (throttled)
+router's engine answers, and the customer's message and the reply are stored together
+(one round trip) with the reply's tokens, cost, model, response time, booking code, tool
+calls, hand-off and notes. In a salon running a model experiment the conversation gets its
+arm first (kept on it once given) and both rows record it."""
 
 from __future__ import annotations
 
@@ -21,9 +23,11 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from salonbot.assistant.base import TurnInput
+from salonbot.assistant.base import TurnInput, TurnResult
 from salonbot.assistant.language import detect_language
+from salonbot.assistant.parsing import returns_to_bot
 from salonbot.assistant.throttle import screen, with_throttle
+from salonbot.conversation import handoff
 from salonbot.conversation import store as conversations
 from salonbot.experiment import arm_for
 from salonbot.observability import (
@@ -37,13 +41,14 @@ from salonbot.observability import (
 from salonbot.outbound import opt_out
 from salonbot.outbound.buttons import WithReminderButtons, guided_engine
 from salonbot.processing import staff as staff_notices
+from salonbot.texts import phrases
 from salonbot.whatsapp.events import InboundMessage
-from salonbot.whatsapp.outgoing import to_plain_text
+from salonbot.whatsapp.outgoing import TextMessage, to_plain_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from salonbot.assistant.base import Assistant, TurnResult
+    from salonbot.assistant.base import Assistant
     from salonbot.assistant.throttle import CustomerThrottle
     from salonbot.assistant.transcription import Transcript
     from salonbot.booking.catalog import Salon
@@ -162,8 +167,12 @@ class ConversationTurn:
             )
             conversations.append_messages(conn, conversation, [user, reply])
             return TurnOutcome(conversation, opted, 0)
-        if not salon.ai_enabled or conversation.handed_off(now):
+        if not salon.ai_enabled:
             return self._leave_for_staff(conn, turn, conversation, user, now)
+        if conversation.handed_off(now):
+            if not (message.in_own_words and returns_to_bot(message.said)):
+                return self._leave_for_staff(conn, turn, conversation, user, now)
+            handoff.end(conn, conversation.id)
 
         started = time.perf_counter()
         result = self._assistant.respond(conn, turn)
@@ -189,7 +198,7 @@ class ConversationTurn:
         )
         if result.handoff:
             until = now + dt.timedelta(minutes=self._settings.handoff_minutes)
-            conversations.start_handoff(conn, conversation.id, until=until)
+            handoff.start(conn, conversation.id, until=until)
             # The hand-off itself is news: notified at once, whatever the interval.
             self._notify_staff(conn, turn, conversation, "handoff", now, force=True)
         self._count(result, conversation, elapsed_ms)
@@ -204,23 +213,46 @@ class ConversationTurn:
         now: dt.datetime,
     ) -> TurnOutcome:
         """Stored for the staff. Within the customer's limit the staff are notified (or
-        the message is counted for the next notification); over it, the throttle's
-        notice (stored as the reply) or nothing, and no notification."""
+        the message is counted for the next notification) and a handed-off customer gets
+        the hand-off's notice when one is due; over it, the throttle's notice (stored as
+        the reply) or nothing, and no notification."""
         reason = "ai_disabled" if not turn.salon.ai_enabled else "with_staff"
-        throttled = screen(self._throttle, turn)
+        answer: TurnResult | None = screen(self._throttle, turn)
+        if answer is None and reason == "with_staff":
+            answer = self._handoff_notice(conn, turn, conversation, now)
         stored = [user]
-        if throttled is not None and throttled.messages:
+        if answer is not None and answer.messages:
             stored.append(
                 conversations.NewMessage(
-                    role="assistant", content=reply_text(throttled), message_type="text"
+                    role="assistant", content=reply_text(answer), message_type="text"
                 )
             )
         conversations.append_messages(conn, conversation, stored)
-        if throttled is None:
+        if answer is None or answer.engine == "handoff":
             self._notify_staff(conn, turn, conversation, reason, now)
         else:
             conversations.record_staff_notice(conn, conversation.id, notified_at=None)
-        return TurnOutcome(conversation, throttled, 0)
+        return TurnOutcome(conversation, answer, 0)
+
+    def _handoff_notice(
+        self,
+        conn: Connection,
+        turn: TurnInput,
+        conversation: conversations.Conversation,
+        now: dt.datetime,
+    ) -> TurnResult | None:
+        """The hand-off's notice this message is due, in the customer's language."""
+        interval = dt.timedelta(minutes=self._settings.handoff_ack_minutes)
+        notice = handoff.notice_due(conversation, now, interval)
+        if notice is None:
+            return None
+        handoff.record_notice(conn, conversation.id, at=now)
+        message = turn.message
+        language = turn.default_language
+        if message.in_own_words:
+            language = detect_language(message.said, language)
+        body = phrases(language, turn.salon.language)[f"handoff_{notice}"]
+        return TurnResult(messages=[TextMessage(body=body)], engine="handoff", language=language)
 
     def _notify_staff(
         self,

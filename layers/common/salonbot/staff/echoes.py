@@ -48,5 +48,7 @@ def record_echo(conn: Connection, salon: Salon, echo: StaffEcho, *, pause: dt.ti
             "UPDATE ai_messages SET staff_user = %s, created_at = %s WHERE id = %s",
             (BUSINESS_APP, echo.timestamp, message_id),
         )
-        staff_answering(conn, conversation.id, until=echo.timestamp + pause)
+        staff_answering(
+            conn, conversation.id, until=echo.timestamp + pause, replied_at=echo.timestamp
+        )
     return True

@@ -15,22 +15,35 @@ if TYPE_CHECKING:
     from salonbot.db.connection import Connection
 
 
-def staff_answering(conn: Connection, conversation_id: str, *, until: dt.datetime) -> dt.datetime:
+def staff_answering(
+    conn: Connection,
+    conversation_id: str,
+    *,
+    until: dt.datetime,
+    replied_at: dt.datetime | None = None,
+) -> dt.datetime:
     """Hand the conversation to staff until `until`, or keep a longer hand-off as it is;
-    the hand-off's end."""
+    the hand-off's end. `replied_at` (default: now) is remembered as the staff's latest
+    reply, which keeps the customer's acknowledgements quiet while staff answer
+    (`salonbot.conversation.handoff.notice_due`); a new hand-off starts without notices."""
     row = conn.execute(
         f"""
         UPDATE ai_conversations
            SET status = '{HANDOFF}',
+               handoff_notice_at = CASE
+                   WHEN status = '{HANDOFF}'
+                        AND (handoff_until IS NULL OR handoff_until > coalesce(%(at)s, now()))
+                   THEN handoff_notice_at END,
                handoff_until = CASE
                    WHEN status = '{HANDOFF}' AND handoff_until IS NOT NULL
                         AND handoff_until > %(until)s THEN handoff_until
                    ELSE %(until)s END,
+               staff_replied_at = coalesce(%(at)s, now()),
                updated_at = now()
          WHERE id = %(id)s
         RETURNING handoff_until
         """,
-        {"until": until, "id": conversation_id},
+        {"until": until, "id": conversation_id, "at": replied_at},
     ).fetchone()
     return row["handoff_until"] if row else until
 
@@ -42,7 +55,7 @@ def return_to_bot(conn: Connection, conversation_id: str, *, now: dt.datetime) -
         f"""
         UPDATE ai_conversations
            SET status = '{ACTIVE}', handoff_until = NULL, staff_unnotified = 0,
-               staff_released_at = %(now)s, updated_at = now()
+               handoff_notice_at = NULL, staff_released_at = %(now)s, updated_at = now()
          WHERE id = %(id)s
         """,
         {"now": now, "id": conversation_id},

@@ -106,5 +106,5 @@ def send_staff_reply(
         conn, conversation, [NewMessage(role="staff", content=text, external_id=wamid)]
     )
     conn.execute("UPDATE ai_messages SET staff_user = %s WHERE id = %s", (staff_user, message_id))
-    until = staff_answering(conn, conversation_id, until=now + handoff)
+    until = staff_answering(conn, conversation_id, until=now + handoff, replied_at=now)
     return SentReply(message_id, wamid, conversation_id, until, now)

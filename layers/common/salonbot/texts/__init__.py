@@ -113,13 +113,17 @@ class Catalogue(Mapping[str, str]):
             weekday=self.weekday(value.isoweekday()), date=self.date(value)
         )
 
-    def relative_day(self, value: dt.date, today: dt.date) -> str:
-        """A day as a title: "Сегодня, пн 05.03", "Завтра, вт 06.03", "Ср 07.03"."""
+    def relative_day(self, value: dt.date, today: dt.date, *, mid_sentence: bool = False) -> str:
+        """A day as a title: "Сегодня, пн 05.03", "Завтра, вт 06.03", "Ср 07.03";
+        `mid_sentence`: "сегодня, пн 05.03", "ср 07.03" (English keeps "Wed": a name)."""
         ahead = (value - today).days
         if ahead in (0, 1):
             near = self.phrases["today" if ahead == 0 else "tomorrow"]
+            if mid_sentence:
+                near = near[:1].lower() + near[1:]
             return self.formats["near_day"].format(near=near, day=self.day(value))
-        return _capitalised(self.day(value))
+        day = self.day(value)
+        return day if mid_sentence else _capitalised(day)
 
     def day_month(self, value: dt.date) -> str:
         """ "5 марта", "5 March"."""

@@ -37,8 +37,16 @@ PHRASES: dict[str, str] = {
     "times_button": "Times",
     "later_times": "Later →",
     "other_day": "Another day",
-    "no_days": "No free times in the next {days} days. Write “person” and the staff will help.",
-    "day_full": "No free times on {day}.",
+    "no_days": "{service}{master}: no free times in the next {days} days. "
+    "Write “person” and the staff will help.",
+    "no_days_from": "{service}{master}: no free times from {first} to {last}.",
+    "day_full": "{service}{master}: no free times on {day}.",
+    "date_passed": "{day} has already passed — please pick another day.",
+    "beyond_horizon": "Bookings for {day} are not open yet: we book {days} days ahead.",
+    "no_such_date": "There is no such date — please pick a day from the list.",
+    "not_offered": "We don't do “{what}”. Here is what we do:",
+    "offer_person": "The salon staff can help with that better. Shall I pass your message on?",
+    "confirm_again": "Shall I confirm this booking? Please answer “yes” or “no”.",
     "no_time_in_part": "Nothing free at that time of day; here is every free time.",
     "time_not_free": "{time} is not available. Nearest free times:",
     "confirm": "Please check:\n{service}, {when}, master {master}, {price}.",
@@ -47,6 +55,7 @@ PHRASES: dict[str, str] = {
     "confirm_no": "Cancel",
     "booked": "Done! You are booked: {service}, {when}, master {master}. Booking code: {code}.",
     "slot_taken": "Sorry, that time was just taken. Here is what is free:",
+    "slot_unavailable": "That time can no longer be booked. Here is what is free:",
     "client_busy": "You already have a booking at that time. Here is what else is free:",
     "booking_limit": "You already have the most upcoming bookings allowed: {limit}. "
     "You can move or cancel one of them.",
@@ -73,6 +82,9 @@ PHRASES: dict[str, str] = {
     "staff will help.",
     "booking_not_found": "I found no booking with code {code}.",
     "handoff": "I've passed your message to the salon staff; they will reply here.",
+    "handoff_wait": "Your message is with the salon staff; they will reply here. To get "
+    "back to the bot, write “menu”.",
+    "handoff_ack": "Got it, the staff will reply soon. Write “menu” for the bot.",
     "no_last_visit": "You have no earlier visit yet; please choose a service.",
     "change_cutoff": "Your visit is too close to change it here. I've passed your request "
     "to the salon staff; they will reply here.",

@@ -26,6 +26,7 @@ from salonbot.assistant.parsing import (
     BOOK,
     CANCEL,
     FAQ_INTENTS,
+    FOLLOW_UP,
     GREETING,
     HOURS,
     HUMAN,
@@ -34,8 +35,10 @@ from salonbot.assistant.parsing import (
     MY_BOOKINGS,
     NO,
     PRICES,
+    QUIT,
     REPEAT,
     THANKS,
+    UNSERVABLE,
     YES,
     ParsedMessage,
     normalize,
@@ -109,6 +112,12 @@ class _Dialog(Steps):
         match choice:
             case opt.MenuItem(item):
                 self.on_menu(item)
+            case opt.PickService(code) if st.flow == "book" and code in self.salon.services:
+                # The day, time or master already given stay (the service had to be asked).
+                st.service, st.candidates = code, None
+                if st.master not in (None, ANY) and not self.does(st.master, code):
+                    st.master = None
+                self.advance()
             case opt.PickService(code):
                 self.start_booking(service=code)
             case opt.PickMaster(code) if st.service:
@@ -179,12 +188,24 @@ class _Dialog(Steps):
                 self.cancel(str(st.booking))
             return
         if at_confirm and (
-            NO in intents or (CANCEL in intents and not _BOOKING_WORDS.search(self.msg.text))
+            NO in intents
+            or QUIT in intents
+            or (CANCEL in intents and not _BOOKING_WORDS.search(self.msg.text))
         ):
             self.decline()
             return
+        asked_booking = bool(parsed.services or parsed.master or not parsed.when.empty)
+        if st.step == "confirm" and not asked_booking and not intents - {BOOK, GREETING}:
+            # Neither yes nor no, nor another time: the same question again.
+            self.notice("confirm_again")
+            self.confirm()
+            return
         if HUMAN in intents:
             self.hand_off()
+        elif QUIT in intents and not asked_booking:
+            self.decline()
+        elif UNSERVABLE in intents:
+            self.offer_person()
         elif CANCEL in intents:
             self.find_booking_for("cancel", parsed.code)
         elif MOVE in intents:
@@ -193,10 +214,19 @@ class _Dialog(Steps):
             self.my_bookings()
         elif REPEAT in intents:
             self.repeat_last(parsed.when)
-        elif intents & set(FAQ_INTENTS) and BOOK not in intents and parsed.when.empty:
+        elif intents & set(FAQ_INTENTS) and BOOK not in intents and _only_a_day(parsed, intents):
             topics = tuple(t for t in FAQ_INTENTS if t in intents)
-            self.say(r.FaqReply(topics, parsed.services))
-            self.out.faq_only = True
+            # "а сколько он стоит?" in the middle of a booking: the service being booked.
+            services = parsed.services or ((st.service,) if st.service and st.flow else ())
+            self.say(r.FaqReply(topics, services))
+            self.reask()
+        elif FOLLOW_UP in intents and parsed.services and not parsed.master:
+            # "а педикюр?" / "and with gel?": a question about it, not a booking yet.
+            self.say(r.FaqReply((PRICES,), parsed.services))
+            self.reask()
+        elif parsed.other_service and not parsed.master:
+            self.say(r.NotOffered(parsed.other_service))
+            self.start_booking()
         elif parsed.services or parsed.master or not parsed.when.empty or BOOK in intents:
             self.fill(parsed)
         elif parsed.any_master and st.step == "master":
@@ -207,13 +237,24 @@ class _Dialog(Steps):
         elif GREETING in intents or MENU in intents or not st.step:
             if GREETING in intents:
                 self.say(r.Greeting())
-            elif not intents:
+            elif not intents - {YES, NO}:  # a "да" or "👍" that answers no question
                 self.notice("unknown")
             st.clear()
             self.main_menu()
         else:
             self.notice("unknown_step")
             self.advance()
+
+    def reask(self) -> None:
+        """After an answer to a question: the open booking question again, if any (else
+        the turn was a question about the salon only)."""
+        st = self.st
+        if st.step == "confirm" and st.start:
+            self.confirm()
+        elif st.flow and st.step in ("service", "master", "day", "time"):
+            self.advance()
+        else:
+            self.out.faq_only = True
 
     def fill(self, parsed: ParsedMessage) -> None:
         """Merge what the text named into the booking (or the move) being made."""
@@ -235,7 +276,8 @@ class _Dialog(Steps):
                 st.service = None
                 st.candidates = list(parsed.services)
             elif parsed.service != st.service:
-                st.forget("service", "day", "start", "page", "candidates")
+                # Another service: the day and time asked for still hold.
+                st.forget("service", "start", "page", "candidates")
                 st.service = parsed.service
                 if st.master not in (None, ANY) and not self.does(st.master, parsed.service):
                     st.master = None
@@ -249,6 +291,16 @@ class _Dialog(Steps):
             st.master = ANY
         self.merge_when(parsed.when)
         self.advance()
+
+
+def _only_a_day(parsed: ParsedMessage, intents: frozenset[str]) -> bool:
+    """A question, not a booking: no day or time at all, or, about the hours, a day or a
+    part of it without a service ("до скольки работаете в субботу?", "а в понедельник с
+    утра открыты?")."""
+    when = parsed.when
+    if when.empty:
+        return True
+    return HOURS in intents and when.time is None and not when.earliest and not parsed.services
 
 
 def _offered(option_id: str) -> opt.Choice:

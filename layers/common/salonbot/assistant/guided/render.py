@@ -84,15 +84,44 @@ class Renderer:
             case r.MasterNotForService(master, service):
                 return self.text(
                     t["master_not_for_service"].format(
-                        master=master.name, service=service.name(self.lang)
+                        master=self.master_name(master), service=service.name(self.lang)
                     )
                 )
-            case r.NoFreeDays():
-                return self.text(t["no_days"].format(days=self.salon.booking_horizon_days))
-            case r.DayFull(day):
-                return self.text(t["day_full"].format(day=self.day_title(day)))
+            case r.NoFreeDays(service, master, first, _last) if first <= self.today:
+                return self.text(
+                    t["no_days"].format(
+                        service=service.name(self.lang),
+                        master=self.with_master(master),
+                        days=self.salon.booking_horizon_days,
+                    )
+                )
+            case r.NoFreeDays(service, master, first, last):
+                return self.text(
+                    t["no_days_from"].format(
+                        service=service.name(self.lang),
+                        master=self.with_master(master),
+                        first=t.day_month(first),
+                        last=t.day_month(last),
+                    )
+                )
+            case r.DayFull(day, service, master):
+                return self.text(
+                    t["day_full"].format(
+                        day=self.day_title(day, mid_sentence=True),
+                        service=service.name(self.lang),
+                        master=self.with_master(master),
+                    )
+                )
             case r.TimeNotFree(time):
                 return self.text(t["time_not_free"].format(time=t.clock(time)))
+            case r.DatePassed(day):
+                return self.text(t["date_passed"].format(day=t.day_month(day)))
+            case r.BeyondHorizon(day, days):
+                return self.text(t["beyond_horizon"].format(day=t.day_month(day), days=days))
+            case r.NoSuchDate():
+                return self.text(t["no_such_date"])
+            case r.NotOffered(what):
+                return self.text(t["not_offered"].format(what=what))
             case r.BookingLimit(limit):
                 return self.text(t["booking_limit"].format(limit=limit))
             case r.BookingUnknown(code):
@@ -110,6 +139,12 @@ class Renderer:
         match reply:
             case r.MainMenu(last):
                 return self.ask_list(t["menu"], t["menu_button"], self.menu(last))
+            case r.OfferPerson():
+                buttons = [
+                    _option(opt.MenuItem("human"), t["menu_human"]),
+                    _option(opt.MenuItem(""), t["action_menu"]),
+                ]
+                return self.ask_buttons(t["offer_person"], buttons)
             case r.ChooseService(services):
                 rows = [
                     _option(
@@ -122,7 +157,7 @@ class Renderer:
                 return self.ask_list(t["choose_service"], t["services_button"], rows)
             case r.ChooseMaster(service, masters):
                 rows = [_option(opt.PickMaster(opt.ANY_MASTER), t["any_master"])]
-                rows += [_option(opt.PickMaster(m.code), m.name) for m in masters]
+                rows += [_option(opt.PickMaster(m.code), self.master_name(m)) for m in masters]
                 body = t["choose_master"].format(service=service.name(self.lang))
                 return self.ask_list(body, t["masters_button"], rows)
             case r.ChooseDay(service, master, days, later):
@@ -145,7 +180,7 @@ class Renderer:
                     _option(
                         opt.PickTime(opt.SlotRef(s.starts_at, s.master_code)),
                         t.clock(s.starts_at),
-                        s.master_name if master is None else None,
+                        self.named(s.master_code, s.master_name) if master is None else None,
                     )
                     for s in slots
                 ]
@@ -157,11 +192,11 @@ class Renderer:
                 body = t["choose_time"].format(
                     service=service.name(self.lang),
                     master=self.with_master(master),
-                    day=self.day_title(day),
+                    day=self.day_title(day, mid_sentence=True),
                 )
                 return self.ask_list(body, t["times_button"], rows)
             case r.ConfirmSlot(service, slot, master, moving):
-                master_name = master.name if master else "—"
+                master_name = self.master_name(master) if master else "—"
                 when = self.when(slot.start)
                 if moving:
                     body = t["move_confirm"].format(
@@ -181,13 +216,10 @@ class Renderer:
                 ]
                 return self.ask_buttons(body, buttons)
             case r.YourBookings(bookings):
-                lines = [t["my_bookings"], *(self.line(b) for b in bookings)]
+                # Each booking once: a row for each of the first ten, a line for the rest.
+                lines = [t["my_bookings"], *(self.line(b) for b in bookings[LIST_ROWS_MAX:])]
                 rows = [
-                    _option(
-                        opt.BookingMenu(b.code),
-                        f"{t.when(b.starts_at)} {b.service_names.get(self.lang, '')}".strip(),
-                        f"{b.master_name}, {b.code}",
-                    )
+                    _option(opt.BookingMenu(b.code), self.when(b.starts_at), self.detail(b))
                     for b in bookings[:LIST_ROWS_MAX]
                 ]
                 return self.ask_list("\n".join(lines), t["bookings_button"], rows)
@@ -195,8 +227,8 @@ class Renderer:
                 rows = [
                     _option(
                         opt.AskCancel(b.code) if action == "cancel" else opt.StartMove(b.code),
-                        f"{t.when(b.starts_at)} {b.service_names.get(self.lang, '')}",
-                        f"{b.master_name}, {b.code}",
+                        self.when(b.starts_at),
+                        self.detail(b),
                     )
                     for b in bookings
                 ]
@@ -251,16 +283,26 @@ class Renderer:
     def price(self, service: Service) -> str:
         return phrases(self.salon.language).money(service.price, self.salon.currency)
 
-    def day_title(self, day: dt.date) -> str:
-        """ "Сегодня, пн 07.01", "Завтра, вт 08.01", "Ср 09.01"."""
-        return self.t.relative_day(day, self.today)
+    def day_title(self, day: dt.date, *, mid_sentence: bool = False) -> str:
+        """ "Сегодня, пн 07.01", "Завтра, вт 08.01", "Ср 09.01" (inside a sentence:
+        "завтра, вт 08.01", "ср 09.01")."""
+        return self.t.relative_day(day, self.today, mid_sentence=mid_sentence)
 
     def when(self, start: dt.datetime) -> str:
         """A visit's start on the salon's clock: "08.01 15:00"."""
         return self.t.when(start.astimezone(self.salon.tz))
 
     def with_master(self, master: Master | None) -> str:
-        return self.t["with_master"].format(master=master.name) if master else ""
+        return self.t["with_master"].format(master=self.master_name(master)) if master else ""
+
+    def master_name(self, master: Master) -> str:
+        return master.display_name(self.lang)
+
+    def named(self, master_code: str, fallback: str) -> str:
+        """A master's name in the customer's language, by code (a master no longer in the
+        salon file keeps the name the booking was made with)."""
+        master = self.salon.masters.get(master_code)
+        return self.master_name(master) if master is not None else fallback
 
     def service_name(self, booking: Booking) -> str:
         """The booking's service; a visit's services joined ("Маникюр + Педикюр")."""
@@ -274,15 +316,20 @@ class Renderer:
         return self.t["booking_line"].format(
             when=self.when(booking.starts_at),
             service=self.service_name(booking),
-            master=booking.master_name,
+            master=self.named(booking.master_code, booking.master_name),
             code=booking.code,
         )
+
+    def detail(self, booking: Booking) -> str:
+        """A booking's list-row description: "Маникюр, Анна, K7M2QX"."""
+        master = self.named(booking.master_code, booking.master_name)
+        return f"{self.service_name(booking)}, {master}, {booking.code}"
 
     def describe(self, template: str, booking: Booking) -> str:
         return template.format(
             service=self.service_name(booking),
             when=self.when(booking.starts_at),
-            master=booking.master_name,
+            master=self.named(booking.master_code, booking.master_name),
             code=booking.code,
         )
 

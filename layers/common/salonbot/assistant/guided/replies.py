@@ -29,6 +29,7 @@ NoticeKey = Literal[
     "thanks",
     "no_time_in_part",  # nothing free in the part of the day asked for
     "slot_taken",  # the slot went between the offer and the confirmation
+    "slot_unavailable",  # no longer bookable (the notice passed) since it was offered
     "client_busy",  # the customer has another booking at that time
     "declined",
     "no_bookings",
@@ -36,6 +37,7 @@ NoticeKey = Literal[
     "change_cutoff",  # too close to the visit for the customer to change it: staff will
     "no_last_visit",  # "как в прошлый раз" from a customer with no visit yet
     "handoff",
+    "confirm_again",  # an answer to the confirmation that is neither yes nor no
 ]
 
 
@@ -66,17 +68,64 @@ class MasterNotForService:
 
 @dataclass(frozen=True)
 class NoFreeDays:
-    """Nothing free for the whole booking horizon."""
+    """Nothing free for `service` (with `master`, None: any) on any day from `first` to
+    `last`, the end of the booking horizon. Said only once the desk found nothing."""
+
+    service: Service
+    master: Master | None
+    first: dt.date
+    last: dt.date
 
 
 @dataclass(frozen=True)
 class DayFull:
+    """Nothing free for `service` (with `master`, None: any) on `day`."""
+
     day: dt.date
+    service: Service
+    master: Master | None
 
 
 @dataclass(frozen=True)
 class TimeNotFree:
+    """`time` on `day` is not free for `service` (with `master`, None: any)."""
+
     time: dt.time
+    day: dt.date
+    service: Service
+    master: Master | None
+
+
+@dataclass(frozen=True)
+class DatePassed:
+    """The day asked for is before today."""
+
+    day: dt.date
+
+
+@dataclass(frozen=True)
+class BeyondHorizon:
+    """The day asked for is after the last day the salon books (`days` ahead)."""
+
+    day: dt.date
+    days: int
+
+
+@dataclass(frozen=True)
+class NoSuchDate:
+    """The customer named a date that does not exist ("31 февраля")."""
+
+
+@dataclass(frozen=True)
+class NotOffered:
+    """The salon does not offer what the customer named (`what`, their word)."""
+
+    what: str
+
+
+@dataclass(frozen=True)
+class OfferPerson:
+    """What the flow cannot do (several people at once, a complaint): a person offered."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +234,10 @@ Statement = (
     | NoFreeDays
     | DayFull
     | TimeNotFree
+    | DatePassed
+    | BeyondHorizon
+    | NoSuchDate
+    | NotOffered
     | BookingLimit
     | BookingUnknown
     | Booked
@@ -193,6 +246,7 @@ Statement = (
 )
 Question = (
     MainMenu
+    | OfferPerson
     | ChooseService
     | ChooseMaster
     | ChooseDay

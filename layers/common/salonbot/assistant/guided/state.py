@@ -60,6 +60,7 @@ class GuidedState(BaseModel):
     wanted: Clock | None = None  # a time asked for, not yet looked up
     after: Clock | None = None  # a part of the day asked for
     before: Clock | None = None
+    earliest: bool = False  # the first free time asked for ("самое раннее")
     start: Instant | None = None  # the slot offered for confirmation
     slot_master: str | None = None  # ... and the master who has it
     booking: str | None = None  # the code of the booking being moved or cancelled

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from salonbot.booking.store import Booking
 
 ROWS = 9  # list rows per page; the tenth is "later"
+CONFIRM_MINUTES = 5  # the earliest time offered stays bookable this long after the offer
 ANY = opt.ANY_MASTER
 
 
@@ -75,14 +76,34 @@ class Steps:
         self.say(r.Notice(key))
 
     def merge_when(self, when: When) -> None:
+        """Take the day and time asked for; a day that has passed, is beyond the booking
+        horizon or does not exist is said so (and not taken), the rest still is."""
         st = self.st
-        if when.date is not None:
+        today, last = self.now.date(), self.last_day()
+        named_a_day = when.invalid or when.date is not None
+        if named_a_day and st.master is None:
+            st.master = ANY  # a day asked for: the days come before the masters
+        if when.invalid:
+            self.say(r.NoSuchDate())
+        elif when.date is not None and when.date < today:
+            self.say(r.DatePassed(when.date))
+            st.forget("day", "start", "page")
+        elif when.date is not None and when.date > last:
+            self.say(r.BeyondHorizon(when.date, self.salon.booking_horizon_days))
+            st.forget("day", "start", "page")
+        elif when.date is not None:
             st.day, st.page, st.start = when.date, 0, None
+        if when.earliest:
+            st.earliest, st.start = True, None
         if when.time is not None:
             st.wanted, st.start = _minute(when.time), None
         if when.after is not None or when.before is not None:
             st.after = _minute(when.after) if when.after else None
             st.before = _minute(when.before) if when.before else None
+
+    def last_day(self) -> dt.date:
+        """The last day the salon takes bookings for."""
+        return self.now.date() + dt.timedelta(days=self.salon.booking_horizon_days - 1)
 
     def does(self, master_code: str | None, service_code: str) -> bool:
         """The master does the service (every service of a visit's code)."""
@@ -111,16 +132,37 @@ class Steps:
             return
         if st.master is None:
             masters = visit.masters_for(self.salon, service.code)
-            if len(masters) > 1 and not st.day:
+            if len(masters) > 1 and not st.day and not st.earliest:
                 self.ask(r.ChooseMaster(service, tuple(masters[:ROWS])), "master")
                 return
             st.master = ANY
         if st.master != ANY and not self.does(st.master, service.code):
             st.master = ANY
+        if st.earliest and not st.day:
+            self.offer_earliest(service)
+            return
         if not st.day:
             self.show_days(self.now.date())
             return
         self.show_times(service)
+
+    def offer_earliest(self, service: Service) -> None:
+        """The first free time from now, for confirmation."""
+        st = self.st
+        st.earliest = False
+        today = self.now.date()
+        days = [today + dt.timedelta(days=i) for i in range((self.last_day() - today).days + 1)]
+        free = self.free_by_day(service, days, 2)
+        # Not a time the minimum notice closes while the customer reads the question.
+        ready = self.now + dt.timedelta(minutes=self.salon.min_notice_minutes + CONFIRM_MINUTES)
+        slots = [slot for day in sorted(free) for slot in free[day] if slot.starts_at >= ready]
+        if not slots:
+            self.show_days(today)
+            return
+        first = slots[0]
+        st.day = first.starts_at.astimezone(self.salon.tz).date()
+        st.start, st.slot_master = first.starts_at, first.master_code
+        self.confirm()
 
     def show_services(self) -> None:
         st = self.st
@@ -151,17 +193,32 @@ class Steps:
         )
 
     def show_days(self, first: dt.date, note: r.Reply | None = None) -> None:
+        """The days with free times from `first`. Nothing free is said only as far as it
+        is true: from `first` to the horizon's end, for the master chosen; then the days
+        from today, or with any master, are offered before giving up."""
         st = self.st
         service = service_of(self.salon, st.service)
         assert service is not None
-        last = self.now.date() + dt.timedelta(days=self.salon.booking_horizon_days - 1)
+        today, last = self.now.date(), self.last_day()
+        first = max(first, today)
         days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-        free = self.free_by_day(service, days, ROWS + 1)
+        free = self.free_by_day(service, days, ROWS + 1) if days else {}
         st.forget("day", "start", "page")
         if note is not None:
             self.say(note)
         if not free:
-            self.say(r.NoFreeDays())
+            master = self.chosen_master() if st.master != ANY else None
+            if first > last:  # past the horizon's last day: from today then
+                self.show_days(today)
+                return
+            self.say(r.NoFreeDays(service, master, first, last))
+            if first > today:
+                self.show_days(today)
+                return
+            if master is not None:
+                st.master = ANY
+                self.show_days(today)
+                return
             st.clear()
             self.main_menu()
             return
@@ -175,8 +232,9 @@ class Steps:
         day = st.day
         assert day is not None
         slots = self.free_by_day(service, [day]).get(day, [])
+        master = self.chosen_master() if st.master != ANY else None
         if not slots:
-            self.show_days(day + dt.timedelta(days=1), r.DayFull(day))
+            self.show_days(day + dt.timedelta(days=1), r.DayFull(day, service, master))
             return
         wanted, st.wanted = st.wanted, None
         if wanted:
@@ -187,7 +245,7 @@ class Steps:
                 return
             target = dt.datetime.combine(day, wanted, tzinfo=self.salon.tz)
             nearest = sorted(slots, key=lambda s: abs((s.starts_at - target).total_seconds()))
-            self.say(r.TimeNotFree(wanted))
+            self.say(r.TimeNotFree(wanted, day, service, master))
             self.ask_times(service, day, sorted(nearest[:ROWS], key=lambda s: s.starts_at), None)
             return
         after, before = st.after, st.before
@@ -270,7 +328,12 @@ class Steps:
             if st.booking:
                 arguments["booking"] = st.booking
             self.record("move" if moving else "book", arguments, None, str(exc))
-            self.notice("client_busy" if isinstance(exc, ClientBusy) else "slot_taken")
+            # Say why, truly: another booking took it, the customer has one then, or the
+            # time is no longer bookable (the minimum notice passed since it was offered).
+            if isinstance(exc, ClientBusy):
+                self.notice("client_busy")
+            else:
+                self.notice("slot_taken" if isinstance(exc, SlotTaken) else "slot_unavailable")
             st.day, st.page = start.astimezone(self.salon.tz).date(), 0
             st.forget("start", "wanted", "after", "before")
             shown = service_of(self.salon, service)
@@ -380,9 +443,17 @@ class Steps:
         st.service, st.master = visit_code(codes), booking.master_code
         if when is not None:
             self.merge_when(when)
+            if when.same_time and when.time is None:
+                local = booking.starts_at.astimezone(self.salon.tz)
+                st.wanted = _minute(local.time())
         self.advance()
 
     # -- other answers --------------------------------------------------------------------
+
+    def offer_person(self) -> None:
+        """What the flow cannot do: a person offered (a tap hands off), or the menu."""
+        self.st.clear()
+        self.ask(r.OfferPerson(), "menu")
 
     def hand_off(self) -> None:
         self.st.clear()
