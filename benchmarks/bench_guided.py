@@ -83,7 +83,7 @@ def _timed(action: Any, argument: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _conversations() -> tuple[Timing, int, int, int]:
+def _conversations() -> tuple[Timing, int, int, int, int]:
     from salonbot.db.connection import connect
     from salonbot_dev.fakes.whatsapp import start_fake_whatsapp
     from tests.integration.processor.guided_harness import Customer, guided_harness
@@ -122,9 +122,10 @@ def _conversations() -> tuple[Timing, int, int, int]:
                 "count(booking_code) AS booked FROM ai_messages WHERE role = 'assistant'"
             ).fetchall()
             total, zero, booked = rows[0]["total"], rows[0]["zero"], rows[0]["booked"]
+            sent = len(fake.sent)
     finally:
         fake.stop()
-    return Timing(samples), zero, total, booked
+    return Timing(samples), zero, total, booked, sent
 
 
 def _long_message() -> str:
@@ -258,7 +259,7 @@ def run() -> list[Row]:
     right, phrases, wrong = _parse_accuracy()
     long_first, long_again = _long_message_ms()
     morph_ms, morph_mb = _morphology_cost()
-    timing, zero, total, booked = _conversations()
+    timing, zero, total, booked, sent = _conversations()
     corpora = [row for name, folder in CORPORA for row in _corpus_rows(name, folder)]
     return [
         Row(
@@ -285,6 +286,14 @@ def run() -> list[Row]:
             f"{booked} replies carried a booking code",
         ),
         Row(AREA, "parser import", f"{import_ms:.0f} ms", "", "rapidfuzz and dateparser lazy"),
+        Row(
+            AREA,
+            "WhatsApp messages sent per booking conversation (without a model)",
+            f"{sent / max(booked, 1):.1f}",
+            "",
+            f"{sent} messages the send API received for {booked} bookings; lists and buttons "
+            "save turns (docs/outbound.md#message-costs)",
+        ),
         Row(
             AREA,
             f"{LONG_MESSAGE_CHARS}-character message, parse",

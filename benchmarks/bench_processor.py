@@ -546,6 +546,7 @@ def run() -> list[Row]:
                 _release(setup, phone, code)
             phone = next(customers)
             turns, _, code = converse(setup, phone, count_trips=True)
+            sent = len(whatsapp.sent_to(phone))
             _release(setup, phone, code)
             # The same conversation from a customer with a past visit (its line in the prompt).
             phone = next(customers)
@@ -564,7 +565,18 @@ def run() -> list[Row]:
     finally:
         model.stop()
         whatsapp.stop()
-    return _rows(turns, Timing(samples), setup.salon_file, returning) + burst_rows
+    rows = _rows(turns, Timing(samples), setup.salon_file, returning) + burst_rows
+    rows.append(
+        Row(
+            AREA,
+            "WhatsApp messages sent per booking conversation (with a model)",
+            f"{sent} ({sent / len(turns):.1f} per turn)",
+            "",
+            "replies the send API received for the 6-turn conversation; each is billed "
+            "where WhatsApp bills service messages (docs/outbound.md#message-costs)",
+        )
+    )
+    return rows
 
 
 def _rows(

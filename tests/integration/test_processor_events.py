@@ -62,12 +62,27 @@ def invoke(sample: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def just_sent(sample: dict[str, Any]) -> dict[str, Any]:
+    """The sample batch as if its customer message had just been sent: a reply goes out
+    only within WhatsApp's 24-hour window of it (the sample's own date is long past)."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    for record in sample["Records"]:
+        body = json.loads(record["body"])
+        if body["event"].get("kind") == "message":
+            body["event"]["timestamp"] = now
+            body["enqueued_at"] = now
+            record["body"] = json.dumps(body, ensure_ascii=False)
+    return sample
+
+
 def test_the_sample_sqs_event_is_answered_once(
     db: Connection, processor_env: None, fake_whatsapp: FakeWhatsApp
 ) -> None:
     import_salon(db, load_salon_file(DEMO_SALON_FILE))
     db.commit()
-    sample = event("sqs-customer-message.json")
+    sample = just_sent(event("sqs-customer-message.json"))
     message = json.loads(sample["Records"][0]["body"])["event"]
     status = json.loads(sample["Records"][1]["body"])["event"]
 
@@ -113,7 +128,7 @@ def test_records_are_handed_back_untried_when_the_invocation_is_nearly_over(
 ) -> None:
     import_salon(db, load_salon_file(DEMO_SALON_FILE))
     db.commit()
-    sample = event("sqs-customer-message.json")
+    sample = just_sent(event("sqs-customer-message.json"))
     message = json.loads(sample["Records"][0]["body"])["event"]
     handler = load_handler("processor")
 

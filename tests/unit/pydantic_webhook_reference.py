@@ -111,6 +111,11 @@ class StatusError(_Meta):
     message: str | None = None
 
 
+class Pricing(_Meta):
+    category: str | None = None
+    type: str | None = None
+
+
 class Status(_Meta):
     id: Id
     status: Annotated[str, Field(min_length=1, max_length=64)]
@@ -118,6 +123,7 @@ class Status(_Meta):
     recipient_id: str | None = None
     recipient_user_id: str | None = None
     errors: list[StatusError] = Field(default_factory=list)
+    pricing: Pricing | None = None
 
 
 @dataclass
@@ -277,6 +283,8 @@ def status_update(raw: Any, phone_number_id: str) -> StatusUpdate:
         error_code=error.code if error else None,
         error_title=(error.title or error.message) if error else None,
         recipient_user_id=status.recipient_user_id,
+        pricing_category=status.pricing.category if status.pricing else None,
+        pricing_type=status.pricing.type if status.pricing else None,
     )
 
 

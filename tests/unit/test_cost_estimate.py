@@ -125,12 +125,25 @@ def test_cli_prints_the_computation_and_json(capsys: pytest.CaptureFixture[str])
     argv = ["cost-estimate", "--customers", "100", "--messages-per-customer", "3"]
     assert main([*argv, "--model", "gpt-3.5-turbo"]) == 0
     out = capsys.readouterr().out
-    assert "Monthly cost estimate: $0.1050" in out
+    # One utility reminder a customer a month at Russia's rate ($0.04); replies are free.
+    assert "Monthly cost estimate: $4.1050 (model $0.1050, WhatsApp $4.0000)" in out
+    assert "300 replies x $0 + 100 reminders x $0.0400" in out
     assert "deployment guide says ~$3" in out
     assert main([*argv, "--model", "gpt-4", "--tokens-per-message", "1000", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["monthly_usd"] == "10.8000"
     assert data["scaling"]["10000"] == "1080.0000"
+    assert data["whatsapp"] == {
+        "market": "russia",
+        "replies": 300,
+        "reminders": 100,
+        "reply_usd": "0",
+        "reminder_usd": "0.0400",
+        "monthly_usd": "4.0000",
+    }
+    india = [*argv, "--model", "gpt-4", "--phone-prefix", "+91", "--reminders-per-customer", "2"]
+    assert main([*india, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["whatsapp"]["monthly_usd"] == "0.2800"
     assert data["guide_monthly_usd"] is None
 
 

@@ -119,3 +119,32 @@ def test_local_secrets_and_addresses_override_the_template() -> None:
     # With a key exported, the model is used
     with_key, _ = handler_environment([spec], local={}, user={"OPENAI_API_KEY": "sk-test"})
     assert with_key["OPENAI_API_KEY"] == "sk-test"
+
+
+def test_a_template_reminder_shows_its_values_and_taps_its_quick_replies() -> None:
+    from salonbot.outbound.templates import Template, template_payload
+
+    template = Template(
+        salon_id=__import__("uuid").uuid4(),
+        purpose="reminder",
+        language="ru",
+        name="visit_reminder",
+        category="utility",
+        body="{{1}} в {{2}}",
+        body_parameters=("service", "start_time"),
+        buttons=("confirm", "cancel"),
+        status="approved",
+    )
+    payload = template_payload(
+        template, "+79001234567", {"service": "Маникюр", "start_time": "11:00"}, code="AB12CD"
+    )
+    reply = reply_from_payload(payload)
+    assert reply.text == "[template visit_reminder] Маникюр | 11:00"
+    assert [(c.id, c.title, c.kind) for c in reply.choices] == [
+        ("booking:confirm:AB12CD", "Confirm", "button"),
+        ("booking:cancel:AB12CD", "Cancel", "button"),
+    ]
+    tap = phone().choice_payload(reply.choices[0])
+    message = tap["entry"][0]["changes"][0]["value"]["messages"][0]
+    assert message["type"] == "button"
+    assert message["button"] == {"payload": "booking:confirm:AB12CD", "text": "Confirm"}

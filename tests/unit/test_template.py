@@ -44,6 +44,7 @@ FUNCTIONS = {
     "ProcessorFunction": "functions/processor/",
     "CleanupFunction": "functions/cleanup/",
     "BudgetAlertFunction": "functions/budget_alert/",
+    "ReminderFunction": "functions/reminders/",
     "AdminFunction": "functions/admin/",
     "StaffFunction": "functions/staff/",
 }
@@ -230,6 +231,8 @@ def test_schedules(template: Template) -> None:
     budget = props(template, "BudgetAlertFunction")["Events"]["Every15Minutes"]["Properties"]
     assert cleanup["Schedule"] == "cron(0 2 * * ? *)"
     assert budget["Schedule"] == "rate(15 minutes)"
+    reminders = props(template, "ReminderFunction")["Events"]["Every5Minutes"]["Properties"]
+    assert reminders["Schedule"] == "rate(5 minutes)"
 
 
 def test_the_cleanup_gets_every_retention_period(template: Template) -> None:
@@ -367,6 +370,7 @@ def test_database_functions_join_the_vpc_when_given(template: Template) -> None:
         "ProcessorFunction",
         "CleanupFunction",
         "BudgetAlertFunction",
+        "ReminderFunction",
     ):
         vpc = props(template, logical_id)["VpcConfig"]["Fn::If"]
         assert vpc[0] == "InVpc"
@@ -389,6 +393,7 @@ def test_functions_update_after_the_migrations(template: Template) -> None:
         "ProcessorFunction",
         "CleanupFunction",
         "BudgetAlertFunction",
+        "ReminderFunction",
     ):
         variables = props(template, logical_id)["Environment"]["Variables"]
         assert variables["SCHEMA_REVISION"] == {

@@ -35,6 +35,9 @@ BUTTONS = (
     "cancel_yes",
     "cancel_no",
     "move_no",
+    "reminder_confirm",
+    "reminder_cancel",
+    "reminder_move",
 )
 LIST_ROWS = (
     "menu_book",

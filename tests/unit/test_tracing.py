@@ -49,7 +49,7 @@ def _traced_choice(handler: Any) -> bool | None:
     return None
 
 
-TRACED = ["api", "processor", "cleanup", "budget_alert", "staff"]
+TRACED = ["api", "processor", "cleanup", "budget_alert", "staff", "reminders"]
 
 
 @pytest.mark.parametrize("folder", TRACED)

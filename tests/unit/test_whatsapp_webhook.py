@@ -192,11 +192,52 @@ def test_other_fields_are_ignored_and_bad_items_skipped_not_fatal() -> None:
         {"messaging_product": "whatsapp"},  # no metadata: cannot tell the salon
     )
     data["entry"][0]["changes"].append(
+        {"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}}
+    )
+    # A template verdict without the template's name cannot be recorded: invalid.
+    data["entry"][0]["changes"].append(
         {"field": "message_template_status_update", "value": {"event": "APPROVED"}}
     )
     parsed = parse_webhook(body_of(data))
     assert [e.message_id for e in parsed.events] == ["good"]
-    assert (parsed.invalid, parsed.ignored) == (6, 1)
+    assert (parsed.invalid, parsed.ignored) == (7, 1)
+
+
+def test_a_template_verdict_names_its_business_account() -> None:
+    data = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "time": 1767225600,
+                "changes": [
+                    {
+                        "field": "message_template_status_update",
+                        "value": {
+                            "event": "REJECTED",
+                            "message_template_id": 594425479261596,
+                            "message_template_name": "visit_reminder",
+                            "message_template_language": "en_US",
+                            "reason": "INVALID_FORMAT",
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    parsed = parse_webhook(body_of(data), now=1767225601)
+    [event] = parsed.events
+    assert event.as_json() == {
+        "kind": "template_status",
+        "waba_id": "102290129340398",
+        "template_id": "594425479261596",
+        "name": "visit_reminder",
+        "language": "en_US",
+        "event": "REJECTED",
+        "reason": "INVALID_FORMAT",
+        "timestamp": "2026-01-01T00:00:01Z",
+    }
+    assert event.group_id == "waba:102290129340398"
 
 
 @pytest.mark.parametrize(

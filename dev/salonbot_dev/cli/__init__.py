@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "salonbot_dev.cli.local",
     "salonbot_dev.cli.openapi",
     "salonbot_dev.cli.tokens",
+    "salonbot_dev.cli.templates",
     "salonbot_dev.cli.staff",
     "salonbot_dev.cli.eval",
     "salonbot_dev.cli.review",

@@ -155,6 +155,9 @@ def booking_json(booking: Booking) -> dict[str, Any]:
         "starts_at": booking.starts_at.isoformat(),
         "ends_at": booking.ends_at.isoformat(),
         "price": str(booking.price),
+        "customer_confirmed_at": (
+            booking.customer_confirmed_at.isoformat() if booking.customer_confirmed_at else None
+        ),
         "items": [
             {
                 "service_code": item.service_code,

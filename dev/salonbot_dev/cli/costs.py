@@ -45,6 +45,17 @@ def register(subparsers: Any) -> None:
         default="0.2",
         help="share of each message's tokens that are completion tokens (default 0.2)",
     )
+    estimate.add_argument(
+        "--reminders-per-customer",
+        type=int,
+        default=1,
+        help="reminder templates a customer gets a month (default 1)",
+    )
+    estimate.add_argument(
+        "--phone-prefix",
+        default="+7",
+        help="the customers' country calling code, for WhatsApp's rates (default +7)",
+    )
     add_json_flag(estimate)
     estimate.set_defaults(handler=run_cost_estimate)
 
@@ -84,6 +95,11 @@ def run_stats(args: argparse.Namespace) -> int:
             f"{stats.completion_tokens:,} completion)",
         ),
         ("cost", f"${stats.cost_usd:.4f}"),
+        (
+            "WhatsApp messages",
+            f"{stats.messages_sent} sent, ${stats.whatsapp_cost_usd:.4f} "
+            f"({stats.reminders_sent} reminders)",
+        ),
         ("response time avg", _ms(stats.avg_response_time_ms)),
         ("response time p95", _ms(stats.p95_response_time_ms)),
         (
@@ -91,6 +107,11 @@ def run_stats(args: argparse.Namespace) -> int:
             f"{stats.bookings_created} ({stats.bookings_by_assistant} by the assistant)",
         ),
         ("bookings cancelled", stats.bookings_cancelled),
+        ("confirmed by the customer", stats.bookings_confirmed_by_customer),
+        *(
+            (f"rating of {code}", f"{r['average']:.2f} ({r['ratings']:.0f} ratings)")
+            for code, r in stats.ratings_by_master.items()
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -155,7 +176,7 @@ def run_cost_estimate(args: argparse.Namespace) -> int:
     import sys
 
     from salonbot.config import Settings
-    from salonbot.cost.estimate import monthly_estimate
+    from salonbot.cost.estimate import messages_estimate, monthly_estimate
 
     try:
         share = Decimal(args.completion_share)
@@ -172,14 +193,24 @@ def run_cost_estimate(args: argparse.Namespace) -> int:
             input_per_mtok=settings.openai_price_input_per_mtok,
             output_per_mtok=settings.openai_price_output_per_mtok,
         )
+        messages = messages_estimate(
+            customers=args.customers,
+            messages_per_customer=args.messages_per_customer,
+            reminders_per_customer=args.reminders_per_customer,
+            phone=args.phone_prefix,
+        )
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
     if estimate.warning:
         print(f"warning: {estimate.warning}", file=sys.stderr)
     if args.json:
-        print_json(estimate.as_dict())
+        print_json({**estimate.as_dict(), "whatsapp": messages.as_dict()})
     else:
-        print(f"Monthly cost estimate: ${estimate.monthly_usd}")
-        for line in estimate.explain():
+        total = estimate.monthly_usd + messages.monthly_usd
+        print(
+            f"Monthly cost estimate: ${total} "
+            f"(model ${estimate.monthly_usd}, WhatsApp ${messages.monthly_usd})"
+        )
+        for line in estimate.explain() + messages.explain():
             print(line)
     return 0

@@ -31,7 +31,7 @@ class Choice:
     id: str
     title: str
     description: str | None = None
-    kind: str = "list_reply"  # or button_reply
+    kind: str = "list_reply"  # or button_reply, or button (a template's quick reply)
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,25 @@ def reply_from_payload(payload: dict[str, Any], message_id: str = "") -> Reply:
             )
         return Reply(text, tuple(choices), message_id)
     if kind == "template":
-        return Reply(f"[template {payload.get('template', {}).get('name', '?')}]", (), message_id)
+        return _template_reply(payload.get("template") or {}, message_id)
     return Reply(f"[{kind} message]", (), message_id)
+
+
+def _template_reply(template: dict[str, Any], message_id: str) -> Reply:
+    """A template message: its name and body parameters, and its quick-reply buttons
+    (titled by their payload's action: the template's own titles are Meta's copy)."""
+    values: list[str] = []
+    choices: list[Choice] = []
+    for component in template.get("components") or []:
+        parameters = component.get("parameters") or []
+        if component.get("type") == "body":
+            values.extend(str(p.get("text", "")) for p in parameters)
+        elif component.get("sub_type") == "quick_reply" and parameters:
+            payload = str(parameters[0].get("payload", ""))
+            title = payload.split(":")[1] if payload.count(":") >= 2 else payload
+            choices.append(Choice(payload, title.capitalize(), None, "button"))
+    text = f"[template {template.get('name', '?')}] " + " | ".join(values)
+    return Reply(text.strip(), tuple(choices), message_id)
 
 
 _sequence = itertools.count(1)
@@ -146,6 +163,10 @@ class CustomerPhone:
         return self.payload(self._message("text", {"body": text}))
 
     def choice_payload(self, choice: Choice) -> dict[str, Any]:
+        if choice.kind == "button":  # a template's quick reply, as Meta sends its tap
+            return self.payload(
+                self._message("button", {"payload": choice.id, "text": choice.title})
+            )
         reply: dict[str, Any] = {"id": choice.id, "title": choice.title}
         if choice.description and choice.kind == "list_reply":
             reply["description"] = choice.description

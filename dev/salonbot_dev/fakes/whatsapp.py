@@ -6,6 +6,18 @@ readably. It can be told to fail: `script(status, code, times)` makes the next s
 answer with a Cloud API error; `hang_up(times)` closes the connection without an answer
 (a send whose outcome the client cannot know).
 
+WhatsApp's own rules are enforced, so tests of the salon's outbound messages are honest:
+- the 24-hour customer service window: a free-form message (anything but a template) to a
+  customer who last wrote more than 24 hours ago is refused with error 131047. The fake
+  learns of a customer's messages from `customer_wrote` (or `POST /_inbound`); recipients
+  it never heard from are outside the window with `strict_window`, and unchecked without
+  it (tests that never model inbound traffic);
+- templates: a template message must name a template the business created
+  (`POST /{waba_id}/message_templates`) in that language and that Meta approved
+  (`approve`, or `auto_approve`); otherwise error 132001. Its body parameters must number
+  the template's placeholders (132000). A marketing template to a customer who stopped
+  marketing messages (`stop_marketing`) is refused with 131050.
+`GET /{waba_id}/message_templates` lists the business's templates with their status.
 A message goes `to` a number or to a `recipient`'s business-scoped user id (a username
 user), as the Cloud API takes either. A body with `"status": "read"` is a read receipt
 (with `typing_indicator`, the typing indicator too): recorded in `read_receipts`, answered
@@ -15,13 +27,17 @@ and that url answers the bytes, both only with the access token (`add_media` sto
 
 Inspection: `GET /_messages[?to=<wa_id>]` lists accepted messages as
 `{"messages": [{"id", "phone_number_id", "to", "payload"}]}`; `POST /_script` with
-`{"status", "code", "times"}` scripts failures from another process."""
+`{"status", "code", "times"}` scripts failures from another process; `POST /_inbound`
+with `{"from", "timestamp"?}` records a customer's message; `POST /_templates/approve` with
+`{"name", "language", "status"?}` gives Meta's verdict."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import json
+import re
 import sys
 import threading
 import time
@@ -64,6 +80,51 @@ class RecordedRequest:
     headers: dict[str, str]
 
 
+WINDOW = dt.timedelta(hours=24)
+OUTSIDE_WINDOW = 131047
+MARKETING_STOPPED = 131050
+PARAMETER_MISMATCH = 132000
+TEMPLATE_MISSING = 132001
+_PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+
+
+@dataclass
+class FakeTemplate:
+    id: str
+    waba_id: str
+    name: str
+    language: str
+    category: str
+    components: list[dict[str, Any]]
+    status: str = "PENDING"
+    rejected_reason: str = "NONE"
+
+    @property
+    def body_placeholders(self) -> int:
+        for component in self.components:
+            if str(component.get("type", "")).upper() == "BODY":
+                return len(set(_PLACEHOLDER.findall(str(component.get("text", "")))))
+        return 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "language": self.language,
+            "category": self.category,
+            "status": self.status,
+            "rejected_reason": self.rejected_reason,
+            "components": self.components,
+        }
+
+
+class _Refusal(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 @dataclass
 class ReadReceipt:
     phone_number_id: str
@@ -91,6 +152,13 @@ class FakeWhatsApp:
     out: IO[str] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     sent: list[SentMessage] = field(default_factory=list)
+    # Outside the window unless heard from (True), or only when heard from too long ago.
+    strict_window: bool = False
+    auto_approve: bool = False
+    clock: Any = field(default=lambda: dt.datetime.now(dt.UTC))
+    templates: dict[tuple[str, str], FakeTemplate] = field(default_factory=dict)
+    _last_inbound: dict[str, dt.datetime] = field(default_factory=dict)
+    _marketing_stopped: set[str] = field(default_factory=set)
     read_receipts: list[ReadReceipt] = field(default_factory=list)
     media_downloads: list[str] = field(default_factory=list)  # media ids fetched
     read_receipt_delay_s: float = 0.0  # a slow answer to read receipts
@@ -153,6 +221,45 @@ class FakeWhatsApp:
         with self._lock:
             self._failures.extend(_Failure(0, None, hang_up=after_accepting) for _ in range(times))
 
+    def customer_wrote(self, wa_id: str, at: dt.datetime | None = None) -> None:
+        """The customer sent the business a message at `at` (now): their window opens."""
+        with self._lock:
+            self._last_inbound[wa_id.lstrip("+")] = at or self.clock()
+
+    def stop_marketing(self, wa_id: str) -> None:
+        """The customer chose to stop the business's marketing messages in WhatsApp."""
+        with self._lock:
+            self._marketing_stopped.add(wa_id.lstrip("+"))
+
+    def approve(self, name: str, language: str, status: str = "APPROVED") -> None:
+        """Meta's verdict on a created template (APPROVED, REJECTED, PAUSED, ...)."""
+        with self._lock:
+            self.templates[(name, language)].status = status
+
+    def add_template(
+        self,
+        name: str,
+        language: str,
+        *,
+        body: str = "",
+        category: str = "UTILITY",
+        status: str = "APPROVED",
+        waba_id: str = "",
+    ) -> FakeTemplate:
+        """A template that already exists in the business account."""
+        with self._lock:
+            template = FakeTemplate(
+                id=str(900000 + len(self.templates) + 1),
+                waba_id=waba_id,
+                name=name,
+                language=language,
+                category=category,
+                components=[{"type": "BODY", "text": body}],
+                status=status,
+            )
+            self.templates[(name, language)] = template
+            return template
+
     def add_media(self, media_id: str, data: bytes, mime_type: str = "audio/ogg") -> None:
         """A customer's media, as WhatsApp keeps it for download."""
         with self._lock:
@@ -171,6 +278,7 @@ class FakeWhatsApp:
             self.requests.clear()
             self.read_receipts.clear()
             self._failures.clear()
+            self._last_inbound.clear()
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -184,6 +292,13 @@ class FakeWhatsApp:
 
     def _get(self, handler: BaseHTTPRequestHandler) -> None:
         parsed = urllib.parse.urlparse(handler.path)
+        parts = [p for p in parsed.path.split("/") if p]
+        if parts and parts[-1] == "message_templates" and len(parts) >= 2:
+            waba = parts[-2]
+            with self._lock:
+                data = [t.as_dict() for t in self.templates.values() if t.waba_id == waba]
+            self._reply(handler, 200, {"data": data, "paging": {}})
+            return
         if parsed.path.rstrip("/") != "/_messages":
             self._get_media(handler, parsed.path)
             return
@@ -257,10 +372,16 @@ class FakeWhatsApp:
             )
             self._reply(handler, 200, {"ok": True})
             return
+        if path.rstrip("/") in ("/_inbound", "/_templates/approve"):
+            self._control(handler, path.rstrip("/"), json.loads(body or b"{}"))
+            return
+        parts = [p for p in path.split("/") if p]
+        if len(parts) >= 2 and parts[-1] == "message_templates":
+            self._create_template(handler, parts[-2], body)
+            return
         with self._lock:
             self.requests.append(RecordedRequest("POST", path, body, dict(handler.headers.items())))
             failure = self._failures.pop(0) if self._failures else None
-        parts = [p for p in path.split("/") if p]
         if len(parts) < 2 or parts[-1] != "messages":
             self._reply(handler, 404, {"error": {"message": f"unknown path {path}", "code": 100}})
             return
@@ -282,6 +403,21 @@ class FakeWhatsApp:
                         "message": "scripted failure",
                         "type": "OAuthException",
                         "code": failure.code,
+                    }
+                },
+            )
+            return
+        try:
+            self._check_rules(payload)
+        except _Refusal as refusal:
+            self._reply(
+                handler,
+                400,
+                {
+                    "error": {
+                        "message": refusal.message,
+                        "type": "OAuthException",
+                        "code": refusal.code,
                     }
                 },
             )
@@ -315,6 +451,90 @@ class FakeWhatsApp:
             },
         )
 
+    def _check_rules(self, payload: dict[str, Any]) -> None:
+        to = str(payload.get("to", "")).lstrip("+")
+        with self._lock:
+            if payload.get("type") == "template":
+                self._check_template(to, payload.get("template") or {})
+                return
+            last = self._last_inbound.get(to)
+        if last is None and not self.strict_window:
+            return
+        if last is None or self.clock() - last > WINDOW:
+            raise _Refusal(
+                OUTSIDE_WINDOW,
+                "Re-engagement message: more than 24 hours have passed since the "
+                "recipient last replied to the sender number",
+            )
+
+    def _check_template(self, to: str, spec: dict[str, Any]) -> None:
+        name = str(spec.get("name", ""))
+        language = str((spec.get("language") or {}).get("code", ""))
+        template = self.templates.get((name, language))
+        if template is None or template.status != "APPROVED":
+            raise _Refusal(TEMPLATE_MISSING, f"template name ({name}) does not exist in {language}")
+        if template.category == "MARKETING" and to in self._marketing_stopped:
+            raise _Refusal(MARKETING_STOPPED, "the recipient stopped marketing messages")
+        given = 0
+        for component in spec.get("components") or []:
+            if component.get("type") == "body":
+                given = len(component.get("parameters") or [])
+        if given != template.body_placeholders:
+            raise _Refusal(
+                PARAMETER_MISMATCH,
+                f"number of parameters ({given}) does not match the expected number "
+                f"({template.body_placeholders})",
+            )
+
+    def _create_template(self, handler: BaseHTTPRequestHandler, waba: str, body: bytes) -> None:
+        try:
+            spec = json.loads(body)
+            name, language = str(spec["name"]), str(spec["language"])
+            category = str(spec["category"]).upper()
+            components = list(spec.get("components") or [])
+        except (ValueError, KeyError, TypeError):
+            self._reply(handler, 400, {"error": {"message": "invalid template", "code": 100}})
+            return
+        if not re.fullmatch(r"[a-z0-9_]{1,512}", name) or category not in (
+            "UTILITY",
+            "MARKETING",
+            "AUTHENTICATION",
+        ):
+            self._reply(handler, 400, {"error": {"message": "invalid parameter", "code": 100}})
+            return
+        with self._lock:
+            existing = self.templates.get((name, language))
+            template = FakeTemplate(
+                id=existing.id if existing else str(900000 + len(self.templates) + 1),
+                waba_id=waba,
+                name=name,
+                language=language,
+                category=category,
+                components=components,
+                status="APPROVED" if self.auto_approve else "PENDING",
+            )
+            self.templates[(name, language)] = template
+        self._reply(
+            handler, 200, {"id": template.id, "status": template.status, "category": category}
+        )
+
+    def _control(self, handler: BaseHTTPRequestHandler, path: str, spec: dict[str, Any]) -> None:
+        if path == "/_inbound":
+            at = spec.get("timestamp")
+            self.customer_wrote(
+                str(spec.get("from", "")),
+                dt.datetime.fromtimestamp(float(at), dt.UTC) if at else None,
+            )
+        else:
+            try:
+                self.approve(
+                    str(spec["name"]), str(spec["language"]), str(spec.get("status", "APPROVED"))
+                )
+            except KeyError:
+                self._reply(handler, 404, {"error": {"message": "no such template", "code": 100}})
+                return
+        self._reply(handler, 200, {"ok": True})
+
     def _read_receipt(
         self, handler: BaseHTTPRequestHandler, phone_number_id: str, payload: dict[str, Any]
     ) -> None:
@@ -346,6 +566,15 @@ def _readable(payload: dict[str, Any]) -> str:
     kind = payload.get("type")
     if kind == "text":
         return str(payload.get("text", {}).get("body", ""))
+    if kind == "template":
+        template = payload.get("template") or {}
+        values = [
+            str(p.get("text", ""))
+            for c in template.get("components") or []
+            if c.get("type") == "body"
+            for p in c.get("parameters") or []
+        ]
+        return f"[template {template.get('name', '?')}] " + " | ".join(values)
     interactive = payload.get("interactive") or {}
     body = str((interactive.get("body") or {}).get("text", "")) or "…"
     action = interactive.get("action") or {}

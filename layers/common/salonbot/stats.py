@@ -76,6 +76,14 @@ class SalonStats:
     bookings_created: int  # all sources
     bookings_by_assistant: int
     bookings_cancelled: int
+    # WhatsApp's side: messages the salon sent and what they cost (`message_costs`),
+    # reminders sent and visits the customer confirmed from one.
+    messages_sent: int = 0
+    whatsapp_cost_usd: Decimal = Decimal(0)
+    reminders_sent: int = 0
+    bookings_confirmed_by_customer: int = 0
+    # Visits rated in the window, per master code: {"average": 4.5, "ratings": 2}.
+    ratings_by_master: dict[str, dict[str, float]] = field(default_factory=dict)
     # Per arm of the salon's model experiment; empty when it never ran one.
     arms: list[ArmStats] = field(default_factory=list)
     # Conversations of the window that came from a click-to-WhatsApp ad (`referral`),
@@ -88,6 +96,7 @@ class SalonStats:
         data["since"] = self.since.isoformat()
         data["until"] = self.until.isoformat()
         data["cost_usd"] = str(self.cost_usd)
+        data["whatsapp_cost_usd"] = str(self.whatsapp_cost_usd)
         data["arms"] = [arm.as_dict() for arm in self.arms]
         return data
 
@@ -129,7 +138,25 @@ SELECT
     (SELECT count(*) FROM ai_conversations c
       WHERE c.id IN (SELECT conversation_id FROM m WHERE booking_code IS NOT NULL)
         AND c.referral ->> 'source_type' = 'ad')
-        AS conversations_from_ads_with_booking
+        AS conversations_from_ads_with_booking,
+    (SELECT count(*) FROM message_costs WHERE salon_id = %(salon)s
+        AND created_at >= %(since)s AND created_at < %(until)s) AS messages_sent,
+    (SELECT coalesce(sum(price_usd), 0) FROM message_costs WHERE salon_id = %(salon)s
+        AND created_at >= %(since)s AND created_at < %(until)s) AS whatsapp_cost_usd,
+    (SELECT count(*) FROM outbound_messages WHERE salon_id = %(salon)s AND state = 'sent'
+        AND created_at >= %(since)s AND created_at < %(until)s) AS reminders_sent,
+    (SELECT count(*) FROM bookings WHERE salon_id = %(salon)s
+        AND customer_confirmed_at >= %(since)s AND customer_confirmed_at < %(until)s)
+        AS bookings_confirmed_by_customer
+"""
+
+
+_RATINGS = """
+SELECT m.code, avg(b.rating) AS average, count(*) AS ratings
+  FROM bookings b JOIN masters m ON m.id = b.master_id
+ WHERE b.salon_id = %(salon)s AND b.rating IS NOT NULL
+   AND b.rated_at >= %(since)s AND b.rated_at < %(until)s
+ GROUP BY m.code ORDER BY m.code
 """
 
 
@@ -146,7 +173,8 @@ def salon_stats(
         salon = uuid.UUID(str(salon_id))
     except ValueError as exc:
         raise InvalidInput("not a UUID", field="salon_id") from exc
-    row = conn.execute(_STATS, {"salon": salon, "since": since, "until": until}).fetchone()
+    window = {"salon": salon, "since": since, "until": until}
+    row = conn.execute(_STATS, window).fetchone()
     assert row is not None
     if not row["salon_exists"]:
         raise UnknownSalon(str(salon))
@@ -173,6 +201,14 @@ def salon_stats(
         bookings_created=int(row["bookings_created"]),
         bookings_by_assistant=int(row["bookings_by_assistant"]),
         bookings_cancelled=int(row["bookings_cancelled"]),
+        messages_sent=int(row["messages_sent"]),
+        whatsapp_cost_usd=Decimal(row["whatsapp_cost_usd"]),
+        reminders_sent=int(row["reminders_sent"]),
+        bookings_confirmed_by_customer=int(row["bookings_confirmed_by_customer"]),
+        ratings_by_master={
+            r["code"]: {"average": round(float(r["average"]), 2), "ratings": int(r["ratings"])}
+            for r in conn.execute(_RATINGS, window).fetchall()
+        },
         arms=arm_stats(conn, salon, since, until),
         conversations_from_ads=int(row["conversations_from_ads"]),
         conversations_from_ads_with_booking=int(row["conversations_from_ads_with_booking"]),

@@ -230,13 +230,14 @@ def test_stats_report_each_arm(
     )
 
 
-def test_without_a_rating_column_ratings_are_not_reported(
+def test_without_a_rated_visit_an_arm_has_no_average_rating(
     db: Connection, fake_openai: FakeOpenAI, fake_whatsapp: FakeWhatsApp
 ) -> None:
+    # `bookings.rating` (visit feedback) exists, and no visit of the window was rated
     _play_an_experiment(db, fake_openai, fake_whatsapp)
     since, until = _window()
     arms = salon_stats(db, DEMO_SALON_ID, since, until).arms
-    assert [(a.feedback_rating, a.ratings) for a in arms] == [(None, None), (None, None)]
+    assert [(a.feedback_rating, a.ratings) for a in arms] == [(None, 0), (None, 0)]
 
 
 def test_the_review_lists_what_is_worth_a_look_newest_first(

@@ -241,6 +241,10 @@ class StatsResponse(BaseModel):
     bookings_created: int
     bookings_by_assistant: int
     bookings_cancelled: int
+    messages_sent: int = Field(0, description="WhatsApp messages the salon sent")
+    whatsapp_cost: float = Field(0.0, description="USD: what WhatsApp bills for them")
+    reminders_sent: int = 0
+    bookings_confirmed_by_customer: int = 0
     arms: list[ArmStatsResponse] = Field(
         default_factory=list, description="per arm of the salon's model experiment"
     )
@@ -423,6 +427,10 @@ def get_stats(
         bookings_created=stats.bookings_created,
         bookings_by_assistant=stats.bookings_by_assistant,
         bookings_cancelled=stats.bookings_cancelled,
+        messages_sent=stats.messages_sent,
+        whatsapp_cost=float(stats.whatsapp_cost_usd),
+        reminders_sent=stats.reminders_sent,
+        bookings_confirmed_by_customer=stats.bookings_confirmed_by_customer,
         arms=[
             ArmStatsResponse(
                 **{

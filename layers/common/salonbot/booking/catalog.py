@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from salonbot.errors import UnknownMaster, UnknownSalon, UnknownService
 from salonbot.experiment import ModelExperiment
+from salonbot.outbound.settings import OutboundSettings
 
 if TYPE_CHECKING:
     from salonbot.db.connection import Connection
@@ -96,6 +97,8 @@ class Salon:
     # What one customer's model calls may cost the salon a day; None: the cost guard's
     # default, 10% of the salon's cap (salonbot.cost.guard.DEFAULT_CUSTOMER_SHARE).
     customer_daily_budget_usd: Decimal | None = None
+    whatsapp_business_account_id: str | None = None
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
     # The address written for other languages ({"en": "1 Tverskaya St"}).
     addresses: dict[str, str] = field(default_factory=dict)
 
@@ -226,6 +229,8 @@ def _salon_from_row(row: dict[str, Any]) -> Salon:
         services=services,
         masters=masters,
         customer_daily_budget_usd=row["customer_daily_budget_usd"],
+        whatsapp_business_account_id=row.get("whatsapp_business_account_id"),
+        outbound=OutboundSettings.from_json(row.get("outbound")),
         addresses=dict(row.get("addresses") or {}),
         resources={
             item["code"]: Resource(id=item["id"], code=item["code"], capacity=item["capacity"])

@@ -6,6 +6,7 @@ references. Schedules and days off are replaced wholesale."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING
 from psycopg.types.json import Jsonb
 
 from salonbot.booking.salon_file import in_language, per_language
+from salonbot.outbound.settings import outbound_settings
+from salonbot.outbound.templates import import_templates
 
 if TYPE_CHECKING:
     from salonbot.booking.salon_file import SalonFile
@@ -58,8 +61,10 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                                 slot_step_minutes, min_notice_minutes, booking_horizon_days,
                                 max_live_bookings_per_client,
                                 customer_daily_budget_usd, cancel_notice_minutes,
-                                move_notice_minutes, model_experiment, addresses)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                move_notice_minutes, model_experiment, addresses,
+                                whatsapp_business_account_id, outbound)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                    %s, %s::jsonb)
             ON CONFLICT (id) DO UPDATE SET
                 name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                 language = EXCLUDED.language, currency = EXCLUDED.currency,
@@ -74,6 +79,8 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 cancel_notice_minutes = EXCLUDED.cancel_notice_minutes,
                 move_notice_minutes = EXCLUDED.move_notice_minutes,
                 model_experiment = EXCLUDED.model_experiment,
+                whatsapp_business_account_id = EXCLUDED.whatsapp_business_account_id,
+                outbound = EXCLUDED.outbound,
                 addresses = EXCLUDED.addresses,
                 revision = salons.revision + 1, updated_at = now()
             RETURNING revision, (xmax = 0) AS created
@@ -97,9 +104,12 @@ def import_salon(conn: Connection, salon: SalonFile) -> ImportResult:
                 salon.move_notice_minutes,
                 _experiment_json(salon),
                 Jsonb(per_language(salon.address)),
+                salon.whatsapp_business_account_id,
+                json.dumps(outbound_settings(salon)),
             ),
         ).fetchone()
         assert row is not None
+        import_templates(conn, salon_id, salon.whatsapp_templates)
 
         # Resources by code, like services: those no longer in the file are deactivated.
         resource_ids: dict[str, int] = {}

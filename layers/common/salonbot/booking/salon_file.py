@@ -11,7 +11,7 @@ import re
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -165,6 +165,73 @@ class MasterFile(_Strict):
         }
 
 
+# What a template's body parameters may be filled with, from the booking.
+BODY_PARAMETERS = ("start_date", "start_time", "service", "master", "code", "salon", "address")
+MAX_REMINDERS = 5
+_PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class ReminderFile(_Strict):
+    # At least a quarter of an hour ahead, at most a week.
+    before_minutes: int = Field(ge=15, le=7 * 24 * 60)
+
+
+class QuietHoursFile(_Strict):
+    """No reminder goes out from `start` to `end` (local time; may span midnight)."""
+
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if not _CLOCK.match(value):
+            raise ValueError(f"{value!r} is not a time of day like 21:00")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHoursFile:
+        if self.start == self.end:
+            raise _FieldError("quiet_hours.end", "must differ from start")
+        return self
+
+
+class TemplateFile(_Strict):
+    """One approved (or to be approved) WhatsApp message template of the salon."""
+
+    purpose: Literal["reminder", "confirmation", "waitlist_offer", "feedback", "staff_followup"]
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,512}$")]
+    # Meta's language code: `ru`, `en`, `en_US`.
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")]
+    category: Literal["utility", "marketing"] = "utility"
+    # The body as submitted for approval, placeholders {{1}}..{{n}} in parameter order.
+    body: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    body_parameters: list[
+        Literal["start_date", "start_time", "service", "master", "code", "salon", "address"]
+    ] = Field(default_factory=list, max_length=10)
+    buttons: list[Literal["confirm", "cancel", "move"]] = Field(default_factory=list, max_length=3)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TemplateFile:
+        if len(set(self.buttons)) != len(self.buttons):
+            raise ValueError("buttons: each button at most once")
+        if self.body is not None:
+            numbers = sorted({int(n) for n in _PLACEHOLDER.findall(self.body)})
+            if numbers != list(range(1, len(self.body_parameters) + 1)):
+                raise ValueError(
+                    f"body: placeholders {{{{1}}}}..{{{{{len(self.body_parameters)}}}}} "
+                    "must match body_parameters one to one"
+                )
+        if self.purpose in ("reminder", "confirmation") and self.category != "utility":
+            raise ValueError(f"category: a {self.purpose} template is utility")
+        return self
+
+    @property
+    def base_language(self) -> str:
+        return self.language[:2]
+
+
 class ArmFile(_Strict):
     """One arm of a model experiment: the model (and temperature) its conversations get."""
 
@@ -196,6 +263,16 @@ class SalonFile(_Strict):
     booking_horizon_days: int = Field(default=30, ge=1, le=365)
     # Live (confirmed, not yet over) bookings one customer may hold at once.
     max_live_bookings_per_client: int = Field(default=3, ge=1, le=MAX_LIVE_BOOKINGS)
+    # The WhatsApp Business Account holding the salon's templates (Graph API id).
+    whatsapp_business_account_id: (
+        Annotated[str, StringConstraints(pattern=r"^\d{5,20}$")] | None
+    ) = None
+    # Reminders before each visit, e.g. [{before_minutes: 1440}, {before_minutes: 120}].
+    reminders: list[ReminderFile] = Field(default_factory=list, max_length=MAX_REMINDERS)
+    quiet_hours: QuietHoursFile | None = None
+    # A 1-5 rating is asked for this long after a visit ends; null: never.
+    feedback_after_minutes: int | None = Field(default=120, ge=15, le=7 * 24 * 60)
+    whatsapp_templates: list[TemplateFile] = Field(default_factory=list, max_length=50)
     # Inside these many minutes before a visit a customer cannot cancel or move it on
     # their own (staff are offered instead; staff can still change it). None: no cut-off.
     cancel_notice_minutes: int | None = Field(default=None, ge=0, le=43_200)
@@ -230,6 +307,25 @@ class SalonFile(_Strict):
                 "customer_daily_budget_usd",
                 f"must not exceed daily_budget_usd ({self.daily_budget_usd})",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _outbound(self) -> SalonFile:
+        minutes = [r.before_minutes for r in self.reminders]
+        for index, value in enumerate(minutes):
+            if value in minutes[:index]:
+                raise _FieldError(
+                    f"reminders[{index}].before_minutes", f"duplicate reminder {value}"
+                )
+        seen: set[tuple[str, str]] = set()
+        for index, template in enumerate(self.whatsapp_templates):
+            key = (template.purpose, template.base_language)
+            if key in seen:
+                raise _FieldError(
+                    f"whatsapp_templates[{index}]",
+                    f"a second {template.purpose} template in {template.base_language}",
+                )
+            seen.add(key)
         return self
 
     @model_validator(mode="after")

@@ -108,6 +108,8 @@ class Booking:
     starts_at: dt.datetime  # in the salon's timezone
     ends_at: dt.datetime
     price: Decimal
+    # The customer confirmed the visit (a reminder's "Confirm"); cleared by a move.
+    customer_confirmed_at: dt.datetime | None = None
     items: tuple[BookingItem, ...] = ()
 
 
@@ -130,7 +132,7 @@ def normalize_phone(phone: str) -> str:
 
 _SELECT = """
 SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
-       b.master_id, b.service_id, b.client_id,
+       b.customer_confirmed_at, b.master_id, b.service_id, b.client_id,
        s.code AS service_code, s.names AS service_names,
        m.code AS master_code, m.name AS master_name,
        coalesce(c.phone, '') AS phone,  -- '' once the client is anonymised
@@ -166,6 +168,7 @@ def _from_row(salon: Salon, row: dict[str, Any]) -> Booking:
         starts_at=row["starts_at"].astimezone(salon.tz),
         ends_at=row["ends_at"].astimezone(salon.tz),
         price=row["price"],
+        customer_confirmed_at=row.get("customer_confirmed_at"),
         items=tuple(
             BookingItem(
                 service_code=item["service_code"],
@@ -727,6 +730,56 @@ def move_booking(
         raise taken
 
 
+def confirm_booking(
+    conn: Connection, salon: Salon, *, phone: str, code: str, now: dt.datetime | None = None
+) -> Booking:
+    """The customer confirms their live, not yet started booking (a reminder's button).
+    Confirming again keeps the first confirmation's time."""
+    phone = normalize_phone(phone)
+    current = resolve_now(salon, now)
+    with conn.transaction():
+        row = _customer_booking(conn, salon, phone, code, live=True, lock=True)
+        _refuse_started(row, current)
+        confirmed = conn.execute(
+            "UPDATE bookings SET customer_confirmed_at = coalesce(customer_confirmed_at, %s), "
+            "updated_at = now() WHERE id = %s RETURNING customer_confirmed_at",
+            (current, row["id"]),
+        ).fetchone()
+    assert confirmed is not None
+    return dataclasses.replace(
+        _from_row(salon, row), customer_confirmed_at=confirmed["customer_confirmed_at"]
+    )
+
+
+RATEABLE = ("confirmed", "arrived", "completed")
+
+
+def rate_booking(
+    conn: Connection,
+    salon: Salon,
+    *,
+    phone: str,
+    code: str,
+    rating: int,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """The customer's 1-5 rating of their visit (started, not cancelled nor a no-show);
+    rating again replaces it."""
+    if not 1 <= rating <= 5:
+        raise InvalidInput("must be from 1 to 5", field="rating")
+    phone = normalize_phone(phone)
+    current = resolve_now(salon, now)
+    with conn.transaction():
+        row = _customer_booking(conn, salon, phone, code, live=False, lock=True)
+        if row["status"] not in RATEABLE or row["starts_at"] > current:
+            raise InvalidInput(f"booking {row['code']} cannot be rated", field="code")
+        conn.execute(
+            "UPDATE bookings SET rating = %s, rated_at = %s, updated_at = now() WHERE id = %s",
+            (rating, current, row["id"]),
+        )
+    return _from_row(salon, row)
+
+
 def _update_visit(
     conn: Connection, salon: Salon, booking_id: int, items: Sequence[PlannedItem]
 ) -> None:
@@ -749,7 +802,8 @@ def _update_visit(
             """
             UPDATE bookings
                SET master_id = %(master)s, starts_at = %(starts_at)s, ends_at = %(ends_at)s,
-                   blocked_until = %(blocked_until)s, updated_at = now()
+                   blocked_until = %(blocked_until)s, customer_confirmed_at = NULL,
+                   updated_at = now()
              WHERE id = %(booking)s
             """,
             {"booking": booking_id, **visit},

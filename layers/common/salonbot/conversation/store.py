@@ -58,6 +58,8 @@ class Conversation:
     # The last staff notification, and the messages for staff stored since it.
     staff_notified_at: dt.datetime | None = None
     staff_unnotified: int = 0
+    # When the customer last wrote: WhatsApp's 24-hour window for free-form messages.
+    last_inbound_at: dt.datetime | None = None
     # The hand-off's notices to the customer and the staff's latest reply (`handoff`).
     handoff_notice_at: dt.datetime | None = None
     staff_replied_at: dt.datetime | None = None
@@ -100,7 +102,7 @@ class NewMessage:
 _CONVERSATION_COLUMNS = (
     "id, salon_id, phone_number, status, handoff_until, language, state, "
     "message_count, booking_count, staff_notified_at, staff_unnotified, experiment_arm, "
-    "handoff_notice_at, staff_replied_at"
+    "handoff_notice_at, staff_replied_at, last_inbound_at"
 )
 
 
@@ -118,6 +120,7 @@ def _from_row(row: dict[str, Any]) -> Conversation:
         created=bool(row.get("created", False)),
         staff_notified_at=row.get("staff_notified_at"),
         staff_unnotified=int(row.get("staff_unnotified") or 0),
+        last_inbound_at=row.get("last_inbound_at"),
         handoff_notice_at=row.get("handoff_notice_at"),
         staff_replied_at=row.get("staff_replied_at"),
         experiment_arm=row.get("experiment_arm"),
@@ -132,15 +135,20 @@ def open_conversation(
     *,
     language: str | None = None,
     now: dt.datetime | None = None,
+    inbound_at: dt.datetime | None = None,
 ) -> Conversation:
     """The customer's conversation with the salon, created on first contact. One round
-    trip; a conversation whose hand-off expired is active again."""
+    trip; a conversation whose hand-off expired is active again. `inbound_at`: when the
+    customer sent the message being handled, which (re)opens WhatsApp's 24-hour window;
+    an older message redelivered late never moves it back."""
     row = conn.execute(
         f"""
-        INSERT INTO ai_conversations AS c (id, salon_id, phone_number, language)
-        VALUES (%(id)s, %(salon)s, %(phone)s, %(language)s)
+        INSERT INTO ai_conversations AS c (id, salon_id, phone_number, language,
+                                           last_inbound_at)
+        VALUES (%(id)s, %(salon)s, %(phone)s, %(language)s, %(inbound)s)
         ON CONFLICT (id) DO UPDATE
            SET language = coalesce(EXCLUDED.language, c.language),
+               last_inbound_at = greatest(c.last_inbound_at, EXCLUDED.last_inbound_at),
                status = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= %(now)s
                              THEN '{ACTIVE}' ELSE c.status END,
                handoff_until = CASE WHEN c.status = '{HANDOFF}' AND c.handoff_until <= %(now)s
@@ -155,6 +163,7 @@ def open_conversation(
             "phone": phone,
             "language": language,
             "now": now or dt.datetime.now(dt.UTC),
+            "inbound": inbound_at,
         },
     ).fetchone()
     assert row is not None

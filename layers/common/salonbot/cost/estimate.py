@@ -143,3 +143,53 @@ def monthly_estimate(
         guide_monthly_usd=guide,
         warning=priced.warning,
     )
+
+
+@dataclass(frozen=True)
+class MessagesEstimate:
+    """What WhatsApp bills a month for the salon's messages, from the rate table."""
+
+    market: str
+    replies: int  # one reply per customer message: service messages
+    reminders: int  # utility templates, assumed outside the customer's window
+    reply_usd: Decimal
+    reminder_usd: Decimal
+
+    @property
+    def monthly_usd(self) -> Decimal:
+        return _money(self.replies * self.reply_usd + self.reminders * self.reminder_usd)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "market": self.market,
+            "replies": self.replies,
+            "reminders": self.reminders,
+            "reply_usd": str(self.reply_usd),
+            "reminder_usd": str(self.reminder_usd),
+            "monthly_usd": str(self.monthly_usd),
+        }
+
+    def explain(self) -> list[str]:
+        return [
+            f"whatsapp      {self.replies:,} replies x ${self.reply_usd} + "
+            f"{self.reminders:,} reminders x ${self.reminder_usd} (utility template, "
+            f"{self.market}) = ${self.monthly_usd} a month"
+        ]
+
+
+def messages_estimate(
+    *, customers: int, messages_per_customer: int, reminders_per_customer: int, phone: str
+) -> MessagesEstimate:
+    """Replies and reminders a month, priced like `phone`'s market (salonbot's rate
+    table: `salonbot.cost.whatsapp_rates`)."""
+    from salonbot.cost import whatsapp_rates
+
+    if reminders_per_customer < 0:
+        raise ValueError("counts must not be negative")
+    return MessagesEstimate(
+        market=whatsapp_rates.market_of(phone),
+        replies=customers * messages_per_customer,
+        reminders=customers * reminders_per_customer,
+        reply_usd=whatsapp_rates.price(whatsapp_rates.SERVICE, phone),
+        reminder_usd=whatsapp_rates.price(whatsapp_rates.UTILITY, phone),
+    )

@@ -25,6 +25,7 @@ from salonbot.whatsapp.webhook import (
     DeliveryStatus,
     MessageEvent,
     StaffEcho,
+    TemplateStatusEvent,
     queue_body,
 )
 
@@ -74,9 +75,9 @@ class WebhookIntake:
         seen_here: set[str] = set()
         busy = False
         for event in parsed.events:
-            if isinstance(event, DeliveryStatus | StaffEcho):
-                # The processor records statuses and staff echoes idempotently (by their
-                # message id): no durable claim needed.
+            if isinstance(event, DeliveryStatus | StaffEcho | TemplateStatusEvent):
+                # The processor records statuses, staff echoes and template verdicts
+                # idempotently (by their ids): no durable claim needed.
                 outgoing.append(queue_message(event, now))
                 claims.append(None)
                 answerable.append(None)

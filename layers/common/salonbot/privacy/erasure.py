@@ -4,9 +4,10 @@ everywhere salonbot stores them.
 In one PostgreSQL transaction, for the salon and the phone (E.164, WhatsApp's digits, and
 the conversation id `conv_<salon>_<digits>` that embeds it):
 - the conversation and its messages, the processing ledger rows (phone, reply texts),
-  the delivery statuses of the replies sent to the phone, and the messages kept for the
-  staff unanswered (`kept_messages`: the salon's, and those that came to its number
-  before the salon had it) are deleted;
+  the delivery statuses of the replies sent to the phone, the reminders sent to it and
+  its opt-out of the salon's messages, and the messages kept for the staff unanswered
+  (`kept_messages`: the salon's, and those that came to its number before the salon had
+  it) are deleted;
 - a client with no booking is deleted; a client with bookings is anonymised (phone, name
   and language cleared, `anonymised_at` set) so the salon's figures stay: their bookings
   are kept without the WhatsApp message id that made them, and those still to come are
@@ -102,6 +103,8 @@ def forget_customer(
         counts["ai_messages"] = conn.execute(_DELETE_MESSAGES, p).rowcount
         counts["ai_conversations"] = conn.execute(_DELETE_CONVERSATIONS, p).rowcount
         counts["kept_messages"] = conn.execute(_DELETE_KEPT, p).rowcount
+        counts["outbound_messages"] = conn.execute(_DELETE_OUTBOUND, p).rowcount
+        counts["opt_outs"] = conn.execute(_DELETE_OPT_OUTS, p).rowcount
         counts["bookings_cancelled"] = conn.execute(_CANCEL_FUTURE_BOOKINGS, p).rowcount
         counts["bookings_anonymised"] = conn.execute(_ANONYMISE_BOOKINGS, p).rowcount
         counts["clients_deleted"] = conn.execute(_DELETE_UNBOOKED_CLIENTS, p).rowcount
@@ -134,6 +137,16 @@ def _reply_ids(rows: list[dict[str, Any]]) -> set[str]:
                 ids.add(str(item["id"]))
     return ids
 
+
+# Reminders sent to the customer (about their bookings) and their opt-out of the salon's
+# messages.
+_DELETE_OUTBOUND = """
+DELETE FROM outbound_messages
+ WHERE booking_id IN (SELECT id FROM bookings WHERE client_id = ANY(%(clients)s))
+"""
+_DELETE_OPT_OUTS = """
+DELETE FROM opt_outs WHERE salon_id = %(salon)s AND phone = ANY(%(forms)s)
+"""
 
 _LEDGER_ROWS = """
 SELECT message_id, reply_message_id, reply FROM inbound_messages

@@ -21,10 +21,18 @@ from salonbot.clean_text import clean_strings
 if TYPE_CHECKING:
     import datetime as dt
     import uuid
+    from decimal import Decimal
 
     from salonbot.db.connection import Connection
 
 PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
+
+
+@dataclass(frozen=True)
+class MessageCost:
+    category: str
+    market: str
+    price_usd: Decimal
 
 
 @dataclass(frozen=True)
@@ -112,11 +120,14 @@ def mark_item(
     wamid: str | None = None,
     error: str | None = None,
     overall: str | None = None,
+    cost: MessageCost | None = None,
 ) -> bool:
     """Move reply item `index` from state `expect` to `state` (compare-and-set: a second
-    processor of the same message cannot also take it). `overall` sets `reply_status`."""
+    processor of the same message cannot also take it). `overall` sets `reply_status`.
+    `cost`: the sent message's price, recorded in `message_costs` in the same statement."""
     row = conn.execute(
         """
+        WITH moved AS (
         UPDATE inbound_messages
            SET reply = jsonb_set(
                    jsonb_set(reply, ARRAY[%(i)s::text, 'state'], to_jsonb(%(state)s::text)),
@@ -127,9 +138,20 @@ def mark_item(
                reply_status = coalesce(%(overall)s, reply_status),
                sent_at = CASE WHEN %(overall)s = 'sent' THEN now() ELSE sent_at END
          WHERE message_id = %(message)s AND reply -> %(i)s ->> 'state' = %(expect)s
-        RETURNING 1 AS moved
+        RETURNING salon_id
+        ), priced AS (
+            INSERT INTO message_costs (wamid, salon_id, category, market, price_usd, priced_by)
+            SELECT %(wamid)s, salon_id, %(category)s, %(market)s, %(price)s, 'rate_table'
+              FROM moved
+             WHERE %(category)s::text IS NOT NULL AND nullif(%(wamid)s::text, '') IS NOT NULL
+            ON CONFLICT (wamid) DO NOTHING
+        )
+        SELECT 1 AS moved FROM moved
         """,
         {
+            "category": cost.category if cost else None,
+            "market": cost.market if cost else None,
+            "price": cost.price_usd if cost else None,
             "i": index,
             "state": state,
             "wamid": wamid,

@@ -24,9 +24,10 @@ from salonbot.booking.catalog import load_salon_by_phone_number_id
 from salonbot.db.connection import autocommit, get_connection, reset_connection
 from salonbot.errors import UnknownSalon
 from salonbot.observability import MetricName, count_error, logger, metrics
+from salonbot.outbound import window
 from salonbot.processing import events, kept, ledger, replies
 from salonbot.processing.turn import ConversationTurn
-from salonbot.whatsapp.events import InboundMessage, StaffEcho
+from salonbot.whatsapp.events import InboundMessage, StaffEcho, TemplateStatus
 from salonbot.whatsapp.outgoing import to_payload
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from salonbot.whatsapp.client import WhatsAppClient
     from salonbot.whatsapp.events import QueueEnvelope, StatusUpdate
     from salonbot.whatsapp.read_receipts import ReadReceipts
+
 
 # What became of one queue event (logged; tests and benchmarks read it).
 REPLIED, NO_REPLY, REPLY_FAILED, DROPPED, KEPT, STATUS = (
@@ -100,6 +102,8 @@ class MessageProcessor:
             with autocommit(conn):
                 if isinstance(event, InboundMessage):
                     return self._message(conn, event, stale=envelope.stale)
+                if isinstance(event, TemplateStatus):
+                    return self._template_status(conn, event)
                 if isinstance(event, StaffEcho):
                     return self._staff_echo(conn, event)
                 return self._status(conn, event)
@@ -152,11 +156,56 @@ class MessageProcessor:
                 )
         if not claimed:
             logger.info("message seen before: resuming its reply")
+        if not window.is_open(message.timestamp, self._now()):
+            # WhatsApp would refuse a free-form reply now (131047): none is attempted.
+            return self._outside_window(conn, message.message_id, saved)
         # A reply committed just now is sent as saved, not read back (one round trip less).
         status = replies.deliver(
             conn, self._whatsapp, message.message_id, message.phone_number_id, saved=saved
         )
         return {ledger.SENT: REPLIED, "none": NO_REPLY}.get(status, REPLY_FAILED)
+
+    def _outside_window(
+        self, conn: Connection, message_id: str, saved: ledger.PendingReply | None
+    ) -> str:
+        reply = saved if saved is not None else ledger.pending_reply(conn, message_id)
+        if reply is None or reply.status in (ledger.SENT, ledger.FAILED, "none"):
+            return {ledger.SENT: REPLIED, "none": NO_REPLY}.get(
+                reply.status if reply else "none", REPLY_FAILED
+            )
+        for index, item in enumerate(reply.items):
+            if item.get("state") == ledger.PENDING:
+                ledger.mark_item(
+                    conn,
+                    message_id,
+                    index,
+                    ledger.FAILED,
+                    expect=ledger.PENDING,
+                    error="the customer's 24-hour window has closed: reply not sent",
+                    overall=ledger.FAILED,
+                )
+        count_error("reply_outside_window")
+        logger.warning("reply not sent: the customer's 24-hour window has closed")
+        return REPLY_FAILED
+
+    def _template_status(self, conn: Connection, event: TemplateStatus) -> str:
+        """Meta's verdict on a template, for the salons whose business account holds it."""
+        from salonbot.outbound.templates import record_status
+
+        updated = record_status(
+            conn,
+            name=event.name,
+            language=event.language,
+            meta_status=event.event,
+            reason=event.reason,
+            meta_template_id=event.template_id,
+            waba_id=event.waba_id,
+        )
+        logger.info(
+            "template status",
+            extra={"template": event.name, "event": event.event, "updated": updated},
+        )
+        return STATUS
 
     def _prepared(
         self, conn: Connection, salon: Salon, message: InboundMessage
@@ -213,6 +262,17 @@ class MessageProcessor:
             error_title=status.error_title,
             occurred_at=status.timestamp,
         )
+        if status.pricing_category:
+            from salonbot.cost.message_costs import reprice
+
+            reprice(
+                conn,
+                wamid=status.message_id,
+                phone_number_id=status.phone_number_id,
+                recipient=status.recipient_id,
+                category=status.pricing_category,
+                pricing_type=status.pricing_type,
+            )
         if recorded and status.status == "failed":
             count_error("delivery_failed")
             logger.warning(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from salonbot.cost import whatsapp_rates
 from salonbot.observability import MetricName, count_error, logger, metrics
 from salonbot.processing import ledger
 from salonbot.whatsapp.client import SendOutcomeUnknown, SendRejected, SendRetryable
@@ -18,6 +19,14 @@ from salonbot.whatsapp.client import SendOutcomeUnknown, SendRejected, SendRetry
 if TYPE_CHECKING:
     from salonbot.db.connection import Connection
     from salonbot.whatsapp.client import WhatsAppClient
+
+
+def reply_cost(phone: str) -> ledger.MessageCost:
+    """A reply is a non-template (service) message inside the customer's window."""
+    category = whatsapp_rates.SERVICE
+    return ledger.MessageCost(
+        category, whatsapp_rates.market_of(phone), whatsapp_rates.price(category, phone)
+    )
 
 
 class ReplyNotSent(Exception):
@@ -103,6 +112,7 @@ def deliver(
             expect=ledger.SENDING,
             wamid=wamid,
             overall=ledger.SENT if index == last else None,
+            cost=reply_cost(reply.phone_number),
         )
         metrics.add_metric(name=MetricName.REPLIES_SENT, unit=MetricUnit.Count, value=1)
     return ledger.SENT

@@ -38,8 +38,11 @@ from salonbot.observability import (
     mask_phone,
     metrics,
 )
+from salonbot.outbound import opt_out
+from salonbot.outbound.buttons import WithReminderButtons, guided_engine
 from salonbot.processing import staff as staff_notices
 from salonbot.texts import phrases
+from salonbot.whatsapp.events import InboundMessage
 from salonbot.whatsapp.outgoing import TextMessage, to_plain_text
 
 if TYPE_CHECKING:
@@ -80,9 +83,12 @@ class ConversationTurn:
         and before any staff notification."""
         self._settings = settings
         self._throttle = throttle
-        self._assistant = with_throttle(assistant, throttle)
         self._staff = staff
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        # Reminder buttons and ratings are answered before any engine; a move goes to the
+        # guided flow, a low rating to the staff.
+        buttons = WithReminderButtons(assistant, guided_engine(assistant), staff, self._clock)
+        self._assistant = with_throttle(buttons, throttle)
 
     def run(
         self,
@@ -105,7 +111,13 @@ class ConversationTurn:
         spoken = (detect_language(message.said, "") or None) if message.in_own_words else None
         now = self._clock()
         conversation = conversations.open_conversation(
-            conn, salon.id, message.phone, language=spoken, now=now
+            conn,
+            salon.id,
+            message.phone,
+            language=spoken,
+            now=now,
+            # Only a WhatsApp message opens WhatsApp's window, not an API request.
+            inbound_at=message.timestamp if isinstance(message, InboundMessage) else None,
         )
         if conversation.created:
             metrics.add_metric(
@@ -147,6 +159,14 @@ class ConversationTurn:
             guided_state=conversation.state,
             experiment_arm=arm,
         )
+        # An opt-out word wins in every state, a hand-off to staff included.
+        opted = opt_out.respond(conn, turn)
+        if opted is not None:
+            reply = conversations.NewMessage(
+                role="assistant", content=reply_text(opted), message_type="text"
+            )
+            conversations.append_messages(conn, conversation, [user, reply])
+            return TurnOutcome(conversation, opted, 0)
         if not salon.ai_enabled:
             return self._leave_for_staff(conn, turn, conversation, user, now)
         if conversation.handed_off(now):

@@ -115,6 +115,29 @@ PHRASES: dict[str, str] = {
     "the salon.",
     "throttled": "You're sending messages very quickly 🙏 Please wait a minute and I'll be "
     "glad to keep helping you.",
+    # -- reminders and their buttons (outbound) ---------------------------------------
+    "reminder": "Reminder: {service} with {master}, {day} at {time}, {salon}. Booking {code}.",
+    "reminder_confirm": "Confirm",
+    "reminder_cancel": "Cancel",
+    "reminder_move": "Move",
+    "reminder_confirmed": "Thank you, see you {day} at {time}! Booking {code} is confirmed.",
+    "reminder_cancelled": "Booking {code} ({day} {time}) is cancelled. Write any time "
+    "to book again.",
+    "reminder_move_intro": "Let's find a new time for booking {code}.",
+    "reminder_booking_gone": "Booking {code} is no longer active. Write to me to book again.",
+    # -- opting out of reminders and offers ------------------------------------------
+    "opted_out": "Done: {salon} will not send you reminders or offers any more. "
+    "Write START to get them again.",
+    "already_opted_out": "You are already unsubscribed from reminders and offers. "
+    "Write START to get them again.",
+    "opted_in": "Welcome back: {salon} will remind you of your visits again.",
+    "not_opted_out": "You are subscribed to visit reminders already.",
+    # -- feedback after a visit --------------------------------------------------------
+    "feedback_request": "How was your visit ({service}, {master})? Please rate it from 1 to 5.",
+    "feedback_button": "Rate",
+    "feedback_row": "{stars} {rating}",
+    "feedback_thanks": "Thank you for your rating!",
+    "feedback_sorry": "Thank you, and we are sorry it was not better: the salon will get in touch.",
 }
 
 FORMATS: dict[str, str] = {

@@ -138,12 +138,38 @@ class StatusUpdate(BaseModel):
     timestamp: dt.datetime
     error_code: int | None = None
     error_title: str | None = None
+    # Meta's `pricing` object, when the status carries one.
+    pricing_category: str | None = None
+    pricing_type: str | None = None
     recipient_user_id: str | None = None  # the recipient's business-scoped user id
 
     @property
     def group_id(self) -> str:
         recipient = self.recipient_id or self.recipient_user_id or "status"
         return f"{self.phone_number_id}:{recipient}"
+
+
+class TemplateStatus(BaseModel):
+    """Meta's verdict on a message template of a WhatsApp Business Account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["template_status"] = "template_status"
+    waba_id: str
+    template_id: str
+    name: str
+    language: str
+    event: str
+    reason: str | None = None
+    timestamp: dt.datetime
+
+    @property
+    def message_id(self) -> str:
+        return f"template:{self.template_id}"
+
+    @property
+    def group_id(self) -> str:
+        return f"waba:{self.waba_id}"
 
 
 class StaffEcho(BaseModel):
@@ -164,7 +190,9 @@ class StaffEcho(BaseModel):
         return f"{self.phone_number_id}:{self.to}"
 
 
-QueueEvent = Annotated[InboundMessage | StatusUpdate | StaffEcho, Field(discriminator="kind")]
+QueueEvent = Annotated[
+    InboundMessage | StatusUpdate | StaffEcho | TemplateStatus, Field(discriminator="kind")
+]
 
 
 class QueueEnvelope(BaseModel):

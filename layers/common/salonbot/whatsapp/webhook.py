@@ -36,6 +36,7 @@ from salonbot.lax import lax_int
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
+TEMPLATE_STATUS_FIELD = "message_template_status_update"
 # Coexistence: what staff send from the WhatsApp Business app on the salon's number.
 ECHOES_FIELD = "smb_message_echoes"
 MAX_ECHO_CHARS = 4096
@@ -128,6 +129,10 @@ class DeliveryStatus(NamedTuple):
     error_code: int | None  # of the first error Meta reports
     error_title: str | None
     recipient_user_id: str | None = None  # the recipient's business-scoped user id
+    # Meta's `pricing` object: the category the message is billed as, and its type
+    # (`regular`, or `free_customer_service` / `free_entry_point`).
+    pricing_category: str | None = None
+    pricing_type: str | None = None
 
     @property
     def kind(self) -> str:
@@ -145,6 +150,34 @@ class DeliveryStatus(NamedTuple):
     def as_json(self) -> dict[str, Any]:
         """The queue's `StatusUpdate`, field for field."""
         return {"kind": "status", **self._asdict(), "timestamp": iso_time(self.timestamp)}
+
+
+class TemplateStatusEvent(NamedTuple):
+    """Meta's verdict on one of a business's message templates: `TemplateStatus` on the
+    queue."""
+
+    waba_id: str  # the WhatsApp Business Account (the entry's id)
+    template_id: str
+    name: str
+    language: str
+    event: str  # APPROVED, REJECTED, PAUSED, DISABLED, ...
+    reason: str | None
+    timestamp: int  # when the webhook received it (Meta sends none)
+
+    @property
+    def kind(self) -> str:
+        return "template_status"
+
+    @property
+    def group_id(self) -> str:
+        return f"waba:{self.waba_id}"
+
+    @property
+    def deduplication_id(self) -> str:
+        return f"{self.template_id}:{self.event}:{self.timestamp}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "template_status", **self._asdict(), "timestamp": iso_time(self.timestamp)}
 
 
 class StaffEcho(NamedTuple):
@@ -175,7 +208,7 @@ class StaffEcho(NamedTuple):
         return {"kind": "staff_echo", **self._asdict(), "timestamp": iso_time(self.timestamp)}
 
 
-WebhookEvent = MessageEvent | DeliveryStatus | StaffEcho
+WebhookEvent = MessageEvent | DeliveryStatus | StaffEcho | TemplateStatusEvent
 
 
 class ParsedWebhook:
@@ -187,12 +220,16 @@ class ParsedWebhook:
         self.ignored = 0  # changes of other fields (templates, account updates, ...)
 
 
-def parse_webhook(body: bytes | str) -> ParsedWebhook:
+def parse_webhook(body: bytes | str, *, now: float | None = None) -> ParsedWebhook:
     """The queue events of one webhook body. Raises `InvalidInput` when the body is not
     JSON or not a WhatsApp Business Account payload."""
-    changes = _changes(load_json(body))
+    data = load_json(body)
+    changes = _changes(data)
     parsed = ParsedWebhook()
     for change in changes:
+        if change["field"] == TEMPLATE_STATUS_FIELD:
+            _parse_template_change(data, change, parsed, now)
+            continue
         if change["field"] == ECHOES_FIELD:
             _parse_echoes_change(change.get("value", {}), parsed)
             continue
@@ -326,6 +363,37 @@ def _parse_messages_change(value: dict[str, Any], parsed: ParsedWebhook) -> None
             parsed.events.append(delivery_status(item, phone_number_id))
         except _Invalid:
             parsed.invalid += 1
+
+
+def _parse_template_change(
+    data: dict[str, Any], change: dict[str, Any], parsed: ParsedWebhook, now: float | None
+) -> None:
+    """A `message_template_status_update` change: its WABA is the entry holding it."""
+    import time
+
+    waba_id = next(
+        (
+            str(entry.get("id", ""))
+            for entry in data["entry"]
+            if any(c is change for c in entry.get("changes", []))
+        ),
+        "",
+    )
+    value = change.get("value", {})
+    try:
+        parsed.events.append(
+            TemplateStatusEvent(
+                waba_id=_text(waba_id, 1, MAX_ID_LENGTH),
+                template_id=_text(str(value.get("message_template_id", "")), 1, MAX_ID_LENGTH),
+                name=_text(value.get("message_template_name", _MISSING), 1, MAX_ID_LENGTH),
+                language=_text(value.get("message_template_language", _MISSING), 1, 16),
+                event=_text(value.get("event", _MISSING), 1, MAX_WORD_LENGTH),
+                reason=_optional_text(value.get("reason")),
+                timestamp=int(time.time() if now is None else now),
+            )
+        )
+    except _Invalid:
+        parsed.invalid += 1
 
 
 def _contact_names(contacts: list[Any]) -> dict[str, str]:
@@ -473,6 +541,7 @@ def delivery_status(raw: Any, phone_number_id: str) -> DeliveryStatus:
             )
         )
     code, title, detail = errors[0] if errors else (None, None, None)
+    pricing = _optional_object(status.get("pricing"))
     return DeliveryStatus(
         phone_number_id=phone_number_id,
         message_id=message_id,
@@ -482,6 +551,8 @@ def delivery_status(raw: Any, phone_number_id: str) -> DeliveryStatus:
         error_code=code,
         error_title=(title or detail) if errors else None,
         recipient_user_id=recipient_user_id,
+        pricing_category=_optional_text(pricing.get("category")) if pricing else None,
+        pricing_type=_optional_text(pricing.get("type")) if pricing else None,
     )
 
 

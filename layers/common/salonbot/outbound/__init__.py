@@ -1,0 +1,1 @@
+"""Messages the salon starts: reminders and their replies, within WhatsApp's rules."""
