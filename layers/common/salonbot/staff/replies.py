@@ -1,8 +1,9 @@
 """A staff member answers a customer through salonbot: checked against WhatsApp's
 customer-service window, sent as text, stored as a `staff` message with who wrote it, and
 the hand-off started or extended (`handoff.staff_answering`), all in one transaction with
-the request's idempotency claim. Outside the window nothing is sent: `OutsideWindow`
-(409) says since when it is closed."""
+the request's idempotency claim. The window is outbound's (`outbound.window`, from the
+conversation's `last_inbound_at`, WhatsApp's time of the customer's last message): outside
+it nothing is sent, `OutsideWindow` (409) says since when it is closed."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from salonbot.conversation.store import Conversation, NewMessage, append_messages
-from salonbot.errors import ConfigurationError, SalonbotError
-from salonbot.staff import window
+from salonbot.errors import ConfigurationError
+from salonbot.outbound import window
 from salonbot.staff.handoff import staff_answering
 from salonbot.staff.inbox import UnknownConversation
 from salonbot.whatsapp.outgoing import TextMessage
@@ -25,25 +26,6 @@ if TYPE_CHECKING:
 
 # Sends one text to a customer for a salon's number; returns WhatsApp's message id.
 Sender = Callable[[str, str, TextMessage], str]
-
-
-class OutsideWindow(SalonbotError):
-    """The customer wrote last more than 24 hours ago (or never): WhatsApp accepts only an
-    approved template now, not free-form text."""
-
-    def __init__(self, last_customer_message: dt.datetime | None) -> None:
-        self.last_customer_message = last_customer_message
-        if last_customer_message is None:
-            reason = "the customer has not written to the salon, so only a template may be sent"
-        else:
-            closed = window.window_closes_at(last_customer_message)
-            assert closed is not None
-            reason = (
-                "the 24-hour customer-service window closed at "
-                f"{closed.isoformat(timespec='minutes')}: only an approved template may be sent"
-            )
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -84,9 +66,7 @@ def send_staff_reply(
     ).fetchone()
     if row is None:
         raise UnknownConversation(f"no conversation {conversation_id}")
-    last = window.last_customer_message_at(conn, conversation_id)
-    if not window.window_open(last, now):
-        raise OutsideWindow(last)
+    window.require_open(window.last_inbound_at(conn, conversation_id), now)
     if not salon.whatsapp_phone_number_id:
         raise ConfigurationError("the salon has no WhatsApp number to send from")
     wamid = send(salon.whatsapp_phone_number_id, row["phone_number"], TextMessage(body=text))

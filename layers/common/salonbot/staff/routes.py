@@ -44,10 +44,10 @@ from salonbot.errors import (
     Unauthenticated,
 )
 from salonbot.observability import logger
+from salonbot.outbound.window import OutsideWindow
 from salonbot.staff import idempotency
 from salonbot.staff.calendar import BookingStateConflict
 from salonbot.staff.identity import StaffMember, staff_member
-from salonbot.staff.replies import OutsideWindow
 from salonbot.whatsapp.client import SendFailed
 
 if TYPE_CHECKING:
@@ -383,7 +383,7 @@ def _conversation_salon(conn: Connection, member: StaffMember, conversation_id: 
     responses={**ERRORS, 404: _json(ErrorResponse, "no such conversation")},
 )
 def get_thread(conversation_id: Annotated[str, Path(max_length=200)]) -> Thread:
-    from salonbot.staff import window
+    from salonbot.outbound import window
     from salonbot.staff.inbox import conversation_item, thread
 
     member = current_staff()
@@ -392,11 +392,11 @@ def get_thread(conversation_id: Annotated[str, Path(max_length=200)]) -> Thread:
         salon = _conversation_salon(conn, member, conversation_id)
         item = conversation_item(conn, salon, conversation_id, now=now)
         messages = thread(conn, conversation_id)
-        last = window.last_customer_message_at(conn, conversation_id)
-    closes = window.window_closes_at(last)
+        last = window.last_inbound_at(conn, conversation_id)
+    closes = window.closes_at(last)
     return Thread(
         conversation=_conversation(item),
-        window_open=window.window_open(last, now),
+        window_open=window.is_open(last, now),
         window_closes_at=closes.isoformat() if closes else None,
         messages=[
             Message(
