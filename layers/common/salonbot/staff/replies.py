@@ -46,6 +46,50 @@ class SentReply:
         }
 
 
+def locked_conversation(conn: Connection, salon: Salon, conversation_id: str) -> Conversation:
+    """The salon's conversation, locked for this transaction; `UnknownConversation` else."""
+    row = conn.execute(
+        "SELECT id, salon_id, phone_number, status, handoff_until, language, "
+        "message_count, booking_count, last_inbound_at FROM ai_conversations "
+        "WHERE id = %s AND salon_id = %s FOR UPDATE",
+        (conversation_id, salon.id),
+    ).fetchone()
+    if row is None:
+        raise UnknownConversation(f"no conversation {conversation_id}")
+    return Conversation(
+        id=row["id"],
+        salon_id=row["salon_id"],
+        phone_number=row["phone_number"],
+        status=row["status"],
+        handoff_until=row["handoff_until"],
+        language=row["language"],
+        state={},
+        message_count=row["message_count"],
+        booking_count=row["booking_count"],
+        created=False,
+        last_inbound_at=row["last_inbound_at"],
+    )
+
+
+def store_staff_message(
+    conn: Connection,
+    conversation: Conversation,
+    text: str,
+    wamid: str,
+    *,
+    staff_user: str,
+    handoff: dt.timedelta,
+    now: dt.datetime,
+) -> SentReply:
+    """A message staff sent, stored with who wrote it; the hand-off starts or extends."""
+    (message_id,) = append_messages(
+        conn, conversation, [NewMessage(role="staff", content=text, external_id=wamid)]
+    )
+    conn.execute("UPDATE ai_messages SET staff_user = %s WHERE id = %s", (staff_user, message_id))
+    until = staff_answering(conn, conversation.id, until=now + handoff, replied_at=now)
+    return SentReply(message_id, wamid, conversation.id, until, now)
+
+
 def send_staff_reply(
     conn: Connection,
     salon: Salon,
@@ -58,33 +102,11 @@ def send_staff_reply(
     now: dt.datetime,
 ) -> SentReply:
     """In the caller's transaction: lock the conversation, check the window, send, store."""
-    row = conn.execute(
-        "SELECT id, salon_id, phone_number, status, handoff_until, language, "
-        "message_count, booking_count FROM ai_conversations "
-        "WHERE id = %s AND salon_id = %s FOR UPDATE",
-        (conversation_id, salon.id),
-    ).fetchone()
-    if row is None:
-        raise UnknownConversation(f"no conversation {conversation_id}")
-    window.require_open(window.last_inbound_at(conn, conversation_id), now)
+    conversation = locked_conversation(conn, salon, conversation_id)
+    window.require_open(conversation.last_inbound_at, now)
     if not salon.whatsapp_phone_number_id:
         raise ConfigurationError("the salon has no WhatsApp number to send from")
-    wamid = send(salon.whatsapp_phone_number_id, row["phone_number"], TextMessage(body=text))
-    conversation = Conversation(
-        id=row["id"],
-        salon_id=row["salon_id"],
-        phone_number=row["phone_number"],
-        status=row["status"],
-        handoff_until=row["handoff_until"],
-        language=row["language"],
-        state={},
-        message_count=row["message_count"],
-        booking_count=row["booking_count"],
-        created=False,
+    wamid = send(salon.whatsapp_phone_number_id, conversation.phone_number, TextMessage(body=text))
+    return store_staff_message(
+        conn, conversation, text, wamid, staff_user=staff_user, handoff=handoff, now=now
     )
-    (message_id,) = append_messages(
-        conn, conversation, [NewMessage(role="staff", content=text, external_id=wamid)]
-    )
-    conn.execute("UPDATE ai_messages SET staff_user = %s WHERE id = %s", (staff_user, message_id))
-    until = staff_answering(conn, conversation_id, until=now + handoff, replied_at=now)
-    return SentReply(message_id, wamid, conversation_id, until, now)
