@@ -87,6 +87,14 @@ def test_an_approved_followup_goes_out_once_priced_and_stored(
     assert [(t["name"], t["language"]) for t in thread.body["templates"]] == [
         ("staff_followup_ru", "ru")
     ]
+    # and so does the console's thread view, as a form in place of the disabled reply box
+    view = staff_api.call(
+        "GET", f"/api/v1/staff/views/thread/{conversation}", claims=STAFF, query={"lang": "en"}
+    )
+    assert view.status == 200
+    assert 'data-action="template"' in view.body
+    assert '<option value="staff_followup_ru|ru">' in view.body
+    assert "staff_followup_en" not in view.body and "feedback_ru" not in view.body
     path = f"/api/v1/staff/conversations/{conversation}/templates"
     body = {"name": "staff_followup_ru", "language": "ru"}
     first = staff_api.call("POST", path, claims=STAFF, body=body, key="follow-1")

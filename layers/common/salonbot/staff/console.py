@@ -217,6 +217,7 @@ def view_thread(
 ) -> Response[str]:
     from salonbot.booking.catalog import load_salon
     from salonbot.outbound import window
+    from salonbot.staff.followups import offered
     from salonbot.staff.inbox import conversation_item, conversation_salon, thread
     from salonbot.staff.views import thread_view
 
@@ -227,9 +228,15 @@ def view_thread(
         item = conversation_item(conn, salon.id, conversation_id, now=now)
         messages = thread(conn, conversation_id)
         last = window.last_inbound_at(conn, conversation_id)
+        offers = offered(conn, salon.id)
     return _html(
         thread_view(
-            _texts(salon, lang), salon, item, messages, window_open=window.is_open(last, now)
+            _texts(salon, lang),
+            salon,
+            item,
+            messages,
+            window_open=window.is_open(last, now),
+            offers=offers,
         )
     )
 
