@@ -64,7 +64,7 @@ class ThreadMessage:
 # `attention`; all of them for `status=all`), newest by their last activity, then each
 # one's last message (its own or a kept one): the lateral look-up runs for the page's rows,
 # not for every conversation of the salon.
-_INBOX_SQL = """
+_INBOX_SQL = f"""
 WITH attention AS (
     SELECT id, max(kept_at) AS kept_at, max(low_rated_at) AS low_rated_at FROM (
         SELECT 'conv_' || k.salon_id::text || '_' || ltrim(k.phone_number, '+') AS id,
@@ -76,7 +76,7 @@ WITH attention AS (
                NULL, coalesce(b.rated_at, b.updated_at)
           FROM bookings b
           JOIN clients cl ON cl.id = b.client_id
-         WHERE b.salon_id = %(salon)s AND b.rating <= %(low)s
+         WHERE b.salon_id = %(salon)s AND b.rating <= {int(LOW_RATING)}
     ) AS a GROUP BY id
 ), picked AS (
     SELECT c.id, c.salon_id, c.phone_number, c.status, c.handoff_until,
@@ -132,7 +132,6 @@ def _params(salon_id: uuid.UUID, now: dt.datetime, **extra: Any) -> dict[str, An
         "all": False,
         "id": None,
         "limit": None,
-        "low": LOW_RATING,
         **extra,
     }
 
