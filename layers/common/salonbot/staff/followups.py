@@ -22,6 +22,7 @@ from salonbot.staff.replies import SentReply, locked_conversation, store_staff_m
 
 if TYPE_CHECKING:
     import datetime as dt
+    import uuid
 
     from salonbot.booking.catalog import Salon
     from salonbot.db.connection import Connection
@@ -53,14 +54,14 @@ class CustomerOptedOut(SalonbotError):
     reason = "the customer opted out of the salon's messages"
 
 
-def offered(conn: Connection, salon_id: Any) -> list[templates.Template]:
+def offered(conn: Connection, salon_id: uuid.UUID) -> list[templates.Template]:
     """The approved follow-up templates the console offers."""
     return [
         t for t in templates.salon_templates(conn, salon_id) if t.purpose == PURPOSE and t.approved
     ]
 
 
-def _find(conn: Connection, salon_id: Any, name: str, language: str) -> templates.Template:
+def _find(conn: Connection, salon_id: uuid.UUID, name: str, language: str) -> templates.Template:
     for template in templates.salon_templates(conn, salon_id):
         if template.name == name and template.language == language:
             return template
