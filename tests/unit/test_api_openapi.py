@@ -28,6 +28,7 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
         "/api/v1/staff/me",
         "/api/v1/staff/conversations",
         "/api/v1/staff/conversations/{conversation_id}/messages",
+        "/api/v1/staff/conversations/{conversation_id}/templates",
         "/api/v1/staff/conversations/{conversation_id}/release",
         "/api/v1/staff/bookings",
         "/api/v1/staff/bookings/{code}",
@@ -41,6 +42,9 @@ def test_openapi_document_lists_the_routes_and_their_shapes(
     assert reply["security"] == [{"staff": []}]
     assert "idempotency-key" in {p["name"].lower() for p in reply["parameters"]}
     assert set(reply["responses"]) >= {"201", "401", "403", "409", "422"}
+    template = paths["/api/v1/staff/conversations/{conversation_id}/templates"]["post"]
+    assert "idempotency-key" in {p["name"].lower() for p in template["parameters"]}
+    assert set(template["responses"]) >= {"201", "401", "403", "409", "422"}
     assert {"jwt", "staff"} <= set(document["components"]["securitySchemes"])
     schemas = document["components"]["schemas"]
     request = schemas["ProcessMessageRequest"]

@@ -200,8 +200,10 @@ def customer_conversation(
     at: dt.datetime | None = None,
     handed_off: bool = False,
 ) -> str:
-    """A customer's conversation whose last message is theirs (sent `at`)."""
-    conversation = open_conversation(db, salon_id, phone.lstrip("+"))
+    """A customer's conversation whose last message is theirs (sent `at`, WhatsApp's time,
+    which opens the 24-hour window as the processor records it)."""
+    inbound_at = at or dt.datetime.now(dt.UTC)
+    conversation = open_conversation(db, salon_id, phone.lstrip("+"), inbound_at=inbound_at)
     append_messages(db, conversation, [NewMessage(role="user", content=text)])
     if at is not None:
         db.execute(

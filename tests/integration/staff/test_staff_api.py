@@ -281,6 +281,36 @@ def test_a_reply_outside_the_window_is_409_and_sends_nothing(
     assert rows(db) == before
 
 
+def test_the_window_is_the_whatsapp_time_of_the_last_inbound_message(
+    staff_api: StaffApi, db: Connection, salons: Any, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # A customer message stored just now, but sent 25 hours ago (redelivered late): the
+    # window is WhatsApp's time of it, `last_inbound_at`, not when it was stored
+    conversation = customer_conversation(
+        db, DEMO_SALON_ID, CUSTOMER, "Вы тут?", at=dt.datetime.now(dt.UTC), handed_off=True
+    )
+    db.execute(
+        "UPDATE ai_conversations SET last_inbound_at = now() - interval '25 hours' WHERE id = %s",
+        (conversation,),
+    )
+    db.commit()
+    path = f"/api/v1/staff/conversations/{conversation}/messages"
+    late = staff_api.call("POST", path, claims=STAFF, body={"text": "Да"})
+    assert late.status == 409 and late.body["reason"] == "outside_window"
+    thread = staff_api.call("GET", path, claims=STAFF)
+    assert thread.body["window_open"] is False
+    # Two minutes before it closes is too late for free text as well (the closing margin)
+    db.execute(
+        "UPDATE ai_conversations SET last_inbound_at = now() - interval '23 hours 58 minutes' "
+        "WHERE id = %s",
+        (conversation,),
+    )
+    db.commit()
+    closing = staff_api.call("POST", path, claims=STAFF, body={"text": "Да"})
+    assert closing.status == 409 and "too soon for free-form text" in closing.body["message"]
+    assert fake_whatsapp.sent == []
+
+
 def test_reply_validation_names_the_field(staff_api: StaffApi, db: Connection, salons: Any) -> None:
     conversation = customer_conversation(db, DEMO_SALON_ID, CUSTOMER, "?")
     path = f"/api/v1/staff/conversations/{conversation}/messages"

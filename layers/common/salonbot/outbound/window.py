@@ -24,7 +24,27 @@ CLOSING_MARGIN = dt.timedelta(minutes=5)
 
 
 class OutsideWindow(SalonbotError):
-    """A free-form message was about to go out after the customer's window closed."""
+    """A free-form message was about to go out after the customer's window closed (or
+    within `CLOSING_MARGIN` of it); `reason` says since when, for the staff API's 409."""
+
+    def __init__(self, last_inbound_at: dt.datetime | None, now: dt.datetime) -> None:
+        self.last_inbound_at = last_inbound_at
+        closes = closes_at(last_inbound_at)
+        if closes is None:
+            reason = "the customer has not written to the salon, so only a template may be sent"
+        elif closes <= now:
+            reason = (
+                "the 24-hour customer-service window closed at "
+                f"{closes.isoformat(timespec='minutes')}: only an approved template may be sent"
+            )
+        else:
+            reason = (
+                "the 24-hour customer-service window closes at "
+                f"{closes.isoformat(timespec='minutes')}, too soon for free-form text: "
+                "only an approved template may be sent"
+            )
+        super().__init__(reason)
+        self.reason = reason
 
 
 def is_open(last_inbound_at: dt.datetime | None, now: dt.datetime) -> bool:
@@ -49,6 +69,4 @@ def last_inbound_at(conn: Connection, conversation_id: str) -> dt.datetime | Non
 def require_open(last_inbound_at: dt.datetime | None, now: dt.datetime) -> None:
     """Raise `OutsideWindow` unless a free-form message may go out now."""
     if not is_open(last_inbound_at, now):
-        raise OutsideWindow(
-            "the customer has not written in the last 24 hours: only a template may go out"
-        )
+        raise OutsideWindow(last_inbound_at, now)

@@ -2,7 +2,8 @@
 instead of being dropped: too old to answer when the webhook received them (`stale`), or
 for a WhatsApp number no salon has (`unknown_number`, with no salon). Each is kept once
 per WhatsApp message id and counted (`MessagesKeptForStaff`); `salonbot messages kept`
-lists them."""
+lists them, and a salon's wait in the staff inbox (`staff.inbox`) in the customer's
+conversation, opened for them here if it is their first message."""
 
 from __future__ import annotations
 
@@ -72,6 +73,12 @@ def keep(
     ).fetchone()
     if row is None:
         return False
+    if salon_id is not None:
+        # The customer gets a conversation (if this is their first message) for the staff
+        # inbox to list it and the thread to open; the message's time is WhatsApp's.
+        from salonbot.conversation.store import open_conversation
+
+        open_conversation(conn, salon_id, message.phone, inbound_at=message.timestamp)
     metrics.add_metric(name=MetricName.MESSAGES_KEPT, unit=MetricUnit.Count, value=1)
     logger.warning(
         "customer message kept for the staff, not answered",

@@ -216,7 +216,8 @@ def view_thread(
     lang: Annotated[str | None, Query(max_length=5)] = None,
 ) -> Response[str]:
     from salonbot.booking.catalog import load_salon
-    from salonbot.staff import window
+    from salonbot.outbound import window
+    from salonbot.staff.followups import offered
     from salonbot.staff.inbox import conversation_item, conversation_salon, thread
     from salonbot.staff.views import thread_view
 
@@ -226,10 +227,16 @@ def view_thread(
         salon = load_salon(conn, member.salon_for(conversation_salon(conn, conversation_id)))
         item = conversation_item(conn, salon.id, conversation_id, now=now)
         messages = thread(conn, conversation_id)
-        last = window.last_customer_message_at(conn, conversation_id)
+        last = window.last_inbound_at(conn, conversation_id)
+        offers = offered(conn, salon.id)
     return _html(
         thread_view(
-            _texts(salon, lang), salon, item, messages, window_open=window.window_open(last, now)
+            _texts(salon, lang),
+            salon,
+            item,
+            messages,
+            window_open=window.is_open(last, now),
+            offers=offers,
         )
     )
 

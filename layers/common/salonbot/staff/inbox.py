@@ -1,8 +1,10 @@
 """What waits for the salon's people: the inbox and a conversation's thread.
 
 A conversation is waiting while it is handed off (the assistant passed it on, or staff
-are answering), or, for a salon with AI off, while its latest message is the customer's
-and came after staff last marked it done (`staff_released_at`). Newest first."""
+are answering); for a salon with AI off, while its latest message is the customer's and
+came after staff last marked it done (`staff_released_at`); and while a message of the
+customer kept unanswered (`kept_messages`) or a feedback rating of 2 or less came after
+that. Newest first."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from salonbot.errors import NotFound
+from salonbot.outbound.buttons import LOW_RATING
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -51,19 +54,41 @@ class ThreadMessage:
     delivery: str | None  # sent | delivered | read | failed, for messages we sent
 
 
-# The candidates first (handed off, or every conversation of a salon with AI off; all of
-# them for `status=all`), newest by `last_message_at`, then each one's last message: the
-# lateral look-up runs for the page's rows, not for every conversation of the salon.
-_INBOX_SQL = """
-WITH picked AS (
-    SELECT c.id, c.salon_id, c.phone_number, c.status, c.handoff_until, c.last_message_at,
-           c.client_id, c.staff_released_at, s.ai_enabled
+# Besides hand-offs and AI-off salons, a person is needed for the customer's messages kept
+# unanswered (`kept_messages`, a salon's; too old when they arrived) and for a low feedback
+# rating (`bookings.rating <= LOW_RATING`), each until staff mark the conversation done
+# after it (`staff_released_at`). `attention` gathers both per conversation id (the id is
+# `conv_<salon>_<phone digits>`), from the salon's rows only.
+#
+# The candidates first (handed off, every conversation of a salon with AI off, those in
+# `attention`; all of them for `status=all`), newest by their last activity, then each
+# one's last message (its own or a kept one): the lateral look-up runs for the page's rows,
+# not for every conversation of the salon.
+_INBOX_SQL = f"""
+WITH attention AS (
+    SELECT id, max(kept_at) AS kept_at, max(low_rated_at) AS low_rated_at FROM (
+        SELECT 'conv_' || k.salon_id::text || '_' || ltrim(k.phone_number, '+') AS id,
+               k.received_at AS kept_at, NULL::timestamptz AS low_rated_at
+          FROM kept_messages k
+         WHERE k.salon_id = %(salon)s
+        UNION ALL
+        SELECT 'conv_' || b.salon_id::text || '_' || ltrim(cl.phone, '+'),
+               NULL, coalesce(b.rated_at, b.updated_at)
+          FROM bookings b
+          JOIN clients cl ON cl.id = b.client_id
+         WHERE b.salon_id = %(salon)s AND b.rating <= {int(LOW_RATING)}
+    ) AS a GROUP BY id
+), picked AS (
+    SELECT c.id, c.salon_id, c.phone_number, c.status, c.handoff_until,
+           greatest(c.last_message_at, a.kept_at, a.low_rated_at) AS last_message_at,
+           c.client_id, c.staff_released_at, s.ai_enabled, a.kept_at, a.low_rated_at
       FROM ai_conversations c
       JOIN salons s ON s.id = c.salon_id
+      LEFT JOIN attention a ON a.id = c.id
      WHERE c.salon_id = %(salon)s
-       AND (%(all)s OR c.status = 'handoff' OR NOT s.ai_enabled)
+       AND (%(all)s OR c.status = 'handoff' OR NOT s.ai_enabled OR a.id IS NOT NULL)
        AND (%(id)s::text IS NULL OR c.id = %(id)s)
-     ORDER BY c.last_message_at DESC, c.id
+     ORDER BY greatest(c.last_message_at, a.kept_at, a.low_rated_at) DESC, c.id
      LIMIT %(limit)s
 )
 SELECT c.id, c.salon_id, c.phone_number, c.status, c.handoff_until, c.last_message_at,
@@ -72,20 +97,43 @@ SELECT c.id, c.salon_id, c.phone_number, c.status, c.handoff_until, c.last_messa
        (c.status = 'handoff' AND (c.handoff_until IS NULL OR c.handoff_until > %(now)s))
        OR (NOT c.ai_enabled AND lm.role = 'user'
            AND (c.staff_released_at IS NULL OR lm.created_at > c.staff_released_at))
+       OR (c.kept_at IS NOT NULL
+           AND (c.staff_released_at IS NULL OR c.kept_at > c.staff_released_at))
+       OR (c.low_rated_at IS NOT NULL
+           AND (c.staff_released_at IS NULL OR c.low_rated_at > c.staff_released_at))
        AS waiting
   FROM picked c
   LEFT JOIN clients cl ON cl.id = c.client_id
   LEFT JOIN LATERAL (
-        SELECT role, content, created_at FROM ai_messages m
-         WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant', 'staff')
-         ORDER BY m.created_at DESC, m.id DESC
-         LIMIT 1
+        SELECT role, content, created_at FROM (
+            SELECT role, content, created_at, id AS n FROM ai_messages m
+             WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant', 'staff')
+             ORDER BY m.created_at DESC, m.id DESC
+             LIMIT 1
+        ) AS own
+        UNION ALL
+        SELECT 'user', content, received_at FROM (
+            SELECT k.content, k.received_at FROM kept_messages k
+             WHERE c.kept_at IS NOT NULL AND k.salon_id = c.salon_id
+               AND k.received_at = c.kept_at
+               AND ltrim(k.phone_number, '+') = ltrim(c.phone_number, '+')
+             LIMIT 1
+        ) AS kept
+        ORDER BY created_at DESC
+        LIMIT 1
        ) AS lm ON true
 """
 
 
 def _params(salon_id: uuid.UUID, now: dt.datetime, **extra: Any) -> dict[str, Any]:
-    return {"salon": salon_id, "now": now, "all": False, "id": None, "limit": None, **extra}
+    return {
+        "salon": salon_id,
+        "now": now,
+        "all": False,
+        "id": None,
+        "limit": None,
+        **extra,
+    }
 
 
 def _item(row: dict[str, Any]) -> InboxItem:

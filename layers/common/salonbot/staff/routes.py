@@ -44,10 +44,11 @@ from salonbot.errors import (
     Unauthenticated,
 )
 from salonbot.observability import logger
+from salonbot.outbound.window import OutsideWindow
 from salonbot.staff import idempotency
 from salonbot.staff.calendar import BookingStateConflict
+from salonbot.staff.followups import CustomerOptedOut, TemplateNotApproved
 from salonbot.staff.identity import StaffMember, staff_member
-from salonbot.staff.replies import OutsideWindow
 from salonbot.whatsapp.client import SendFailed
 
 if TYPE_CHECKING:
@@ -178,11 +179,28 @@ class Message(BaseModel):
     )
 
 
+class TemplateOffer(BaseModel):
+    name: str
+    language: str
+    category: str = Field(description="utility or marketing: what WhatsApp bills it as")
+    body: str | None
+
+
 class Thread(BaseModel):
     conversation: ConversationItem
     window_open: bool = Field(description="free text reaches the customer now")
     window_closes_at: str | None
     messages: list[Message]
+    templates: list[TemplateOffer] = Field(
+        description="the salon's approved `staff_followup` templates, sendable outside the window"
+    )
+
+
+class TemplateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
 
 
 class ReplyRequest(BaseModel):
@@ -383,7 +401,8 @@ def _conversation_salon(conn: Connection, member: StaffMember, conversation_id: 
     responses={**ERRORS, 404: _json(ErrorResponse, "no such conversation")},
 )
 def get_thread(conversation_id: Annotated[str, Path(max_length=200)]) -> Thread:
-    from salonbot.staff import window
+    from salonbot.outbound import window
+    from salonbot.staff.followups import offered
     from salonbot.staff.inbox import conversation_item, thread
 
     member = current_staff()
@@ -392,11 +411,12 @@ def get_thread(conversation_id: Annotated[str, Path(max_length=200)]) -> Thread:
         salon = _conversation_salon(conn, member, conversation_id)
         item = conversation_item(conn, salon, conversation_id, now=now)
         messages = thread(conn, conversation_id)
-        last = window.last_customer_message_at(conn, conversation_id)
-    closes = window.window_closes_at(last)
+        last = window.last_inbound_at(conn, conversation_id)
+        offers = offered(conn, salon)
+    closes = window.closes_at(last)
     return Thread(
         conversation=_conversation(item),
-        window_open=window.window_open(last, now),
+        window_open=window.is_open(last, now),
         window_closes_at=closes.isoformat() if closes else None,
         messages=[
             Message(
@@ -408,6 +428,10 @@ def get_thread(conversation_id: Annotated[str, Path(max_length=200)]) -> Thread:
                 delivery=m.delivery,
             )
             for m in messages
+        ],
+        templates=[
+            TemplateOffer(name=t.name, language=t.language, category=t.category, body=t.body)
+            for t in offers
         ],
     )
 
@@ -455,6 +479,63 @@ def post_reply(
             staff_user=member.username or member.subject,
             handoff=dt.timedelta(minutes=settings.handoff_minutes),
             send=whatsapp_sender(),
+            now=now,
+        )
+        body = ReplyResponse.model_validate(sent.as_dict()).model_dump()
+        idempotency.remember(conn, salon_id, claimed, HTTPStatus.CREATED, body)
+    return Response(status_code=HTTPStatus.CREATED, content_type=JSON_UTF8, body=body)
+
+
+@app.post(
+    f"{PREFIX}/conversations/<conversation_id>/templates",
+    summary="Send the customer one of the salon's approved templates",
+    description="For outside WhatsApp's 24-hour window, where free text is refused: one of "
+    "the salon's approved `staff_followup` templates (named in the thread's `templates`), "
+    "sent and priced like the salon's other templates, stored as a staff message; the "
+    "conversation stays with staff for HANDOFF_MINUTES from now. A template Meta has not "
+    "approved is 409 with its status; one that is not a follow-up or needs a booking's "
+    "details is 422 on `name`.",
+    security=STAFF,
+    responses={
+        201: _json(ReplyResponse, "sent"),
+        **ERRORS,
+        404: _json(ErrorResponse, "no such conversation"),
+        409: _json(
+            ErrorResponse,
+            "the template is not approved, the customer opted out, or the key's first request runs",
+        ),
+        502: _json(ErrorResponse, "WhatsApp refused or did not answer; nothing was stored"),
+    },
+)
+def post_template(
+    conversation_id: Annotated[str, Path(max_length=200)],
+    request: TemplateRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[Any]:
+    from salonbot.staff.followups import send_followup
+
+    member = current_staff()
+    settings = get_settings()
+    now = _now()
+    with _transaction() as conn:
+        salon_id = _conversation_salon(conn, member, conversation_id)
+        claimed = idempotency.claim(
+            conn,
+            salon_id,
+            idempotency_key,
+            idempotency.fingerprint(f"template {conversation_id}", request.model_dump()),
+        )
+        if (replay := _replayed(claimed)) is not None:
+            return replay
+        sent = send_followup(
+            conn,
+            _salon(conn, salon_id),
+            conversation_id,
+            name=request.name,
+            language=request.language,
+            staff_user=member.username or member.subject,
+            handoff=dt.timedelta(minutes=settings.handoff_minutes),
+            send=whatsapp_payload_sender(),
             now=now,
         )
         body = ReplyResponse.model_validate(sent.as_dict()).model_dump()
@@ -702,6 +783,13 @@ def whatsapp_sender() -> Callable[[str, str, Any], str]:
     return client.send
 
 
+def whatsapp_payload_sender() -> Callable[[str, dict[str, Any]], str]:
+    from salonbot.whatsapp.client import WhatsAppClient
+
+    client = WhatsAppClient(get_settings())
+    return client.send_payload
+
+
 # -- errors -------------------------------------------------------------------------------
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
@@ -740,6 +828,16 @@ def not_found_entity(exc: NotFound) -> Response[Any]:
 @_handles(OutsideWindow)
 def outside_window(exc: OutsideWindow) -> Response[Any]:
     return _error(HTTPStatus.CONFLICT, f"Conflict: {exc.reason}", reason="outside_window")
+
+
+@_handles(TemplateNotApproved)
+def template_not_approved(exc: TemplateNotApproved) -> Response[Any]:
+    return _error(HTTPStatus.CONFLICT, f"Conflict: {exc.reason}", reason="template_not_approved")
+
+
+@_handles(CustomerOptedOut)
+def customer_opted_out(exc: CustomerOptedOut) -> Response[Any]:
+    return _error(HTTPStatus.CONFLICT, f"Conflict: {exc.reason}", reason="opted_out")
 
 
 @_handles(SlotTaken)

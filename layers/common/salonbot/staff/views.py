@@ -17,6 +17,7 @@ from salonbot.staff.charts import bar_chart
 
 if TYPE_CHECKING:
     from salonbot.booking.catalog import Salon
+    from salonbot.outbound.templates import Template
     from salonbot.staff.calendar import DayBooking
     from salonbot.staff.inbox import InboxItem, ThreadMessage
     from salonbot.staff.metrics import DayFigures
@@ -89,6 +90,7 @@ def thread_view(
     messages: Sequence[ThreadMessage],
     *,
     window_open: bool,
+    offers: Sequence[Template] = (),
 ) -> str:
     who = {"user": t["from_customer"], "assistant": t["from_bot"], "staff": t["from_staff"]}
     rows = "".join(
@@ -101,6 +103,8 @@ def thread_view(
     )
     conversation = _e(item.id)
     closed = "" if window_open else f'<p class="note">{_e(t["window_closed"])}</p>'
+    if not window_open:
+        closed += _template_form(t, conversation, offers)
     disabled = "" if window_open else " disabled"
     tail = phone_tail(item.phone)
     title = f"{item.customer_name} {tail}" if item.customer_name else tail
@@ -117,6 +121,23 @@ def thread_view(
         f'<form data-action="release" data-conversation="{conversation}">'
         f'<button type="submit" class="secondary">{_e(t["return_to_bot"])}</button>'
         f"{_alert('release')}</form></section>"
+    )
+
+
+def _template_form(t: Texts, conversation: str, offers: Sequence[Template]) -> str:
+    """Outside the window: the salon's approved follow-up templates, one to send."""
+    if not offers:
+        return f'<p class="note">{_e(t["no_templates"])}</p>'
+    options = "".join(
+        f'<option value="{_e(o.name)}|{_e(o.language)}">{_e(o.name)} ({_e(o.language)})'
+        f"{_e(': ' + o.body) if o.body else ''}</option>"
+        for o in offers
+    )
+    return (
+        f'<form data-action="template" data-conversation="{conversation}" class="reply">'
+        f'<label for="template-choice">{_e(t["template_label"])}</label>'
+        f'<select id="template-choice" name="template" required>{options}</select>'
+        f'<button type="submit">{_e(t["send_template"])}</button>{_alert("template")}</form>'
     )
 
 

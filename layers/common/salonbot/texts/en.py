@@ -200,6 +200,9 @@ CONSOLE: dict[str, str] = {
     "window_closed": (
         "The 24-hour window is closed: only an approved template can reach this customer now."
     ),
+    "template_label": "Approved template",
+    "send_template": "Send template",
+    "no_templates": "The salon has no approved follow-up template.",
     "back_to_inbox": "Back to inbox",
     "calendar_for": "Bookings on {date}",
     "day": "Day",

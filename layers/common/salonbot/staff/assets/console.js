@@ -110,6 +110,13 @@
       api("POST", `/api/v1/staff/conversations/${enc(form.dataset.conversation)}/messages`, {
         text: data.text,
       }),
+    template: (form, data) => {
+      const [name, language] = data.template.split("|");
+      return api("POST", `/api/v1/staff/conversations/${enc(form.dataset.conversation)}/templates`, {
+        name,
+        language,
+      });
+    },
     release: (form) =>
       api("POST", `/api/v1/staff/conversations/${enc(form.dataset.conversation)}/release`),
     "walk-in": (form, data) => {
