@@ -132,6 +132,9 @@ PHRASES: dict[str, str] = {
     "waitlist_take": "Book it",
     "waitlist_gone": "Sorry, that time has already been taken or the offer has expired. "
     "You stay on the waitlist.",
+    "reminder_needs_confirmation": "Reminder: {service} with {master}, {day} at {time}, "
+    "{salon}. Booking {code}. Please confirm that you are coming: the salon keeps the time "
+    "for confirmed visits.",
     "reminder_booking_gone": "Booking {code} is no longer active. Write to me to book again.",
     # -- opting out of reminders and offers ------------------------------------------
     "opted_out": "Done: {salon} will not send you reminders or offers any more. "

@@ -62,3 +62,7 @@ $$;
 CREATE TRIGGER bookings_free_slot
     AFTER UPDATE OF status, starts_at, master_id ON bookings
     FOR EACH ROW EXECUTE FUNCTION bookings_free_slot();
+
+-- A booking of a client with `confirm_required_after_no_shows` or more no-shows: handed
+-- to the salon's staff when made, and its reminder asks the customer to confirm.
+ALTER TABLE bookings ADD COLUMN needs_confirmation boolean NOT NULL DEFAULT false;
