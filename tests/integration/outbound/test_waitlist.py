@@ -293,3 +293,72 @@ def test_the_model_tool_joins_the_waitlist_and_refuses_an_unknown_service(db: Co
     assert "error" in past
     rows = db.execute("SELECT phone, day, master_id FROM waitlist").fetchall()
     assert rows == [{"phone": CUSTOMER, "day": dt.date(2030, 1, 8), "master_id": None}]
+
+
+def test_outside_the_window_the_offer_goes_out_on_the_approved_template(
+    db: Connection, database_url: str, fake: FakeWhatsApp
+) -> None:
+    from salonbot.outbound import templates
+
+    # Given a customer who wrote two days ago, and an approved waitlist_offer template
+    salon = import_demo_salon(
+        db,
+        whatsapp_templates=[
+            {
+                "purpose": "waitlist_offer",
+                "name": "slot_freed",
+                "language": "ru",
+                "category": "utility",
+                "body": "Освободилось время: {{1}} {{2}} в {{3}}.",
+                "body_parameters": ["service", "start_date", "start_time"],
+                "buttons": ["confirm"],
+            }
+        ],
+    )
+    [template] = templates.salon_templates(db, salon.id)
+    templates.record_status(
+        db,
+        name=template.name,
+        language=template.language,
+        meta_status="APPROVED",
+        salon_id=salon.id,
+    )
+    fake.add_template(template.name, template.language, body=template.body or "")
+    db.commit()
+    wrote(db, fake, salon, WAITING[0], NOW - dt.timedelta(days=2))
+    waitlist.join(db, salon, phone=WAITING[0], service_code="manicure", day=TUESDAY, now=NOW)
+    db.commit()
+    free_tuesday_11(db, salon)
+    # When the run offers the freed time
+    result = run_offers(database_url, fake)
+    # Then the template goes out, filled from the slot, its button taking the offer
+    assert result.offered == 1
+    [message] = fake.sent
+    sent = message.payload["template"]
+    assert sent["name"] == "slot_freed"
+    assert [p["text"] for p in sent["components"][0]["parameters"]] == [
+        "Маникюр",
+        "вт 08.01",
+        "11:00",
+    ]
+    payload = sent["components"][1]["parameters"][0]["payload"]
+    [offer] = db.execute(
+        "SELECT o.id, o.wamid, w.phone FROM waitlist_offers o "
+        "JOIN waitlist w ON w.id = o.waitlist_id WHERE o.state = 'sent'"
+    ).fetchall()
+    assert payload == waitlist.take_id(offer["id"])
+    assert (offer["wamid"], offer["phone"]) == (message.id, WAITING[0])
+
+
+def test_without_the_window_or_a_template_no_offer_goes_out_and_nothing_is_claimed(
+    db: Connection, database_url: str, fake: FakeWhatsApp
+) -> None:
+    salon = import_demo_salon(db)
+    wrote(db, fake, salon, WAITING[0], NOW - dt.timedelta(days=2))
+    waitlist.join(db, salon, phone=WAITING[0], service_code="manicure", day=TUESDAY, now=NOW)
+    db.commit()
+    free_tuesday_11(db, salon)
+    result = run_offers(database_url, fake)
+    assert (result.offered, result.no_channel) == (0, 1)
+    assert fake.sent == []
+    assert db.execute("SELECT count(*) AS n FROM waitlist_offers").fetchone() == {"n": 0}
