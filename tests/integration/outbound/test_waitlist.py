@@ -362,3 +362,25 @@ def test_without_the_window_or_a_template_no_offer_goes_out_and_nothing_is_claim
     assert (result.offered, result.no_channel) == (0, 1)
     assert fake.sent == []
     assert db.execute("SELECT count(*) AS n FROM waitlist_offers").fetchone() == {"n": 0}
+
+
+def test_a_freed_time_booked_again_before_the_run_is_not_offered(
+    db: Connection, database_url: str, fake: FakeWhatsApp
+) -> None:
+    salon = import_demo_salon(db)
+    wrote(db, fake, salon, WAITING[0], NOW)
+    waitlist.join(db, salon, phone=WAITING[0], service_code="manicure", day=TUESDAY, now=NOW)
+    db.commit()
+    free_tuesday_11(db, salon)
+    store.create_booking(
+        db,
+        salon,
+        phone=WAITING[1],
+        service_code="manicure",
+        starts_at=TUESDAY_11 + dt.timedelta(minutes=30),
+        master_code="anna",
+        now=NOW,
+    )
+    db.commit()
+    assert run_offers(database_url, fake).slots == 0
+    assert offer_ids(fake) == {}

@@ -169,6 +169,12 @@ SELECT f.id AS slot_id, f.starts_at, f.salon_id, w.id AS waitlist_id, w.phone,
          ON conv.id = 'conv_' || sa.id::text || '_' || ltrim(w.phone, '+')
   LEFT JOIN opt_outs oo ON oo.salon_id = sa.id AND oo.phone = w.phone
  WHERE f.offered_at IS NULL AND f.taken_booking_id IS NULL AND f.starts_at > %(now)s
+   -- Still free: no live visit of the master overlaps it now (rebooked meanwhile).
+   AND NOT EXISTS (
+       SELECT 1 FROM booking_items i
+        WHERE i.master_id = f.master_id AND i.status = 'confirmed'
+          AND i.starts_at < f.starts_at + s.duration_minutes * interval '1 minute'
+          AND i.blocked_until > f.starts_at)
  ORDER BY f.id, w.created_at
 """
 
