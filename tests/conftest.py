@@ -20,7 +20,8 @@ DEMO_SALON_ID = uuid.UUID("3f0c1a52-0000-4000-8000-000000000001")
 
 # Tables holding data, in an order TRUNCATE ... CASCADE accepts.
 DATA_TABLES = (
-    "message_costs, opt_outs, outbound_messages, whatsapp_templates, staff_requests, "
+    "waitlist_offers, freed_slots, waitlist, message_costs, opt_outs, outbound_messages, "
+    "whatsapp_templates, staff_requests, "
     "ai_switch, kept_messages, message_statuses, inbound_messages, ai_messages, "
     "ai_conversations, booking_items, bookings, clients, resources, days_off, working_hours, "
     "master_services, masters, services, salons"

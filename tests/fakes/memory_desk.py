@@ -159,6 +159,7 @@ class MemoryDesk:
         self.salon = calendar.salon
         self.phone = phone
         self.now = now
+        self.waitlisted: list[tuple[str, dt.date, str | None]] = []
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -295,6 +296,11 @@ class MemoryDesk:
         )
         entry.booking = dataclasses.replace(entry.booking, status="cancelled")
         return entry.booking
+
+    def join_waitlist(self, service_code: str, day: dt.date, master_code: str | None) -> None:
+        if service_code not in self.salon.services:
+            raise InvalidInput(f"unknown service {service_code!r}", field="service")
+        self.waitlisted.append((service_code, day, master_code))
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -20,6 +20,8 @@ from tests.fakes.tokens import count_request
 # (663), plus the 12 that tell the model a visit's services are joined by "+" in `slots`
 # and `book`.
 HAND_WRITTEN_SCHEMA_TOKENS = 663 + 12
+# The waitlist tool, added since (measured: 136 tokens).
+WAITLIST_TOOL_TOKENS = 136
 
 _JSON_TYPES: dict[object, str] = {
     str: "string",
@@ -102,7 +104,7 @@ def test_the_model_is_sent_every_tool_in_the_registrys_order() -> None:
 def test_the_schemas_cost_no_more_prompt_tokens_than_the_hand_written_ones() -> None:
     # The tools go with every model call: a schema that grows costs on every turn.
     tokens = count_request({"tools": TOOL_SPECS}) - count_request({})
-    assert tokens <= HAND_WRITTEN_SCHEMA_TOKENS
+    assert tokens <= HAND_WRITTEN_SCHEMA_TOKENS + WAITLIST_TOOL_TOKENS
 
 
 class _Rich(Args):

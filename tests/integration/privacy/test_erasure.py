@@ -191,6 +191,7 @@ def test_forget_leaves_no_trace_of_the_phone_and_another_customer_untouched(
         "kept_messages": 1,
         "outbound_messages": 0,
         "opt_outs": 0,
+        "waitlist": 0,
         "bookings_cancelled": 1,  # Tuesday's, still to come
         "bookings_anonymised": 1,
         "clients_deleted": 0,

@@ -294,6 +294,9 @@ def test_a_day_without_free_times_offers_the_next_days() -> None:
     anna, manicure = SALON.masters["anna"], SALON.services["manicure"]
     assert chat.replies[0] == r.DayFull(dt.date(2030, 1, 10), manicure, anna)
     assert chat.messages[0].body == "Маникюр, мастер Анна: на чт 10.01 свободного времени нет."
+    # The full day offers the waitlist for that service, day and master
+    [join] = chat.messages[0].options
+    assert (join.id, join.title) == ("waitlist:join:manicure|2030-01-10|anna", "В лист ожидания")
     question = chat.question
     assert isinstance(question, r.ChooseDay) and question.days[0].day == FRIDAY
 

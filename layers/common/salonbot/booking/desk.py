@@ -103,6 +103,11 @@ class BookingDesk(Protocol):
         `cancel_notice_minutes`: `ChangeTooLate` (staff can)."""
         ...
 
+    def join_waitlist(self, service_code: str, day: dt.date, master_code: str | None) -> None:
+        """Wait for a time to free up on a full day (`InvalidInput` for an unknown
+        service or master, or a day past)."""
+        ...
+
 
 class PostgresDesk:
     """`BookingDesk` over the caller's connection: every call runs in its transaction
@@ -201,4 +206,17 @@ class PostgresDesk:
     def cancel(self, code: str) -> Booking:
         return store.cancel_booking(
             self.conn, self.salon, phone=self.phone, code=code, now=self.now, by_customer=True
+        )
+
+    def join_waitlist(self, service_code: str, day: dt.date, master_code: str | None) -> None:
+        from salonbot.outbound import waitlist
+
+        waitlist.join(
+            self.conn,
+            self.salon,
+            phone=self.phone,
+            service_code=service_code,
+            day=day,
+            master_code=master_code,
+            now=self.now,
         )

@@ -272,6 +272,11 @@ class SalonFile(_Strict):
     quiet_hours: QuietHoursFile | None = None
     # A 1-5 rating is asked for this long after a visit ends; null: never.
     feedback_after_minutes: int | None = Field(default=120, ge=15, le=7 * 24 * 60)
+    # A freed slot offered to the waitlist can be taken for this long.
+    waitlist_offer_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    # A client with this many no-shows or more has each booking handed to staff and its
+    # reminder asks for confirmation. None: no such rule.
+    confirm_required_after_no_shows: int | None = Field(default=None, ge=1, le=100)
     whatsapp_templates: list[TemplateFile] = Field(default_factory=list, max_length=50)
     # Inside these many minutes before a visit a customer cannot cancel or move it on
     # their own (staff are offered instead; staff can still change it). None: no cut-off.

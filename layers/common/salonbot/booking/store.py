@@ -589,7 +589,7 @@ def create_booking(
             except SlotTaken as exc:
                 raise taken or exc from None
             try:
-                return _insert(
+                booking = _insert(
                     conn,
                     salon,
                     planned,
@@ -598,6 +598,8 @@ def create_booking(
                     source=source,
                     source_message_id=source_message_id,
                 )
+                _mark_needs_confirmation(conn, salon, client_id, booking.id)
+                return booking
             except (SlotTaken, _DuplicateSourceMessage) as exc:
                 # A redelivered message racing its twin: the twin's booking is the answer.
                 if source_message_id is not None:
@@ -610,6 +612,25 @@ def create_booking(
                 avoid = [a | {item.master.id} for a, item in zip(avoid, planned, strict=True)]
         assert taken is not None
         raise taken
+
+
+def _mark_needs_confirmation(
+    conn: Connection, salon: Salon, client_id: int, booking_id: int
+) -> None:
+    """Mark the booking as needing the customer's confirmation when the client has the
+    salon's `confirm_required_after_no_shows` no-shows or more (counted from bookings)."""
+    limit = salon.outbound.confirm_required_after_no_shows
+    if limit is None:
+        return
+    conn.execute(
+        """
+        UPDATE bookings SET needs_confirmation = true
+         WHERE id = %s
+           AND (SELECT count(*) FROM bookings
+                 WHERE client_id = %s AND status = 'no_show') >= %s
+        """,
+        (booking_id, client_id, limit),
+    )
 
 
 def _refuse_started(row: dict[str, Any], now: dt.datetime) -> None:

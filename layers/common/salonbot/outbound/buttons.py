@@ -19,7 +19,7 @@ from salonbot import texts
 from salonbot.booking import store
 from salonbot.errors import BookingNotFound, InvalidInput
 from salonbot.observability import count_error, logger
-from salonbot.outbound import templates
+from salonbot.outbound import templates, waitlist
 from salonbot.outbound.lexicon import reminder_answer
 from salonbot.whatsapp.outgoing import TextMessage
 
@@ -73,6 +73,8 @@ class WithReminderButtons:
 
     def respond(self, conn: Connection, turn: TurnInput) -> TurnResult:
         tapped = turn.message.interactive
+        if tapped is not None and (wait := waitlist.parse(tapped.id)) is not None:
+            return self._waitlist(conn, turn, *wait)
         parsed = parse(tapped.id) if tapped is not None else self._quoted(conn, turn)
         if parsed is None:
             return self._engine.respond(conn, turn)
@@ -145,6 +147,63 @@ class WithReminderButtons:
             engine="guided",
             language=t.language,
             tool_calls=[{"name": f"reminder_{action}", "arguments": {"code": booking.code}}],
+        )
+
+    def _waitlist(self, conn: Connection, turn: TurnInput, action: str, value: str) -> TurnResult:
+        """A waitlist button: join (under a full day) or take an offered time."""
+        from salonbot.assistant.base import TurnResult
+
+        salon, phone = turn.salon, turn.message.phone
+        t = texts.phrases(turn.conversation_language or salon.language, salon.language)
+        if action == "take":
+            try:
+                booking = waitlist.take(
+                    conn, salon, phone=phone, offer_id=int(value), now=self._clock()
+                )
+            except (waitlist.OfferGone, ValueError):
+                return TurnResult(
+                    messages=[TextMessage(body=t["waitlist_gone"])],
+                    engine="guided",
+                    language=t.language,
+                )
+            values = templates.booking_values(salon, booking, t.language)
+            text = t["reminder_confirmed"].format(
+                day=values["start_date"], time=values["start_time"], code=booking.code
+            )
+            return TurnResult(
+                messages=[TextMessage(body=text)],
+                engine="guided",
+                language=t.language,
+                tool_calls=[{"name": "waitlist_take", "arguments": {"code": booking.code}}],
+            )
+        service_code, _, rest = value.partition("|")
+        day, _, master_code = rest.partition("|")
+        try:
+            when = dt.date.fromisoformat(day)
+            waitlist.join(
+                conn,
+                salon,
+                phone=phone,
+                service_code=service_code,
+                day=when,
+                master_code=master_code or None,
+                language=t.language,
+                now=self._clock(),
+            )
+        except (InvalidInput, ValueError):
+            return self._engine.respond(conn, turn)
+        service = salon.services[service_code]
+        text = t["waitlist_joined"].format(service=service.name(t.language), day=t.day(when))
+        return TurnResult(
+            messages=[TextMessage(body=text)],
+            engine="guided",
+            language=t.language,
+            tool_calls=[
+                {
+                    "name": "join_waitlist",
+                    "arguments": {"service": service_code, "day": day, "master": master_code},
+                }
+            ],
         )
 
     @staticmethod

@@ -1,5 +1,5 @@
-"""The scheduled outbound job: a reminder run, then a feedback run, on the per-container
-connection."""
+"""The scheduled outbound job: a reminder run, a feedback run, then the waitlist's
+offers, on the per-container connection."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from salonbot.db.connection import autocommit, get_connection
 from salonbot.outbound.feedback import FeedbackRun
 from salonbot.outbound.reminders import ReminderRun
+from salonbot.outbound.waitlist import WaitlistRun
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,4 +31,9 @@ def run_outbound(
     with autocommit(conn):
         reminders = ReminderRun(whatsapp, deadline=deadline).run(conn)
         feedback = FeedbackRun(whatsapp, deadline=deadline).run(conn)
-    return {"reminders": reminders.as_dict(), "feedback": feedback.as_dict()}
+        offers = WaitlistRun(whatsapp, deadline=deadline).run(conn)
+    return {
+        "reminders": reminders.as_dict(),
+        "feedback": feedback.as_dict(),
+        "waitlist": offers.as_dict(),
+    }

@@ -98,7 +98,7 @@ class RunResult:
 
 _DUE_SQL = """
 SELECT b.id, b.code, b.salon_id, b.status, b.starts_at, b.ends_at, b.price,
-       b.customer_confirmed_at,
+       b.customer_confirmed_at, b.needs_confirmation,
        s.code AS service_code, s.names AS service_names,
        m.code AS master_code, m.name AS master_name, c.phone,
        r.minutes, sa.name AS salon_name, sa.address, sa.language AS salon_language,
@@ -158,12 +158,13 @@ def _booking(card: SalonCard, row: dict[str, Any]) -> Booking:
 
 
 def reminder_buttons(
-    salon: templates.SalonFacts, booking: Booking, language: str
+    salon: templates.SalonFacts, booking: Booking, language: str, *, ask_confirm: bool = False
 ) -> ButtonsMessage:
-    """The free-form reminder, inside the window: text and confirm / cancel / move."""
+    """The free-form reminder, inside the window: text and confirm / cancel / move.
+    `ask_confirm`: the booking needs the customer's confirmation (their no-shows)."""
     t = texts.phrases(language, salon.language)
     values = templates.booking_values(salon, booking, t.language)
-    body = t["reminder"].format(
+    body = t["reminder_needs_confirmation" if ask_confirm else "reminder"].format(
         service=values["service"],
         master=values["master"],
         day=values["start_date"],
@@ -333,7 +334,10 @@ class ReminderRun:
                 )
             elif inside:
                 price = whatsapp_rates.price(whatsapp_rates.SERVICE, booking.phone)
-                payload = to_payload(reminder_buttons(card, booking, language), booking.phone)
+                message = reminder_buttons(
+                    card, booking, language, ask_confirm=row["needs_confirmation"]
+                )
+                payload = to_payload(message, booking.phone)
                 claim = claims.Claim(
                     kind=kind(row["minutes"]), form="free_form", category="service", **base
                 )

@@ -24,6 +24,8 @@ class OutboundSettings:
     reminders: tuple[int, ...] = ()  # minutes before the visit, largest first
     quiet_hours: QuietHours | None = None
     feedback_after_minutes: int | None = None  # after the visit's end; None: never
+    waitlist_offer_minutes: int = 30
+    confirm_required_after_no_shows: int | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> OutboundSettings:
@@ -39,6 +41,8 @@ class OutboundSettings:
                 else None
             ),
             feedback_after_minutes=data.get("feedback_after_minutes"),
+            waitlist_offer_minutes=int(data.get("waitlist_offer_minutes", 30)),
+            confirm_required_after_no_shows=data.get("confirm_required_after_no_shows"),
         )
 
 
@@ -47,6 +51,8 @@ def outbound_settings(salon: SalonFile) -> dict[str, Any]:
     data: dict[str, Any] = {
         "reminders": [r.before_minutes for r in salon.reminders],
         "feedback_after_minutes": salon.feedback_after_minutes,
+        "waitlist_offer_minutes": salon.waitlist_offer_minutes,
+        "confirm_required_after_no_shows": salon.confirm_required_after_no_shows,
     }
     if salon.quiet_hours is not None:
         data["quiet_hours"] = {"start": salon.quiet_hours.start, "end": salon.quiet_hours.end}

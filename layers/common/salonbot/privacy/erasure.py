@@ -105,6 +105,7 @@ def forget_customer(
         counts["kept_messages"] = conn.execute(_DELETE_KEPT, p).rowcount
         counts["outbound_messages"] = conn.execute(_DELETE_OUTBOUND, p).rowcount
         counts["opt_outs"] = conn.execute(_DELETE_OPT_OUTS, p).rowcount
+        counts["waitlist"] = conn.execute(_DELETE_WAITLIST, p).rowcount
         counts["bookings_cancelled"] = conn.execute(_CANCEL_FUTURE_BOOKINGS, p).rowcount
         counts["bookings_anonymised"] = conn.execute(_ANONYMISE_BOOKINGS, p).rowcount
         counts["clients_deleted"] = conn.execute(_DELETE_UNBOOKED_CLIENTS, p).rowcount
@@ -146,6 +147,9 @@ DELETE FROM outbound_messages
 """
 _DELETE_OPT_OUTS = """
 DELETE FROM opt_outs WHERE salon_id = %(salon)s AND phone = ANY(%(forms)s)
+"""
+_DELETE_WAITLIST = """
+DELETE FROM waitlist WHERE salon_id = %(salon)s AND phone = ANY(%(forms)s)
 """
 
 _LEDGER_ROWS = """

@@ -196,6 +196,7 @@ class ConversationTurn:
         conversations.append_messages(
             conn, conversation, [user, reply] if result.messages else [user]
         )
+        self._hand_unconfirmed(conn, turn)
         if result.handoff:
             until = now + dt.timedelta(minutes=self._settings.handoff_minutes)
             handoff.start(conn, conversation.id, until=until)
@@ -253,6 +254,30 @@ class ConversationTurn:
             language = detect_language(message.said, language)
         body = phrases(language, turn.salon.language)[f"handoff_{notice}"]
         return TurnResult(messages=[TextMessage(body=body)], engine="handoff", language=language)
+
+    def _hand_unconfirmed(self, conn: Connection, turn: TurnInput) -> None:
+        """Bookings this message made for a client with the salon's
+        `confirm_required_after_no_shows` no-shows are handed to staff (best effort, like
+        every staff notification)."""
+        message_id = turn.message.message_id
+        if not message_id or turn.salon.outbound.confirm_required_after_no_shows is None:
+            return
+        rows = conn.execute(
+            "SELECT code FROM bookings WHERE salon_id = %s AND needs_confirmation "
+            "AND (source_message_id = %s OR left(source_message_id, %s) = %s)",
+            (turn.salon.id, message_id, len(message_id) + 1, f"{message_id}#"),
+        ).fetchall()
+        for row in rows:
+            try:
+                self._staff.notify(
+                    turn.salon,
+                    phone=turn.message.phone,
+                    text=f"booking {row['code']} needs confirmation (no-shows before)",
+                    reason="needs_confirmation",
+                )
+            except Exception:
+                count_error("staff_notify")
+                logger.exception("needs-confirmation notification failed")
 
     def _notify_staff(
         self,

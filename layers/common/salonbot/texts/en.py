@@ -124,6 +124,17 @@ PHRASES: dict[str, str] = {
     "reminder_cancelled": "Booking {code} ({day} {time}) is cancelled. Write any time "
     "to book again.",
     "reminder_move_intro": "Let's find a new time for booking {code}.",
+    "waitlist_join": "Join the waitlist",
+    "waitlist_joined": "You are on the waitlist for {service} on {day}. If a time frees up, "
+    "I will offer it to you here.",
+    "waitlist_offer": "A time has freed up: {service} with {master}, {day} at {time}. "
+    "Whoever confirms first gets it.",
+    "waitlist_take": "Book it",
+    "waitlist_gone": "Sorry, that time has already been taken or the offer has expired. "
+    "You stay on the waitlist.",
+    "reminder_needs_confirmation": "Reminder: {service} with {master}, {day} at {time}, "
+    "{salon}. Booking {code}. Please confirm that you are coming: the salon keeps the time "
+    "for confirmed visits.",
     "reminder_booking_gone": "Booking {code} is no longer active. Write to me to book again.",
     # -- opting out of reminders and offers ------------------------------------------
     "opted_out": "Done: {salon} will not send you reminders or offers any more. "

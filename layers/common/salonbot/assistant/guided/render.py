@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from salonbot.assistant.guided import options as opt
 from salonbot.assistant.guided import replies as r
+from salonbot.outbound.waitlist import join_id
 from salonbot.texts import phrases
 from salonbot.whatsapp.outgoing import (
     LIST_ROWS_MAX,
@@ -105,12 +106,17 @@ class Renderer:
                     )
                 )
             case r.DayFull(day, service, master):
-                return self.text(
-                    t["day_full"].format(
-                        day=self.day_title(day, mid_sentence=True),
-                        service=service.name(self.lang),
-                        master=self.with_master(master),
-                    )
+                full = t["day_full"].format(
+                    day=self.day_title(day, mid_sentence=True),
+                    service=service.name(self.lang),
+                    master=self.with_master(master),
+                )
+                if not self.interactive:
+                    return self.text(full)
+                # The waitlist's own button, answered before the flow (outbound.buttons).
+                join = join_id(service.code, day, master.code if master else None)
+                return ButtonsMessage(
+                    body=full, options=[Option(id=join, title=t["waitlist_join"])]
                 )
             case r.TimeNotFree(time):
                 return self.text(t["time_not_free"].format(time=t.clock(time)))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from salonbot.assistant.tools import changes, handoff, lookup
+from salonbot.assistant.tools import changes, handoff, lookup, waitlist
 from salonbot.assistant.tools.results import error, error_kind
 from salonbot.errors import SalonbotError
 
@@ -31,6 +31,7 @@ TOOLS: dict[str, Tool[Any]] = {
         changes.move,
         changes.cancel,
         lookup.my_bookings,
+        waitlist.join_waitlist,
         handoff.handoff,
     )
 }
