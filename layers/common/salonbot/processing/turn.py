@@ -40,6 +40,7 @@ from salonbot.observability import (
 )
 from salonbot.outbound import opt_out
 from salonbot.outbound.buttons import WithReminderButtons, guided_engine
+from salonbot.processing import images
 from salonbot.processing import staff as staff_notices
 from salonbot.texts import phrases
 from salonbot.whatsapp.events import InboundMessage
@@ -143,6 +144,8 @@ class ConversationTurn:
         )
         if transcript is not None:
             user.cost, user.model = transcript.cost, transcript.model
+        images.describe(user, message)
+        photo = images.asked_about(conn, conversation.id, message)
         if hold:
             conversations.append_messages(conn, conversation, [user])
             metrics.add_metric(name=MetricName.BURST_MESSAGES_HELD, unit=MetricUnit.Count, value=1)
@@ -175,7 +178,12 @@ class ConversationTurn:
             handoff.end(conn, conversation.id)
 
         started = time.perf_counter()
-        result = self._assistant.respond(conn, turn)
+        if photo and message.image_data_url is None:
+            result = images.for_staff(turn)
+        else:
+            result = self._assistant.respond(conn, turn)
+            if photo and result.engine != "llm":  # the model did not see it: the staff do
+                result = images.for_staff(turn)
         elapsed_ms = round((time.perf_counter() - started) * 1000)
         reply = conversations.NewMessage(
             role="assistant",
