@@ -274,7 +274,9 @@ def _handed_to_staff(db: Connection, fake: FakeWhatsApp) -> None:
     assert fake.texts_to(CUSTOMER)[-1] == ru.PHRASES["photo_for_staff"]
     [conversation] = rows(db, "SELECT status FROM ai_conversations")
     assert conversation["status"] == "handoff"
-    [reply] = rows(db, "SELECT handoff, notes FROM ai_messages WHERE role = 'assistant' AND handoff")
+    [reply] = rows(
+        db, "SELECT handoff, notes FROM ai_messages WHERE role = 'assistant' AND handoff"
+    )
     assert reply["notes"] == ["photo_for_staff"]
 
 
