@@ -90,3 +90,11 @@ def test_a_code_the_customer_types_wins_over_the_quoted_one() -> None:
     quoting(chat, f"отменить {typed.code}", quoted.code)
 
     assert chat.question == r.AskToCancel(typed)
+
+
+def test_the_code_our_confirmation_shows_is_found_only_when_there_is_one() -> None:
+    from salonbot.outbound.quoted import code_in
+
+    assert code_in("Готово! Маникюр, 08.01 15:00, мастер Анна. Код записи: A7K2QX.") == "A7K2QX"
+    assert code_in("Your bookings: A7K2QX and B8M3RY") is None
+    assert code_in("MANICURE 2030 PLEASE") is None
