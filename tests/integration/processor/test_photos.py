@@ -15,6 +15,7 @@ from salonbot.cost.guard_protocol import UnlimitedReservation, UnlimitedSpend
 from salonbot.cost.pricing import price_for
 from salonbot.db.connection import Connection
 from salonbot.errors import BudgetExceeded
+from salonbot.observability import MetricName, metrics
 from salonbot.processing.pipeline import REPLIED
 from salonbot.processing.queue import channel_parts
 from salonbot.processing.staff import StaffNotifier
@@ -104,6 +105,7 @@ def test_a_vision_model_sees_the_photo_under_the_guard(
     fake_openai.add(Answer("Такой дизайн делаем: маникюр с покрытием, 2500 ₽. Записать вас?"))
     guard, staff = RecordingGuard(), RecordingStaff()
     harness = _harness(db, fake_openai, fake_whatsapp, guard, staff)
+    metrics.clear_metrics()
 
     # When the photo with its question is processed
     assert harness.process(_photo_body()) == REPLIED
@@ -132,6 +134,8 @@ def test_a_vision_model_sees_the_photo_under_the_guard(
         "Такой дизайн делаем: маникюр с покрытием, 2500 ₽. Записать вас?"
     ]
     assert staff.notes == []
+    assert MetricName.PHOTOS_SEEN in metrics.metric_set
+    assert MetricName.PHOTOS_FOR_STAFF not in metrics.metric_set
     [user] = rows(db, "SELECT content, media_id, caption FROM ai_messages WHERE role = 'user'")
     assert user == {
         "content": "Можно такой дизайн?",
@@ -148,6 +152,7 @@ def test_over_budget_the_photo_goes_to_the_staff(
     fake_whatsapp.add_media(MEDIA_ID, PHOTO, "image/jpeg")
     guard, staff = RecordingGuard(refuse=True), RecordingStaff()
     harness = _harness(db, fake_openai, fake_whatsapp, guard, staff)
+    metrics.clear_metrics()
 
     # When a photo without words is processed
     assert harness.process(_photo_body(caption=None)) == REPLIED
@@ -157,5 +162,7 @@ def test_over_budget_the_photo_goes_to_the_staff(
     assert fake_whatsapp.texts_to(CUSTOMER) == [ru.PHRASES["photo_for_staff"]]
     [note] = staff.notes
     assert note["reason"] == "handoff" and note["text"] == "[image]"
-    [conversation] = rows(db, "SELECT status FROM ai_conversations")
-    assert conversation["status"] == "handoff"
+    assert MetricName.PHOTOS_FOR_STAFF in metrics.metric_set
+    # ... and the guided flow that answered the over-budget turn left nothing behind
+    [conversation] = rows(db, "SELECT status, state FROM ai_conversations")
+    assert conversation["status"] == "handoff" and not conversation["state"]

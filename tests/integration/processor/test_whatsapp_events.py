@@ -119,18 +119,18 @@ CASES: dict[str, Expected] = {
     "image_caption": Expected(
         [REPLIED],
         {CUSTOMER},
-        MetricName.REPLIES_SENT,
+        MetricName.PHOTOS_FOR_STAFF,
         [("user", "Хочу такой дизайн ногтей")],
         [True],
         "photo_with_caption",
     ),
     "image": Expected(
-        [REPLIED], {CUSTOMER}, MetricName.REPLIES_SENT, [("user", "[image]")], [True], "photo"
+        [REPLIED], {CUSTOMER}, MetricName.PHOTOS_FOR_STAFF, [("user", "[image]")], [True], "photo"
     ),
     "image_then_question": Expected(
         [REPLIED, REPLIED],
         {CUSTOMER},
-        MetricName.REPLIES_SENT,
+        MetricName.PHOTOS_FOR_STAFF,
         [("user", "Мой прошлый маникюр"), ("user", "Можно так же?")],
         [True, True],
         "photo_then_question",

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from salonbot.assistant.base import TurnResult
 from salonbot.assistant.language import detect_language
 from salonbot.assistant.photos import asks_about_photo
+from salonbot.observability import MetricName, metrics
 from salonbot.texts import phrases
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:
-    from salonbot.assistant.base import TurnInput
+    from salonbot.assistant.base import Assistant, TurnInput
     from salonbot.conversation.store import NewMessage
     from salonbot.db.connection import Connection
     from salonbot.whatsapp.events import CustomerMessage
@@ -50,6 +53,30 @@ def asked_about(conn: Connection, conversation: str, message: CustomerMessage) -
         (conversation,),
     ).fetchone()
     return row is not None and row["message_type"] == IMAGE
+
+
+class _NotSeen(Exception):
+    """The engine that answered was not the vision model: its effects are undone."""
+
+
+def answer(conn: Connection, turn: TurnInput, assistant: Assistant) -> TurnResult:
+    """The turn of a photo the customer asks about: the vision model's answer when it has
+    the photo and answers, else the staff's hand-off. Another engine's answer (the guided
+    flow after an over-budget model, the FAQ) is rolled back to a savepoint: it answered
+    the caption without the photo, and must leave no state or change behind."""
+    if turn.message.image_data_url is not None:
+        try:
+            with conn.transaction():
+                result = assistant.respond(conn, turn)
+                if result.engine != "llm":
+                    raise _NotSeen
+        except _NotSeen:
+            pass
+        else:
+            metrics.add_metric(name=MetricName.PHOTOS_SEEN, unit=MetricUnit.Count, value=1)
+            return result
+    metrics.add_metric(name=MetricName.PHOTOS_FOR_STAFF, unit=MetricUnit.Count, value=1)
+    return for_staff(turn)
 
 
 def for_staff(turn: TurnInput) -> TurnResult:

@@ -178,12 +178,10 @@ class ConversationTurn:
             handoff.end(conn, conversation.id)
 
         started = time.perf_counter()
-        if photo and message.image_data_url is None:
-            result = images.for_staff(turn)
+        if photo:
+            result = images.answer(conn, turn, self._assistant)
         else:
             result = self._assistant.respond(conn, turn)
-            if photo and result.engine != "llm":  # the model did not see it: the staff do
-                result = images.for_staff(turn)
         elapsed_ms = round((time.perf_counter() - started) * 1000)
         reply = conversations.NewMessage(
             role="assistant",
