@@ -11,8 +11,9 @@ gets the hand-off's notice when one is due (`conversation.handoff`), and "мен
 "menu" ends the hand-off and is answered by the assistant. Otherwise the (throttled)
 router's engine answers, and the customer's message and the reply are stored together
 (one round trip) with the reply's tokens, cost, model, response time, booking code, tool
-calls, hand-off and notes. In a salon running a model experiment the conversation gets its
-arm first (kept on it once given) and both rows record it."""
+calls, hand-off and notes. A photo the customer asks about is handed to the staff, or
+answered by a vision model (`images`). In a salon running a model experiment the
+conversation gets its arm first (kept on it once given) and both rows record it."""
 
 from __future__ import annotations
 
