@@ -83,6 +83,9 @@ class Settings(BaseModel):
     # `salonbot.cost.audio_pricing`); false turns transcription off.
     transcription_model: str = "gpt-4o-mini-transcribe"
     transcription_enabled: bool = True
+    # Images: true when OPENAI_MODEL sees images; a customer's photo is then downloaded and
+    # shown to the model (`salonbot.assistant.vision`). False: photos go to the staff.
+    openai_vision: bool = False
     # Bursts: a customer's message that is their latest waits this long for a next one
     # before it is answered (a later one already there is always answered with it).
     burst_wait_ms: int = Field(default=0, ge=0, le=10_000)

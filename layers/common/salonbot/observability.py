@@ -79,6 +79,8 @@ class MetricName:
     # Messages of a burst stored without a reply: the burst's last turn answers them.
     BURST_MESSAGES_HELD = "BurstMessagesHeld"
     TRANSCRIPTIONS = "Transcriptions"  # voice notes sent to the audio API
+    PHOTOS_FOR_STAFF = "PhotosForStaff"  # photos the customer asks about, handed to staff
+    PHOTOS_SEEN = "PhotosSeenByModel"  # photos a vision model answered
 
 
 class EmfProvider(AmazonCloudWatchEMFProvider):

@@ -12,11 +12,13 @@ from salonbot.booking.catalog import Salon
 from salonbot.booking.store import Booking
 from salonbot.db.connection import Connection
 from salonbot.observability import MetricName, metrics
+from salonbot.whatsapp.events import InboundMessage, QueueEnvelope
 from salonbot_dev.fakes.whatsapp import FakeWhatsApp
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.processor.guided_harness import Customer, guided_harness
 from tests.integration.processor.harness import (
     CUSTOMER,
+    DEMO_PHONE_NUMBER_ID,
     MOSCOW,
     NOW,
     OTHER_CUSTOMER,
@@ -199,6 +201,41 @@ def test_a_customer_cancels_their_booking(
     assert customer.text.startswith(done)
     (row,) = bookings_of(db)
     assert row["status"] == "cancelled"
+
+
+def test_cancel_quoting_our_confirmation_cancels_that_booking_after_asking(
+    db: Connection, fake_whatsapp: FakeWhatsApp
+) -> None:
+    # Given a booking made in the chat, its confirmation, and a second booking
+    salon = import_demo_salon(db)
+    harness = guided_harness(db, fake_whatsapp)
+    customer = Customer(harness, fake_whatsapp)
+    customer.say("Хочу на маникюр к Анне завтра в 15:00")
+    customer.tap("Подтвердить")
+    confirmation = fake_whatsapp.sent[-1]
+    code = _booked_code(customer.text)
+    other = _book_directly(db, salon, dt.datetime(2030, 1, 9, 12, 0, tzinfo=MOSCOW))
+
+    # When the customer replies "отменить" to that confirmation
+    message = InboundMessage(
+        phone_number_id=DEMO_PHONE_NUMBER_ID,
+        message_id="wamid.quote.confirmation",
+        wa_id=CUSTOMER.lstrip("+"),
+        timestamp=harness.clock.now,
+        type="text",
+        text="отменить",
+        payload={"context": {"from": "79000000001", "id": confirmation.id}},
+    )
+    harness.process(QueueEnvelope(event=message, enqueued_at=harness.clock.now).model_dump_json())
+    customer._collect()
+
+    # Then they are asked about that booking (not "which one?"), nothing cancelled yet
+    assert code in customer.text and other.code not in customer.text
+    assert {row["status"] for row in bookings_of(db)} == {"confirmed"}
+    # ... and once they agree, that booking alone is cancelled
+    customer.tap("Да, отменить")
+    statuses = {row["code"]: row["status"] for row in bookings_of(db)}
+    assert statuses == {code: "cancelled", other.code: "confirmed"}
 
 
 def test_a_customer_moves_a_booking_with_one_message(

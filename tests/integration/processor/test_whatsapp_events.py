@@ -119,9 +119,21 @@ CASES: dict[str, Expected] = {
     "image_caption": Expected(
         [REPLIED],
         {CUSTOMER},
-        MetricName.REPLIES_SENT,
+        MetricName.PHOTOS_FOR_STAFF,
         [("user", "Хочу такой дизайн ногтей")],
         [True],
+        "photo_with_caption",
+    ),
+    "image": Expected(
+        [REPLIED], {CUSTOMER}, MetricName.PHOTOS_FOR_STAFF, [("user", "[image]")], [True], "photo"
+    ),
+    "image_then_question": Expected(
+        [REPLIED, REPLIED],
+        {CUSTOMER},
+        MetricName.PHOTOS_FOR_STAFF,
+        [("user", "Мой прошлый маникюр"), ("user", "Можно так же?")],
+        [True, True],
+        "photo_then_question",
     ),
     "referral_ad": Expected(
         [REPLIED],
@@ -249,6 +261,51 @@ def _please_write(db: Connection, fake: FakeWhatsApp, salon_id: Any) -> None:
     assert ru.PHRASES["media"] in replies or en.PHRASES["media"] in replies
 
 
+def _photo_rows(db: Connection) -> list[dict[str, Any]]:
+    return rows(
+        db,
+        "SELECT media_id, media_mime_type, caption FROM ai_messages "
+        "WHERE role = 'user' AND message_type = 'image'",
+    )
+
+
+def _handed_to_staff(db: Connection, fake: FakeWhatsApp) -> None:
+    # The customer is told the staff will look at the photo; the staff have the conversation
+    assert fake.texts_to(CUSTOMER)[-1] == ru.PHRASES["photo_for_staff"]
+    [conversation] = rows(db, "SELECT status FROM ai_conversations")
+    assert conversation["status"] == "handoff"
+    [reply] = rows(
+        db, "SELECT handoff, notes FROM ai_messages WHERE role = 'assistant' AND handoff"
+    )
+    assert reply["notes"] == ["photo_for_staff"]
+
+
+def _photo_with_caption(db: Connection, fake: FakeWhatsApp, salon_id: Any) -> None:
+    assert _photo_rows(db) == [
+        {
+            "media_id": "1003383421387256",
+            "media_mime_type": "image/jpeg",
+            "caption": "Хочу такой дизайн ногтей",
+        }
+    ]
+    _handed_to_staff(db, fake)
+
+
+def _photo(db: Connection, fake: FakeWhatsApp, salon_id: Any) -> None:
+    assert _photo_rows(db) == [
+        {"media_id": "1003383421387299", "media_mime_type": "image/jpeg", "caption": None}
+    ]
+    _handed_to_staff(db, fake)
+
+
+def _photo_then_question(db: Connection, fake: FakeWhatsApp, salon_id: Any) -> None:
+    # A caption that asks nothing is answered as usual; the question right after goes to staff
+    assert _photo_rows(db)[0]["caption"] == "Мой прошлый маникюр"
+    replies = fake.texts_to(CUSTOMER)
+    assert len(replies) == 2 and replies[0] != ru.PHRASES["photo_for_staff"]
+    _handed_to_staff(db, fake)
+
+
 def _status(db: Connection, fake: FakeWhatsApp, salon_id: Any) -> None:
     [status] = rows(db, "SELECT recipient, recipient_user_id, status FROM message_statuses")
     assert status == {"recipient": None, "recipient_user_id": USER_ID, "status": "delivered"}
@@ -263,6 +320,9 @@ CHECKS = {
     "quoted": _quoted,
     "please_write": _please_write,
     "status": _status,
+    "photo_with_caption": _photo_with_caption,
+    "photo": _photo,
+    "photo_then_question": _photo_then_question,
 }
 
 

@@ -44,6 +44,7 @@ from salonbot.assistant.model_params import CompletionShape
 from salonbot.assistant.prompt import RULES, build_system_prompt, last_visit_line
 from salonbot.assistant.tools import TOOL_SPECS, ToolContext, run_tool
 from salonbot.assistant.tools.results import error as tool_error
+from salonbot.assistant.vision import IMAGE_TOKENS, user_content, without_images
 from salonbot.booking.codes import ALPHABET, LENGTH, looks_like_code
 from salonbot.booking.desk import PostgresDesk
 from salonbot.clean_text import clean_text
@@ -432,7 +433,13 @@ class LlmAgent:
             *(_history_message(entry) for entry in history),
         ]
         # The processor stores the customer's message before the turn; a direct caller may not.
-        if not history or history[-1] != conversations.HistoryEntry("user", turn.model_text):
+        image = turn.message.image_data_url
+        if image is not None:
+            # The photo's turn: the stored row is its text; the model gets the image too.
+            if history and history[-1] == conversations.HistoryEntry("user", turn.model_text):
+                messages.pop()
+            messages.append({"role": "user", "content": user_content(turn.model_text, image)})
+        elif not history or history[-1] != conversations.HistoryEntry("user", turn.model_text):
             messages.append({"role": "user", "content": turn.model_text})
         return messages
 
@@ -550,9 +557,11 @@ class LlmAgent:
         self, messages: list[dict[str, Any]], max_tokens: int, price: ModelPrice
     ) -> Decimal:
         """An upper bound of the call's cost: every byte of the request a prompt token,
-        `max_tokens` of completion (a reasoning model's reasoning included)."""
-        size = len(_compact_json(messages).encode()) + len(_compact_json(self._tools).encode())
-        prompt_tokens = size + REQUEST_OVERHEAD_TOKENS
+        `max_tokens` of completion (a reasoning model's reasoning included); an image
+        `IMAGE_TOKENS` (`salonbot.assistant.vision`), not its data URL's bytes."""
+        plain, images = without_images(messages)
+        size = len(_compact_json(plain).encode()) + len(_compact_json(self._tools).encode())
+        prompt_tokens = size + REQUEST_OVERHEAD_TOKENS + images * IMAGE_TOKENS
         return price.cost(prompt_tokens, max_tokens)
 
     def _complete(

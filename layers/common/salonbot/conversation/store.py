@@ -97,6 +97,9 @@ class NewMessage:
     notes: list[str] | None = None  # the router's and the engine's notes on the reply
     reply_to_message_id: str | None = None  # the wamid the customer's message quotes
     held: bool = False  # a burst's message, answered by the burst's last turn
+    media_id: str | None = None  # the Cloud API's id of the customer's media
+    media_mime_type: str | None = None
+    caption: str | None = None  # the media's caption
 
 
 _CONVERSATION_COLUMNS = (
@@ -195,6 +198,9 @@ def append_messages(
             "notes": m.notes or None,
             "reply_to_message_id": m.reply_to_message_id,
             "held": m.held,
+            "media_id": m.media_id,
+            "media_mime_type": m.media_mime_type,
+            "caption": m.caption,
         }
         for m in messages
     ]
@@ -205,22 +211,25 @@ def append_messages(
                 conversation_id, salon_id, role, content, message_type, tool_calls,
                 external_id, prompt_tokens, completion_tokens, cached_tokens, cost,
                 response_time_ms, model, booking_code, reply_to_message_id, held,
-                experiment_arm, handoff, notes)
+                experiment_arm, handoff, notes, media_id, media_mime_type, caption)
             SELECT %(conversation)s, %(salon)s, r.role, r.content, r.message_type,
                    r.tool_calls, r.external_id, r.prompt_tokens, r.completion_tokens,
                    r.cached_tokens, r.cost, r.response_time_ms, r.model, r.booking_code,
                    r.reply_to_message_id, coalesce(r.held, false), r.experiment_arm,
-                   coalesce(r.handoff, false), r.notes
+                   coalesce(r.handoff, false), r.notes, r.media_id, r.media_mime_type,
+                   r.caption
               FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
                    role text, content text, message_type text, tool_calls jsonb,
                    external_id text, prompt_tokens int, completion_tokens int,
                    cached_tokens int, cost numeric, response_time_ms int, model text,
                    booking_code text, reply_to_message_id text, held boolean,
-                   experiment_arm text, handoff boolean, notes text[]))
+                   experiment_arm text, handoff boolean, notes text[], media_id text,
+                   media_mime_type text, caption text))
                    WITH ORDINALITY AS r(
                    role, content, message_type, tool_calls, external_id, prompt_tokens,
                    completion_tokens, cached_tokens, cost, response_time_ms, model,
-                   booking_code, reply_to_message_id, held, experiment_arm, handoff, notes, ord)
+                   booking_code, reply_to_message_id, held, experiment_arm, handoff, notes,
+                   media_id, media_mime_type, caption, ord)
              ORDER BY ord
             RETURNING id, tokens_used, cost, booking_code
         ), counted AS (

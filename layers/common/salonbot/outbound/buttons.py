@@ -5,7 +5,8 @@ its own (`booking:confirm:AB12CD`), so the tap means the same whichever message 
 from; WhatsApp's `context.id` (the reminder's wamid) is not needed to find the booking.
 A message of the customer's own that quotes a reminder (`context.id` is its wamid) refers
 to that reminder's booking: a short answer ("да", "cancel", "перенести", `lexicon`) is
-taken as the matching button.
+taken as the matching button (`quoted`: which booking a message of ours names). A reply
+quoting our booking confirmation is the guided flow's (with its confirm step).
 Confirm marks the booking confirmed by the customer; cancel cancels it under the same
 rules as the customer's own path (their booking, live, not yet started); move starts a
 move of that booking in the guided flow. Any other message goes to the engine as before."""
@@ -21,6 +22,7 @@ from salonbot.errors import BookingNotFound, InvalidInput
 from salonbot.observability import count_error, logger
 from salonbot.outbound import templates, waitlist
 from salonbot.outbound.lexicon import reminder_answer
+from salonbot.outbound.quoted import outbound_booking
 from salonbot.whatsapp.outgoing import TextMessage
 
 if TYPE_CHECKING:
@@ -209,9 +211,8 @@ class WithReminderButtons:
     @staticmethod
     def _quoted(conn: Connection, turn: TurnInput) -> tuple[str, str] | None:
         """(action, code) when the customer's words answer a reminder they quote."""
-        context = turn.message.payload.get("context")
-        quoted = context.get("id") if isinstance(context, dict) else None
-        if not isinstance(quoted, str) or not turn.message.in_own_words:
+        quoted_id = turn.message.reply_to_message_id
+        if quoted_id is None or not turn.message.in_own_words:
             return None
         said = (turn.message.text or "").strip()
         action = reminder_answer(said)
@@ -219,14 +220,10 @@ class WithReminderButtons:
             action = f"rate:{said}"
         if action is None:
             return None
-        row = conn.execute(
-            "SELECT b.code, o.kind FROM outbound_messages o JOIN bookings b ON b.id = o.booking_id "
-            "WHERE o.wamid = %s AND o.salon_id = %s",
-            (quoted, turn.salon.id),
-        ).fetchone()
-        if row is None or action.startswith("rate:") != (row["kind"] == "feedback"):
+        quoted = outbound_booking(conn, turn.salon.id, quoted_id)
+        if quoted is None or action.startswith("rate:") != (quoted.kind == "feedback"):
             return None
-        return action, row["code"]
+        return action, quoted.code
 
     def _move(self, conn: Connection, turn: TurnInput, code: str) -> TurnResult:
         from salonbot.assistant.guided.options import StartMove, encode

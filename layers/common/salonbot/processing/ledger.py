@@ -209,3 +209,24 @@ def sent_text(conn: Connection, salon_id: uuid.UUID, wamid: str) -> str | None:
     if not text:
         text = ((payload.get("interactive") or {}).get("body") or {}).get("text")
     return str(text) if text else None
+
+
+def reply_booking(conn: Connection, salon_id: uuid.UUID, wamid: str) -> str | None:
+    """The booking code recorded with the reply of ours WhatsApp gave `wamid` (the turn
+    that booked, moved or cancelled), or None."""
+    row = conn.execute(
+        """
+        SELECT a.booking_code
+          FROM inbound_messages i
+          JOIN ai_messages u ON u.external_id = i.message_id AND u.role = 'user'
+          CROSS JOIN LATERAL (
+                SELECT booking_code FROM ai_messages a
+                 WHERE a.conversation_id = u.conversation_id AND a.id > u.id
+                   AND a.role = 'assistant'
+                 ORDER BY a.id LIMIT 1) a
+         WHERE i.salon_id = %s AND i.reply @> %s::jsonb
+         LIMIT 1
+        """,
+        (salon_id, json.dumps([{"id": wamid}])),
+    ).fetchone()
+    return str(row["booking_code"]) if row is not None and row["booking_code"] else None

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from salonbot.processing.staff import StaffNotifier
     from salonbot.whatsapp.client import WhatsAppClient
     from salonbot.whatsapp.events import QueueEnvelope, StatusUpdate
+    from salonbot.whatsapp.media import MediaDownloader
     from salonbot.whatsapp.read_receipts import ReadReceipts
 
 
@@ -72,10 +73,12 @@ class MessageProcessor:
         receipts: ReadReceipts | None = None,
         voice_notes: VoiceNotes | None = None,
         bursts: BurstWatch | None = None,
+        photos: MediaDownloader | None = None,
     ) -> None:
         """`receipts`: read receipts and typing (none: not sent); `voice_notes`: the
         transcriber (none: voice notes get the "please write" answer); `bursts`: the
-        record of each customer's latest message (none: every message answered alone)."""
+        record of each customer's latest message (none: every message answered alone);
+        `photos`: a vision model's downloads (none: photos go to the staff)."""
         self._settings = settings
         self._whatsapp = whatsapp
         self._connection = connection or get_connection
@@ -83,6 +86,7 @@ class MessageProcessor:
         self._receipts = receipts
         self._voice_notes = voice_notes
         self._bursts = bursts
+        self._photos = photos
         # Per-customer limit (RATE_LIMIT_TABLE): counted only for a message claimed for
         # the first time, idempotently per message id, before the assistant runs or the
         # staff are notified.
@@ -222,7 +226,25 @@ class MessageProcessor:
             transcript = self._voice_notes.transcribe(salon, message, message.phone_number_id)
             if transcript is not None:
                 update["text"] = transcript.text
+        if message.type == "image" and self._photos is not None:
+            update["image_data_url"] = self._photo(message)
         return (message.model_copy(update=update) if update else message), transcript
+
+    def _photo(self, message: InboundMessage) -> str | None:
+        """The photo as a data URL for the vision model (None: the staff will see it)."""
+        from salonbot.assistant.vision import data_url
+        from salonbot.whatsapp.media import MediaUnavailable
+
+        media_id, _ = message.media
+        if media_id is None or self._photos is None:
+            return None
+        try:
+            media = self._photos.download(message.phone_number_id, media_id)
+        except MediaUnavailable as exc:
+            count_error("photo_download")
+            logger.warning("photo not downloaded", extra={"error": str(exc)})
+            return None
+        return data_url(media.data, media.mime_type)
 
     def _mark_read(self, message: InboundMessage, *, typing: bool) -> None:
         """Best effort, in the background: never waits for WhatsApp, never fails the turn."""

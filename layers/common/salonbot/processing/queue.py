@@ -36,14 +36,15 @@ def default_processor() -> MessageProcessor:
 
 def channel_parts(settings: Settings) -> dict[str, Any]:
     """The processor's optional parts as configured: read receipts, the voice-note
-    transcriber (with a model key), the burst check (with the idempotency table)."""
+    transcriber (with a model key), the burst check (with the idempotency table), the
+    photo downloads of a vision model (`OPENAI_VISION`, with a model key)."""
     from salonbot.assistant.agent import openai_client
     from salonbot.assistant.transcription import VoiceNotes
     from salonbot.cost.guard import from_settings
     from salonbot.cost.guard_protocol import UnlimitedSpend
     from salonbot.processing.bursts import BurstWatch
     from salonbot.whatsapp.client import access_token_for
-    from salonbot.whatsapp.media import MediaDownloader
+    from salonbot.whatsapp.media import MAX_PHOTO_BYTES, MediaDownloader
     from salonbot.whatsapp.read_receipts import ReadReceipts
 
     def token_for(phone_number_id: str) -> str:
@@ -63,6 +64,10 @@ def channel_parts(settings: Settings) -> dict[str, Any]:
             from_settings(settings) or UnlimitedSpend(),
             model=settings.transcription_model,
             timeout_s=settings.openai_timeout_s,
+        )
+    if settings.openai_vision and openai_client(settings) is not None:
+        parts["photos"] = MediaDownloader(
+            base, token_for, timeout_s=settings.whatsapp_timeout_s, max_bytes=MAX_PHOTO_BYTES
         )
     if settings.idempotency_table:
         parts["bursts"] = BurstWatch(settings.idempotency_table, wait_ms=settings.burst_wait_ms)

@@ -11,8 +11,9 @@ gets the hand-off's notice when one is due (`conversation.handoff`), and "мен
 "menu" ends the hand-off and is answered by the assistant. Otherwise the (throttled)
 router's engine answers, and the customer's message and the reply are stored together
 (one round trip) with the reply's tokens, cost, model, response time, booking code, tool
-calls, hand-off and notes. In a salon running a model experiment the conversation gets its
-arm first (kept on it once given) and both rows record it."""
+calls, hand-off and notes. A photo the customer asks about is handed to the staff, or
+answered by a vision model (`images`). In a salon running a model experiment the
+conversation gets its arm first (kept on it once given) and both rows record it."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from salonbot.observability import (
 )
 from salonbot.outbound import opt_out
 from salonbot.outbound.buttons import WithReminderButtons, guided_engine
+from salonbot.processing import images
 from salonbot.processing import staff as staff_notices
 from salonbot.texts import phrases
 from salonbot.whatsapp.events import InboundMessage
@@ -143,6 +145,8 @@ class ConversationTurn:
         )
         if transcript is not None:
             user.cost, user.model = transcript.cost, transcript.model
+        images.describe(user, message)
+        photo = images.asked_about(conn, conversation.id, message)
         if hold:
             conversations.append_messages(conn, conversation, [user])
             metrics.add_metric(name=MetricName.BURST_MESSAGES_HELD, unit=MetricUnit.Count, value=1)
@@ -175,7 +179,10 @@ class ConversationTurn:
             handoff.end(conn, conversation.id)
 
         started = time.perf_counter()
-        result = self._assistant.respond(conn, turn)
+        if photo:
+            result = images.answer(conn, turn, self._assistant)
+        else:
+            result = self._assistant.respond(conn, turn)
         elapsed_ms = round((time.perf_counter() - started) * 1000)
         reply = conversations.NewMessage(
             role="assistant",

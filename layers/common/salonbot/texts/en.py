@@ -84,6 +84,8 @@ PHRASES: dict[str, str] = {
     "handoff": "I've passed your message to the salon staff; they will reply here.",
     "handoff_wait": "Your message is with the salon staff; they will reply here. To get "
     "back to the bot, write “menu”.",
+    "photo_for_staff": "Thank you for the photo! The salon staff will look at it and reply "
+    "here. To get back to the bot, write “menu”.",
     "handoff_ack": "Got it, the staff will reply soon. Write “menu” for the bot.",
     "no_last_visit": "You have no earlier visit yet; please choose a service.",
     "change_cutoff": "Your visit is too close to change it here. I've passed your request "

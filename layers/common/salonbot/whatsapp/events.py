@@ -62,6 +62,8 @@ class CustomerMessage(BaseModel):
     # (Never serialised: not part of the queue's body.)
     quoted_text: CleanText | None = Field(default=None, exclude=True)
     earlier: tuple[str, ...] = Field(default=(), exclude=True)
+    # A photo downloaded for a vision model (`salonbot.assistant.vision`), as a data URL.
+    image_data_url: str | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def phone(self) -> str:
@@ -82,6 +84,17 @@ class CustomerMessage(BaseModel):
         `source_id`, `source_type`, `ctwa_clid`, `headline`, ..."""
         referral = self.payload.get("referral")
         return referral if isinstance(referral, dict) and referral else None
+
+    @property
+    def media(self) -> tuple[str | None, str | None]:
+        """The Cloud API's id and MIME type of the message's media (None, None: none)."""
+        if self.type not in ("image", "audio", "video", "document", "sticker"):
+            return None, None
+        media_id, mime = self.payload.get("id"), self.payload.get("mime_type")
+        return (
+            media_id if isinstance(media_id, str) and media_id else None,
+            mime if isinstance(mime, str) and mime else None,
+        )
 
     @property
     def said(self) -> str:

@@ -1,4 +1,4 @@
-"""Downloading a customer's media (a voice note) from the Cloud API.
+"""Downloading a customer's media (a voice note, a photo) from the Cloud API.
 
 Two requests, both with the salon's access token: `GET /{media-id}` answers the media's
 `url` (valid for 5 minutes), `mime_type`, `sha256` and `file_size`; `GET <url>` answers
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # OpenAI's audio API takes files up to 25 MB.
 MAX_MEDIA_BYTES = 25 * 1024 * 1024
+# WhatsApp's own limit for an image (5 MB); OpenAI's chat API takes up to 20 MB a request.
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
 
 
 class MediaUnavailable(SalonbotError):

@@ -180,6 +180,12 @@ class _Dialog(Steps):
     def on_text(self, parsed: ParsedMessage) -> None:
         st = self.st
         intents = parsed.intents
+        quoted = self.msg.quoted_booking
+        if quoted and not parsed.code and intents & {CANCEL, MOVE} and HUMAN not in intents:
+            # "отменить" / "перенести" quoting our confirmation: that booking, the
+            # customer's own rules and the confirm step (a cancel is asked first).
+            self.find_booking_for("cancel" if CANCEL in intents else "move", quoted, parsed.when)
+            return
         at_confirm = st.step in ("confirm", "cancel_confirm")
         if at_confirm and YES in intents and not intents & {CANCEL, MOVE}:
             if st.step == "confirm":

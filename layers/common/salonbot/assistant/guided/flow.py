@@ -66,7 +66,7 @@ class GuidedFlow:
         desk = PostgresDesk(conn, turn.salon, turn.phone, now.astimezone(turn.salon.tz))
         answer = self.answer(
             saved,
-            GuidedMessage.from_turn(turn),
+            GuidedMessage.from_turn(turn, quoted_booking=_quoted_booking(conn, turn)),
             desk,
             now=now,
             default_language=turn.default_language,
@@ -104,6 +104,17 @@ class GuidedFlow:
         )
         stored = outcome.state.to_json(at=now, language=language)
         return GuidedAnswer(result=result, state=stored, replies=outcome.replies)
+
+
+def _quoted_booking(conn: Connection, turn: TurnInput) -> str | None:
+    """The booking of the reply of ours the customer quotes (a confirmation), if any."""
+    wamid = turn.message.reply_to_message_id
+    if wamid is None or turn.interactive is not None:
+        return None
+    from salonbot.outbound.quoted import quoted_booking
+
+    quoted = quoted_booking(conn, turn.salon.id, wamid)
+    return quoted.code if quoted is not None else None
 
 
 def _language(message: GuidedMessage, previous: str) -> str:

@@ -22,15 +22,19 @@ class GuidedMessage:
     message_type: str = "text"
     message_id: str | None = None  # wamid: the same message never books twice
     contact_name: str | None = None
+    # The booking of our message this one replies to (a confirmation): "отменить" or
+    # "перенести" quoting it is about that booking (`salonbot.outbound.quoted`).
+    quoted_booking: str | None = None
 
     @classmethod
-    def from_turn(cls, turn: TurnInput) -> GuidedMessage:
+    def from_turn(cls, turn: TurnInput, *, quoted_booking: str | None = None) -> GuidedMessage:
         return cls(
             text=turn.text,
             tapped=turn.interactive.id if turn.interactive is not None else None,
             message_type=turn.message_type,
             message_id=turn.message_id,
             contact_name=turn.contact_name,
+            quoted_booking=quoted_booking,
         )
 
     @property
