@@ -14,7 +14,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from salonbot import texts
-from salonbot.cost import message_costs, whatsapp_rates
+from salonbot.cost import whatsapp_rates
 from salonbot.observability import logger
 from salonbot.outbound import claims, opt_out, templates, window
 from salonbot.outbound.quiet_hours import is_quiet
@@ -24,7 +24,7 @@ from salonbot.outbound.reminders import (
     SalonCard,
     _booking,
     _card,
-    send_planned,
+    send_claimed,
 )
 from salonbot.whatsapp.outgoing import ListMessage, Option, to_payload
 
@@ -114,31 +114,7 @@ class FeedbackRun:
         approved = templates.approved_templates(conn, list(cards)) if rows else []
         planned = [p for row in rows if (p := self._plan(now, cards, row, approved, result))]
         claimed = claims.claim(conn, [p.claim for p in planned])
-        outcomes: list[claims.Outcome] = []
-        priced: list[message_costs.SentMessage] = []
-        for item in planned:
-            claim_id = claimed.get((item.claim.booking_id, item.claim.kind))
-            if claim_id is None:
-                result.taken += 1
-                continue
-            if self._deadline():
-                outcomes.append(claims.Outcome(claim_id, None))
-                result.stopped_early = True
-                continue
-            outcome = send_planned(self._whatsapp, item, claim_id, result)
-            outcomes.append(outcome)
-            if outcome.state == claims.SENT and outcome.wamid:
-                priced.append(
-                    message_costs.SentMessage(
-                        outcome.wamid,
-                        item.claim.salon_id,
-                        item.claim.phone,
-                        item.claim.category or whatsapp_rates.SERVICE,
-                        item.price_usd,
-                    )
-                )
-        claims.record(conn, outcomes)
-        message_costs.record(conn, priced)
+        send_claimed(conn, self._whatsapp, planned, claimed, self._deadline, result)
         if rows:
             logger.info("feedback run", extra=result.as_dict())
         return result

@@ -240,44 +240,7 @@ class ReminderRun:
         planned, skipped = self._plan(now, cards, by_booking, approved, result)
         claimed = claims.claim(conn, [p.claim for p in planned] + skipped)
         result.skipped += sum(1 for s in skipped if (s.booking_id, s.kind) in claimed)
-        outcomes: list[claims.Outcome] = []
-        priced: list[message_costs.SentMessage] = []
-        for item in planned:
-            claim_id = claimed.get((item.claim.booking_id, item.claim.kind))
-            if claim_id is None:
-                result.taken += 1
-                continue
-            if self._deadline():
-                # Not sent: released for the next run.
-                outcomes.append(claims.Outcome(claim_id, None))
-                result.stopped_early = True
-                continue
-            outcome = send_planned(self._whatsapp, item, claim_id, result)
-            outcomes.append(outcome)
-            if outcome.state == claims.SENT and outcome.wamid:
-                priced.append(
-                    message_costs.SentMessage(
-                        outcome.wamid,
-                        item.claim.salon_id,
-                        item.claim.phone,
-                        item.claim.category or whatsapp_rates.SERVICE,
-                        item.price_usd,
-                    )
-                )
-            if result.marketing_stopped and item.claim.phone in result.marketing_stopped:
-                opt_out.opt_out(
-                    conn,
-                    item.claim.salon_id,
-                    item.claim.phone,
-                    scope=opt_out.MARKETING,
-                    source="whatsapp",
-                )
-            if len(outcomes) >= RECORD_EVERY:
-                claims.record(conn, outcomes)
-                message_costs.record(conn, priced)
-                outcomes, priced = [], []
-        claims.record(conn, outcomes)
-        message_costs.record(conn, priced)
+        send_claimed(conn, self._whatsapp, planned, claimed, self._deadline, result)
 
     def _plan(
         self,
@@ -352,6 +315,57 @@ class ReminderRun:
                 if r is not row
             )
         return planned, skipped
+
+
+def send_claimed(
+    conn: Connection,
+    whatsapp: WhatsAppClient,
+    planned: list[Planned],
+    claimed: dict[tuple[int, str], int],
+    deadline: Callable[[], bool],
+    result: RunResult,
+) -> None:
+    """Send each planned message this run claimed, recording outcomes and prices every
+    RECORD_EVERY sends; Meta's marketing opt-out (131050) is stored as it comes. Past the
+    deadline the rest are released for the next run."""
+    outcomes: list[claims.Outcome] = []
+    priced: list[message_costs.SentMessage] = []
+    for item in planned:
+        claim_id = claimed.get((item.claim.booking_id, item.claim.kind))
+        if claim_id is None:
+            result.taken += 1
+            continue
+        if deadline():
+            # Not sent: released for the next run.
+            outcomes.append(claims.Outcome(claim_id, None))
+            result.stopped_early = True
+            continue
+        outcome = send_planned(whatsapp, item, claim_id, result)
+        outcomes.append(outcome)
+        if outcome.state == claims.SENT and outcome.wamid:
+            priced.append(
+                message_costs.SentMessage(
+                    outcome.wamid,
+                    item.claim.salon_id,
+                    item.claim.phone,
+                    item.claim.category or whatsapp_rates.SERVICE,
+                    item.price_usd,
+                )
+            )
+        if result.marketing_stopped and item.claim.phone in result.marketing_stopped:
+            opt_out.opt_out(
+                conn,
+                item.claim.salon_id,
+                item.claim.phone,
+                scope=opt_out.MARKETING,
+                source="whatsapp",
+            )
+        if len(outcomes) >= RECORD_EVERY:
+            claims.record(conn, outcomes)
+            message_costs.record(conn, priced)
+            outcomes, priced = [], []
+    claims.record(conn, outcomes)
+    message_costs.record(conn, priced)
 
 
 def send_planned(
